@@ -1,0 +1,177 @@
+// Commander wiring, config, confirmation and dispatch. The only place that exits.
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
+import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
+import { EXIT, JohannaError, UsageError } from './errors.js';
+import { COMMANDS, findCommand } from './commands/registry.js';
+import { passthrough } from './commands/passthrough.js';
+import { sandboxCommand } from './commands/sandbox.js';
+import { ensureSandbox } from './commands/sandbox.js';
+import { confirmPhase } from './ui/confirm.js';
+import { Logger } from './ui/log.js';
+import { Redactor } from './ui/redact.js';
+import { withPhaseLock } from './deploy/lock.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function usage(): string {
+  const rows: [string, string][] = [
+    ...COMMANDS.map((c): [string, string] => [`./run ${c.name}`, c.summary]),
+    ['./run sandbox start|stop|status', 'the local AWS stand-in (--port, --router-port, --fail-rate, --foreground)'],
+    ['./run [AWS CLI COMMAND]', "(ex: './run -- aws ec2 describe-instances')"],
+    ['cd [EB DIR]; ../run [EB CLI COMMAND]', "(ex: 'cd nova; ../run -- eb list --region ap-northeast-2')"],
+  ];
+  const lines = [
+    'How to Play',
+    ...rows.map(([l, r]) => `   ${l.padEnd(38)} ${r}`),
+    '',
+    'Options:',
+    '   -f, --force               skip the phase confirmation prompt',
+    '   -e, --env <file>          the phase config (default env.json beside ./run, or $JOHANNA_ENV)',
+    '   --dry-run                 run read-only aws calls, print mutating ones as "! aws ..."',
+    '   -v, --verbose             print every aws/eb command line (secrets redacted) with its duration',
+    '   --json                    one machine-readable JSON result on stdout',
+    '   --grace-minutes <n>       terminate_eb_old_environment: override the grace period',
+    '   --lock-wait <minutes>     wait up to this long for another run\'s deploy lock instead of exiting 3',
+    '   --no-color                plain output',
+    '',
+    'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run, 130 canceled.',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+interface Parsed {
+  opts: GlobalOptions & { port?: string; routerPort?: string; failRate?: string; foreground?: boolean; help?: boolean };
+  operands: string[];
+}
+
+function parseArgs(argv: string[]): Parsed {
+  const program = new Command()
+    .name('run')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
+    .helpOption(false)
+    .allowExcessArguments(true)
+    .argument('[operands...]')
+    .option('-f, --force')
+    .option('-e, --env <file>')
+    .option('--dry-run')
+    .option('-v, --verbose')
+    .option('--json')
+    .option('--grace-minutes <n>')
+    .option('--lock-wait <minutes>')
+    .option('--no-color')
+    .option('--port <n>')
+    .option('--router-port <n>')
+    .option('--fail-rate <r>')
+    .option('--foreground')
+    .option('-h, --help');
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) throw new UsageError(err.message.replace(/^error: /, ''), 'see ./run with no arguments for the usage');
+    throw err;
+  }
+  return { opts: program.opts(), operands: program.args };
+}
+
+function validateNumbers(opts: Parsed['opts']): void {
+  const checks: [string, string | undefined, (n: number) => boolean, string][] = [
+    ['--grace-minutes', opts.graceMinutes, (n) => Number.isInteger(n) && n >= 0, 'a whole number of minutes, 0 or more'],
+    ['--lock-wait', opts.lockWait, (n) => n >= 0, 'minutes, 0 or more'],
+    ['--port', opts.port, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
+    ['--router-port', opts.routerPort, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
+    ['--fail-rate', opts.failRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
+  ];
+  for (const [name, value, ok, what] of checks) {
+    if (value !== undefined && (!/^\d+(\.\d+)?$/.test(value) || !ok(Number(value)))) {
+      throw new UsageError(`${name} ${value}: expected ${what}`);
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const dd = argv.indexOf('--');
+  const mine = dd >= 0 ? argv.slice(0, dd) : argv;
+  const through = dd >= 0 ? argv.slice(dd + 1) : undefined;
+  let log = new Logger({ verbose: false, json: false, color: false, redactor: new Redactor() });
+  let json = false;
+  let commandName = through ? through[0] ?? '' : '';
+  let ctx: Ctx | undefined;
+  try {
+    const { opts, operands } = parseArgs(mine);
+    json = Boolean(opts.json);
+    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stdout), redactor: makeRedactor(process.env) });
+    validateNumbers(opts);
+    if (opts.help || (!through && operands.length === 0)) {
+      process.stdout.write(usage());
+      return EXIT.ok;
+    }
+    commandName = through ? through[0] ?? '' : operands[0];
+
+    if (!through && commandName === 'sandbox') {
+      loadDotenv(ROOT);
+      return await sandboxCommand({ root: ROOT, action: operands[1], opts, log, configFile: resolveConfigPath(ROOT, opts.env) });
+    }
+    const spec = through ? undefined : findCommand(commandName);
+    if (!through && !spec) {
+      process.stderr.write(`unknown command: ${commandName}\n\n` + usage());
+      return EXIT.usage;
+    }
+    if (!through && operands.length > 1) throw new UsageError(`${commandName} takes no arguments, got: ${operands.slice(1).join(' ')}`);
+    if (through && through.length === 0) throw new UsageError('nothing after --', "e.g. ./run -- aws ec2 describe-vpcs");
+
+    loadDotenv(ROOT);
+    const configFile = resolveConfigPath(ROOT, opts.env);
+    const { config, warnings } = loadConfig(configFile);
+    const redactor = makeRedactor(process.env, config);
+    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stdout), redactor });
+    for (const w of warnings) log.warn(w);
+    ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor });
+
+    const needsConfirm = through ? true : spec!.changes;
+    if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin });
+    if (ctx.sandbox) await ensureSandbox(ctx.root, ctx.sandbox, log);
+
+    if (through) {
+      const r = await passthrough(ctx, through, process.cwd());
+      if (json) log.jsonResult({ ok: r.exitCode === 0, command: through[0], exitCode: r.exitCode, output: r.output });
+      return r.exitCode;
+    }
+    const fn = await spec!.load();
+    const run = () => fn(ctx!);
+    const result = spec!.changes && !ctx.dryRun ? await withPhaseLock(ctx, run) : await run();
+    if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, runLog: ctx.aws.runLog?.file, awsCalls: ctx.aws.records.length });
+    return EXIT.ok;
+  } catch (err) {
+    const e = err instanceof JohannaError ? err : undefined;
+    if (e) {
+      log.error(e.message);
+      if (e.hint) log.info(`  -> ${e.hint}`);
+    } else {
+      log.error(`internal error: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (log.verbose && err instanceof Error && err.stack) log.debug(err.stack);
+    if (json) {
+      log.jsonResult({
+        ok: false,
+        command: commandName,
+        error: { code: e?.code ?? 'INTERNAL', message: e?.message ?? String((err as Error)?.message ?? err), hint: e?.hint },
+        ...(ctx ? { runLog: ctx.aws.runLog?.file, awsCalls: ctx.aws.records.length } : {}),
+      });
+    }
+    return e?.exitCode ?? EXIT.failed;
+  }
+}
+
+// Exit explicitly: a stray handle (a prompt, a socket) must never keep a cron job alive.
+// Writes to pipes and files are synchronous on POSIX, so nothing printed is lost.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(String(err?.stack ?? err) + '\n');
+    process.exit(EXIT.failed);
+  },
+);

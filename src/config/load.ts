@@ -1,0 +1,61 @@
+// Find, read and validate the phase config before anything touches AWS. Every problem is
+// reported at once (ConfigError), each with its JSON path and what is expected.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { configSchema, unknownKeys, type Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  file: string;
+  warnings: string[];
+}
+
+/** `.env` beside ./run fills in what the environment does not already set (credentials, webhook). */
+export function loadDotenv(root: string): void {
+  const file = path.join(root, '.env');
+  if (existsSync(file)) dotenv.config({ path: file, override: false, quiet: true } as dotenv.DotenvConfigOptions);
+}
+
+/** -e wins, then JOHANNA_ENV, then env.json beside ./run. */
+export function resolveConfigPath(root: string, cliEnv: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (cliEnv) return path.resolve(cliEnv);
+  if (env.JOHANNA_ENV) return path.resolve(root, env.JOHANNA_ENV);
+  return path.join(root, 'env.json');
+}
+
+export function parseConfig(raw: unknown, file: string): LoadedConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems: ConfigProblem[] = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new ConfigError(file, problems, 'fix the fields above; env.sample.json shows every key with an example value');
+  }
+  const warnings = unknownKeys(raw).map((k) => `${file}: unknown key ${k} is ignored (a typo?)`);
+  if (result.data.aws.AWS_ACCESS_KEY_ID || result.data.aws.AWS_SECRET_ACCESS_KEY) {
+    warnings.push(
+      `${file}: aws.AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the config file are accepted for old configs, but secrets do not belong there: move them to .env or the aws CLI's profile`,
+    );
+  }
+  return { config: result.data, file, warnings };
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  if (!existsSync(file)) {
+    const isDefault = path.basename(file) === 'env.json';
+    throw new ConfigError(
+      file,
+      [{ path: '', message: 'no such config file' }],
+      isDefault
+        ? `copy env.sample.json to env.json and fill it in (cp env.sample.json env.json), or try the local sandbox with -e env.sandbox.json`
+        : 'check the path given with -e/--env or JOHANNA_ENV',
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+  }
+  return parseConfig(raw, file);
+}

@@ -1,0 +1,97 @@
+// The run's context, built once in cli.ts and passed to every command: the validated
+// config, the one aws/eb runner, the logger and the global flags.
+import path from 'node:path';
+import { AwsCli, buildAwsEnv, RunLog, type Exec } from './aws/cli.js';
+import type { Config } from './config/schema.js';
+import { Logger } from './ui/log.js';
+import { Redactor, secretsFrom } from './ui/redact.js';
+
+export interface GlobalOptions {
+  force?: boolean;
+  env?: string;
+  dryRun?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+  color?: boolean;
+  graceMinutes?: string;
+  lockWait?: string;
+}
+
+export interface SandboxTarget {
+  endpoint: string;
+  /** host:port of the router that stands in for *.elasticbeanstalk.com DNS. */
+  router: string;
+}
+
+export interface Ctx {
+  root: string;
+  command: string;
+  config: Config;
+  configFile: string;
+  phase: string;
+  region: string;
+  aws: AwsCli;
+  log: Logger;
+  redactor: Redactor;
+  dryRun: boolean;
+  json: boolean;
+  opts: GlobalOptions;
+  sandbox?: SandboxTarget;
+  startedAt: Date;
+}
+
+export function useColor(opts: GlobalOptions, env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): boolean {
+  return opts.color !== false && !env.NO_COLOR && Boolean(stdout.isTTY);
+}
+
+export function makeRedactor(env: NodeJS.ProcessEnv, config?: Config): Redactor {
+  return new Redactor(
+    secretsFrom(env, [config?.aws.AWS_SECRET_ACCESS_KEY, config?.aws.AWS_ACCESS_KEY_ID, config?.notify.SLACK_WEBHOOK_URL]),
+  );
+}
+
+export interface BuildCtxInput {
+  root: string;
+  command: string;
+  config: Config;
+  configFile: string;
+  opts: GlobalOptions;
+  log: Logger;
+  redactor: Redactor;
+  env?: NodeJS.ProcessEnv;
+  exec?: Exec;
+  /** Write the run log (off for unit tests). */
+  runLog?: boolean;
+}
+
+export function buildCtx(i: BuildCtxInput): Ctx {
+  const env = i.env ?? process.env;
+  const { config } = i;
+  const sandbox = config.sandbox ? { endpoint: config.sandbox.ENDPOINT.replace(/\/$/, ''), router: config.sandbox.ROUTER } : undefined;
+  const awsEnv = buildAwsEnv({
+    base: env,
+    region: config.aws.AWS_DEFAULT_REGION,
+    endpoint: sandbox?.endpoint,
+    accessKeyId: config.aws.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.aws.AWS_SECRET_ACCESS_KEY,
+  });
+  const phase = config.common.PHASE;
+  const runLog = i.runLog === false ? undefined : new RunLog(path.join(i.root, 'logs', phase), i.command);
+  const aws = new AwsCli({ env: awsEnv, log: i.log, redactor: i.redactor, dryRun: i.opts.dryRun, runLog, exec: i.exec });
+  return {
+    root: i.root,
+    command: i.command,
+    config,
+    configFile: i.configFile,
+    phase,
+    region: config.aws.AWS_DEFAULT_REGION,
+    aws,
+    log: i.log,
+    redactor: i.redactor,
+    dryRun: Boolean(i.opts.dryRun),
+    json: Boolean(i.opts.json),
+    opts: i.opts,
+    sandbox,
+    startedAt: new Date(),
+  };
+}

@@ -1,0 +1,154 @@
+// The phase's deploy lock, shared by every machine that runs Johanna against the account
+// (two cron hosts, CI runners): a DynamoDB conditional write. The item records who holds
+// it, for which command and since when, and expires so that a killed run cannot block the
+// phase forever. Read-only commands take no lock. Lock calls are marked purpose "lock" in
+// the run log, apart from the command's own work.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Ctx } from '../context.js';
+import { AwsCliError, LockedError } from '../errors.js';
+import { TAG_ROLE } from '../aws/tags.js';
+
+export const LOCK_TABLE = 'johanna-locks';
+
+export interface LockHolder {
+  phase: string;
+  holder: string;
+  command: string;
+  startedAt: string;
+  expiresAt: number; // epoch seconds
+}
+
+const opts = { purpose: 'lock' } as const;
+
+function item(h: LockHolder): string {
+  return JSON.stringify({
+    phase: { S: h.phase },
+    holder: { S: h.holder },
+    command: { S: h.command },
+    startedAt: { S: h.startedAt },
+    expiresAt: { N: String(h.expiresAt) },
+  });
+}
+
+export async function readLock(ctx: Ctx): Promise<LockHolder | undefined> {
+  try {
+    const r = await ctx.aws.aws<{ Item?: Record<string, { S?: string; N?: string }> }>(
+      ['dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: ctx.phase } }), '--consistent-read'],
+      { ...opts, expectFailure: true },
+    );
+    if (!r.Item) return undefined;
+    return {
+      phase: ctx.phase,
+      holder: r.Item.holder?.S ?? '?',
+      command: r.Item.command?.S ?? '?',
+      startedAt: r.Item.startedAt?.S ?? '?',
+      expiresAt: Number(r.Item.expiresAt?.N ?? 0),
+    };
+  } catch (err) {
+    if (err instanceof AwsCliError && err.awsCode === 'ResourceNotFoundException') return undefined;
+    throw err;
+  }
+}
+
+async function createTable(ctx: Ctx): Promise<void> {
+  ctx.log.info(`creating the deploy-lock table ${LOCK_TABLE} (DynamoDB, on-demand: no cost while idle)`);
+  try {
+    await ctx.aws.aws(
+      [
+        'dynamodb', 'create-table', '--table-name', LOCK_TABLE,
+        '--attribute-definitions', 'AttributeName=phase,AttributeType=S',
+        '--key-schema', 'AttributeName=phase,KeyType=HASH',
+        '--billing-mode', 'PAY_PER_REQUEST',
+        // Shared by every phase of the account, so it carries the role tag but no phase.
+        '--tags', `Key=${TAG_ROLE},Value=lock-table`,
+      ],
+      opts,
+    );
+  } catch (err) {
+    // Another run created it at the same moment: fine, we wait for it like our own.
+    if (!(err instanceof AwsCliError && err.awsCode === 'ResourceInUseException')) throw err;
+  }
+  await ctx.aws.aws(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE], opts);
+}
+
+function describeHolder(h: LockHolder): string {
+  return `${h.holder} (${h.command}, since ${h.startedAt}, expires ${new Date(h.expiresAt * 1000).toISOString()})`;
+}
+
+/** Try once; undefined means we hold it now, else who does. */
+async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
+  // ALL_OLD answers with the item we replaced, so taking over an expired lock costs no extra read.
+  const put = () =>
+    ctx.aws.aws<{ Attributes?: Record<string, { S?: string; N?: string }> }>(
+      [
+        'dynamodb', 'put-item', '--table-name', LOCK_TABLE, '--item', item(me),
+        '--condition-expression', 'attribute_not_exists(phase) OR expiresAt < :now',
+        '--expression-attribute-values', JSON.stringify({ ':now': { N: String(Math.floor(Date.now() / 1000)) } }),
+        '--return-values', 'ALL_OLD',
+      ],
+      { ...opts, expectFailure: true },
+    );
+  let answer;
+  try {
+    answer = await put();
+  } catch (err) {
+    if (!(err instanceof AwsCliError)) throw err;
+    if (err.awsCode === 'ResourceNotFoundException') {
+      await createTable(ctx);
+      answer = await put();
+    } else if (err.awsCode === 'ConditionalCheckFailedException') {
+      return (await readLock(ctx)) ?? { ...me, holder: 'another run' };
+    } else {
+      throw err;
+    }
+  }
+  const old = answer?.Attributes;
+  if (old?.holder?.S) {
+    ctx.log.warn(
+      `took over an expired deploy lock from ${old.holder.S} (${old.command?.S ?? '?'}, since ${old.startedAt?.S ?? '?'})`,
+    );
+  }
+  return undefined;
+}
+
+export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
+  const ttlMinutes = ctx.config.lock.TTL_MINUTES;
+  const me: LockHolder = {
+    phase: ctx.phase,
+    holder: `${os.userInfo().username}@${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    command: ctx.command,
+    startedAt: new Date().toISOString(),
+    expiresAt: Math.floor(Date.now() / 1000) + ttlMinutes * 60,
+  };
+  const waitMinutes = ctx.opts.lockWait ? Number(ctx.opts.lockWait) : 0;
+  const deadline = Date.now() + waitMinutes * 60_000;
+  for (;;) {
+    const taken = await tryAcquire(ctx, me);
+    if (!taken) break;
+    if (Date.now() >= deadline) {
+      throw new LockedError(
+        `phase '${ctx.phase}' is locked by ${describeHolder(taken)}`,
+        waitMinutes ? `still locked after waiting ${waitMinutes} min` : 'wait for that run to finish, or pass --lock-wait <minutes> to wait for it',
+      );
+    }
+    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`);
+    await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(0, deadline - Date.now()))));
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      await ctx.aws.aws(
+        [
+          'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: ctx.phase } }),
+          '--condition-expression', 'holder = :me',
+          '--expression-attribute-values', JSON.stringify({ ':me': { S: me.holder } }),
+        ],
+        { ...opts, expectFailure: true },
+      );
+    } catch (err) {
+      ctx.log.warn(`could not release the deploy lock: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// Every failure the CLI reports is one of these: a stable code for --json and logs, and
+// the exit code from the contract (../shared/spec/interface.md). Only src/cli.ts exits.
+
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  locked: 3,
+  canceled: 130,
+} as const;
+
+export class JohannaError extends Error {
+  readonly code: string = 'FAILED';
+  readonly exitCode: number = EXIT.failed;
+  /** What the operator should do about it, printed under the message. */
+  hint?: string;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** Bad arguments or an unknown command: nothing was changed. */
+export class UsageError extends JohannaError {
+  override readonly code = 'USAGE';
+  override readonly exitCode = EXIT.usage;
+}
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** The config file is missing or invalid; every problem is listed, each with its JSON path. */
+export class ConfigError extends JohannaError {
+  override readonly code = 'CONFIG';
+  override readonly exitCode = EXIT.usage;
+  readonly problems: ConfigProblem[];
+  constructor(file: string, problems: ConfigProblem[], hint?: string) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
+        problems.map((p) => `  - ${p.path ? p.path + ': ' : ''}${p.message}`).join('\n'),
+      hint,
+    );
+    this.problems = problems;
+  }
+}
+
+/** No TTY, no -f and nothing to read: a cron job must fail at once, never hang. */
+export class NonInteractiveError extends JohannaError {
+  override readonly code = 'NON_INTERACTIVE';
+  override readonly exitCode = EXIT.usage;
+  constructor(phase: string) {
+    super(
+      `cannot confirm phase '${phase}': stdin is not a terminal and gave no answer`,
+      "pass -f to skip the confirmation (e.g. in cron or CI), or pipe the phase name: echo " + phase + ' | ./run ...',
+    );
+  }
+}
+
+export class CanceledError extends JohannaError {
+  override readonly code = 'CANCELED';
+  override readonly exitCode = EXIT.canceled;
+}
+
+/** Another run holds the phase's deploy lock. */
+export class LockedError extends JohannaError {
+  override readonly code = 'LOCKED';
+  override readonly exitCode = EXIT.locked;
+}
+
+/** A required program (aws, eb) is not on PATH. */
+export class MissingToolError extends JohannaError {
+  override readonly code = 'MISSING_TOOL';
+  override readonly exitCode = EXIT.failed;
+}
+
+/** The aws/eb CLI exited non-zero. `args` are already redacted. */
+export class AwsCliError extends JohannaError {
+  override readonly code = 'AWS_CLI';
+  readonly args: string[];
+  readonly cliExitCode: number;
+  readonly stderr: string;
+  constructor(args: string[], cliExitCode: number, stderr: string) {
+    const first = stderr.trim().split('\n').filter(Boolean).pop() ?? '';
+    super(`${args.join(' ')} failed (exit ${cliExitCode})${first ? ': ' + first : ''}`);
+    this.args = args;
+    this.cliExitCode = cliExitCode;
+    this.stderr = stderr;
+  }
+  /** The AWS error code, e.g. "InvalidVpcID.NotFound", read from the CLI's stderr. */
+  get awsCode(): string | undefined {
+    const m = /An error occurred \(([^)]+)\)/.exec(this.stderr);
+    return m?.[1];
+  }
+}
+
+/** A wait that ran past its deadline. */
+export class TimeoutError extends JohannaError {
+  override readonly code = 'TIMEOUT';
+}
+
+/** A resource we need is missing or conflicts with one that is not ours. */
+export class StateError extends JohannaError {
+  override readonly code = 'STATE';
+}
