@@ -1,0 +1,136 @@
+// Nova's request handling, kept apart from process concerns (signals, exit) so tests can
+// run it in-process on port 0.
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What Nova reads from its environment (EB environment properties set by johanna). */
+export interface Settings {
+  phase: string;
+  versionLabel: string;
+  hostNova: string;
+  urlNova: string;
+  debug: boolean;
+  /** While this file exists /echo/ answers 404, so the load balancer takes the instance out. */
+  noEchoFile: string;
+  /** Test-only: hold each /echo/ answer this long (graceful-shutdown and load tests). */
+  echoDelayMs: number;
+}
+
+export const DEFAULT_NO_ECHO_FILE = '/etc/nova/no_echo';
+
+export function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const text = (name: string) => env[name] || 'unknown';
+  const delay = Number(env.NOVA_ECHO_DELAY_MS ?? 0);
+  return {
+    phase: text('PHASE'),
+    versionLabel: text('VERSION_LABEL'),
+    hostNova: text('HOST_NOVA'),
+    urlNova: text('URL_NOVA'),
+    // The config file carries Python-style "True" from the original's env.py.
+    debug: /^(true|1|yes)$/i.test(env.DEBUG ?? ''),
+    noEchoFile: env.NOVA_NO_ECHO_FILE || DEFAULT_NO_ECHO_FILE,
+    echoDelayMs: Number.isFinite(delay) && delay > 0 ? delay : 0,
+  };
+}
+
+export interface Handler {
+  (req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** Ask keep-alive clients to reconnect elsewhere: set once shutdown has begun. */
+  draining: boolean;
+}
+
+export function createHandler(s: Settings, log: (line: string) => void = console.log): Handler {
+  const handler = ((req, res) => {
+    const started = performance.now();
+    // Read `draining` when answering, not when the request arrived: a request in flight at
+    // SIGTERM must still tell its client to close, or its socket lingers until keep-alive ends.
+    const reply = (status: number, body: unknown) => send(res, status, body, handler.draining);
+    if (s.debug) {
+      res.on('finish', () => {
+        log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+      });
+    }
+
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/echo/' && path !== '/echo') return reply(404, { error: 'not found' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return reply(405, { error: 'method not allowed' });
+    }
+    const answer = () => {
+      // Checked on every request (not cached) so that touching the file takes the instance
+      // out of the health check within one check interval, and removing it brings it back.
+      if (existsSync(s.noEchoFile)) return reply(404, { error: 'echo is switched off on this instance' });
+      reply(200, {
+        echo: 'ok',
+        phase: s.phase,
+        version: s.versionLabel,
+        host: s.hostNova,
+        time: new Date().toISOString(),
+      });
+    };
+    if (s.echoDelayMs > 0) setTimeout(answer, s.echoDelayMs);
+    else answer();
+  }) as Handler;
+  handler.draining = false;
+  return handler;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, closeConnection: boolean): void {
+  const text = JSON.stringify(body);
+  if (closeConnection) res.setHeader('Connection', 'close');
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}
+
+export interface StartOptions {
+  port?: number;
+  /** 127.0.0.1 by default: on EB nginx on the same instance proxies to it. */
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface Running {
+  server: http.Server;
+  handler: Handler;
+  port: number;
+  url: string;
+  /** Stop accepting, let in-flight requests finish, resolve when the last connection closed. */
+  close(): Promise<void>;
+}
+
+export async function startServer(o: StartOptions = {}): Promise<Running> {
+  const env = o.env ?? process.env;
+  const handler = createHandler(readSettings(env), o.log);
+  const server = http.createServer(handler);
+  const host = o.host ?? (env.NOVA_BIND || '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    handler,
+    port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        handler.draining = true;
+        // close() stops listening and waits for open connections; idle keep-alive ones
+        // would otherwise hold it open until their timeout, so drop them now. Busy ones
+        // finish their request, answer with "Connection: close", then close.
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
