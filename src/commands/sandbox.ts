@@ -57,6 +57,9 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
 
   switch (i.action) {
     case 'start': {
+      // In the foreground the sandbox runs inside this process and startSandbox returns
+      // only once it has been stopped (Ctrl-C or SIGTERM).
+      if (opts.foreground) log.info(`sandbox in the foreground at http://127.0.0.1:${port}, router 127.0.0.1:${routerPort}; Ctrl-C stops it`);
       const s = await startSandbox({
         port,
         routerPort,
@@ -65,6 +68,7 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
         foreground: Boolean(opts.foreground),
       });
       if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s });
+      else if (opts.foreground) log.result('sandbox stopped');
       else log.result(`${s.alreadyRunning ? 'already running' : 'started'}: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}, log ${path.join(dir, 'sandbox.log')})`);
       return EXIT.ok;
     }

@@ -1,0 +1,390 @@
+import { randomBytes } from 'node:crypto';
+import type { MotoClient } from '../moto-client.js';
+import { environmentDescription, environmentTags, eventDescription, versionDescription } from './describe.js';
+import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
+import { EbApiError, invalidParameter } from './errors.js';
+import type { ServiceModel } from './model.js';
+import { QueryParams } from './params.js';
+import { SOLUTION_STACKS, isKnownStack } from './solution-stacks.js';
+import { SEVERITIES, versionKey, type EbStore, type Environment, type OptionSetting, type Severity } from './store.js';
+import { errorResponse, successResponse } from './xml.js';
+
+type Handler = (params: QueryParams) => Promise<unknown> | unknown;
+
+const OPTION_FIELDS = ['Namespace', 'OptionName', 'Value', 'ResourceName'] as const;
+
+function optionSettings(params: QueryParams, name: string): OptionSetting[] {
+  return params.structList(name, OPTION_FIELDS).map((setting) => ({
+    Namespace: setting.Namespace ?? '',
+    OptionName: setting.OptionName ?? '',
+    Value: setting.Value ?? '',
+    ...(setting.ResourceName ? { ResourceName: setting.ResourceName } : {}),
+  }));
+}
+
+function tags(params: QueryParams, name: string) {
+  return params.structList(name, ['Key', 'Value'] as const).map((tag) => ({ Key: tag.Key ?? '', Value: tag.Value ?? '' }));
+}
+
+const randomId = (length: number) =>
+  Array.from(randomBytes(length), (byte) => 'abcdefghijklmnopqrstuvwxyz0123456789'[byte % 36]).join('');
+
+/** The Elastic Beanstalk Query API: one handler an action, answering botocore-shaped XML. */
+export class ElasticBeanstalkApi {
+  private readonly handlers: Record<string, Handler>;
+
+  constructor(
+    private readonly model: ServiceModel,
+    private readonly store: EbStore,
+    private readonly lifecycle: EnvironmentLifecycle,
+    private readonly moto: MotoClient,
+  ) {
+    this.handlers = {
+      CreateApplication: (p) => this.createApplication(p),
+      DescribeApplications: (p) => this.describeApplications(p),
+      DeleteApplication: (p) => this.deleteApplication(p),
+      CreateStorageLocation: () => this.createStorageLocation(),
+      CreateApplicationVersion: (p) => this.createApplicationVersion(p),
+      DescribeApplicationVersions: (p) => this.describeApplicationVersions(p),
+      DeleteApplicationVersion: (p) => this.deleteApplicationVersion(p),
+      ListAvailableSolutionStacks: () => ({
+        SolutionStacks: SOLUTION_STACKS.map((stack) => stack.name),
+        SolutionStackDetails: SOLUTION_STACKS.map((stack) => ({ SolutionStackName: stack.name, PermittedFileTypes: stack.fileTypes })),
+      }),
+      CheckDNSAvailability: (p) => {
+        const prefix = p.required('CNAMEPrefix');
+        return { Available: !this.store.cnamePrefixTaken(prefix), FullyQualifiedCNAME: this.store.cnameOf(prefix) };
+      },
+      CreateEnvironment: (p) => this.createEnvironment(p),
+      DescribeEnvironments: (p) => this.describeEnvironments(p),
+      DescribeEvents: (p) => this.describeEvents(p),
+      DescribeEnvironmentHealth: (p) => this.describeEnvironmentHealth(p),
+      DescribeEnvironmentResources: (p) => this.describeEnvironmentResources(p),
+      DescribeConfigurationSettings: (p) => this.describeConfigurationSettings(p),
+      SwapEnvironmentCNAMEs: (p) => this.swapEnvironmentCnames(p),
+      TerminateEnvironment: (p) => this.terminateEnvironment(p),
+      UpdateEnvironment: (p) => this.updateEnvironment(p),
+      ListTagsForResource: (p) => this.listTagsForResource(p),
+      UpdateTagsForResource: (p) => this.updateTagsForResource(p),
+    };
+  }
+
+  /** Answers one request; EB errors become the Query protocol's ErrorResponse with their status. */
+  async handle(form: URLSearchParams): Promise<{ status: number; body: string }> {
+    const action = form.get('Action') ?? '';
+    const handler = this.handlers[action];
+    try {
+      if (!handler) throw new EbApiError('InvalidAction', `Could not find operation ${action} for version 2010-12-01`);
+      const result = await handler(new QueryParams(form));
+      return { status: 200, body: successResponse(this.model, action, result) };
+    } catch (error) {
+      if (error instanceof EbApiError) return { status: error.status, body: errorResponse(error.code, error.message) };
+      throw error;
+    }
+  }
+
+  private environmentBy(p: QueryParams, nameParam = 'EnvironmentName', idParam = 'EnvironmentId'): Environment {
+    const id = p.string(idParam);
+    const name = p.string(nameParam);
+    if (!id && !name) throw invalidParameter(`You must specify either ${idParam} or ${nameParam}.`);
+    return this.store.find({ id, name });
+  }
+
+  private createApplication(p: QueryParams) {
+    const name = p.required('ApplicationName');
+    if (this.store.applications.has(name)) throw invalidParameter(`Application ${name} already exists.`);
+    const now = new Date();
+    this.store.applications.set(name, { name, description: p.string('Description'), dateCreated: now, dateUpdated: now });
+    return { Application: this.applicationDescription(name) };
+  }
+
+  private applicationDescription(name: string) {
+    const application = this.store.application(name);
+    return {
+      ApplicationArn: `arn:aws:elasticbeanstalk:${this.store.region}:123456789012:application/${name}`,
+      ApplicationName: name,
+      Description: application.description,
+      DateCreated: application.dateCreated,
+      DateUpdated: application.dateUpdated,
+      Versions: [...this.store.versions.values()].filter((version) => version.applicationName === name).map((version) => version.label),
+      ConfigurationTemplates: [],
+    };
+  }
+
+  private describeApplications(p: QueryParams) {
+    const names = p.list('ApplicationNames');
+    const selected = [...this.store.applications.keys()].filter((name) => names.length === 0 || names.includes(name));
+    return { Applications: selected.map((name) => this.applicationDescription(name)) };
+  }
+
+  private deleteApplication(p: QueryParams) {
+    const name = p.required('ApplicationName');
+    this.store.application(name);
+    const live = this.store.live().filter((environment) => environment.applicationName === name);
+    const running = live.filter((environment) => environment.status !== 'Terminating');
+    if (running.length > 0 && !p.boolean('TerminateEnvByForce')) {
+      throw invalidParameter(
+        `Unable to delete application ${name} because it has running environments: ${running.map((environment) => environment.name).join(', ')}. Terminate them first or set TerminateEnvByForce.`,
+      );
+    }
+    for (const environment of running) this.lifecycle.terminate(environment);
+    this.store.applications.delete(name);
+    for (const [key, version] of this.store.versions) if (version.applicationName === name) this.store.versions.delete(key);
+    return undefined;
+  }
+
+  private async createStorageLocation() {
+    await this.moto.createBucket(this.store.storageBucket);
+    return { S3Bucket: this.store.storageBucket };
+  }
+
+  private async createApplicationVersion(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    const label = p.required('VersionLabel');
+    if (!this.store.applications.has(applicationName) && p.boolean('AutoCreateApplication')) {
+      const now = new Date();
+      this.store.applications.set(applicationName, { name: applicationName, dateCreated: now, dateUpdated: now });
+    }
+    this.store.application(applicationName);
+    if (this.store.versions.has(versionKey(applicationName, label))) {
+      throw invalidParameter(`Application Version ${label} already exists.`);
+    }
+    const bucket = p.string('SourceBundle.S3Bucket');
+    const key = p.string('SourceBundle.S3Key');
+    if (!bucket || !key) throw invalidParameter('A source bundle (SourceBundle.S3Bucket and SourceBundle.S3Key) is required.');
+    if (!(await this.moto.objectExists(bucket, key))) {
+      throw new EbApiError('InvalidParameterCombination', `Unable to download from S3 location (Bucket: ${bucket} Key: ${key}). Reason: Not Found`);
+    }
+    const now = new Date();
+    const version = { applicationName, label, description: p.string('Description'), bucket, key, dateCreated: now, dateUpdated: now };
+    this.store.versions.set(versionKey(applicationName, label), version);
+    return { ApplicationVersion: versionDescription(this.store, version) };
+  }
+
+  private describeApplicationVersions(p: QueryParams) {
+    const applicationName = p.string('ApplicationName');
+    const labels = p.list('VersionLabels');
+    const versions = [...this.store.versions.values()]
+      .filter((version) => !applicationName || version.applicationName === applicationName)
+      .filter((version) => labels.length === 0 || labels.includes(version.label))
+      .sort((a, b) => b.dateCreated.getTime() - a.dateCreated.getTime())
+      .slice(0, p.integer('MaxRecords') ?? Infinity);
+    return { ApplicationVersions: versions.map((version) => versionDescription(this.store, version)) };
+  }
+
+  private async deleteApplicationVersion(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    const label = p.required('VersionLabel');
+    const version = this.store.versions.get(versionKey(applicationName, label));
+    if (!version) throw invalidParameter(`Application Version ${label} does not exist.`);
+    const users = this.store.live().filter((environment) => environment.applicationName === applicationName && environment.versionLabel === label);
+    if (users.length > 0) {
+      throw invalidParameter(`Unable to delete application version ${label} because it is being used by environment(s): ${users.map((e) => e.name).join(', ')}.`);
+    }
+    this.store.versions.delete(versionKey(applicationName, label));
+    if (p.boolean('DeleteSourceBundle')) await this.moto.deleteObject(version.bucket, version.key);
+    return undefined;
+  }
+
+  private createEnvironment(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    const name = p.required('EnvironmentName');
+    this.store.application(applicationName);
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,39}$/.test(name) || name.endsWith('-')) {
+      throw invalidParameter(`Value ${name} at 'EnvironmentName' failed to satisfy constraint: must be 4 to 40 characters of letters, digits and hyphens, not ending in a hyphen.`);
+    }
+    if (this.store.live().some((environment) => environment.name === name)) {
+      throw invalidParameter(`Environment ${name} already exists.`);
+    }
+    const stack = p.string('SolutionStackName');
+    if (!stack) throw invalidParameter('No solution stack or platform ARN specified.');
+    if (!isKnownStack(stack)) throw invalidParameter(`No Solution Stack named '${stack}' found.`);
+    const versionLabel = p.string('VersionLabel');
+    if (versionLabel && !this.store.versions.has(versionKey(applicationName, versionLabel))) {
+      throw invalidParameter(`No Application Version named '${versionLabel}' found.`);
+    }
+    const id = `e-${randomId(10)}`;
+    const prefix = p.string('CNAMEPrefix') ?? `${name}.eba-${randomId(8)}`;
+    const cname = this.store.cnameOf(prefix);
+    if (this.store.cnamePrefixTaken(prefix)) throw invalidParameter(`DNS name (${cname}) is not available.`);
+    const now = new Date();
+    const environment: Environment = {
+      id,
+      name,
+      applicationName,
+      versionLabel,
+      solutionStackName: stack,
+      description: p.string('Description'),
+      cnamePrefix: prefix,
+      cname,
+      endpointUrl: `awseb-${id}-AWSEBLoa-${randomId(12).toUpperCase()}-${1000000 + Math.floor(Math.random() * 8999999)}.${this.store.region}.elb.amazonaws.com`,
+      dateCreated: now,
+      dateUpdated: now,
+      status: 'Launching',
+      health: 'Grey',
+      healthStatus: 'Pending',
+      optionSettings: optionSettings(p, 'OptionSettings'),
+      tags: tags(p, 'Tags'),
+      generation: 0,
+      failedChecks: 0,
+    };
+    this.store.environments.push(environment);
+    this.store.addEvent(environment, 'createEnvironment is starting.');
+    this.lifecycle.launch(environment);
+    return environmentDescription(this.store, environment);
+  }
+
+  private describeEnvironments(p: QueryParams) {
+    const applicationName = p.string('ApplicationName');
+    const versionLabel = p.string('VersionLabel');
+    const names = p.list('EnvironmentNames');
+    const ids = p.list('EnvironmentIds');
+    // EB's default is to include environments terminated in the last hour or so; the
+    // environment-terminated waiter depends on seeing them without IncludeDeleted.
+    const includeDeleted = p.boolean('IncludeDeleted') ?? true;
+    const deletedBackTo = p.date('IncludedDeletedBackTo');
+    const environments = this.store.environments.filter(
+      (environment) =>
+        (!applicationName || environment.applicationName === applicationName) &&
+        (!versionLabel || environment.versionLabel === versionLabel) &&
+        (names.length === 0 || names.includes(environment.name)) &&
+        (ids.length === 0 || ids.includes(environment.id)) &&
+        (environment.status !== 'Terminated' || (includeDeleted && (!deletedBackTo || environment.terminatedAt! >= deletedBackTo))),
+    );
+    return { Environments: environments.map((environment) => environmentDescription(this.store, environment)) };
+  }
+
+  private describeEvents(p: QueryParams) {
+    const applicationName = p.string('ApplicationName');
+    const environmentName = p.string('EnvironmentName');
+    const environmentId = p.string('EnvironmentId');
+    const versionLabel = p.string('VersionLabel');
+    const start = p.date('StartTime');
+    const end = p.date('EndTime');
+    const severity = p.string('Severity') as Severity | undefined;
+    const minimum = severity ? SEVERITIES.indexOf(severity) : 0;
+    const environmentNameOfId = environmentId ? this.store.environments.find((environment) => environment.id === environmentId)?.name ?? '' : undefined;
+    const events = this.store.events
+      .filter(
+        (event) =>
+          (!applicationName || event.applicationName === applicationName) &&
+          (!environmentName || event.environmentName === environmentName) &&
+          (environmentNameOfId === undefined || event.environmentName === environmentNameOfId) &&
+          (!versionLabel || event.versionLabel === versionLabel) &&
+          (!start || event.date >= start) &&
+          (!end || event.date < end) &&
+          SEVERITIES.indexOf(event.severity) >= minimum,
+      )
+      .sort((a, b) => b.seq - a.seq)
+      .slice(0, p.integer('MaxRecords') ?? 1000);
+    return { Events: events.map(eventDescription) };
+  }
+
+  private describeEnvironmentHealth(p: QueryParams) {
+    const environment = this.environmentBy(p);
+    const requested = p.list('AttributeNames');
+    const wants = (attribute: string) => requested.includes('All') || requested.includes(attribute);
+    const running = environment.app && environment.app.exitCode === undefined;
+    const severe = environment.healthStatus === 'Severe';
+    const causes = severe
+      ? [running ? `ELB health check to ${healthCheckPath(environment.optionSettings)} is failing.` : 'The application process is not running.']
+      : [];
+    const counts = { NoData: 0, Unknown: 0, Pending: 0, Ok: 0, Info: 0, Warning: 0, Degraded: 0, Severe: 0 };
+    if (environment.status === 'Launching') counts.Pending = 1;
+    else if (environment.status !== 'Terminated') counts[severe ? 'Severe' : 'Ok'] = 1;
+    return {
+      EnvironmentName: environment.name,
+      HealthStatus: wants('HealthStatus') ? environment.healthStatus : undefined,
+      Status: wants('Status') ? environment.status : undefined,
+      Color: wants('Color') ? environment.health : undefined,
+      Causes: wants('Causes') ? causes : undefined,
+      InstancesHealth: wants('InstancesHealth') ? counts : undefined,
+      RefreshedAt: wants('RefreshedAt') ? new Date() : undefined,
+    };
+  }
+
+  private describeEnvironmentResources(p: QueryParams) {
+    const environment = this.environmentBy(p);
+    return {
+      EnvironmentResources: {
+        EnvironmentName: environment.name,
+        AutoScalingGroups: [{ Name: `awseb-${environment.id}-stack-AWSEBAutoScalingGroup` }],
+        Instances: environment.instanceId ? [{ Id: environment.instanceId }] : [],
+        LaunchConfigurations: [],
+        LaunchTemplates: [],
+        LoadBalancers: [{ Name: `awseb-${environment.id}-AWSEBLoa` }],
+        Triggers: [],
+        Queues: [],
+      },
+    };
+  }
+
+  private describeConfigurationSettings(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    const environment = this.store.find({ name: p.required('EnvironmentName') });
+    if (environment.applicationName !== applicationName) throw invalidParameter(`No Environment found for EnvironmentName = '${environment.name}'.`);
+    return {
+      ConfigurationSettings: [
+        {
+          SolutionStackName: environment.solutionStackName,
+          ApplicationName: applicationName,
+          EnvironmentName: environment.name,
+          DeploymentStatus: 'deployed',
+          DateCreated: environment.dateCreated,
+          DateUpdated: environment.dateUpdated,
+          OptionSettings: environment.optionSettings,
+        },
+      ],
+    };
+  }
+
+  private swapEnvironmentCnames(p: QueryParams) {
+    const source = this.environmentBy(p, 'SourceEnvironmentName', 'SourceEnvironmentId');
+    const destination = this.environmentBy(p, 'DestinationEnvironmentName', 'DestinationEnvironmentId');
+    this.lifecycle.swap(source, destination);
+    return undefined;
+  }
+
+  private terminateEnvironment(p: QueryParams) {
+    const environment = this.environmentBy(p);
+    this.lifecycle.terminate(environment);
+    return environmentDescription(this.store, environment);
+  }
+
+  private updateEnvironment(p: QueryParams) {
+    const environment = this.environmentBy(p);
+    const versionLabel = p.string('VersionLabel');
+    if (versionLabel && !this.store.versions.has(versionKey(environment.applicationName, versionLabel))) {
+      throw invalidParameter(`No Application Version named '${versionLabel}' found.`);
+    }
+    const description = p.string('Description');
+    if (description !== undefined) environment.description = description;
+    const settings = optionSettings(p, 'OptionSettings');
+    const removals = p.structList('OptionsToRemove', ['Namespace', 'OptionName'] as const).map((option) => ({
+      Namespace: option.Namespace ?? '',
+      OptionName: option.OptionName ?? '',
+    }));
+    if (versionLabel || settings.length > 0 || removals.length > 0) {
+      this.lifecycle.update(environment, { versionLabel, optionSettings: settings, optionsToRemove: removals });
+    }
+    return environmentDescription(this.store, environment);
+  }
+
+  private environmentByArn(arn: string): Environment {
+    const environment = this.store.live().find((candidate) => this.store.environmentArn(candidate) === arn);
+    if (!environment) throw new EbApiError('ResourceNotFoundException', `Resource ${arn} not found.`);
+    return environment;
+  }
+
+  private listTagsForResource(p: QueryParams) {
+    const arn = p.required('ResourceArn');
+    return { ResourceArn: arn, ResourceTags: environmentTags(this.environmentByArn(arn)) };
+  }
+
+  private updateTagsForResource(p: QueryParams) {
+    const environment = this.environmentByArn(p.required('ResourceArn'));
+    const removals = new Set([...p.list('TagsToRemove'), ...tags(p, 'TagsToAdd').map((tag) => tag.Key)]);
+    environment.tags = [...environment.tags.filter((tag) => !removals.has(tag.Key)), ...tags(p, 'TagsToAdd')];
+    return undefined;
+  }
+}

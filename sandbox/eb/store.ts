@@ -1,0 +1,143 @@
+import type { AppProcess } from './app-process.js';
+import { invalidParameter } from './errors.js';
+
+export const ACCOUNT_ID = '123456789012';
+
+export type Severity = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+export const SEVERITIES: Severity[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+
+export type EnvironmentStatus = 'Launching' | 'Updating' | 'Ready' | 'Terminating' | 'Terminated';
+export type Health = 'Green' | 'Yellow' | 'Red' | 'Grey';
+
+export interface EbEvent {
+  seq: number;
+  date: Date;
+  message: string;
+  applicationName: string;
+  environmentName?: string;
+  versionLabel?: string;
+  severity: Severity;
+}
+
+export interface Application {
+  name: string;
+  description?: string;
+  dateCreated: Date;
+  dateUpdated: Date;
+}
+
+export interface AppVersion {
+  applicationName: string;
+  label: string;
+  description?: string;
+  bucket: string;
+  key: string;
+  dateCreated: Date;
+  dateUpdated: Date;
+}
+
+export interface OptionSetting {
+  Namespace: string;
+  OptionName: string;
+  Value: string;
+  ResourceName?: string;
+}
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface Environment {
+  id: string;
+  name: string;
+  applicationName: string;
+  versionLabel?: string;
+  solutionStackName: string;
+  description?: string;
+  cnamePrefix: string;
+  cname: string;
+  endpointUrl: string;
+  dateCreated: Date;
+  dateUpdated: Date;
+  terminatedAt?: Date;
+  status: EnvironmentStatus;
+  health: Health;
+  healthStatus: string;
+  optionSettings: OptionSetting[];
+  tags: Tag[];
+  /** Bumped by every operation, so a background step of an older one sees it was superseded. */
+  generation: number;
+  /** The background work of the latest launch, update or swap; termination waits for it. */
+  operation?: Promise<void>;
+  /** Consecutive failed health checks while Ready; two in a row turn the environment Red. */
+  failedChecks: number;
+  app?: AppProcess;
+  securityGroup?: { id: string; name: string };
+  instanceId?: string;
+}
+
+export const versionKey = (applicationName: string, label: string) => `${applicationName}\u0000${label}`;
+
+/** Everything EB knows about the account: applications, versions, environments and their events. */
+export class EbStore {
+  readonly applications = new Map<string, Application>();
+  readonly versions = new Map<string, AppVersion>();
+  readonly environments: Environment[] = [];
+  readonly events: EbEvent[] = [];
+  private eventSeq = 0;
+
+  constructor(readonly region: string) {}
+
+  get storageBucket(): string {
+    return `elasticbeanstalk-${this.region}-${ACCOUNT_ID}`;
+  }
+
+  environmentArn(environment: Pick<Environment, 'applicationName' | 'name'>): string {
+    return `arn:aws:elasticbeanstalk:${this.region}:${ACCOUNT_ID}:environment/${environment.applicationName}/${environment.name}`;
+  }
+
+  cnameOf(prefix: string): string {
+    return `${prefix}.${this.region}.elasticbeanstalk.com`;
+  }
+
+  addEvent(scope: { applicationName: string; name?: string; versionLabel?: string }, message: string, severity: Severity = 'INFO'): void {
+    this.events.push({
+      seq: ++this.eventSeq,
+      date: new Date(),
+      message,
+      applicationName: scope.applicationName,
+      environmentName: scope.name,
+      versionLabel: scope.versionLabel,
+      severity,
+    });
+  }
+
+  live(): Environment[] {
+    return this.environments.filter((environment) => environment.status !== 'Terminated');
+  }
+
+  cnamePrefixTaken(prefix: string): boolean {
+    return this.live().some((environment) => environment.cnamePrefix.toLowerCase() === prefix.toLowerCase());
+  }
+
+  /** The environment that serves a CNAME right now (what DNS would answer). */
+  holderOf(cname: string): Environment | undefined {
+    return this.live().find((environment) => environment.cname.toLowerCase() === cname.toLowerCase());
+  }
+
+  /** A live environment by name or id, with EB's own error when there is none. */
+  find(by: { name?: string; id?: string }): Environment {
+    const found = this.live().find((environment) => (by.id ? environment.id === by.id : environment.name === by.name));
+    if (found) return found;
+    throw by.id
+      ? invalidParameter(`No Environment found for EnvironmentId = '${by.id}'.`)
+      : invalidParameter(`No Environment found for EnvironmentName = '${by.name}'.`);
+  }
+
+  application(name: string): Application {
+    const application = this.applications.get(name);
+    if (!application) throw invalidParameter(`No Application named '${name}' found.`);
+    return application;
+  }
+}

@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { freePort } from './ports.js';
+import { sleep, stopGroup } from './process-group.js';
+
+export interface MotoServer {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const START_DEADLINE_MS = 20_000;
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startOnce(logFile: string): Promise<{ child: ChildProcess; port: number } | undefined> {
+  const port = await freePort();
+  const log = openSync(logFile, 'a');
+  // Its own process group, so stopping it also ends anything it forks.
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let failed = false;
+  child.once('exit', () => (failed = true));
+  child.once('error', () => (failed = true));
+  const deadline = Date.now() + START_DEADLINE_MS;
+  while (!failed && Date.now() < deadline) {
+    if (await answers(port)) return { child, port };
+    await sleep(150);
+  }
+  await stopGroup(child, 1000);
+  return undefined;
+}
+
+/** Starts moto_server on a free loopback port; retries when another process took the port first. */
+export async function startMoto(logFile: string): Promise<MotoServer> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const started = await startOnce(logFile);
+    if (started) {
+      const { child, port } = started;
+      return { port, pid: child.pid!, stop: () => stopGroup(child, 3000) };
+    }
+  }
+  throw new Error(`moto_server did not start (is moto installed? see ${logFile})`);
+}

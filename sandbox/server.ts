@@ -1,0 +1,121 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { createFront } from './front.js';
+import { startMoto } from './moto.js';
+import { MotoClient } from './moto-client.js';
+import { createRouter } from './router.js';
+import { ElasticBeanstalkApi } from './eb/api.js';
+import { EnvironmentLifecycle } from './eb/environments.js';
+import { loadElasticBeanstalkModel } from './eb/model.js';
+import { EbStore } from './eb/store.js';
+
+export interface SandboxDelays {
+  launchMs?: number;
+  swapMs?: number;
+  terminateMs?: number;
+  launchTimeoutMs?: number;
+}
+
+export interface SandboxOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** 0 picks a free port. */
+  routerPort: number;
+  host?: '127.0.0.1';
+  /** The fraction of API requests answered with the service's throttling error. */
+  failRate?: number;
+  stateDir: string;
+  region?: string;
+  delays?: SandboxDelays;
+}
+
+export interface Sandbox {
+  endpoint: string;
+  router: string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Starts moto, the EB emulator behind the front endpoint, and the CNAME router, all in this process. */
+export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const region = options.region ?? 'ap-northeast-2';
+  const failRate = options.failRate ?? 0;
+  if (!(failRate >= 0 && failRate <= 1)) throw new Error(`failRate must be between 0 and 1, got ${failRate}`);
+  mkdirSync(options.stateDir, { recursive: true });
+  const model = loadElasticBeanstalkModel();
+  const moto = await startMoto(join(options.stateDir, 'moto.log'));
+  const motoClient = new MotoClient(moto.port, region);
+  const store = new EbStore(region);
+  const lifecycle = new EnvironmentLifecycle(store, motoClient, options.stateDir, {
+    launchMs: options.delays?.launchMs ?? 1500,
+    swapMs: options.delays?.swapMs ?? 500,
+    terminateMs: options.delays?.terminateMs ?? 1000,
+    launchTimeoutMs: options.delays?.launchTimeoutMs ?? 20_000,
+    stopGraceMs: 3000,
+    healthIntervalMs: 1000,
+  });
+  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient);
+
+  let endpoint = '';
+  let router = '';
+  const front = createFront({
+    motoPort: moto.port,
+    failRate,
+    elasticBeanstalk: (params) => api.handle(params),
+    status: () => ({
+      pid: process.pid,
+      endpoint,
+      router,
+      motoPort: moto.port,
+      motoPid: moto.pid,
+      environments: store.environments.map((environment) => ({
+        name: environment.name,
+        id: environment.id,
+        cname: environment.cname,
+        status: environment.status,
+        health: environment.health,
+        port: environment.app?.port,
+        pid: environment.app?.pid,
+      })),
+    }),
+  });
+  const routerServer = createRouter(store);
+  try {
+    endpoint = `http://${host}:${await listen(front, options.port, host)}`;
+    router = `${host}:${await listen(routerServer, options.routerPort, host)}`;
+  } catch (error) {
+    await lifecycle.close();
+    await moto.stop();
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    router,
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.all([closeServer(front), closeServer(routerServer)]);
+        await lifecycle.close();
+        await moto.stop();
+      })()),
+  };
+}
