@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
-import { EXIT, JohannaError, UsageError } from './errors.js';
+import { EXIT, JohannaError, LockedError, UsageError } from './errors.js';
 import { COMMANDS, findCommand } from './commands/registry.js';
 import { passthrough } from './commands/passthrough.js';
 import { sandboxCommand } from './commands/sandbox.js';
@@ -13,6 +13,7 @@ import { confirmPhase } from './ui/confirm.js';
 import { Logger } from './ui/log.js';
 import { Redactor } from './ui/redact.js';
 import { withPhaseLock } from './deploy/lock.js';
+import { notify } from './ui/notify.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -142,7 +143,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     const fn = await spec!.load();
     const run = () => fn(ctx!);
-    const result = spec!.changes && !ctx.dryRun ? await withPhaseLock(ctx, run) : await run();
+    let result;
+    try {
+      result = spec!.changes && !ctx.dryRun ? await withPhaseLock(ctx, run) : await run();
+    } catch (err) {
+      // A run that lost the lock race changed nothing: no news for the channel.
+      if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);
+      throw err;
+    }
+    await notify(ctx, true, result);
     if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, runLog: ctx.aws.runLog?.file, awsCalls: ctx.aws.records.length });
     return EXIT.ok;
   } catch (err) {

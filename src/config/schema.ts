@@ -108,6 +108,13 @@ export const configSchema = z
         GIT_BRANCH: str('a git branch').optional(),
         SMOKE_TEST_COMMAND: str('a shell command').optional(),
         KEEP_FAILED_ENVIRONMENT: boolLike.default(false),
+        // Extra environment settings for the app (name -> value), beside PHASE, VERSION_LABEL, DEBUG, HOST_NOVA, URL_NOVA.
+        ENVIRONMENT: z
+          .record(
+            z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names (letters, digits, _)'),
+            z.union([z.string(), z.number(), z.boolean()]).transform(String),
+          )
+          .default({}),
       },
       { required_error: 'missing section; expected {"CNAME": ..., "AWS_ASG_MIN_VALUE": ..., "AWS_ASG_MAX_VALUE": ...}' },
     ),

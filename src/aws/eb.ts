@@ -1,0 +1,126 @@
+// Elastic Beanstalk through the aws CLI: small typed functions that build argv and read
+// the JSON. Everything goes through ctx.aws (src/aws/cli.ts).
+import type { Ctx } from '../context.js';
+import type { Tag } from './tags.js';
+
+export interface Environment {
+  EnvironmentName: string;
+  EnvironmentId: string;
+  ApplicationName: string;
+  VersionLabel?: string;
+  SolutionStackName?: string;
+  CNAME?: string;
+  EndpointURL?: string;
+  Status: 'Launching' | 'Updating' | 'Ready' | 'Terminating' | 'Terminated' | 'Aborting' | 'LinkingFrom' | 'LinkingTo';
+  Health?: 'Green' | 'Yellow' | 'Red' | 'Grey';
+  HealthStatus?: string;
+  DateCreated?: string;
+  DateUpdated?: string;
+  EnvironmentArn?: string;
+}
+
+export interface EbEvent {
+  EventDate: string;
+  Message: string;
+  Severity?: string;
+  EnvironmentName?: string;
+  VersionLabel?: string;
+}
+
+export interface OptionSetting {
+  Namespace: string;
+  OptionName: string;
+  Value: string;
+}
+
+export async function describeEnvironments(
+  ctx: Ctx,
+  app: string,
+  opts: { names?: string[]; includeDeleted?: boolean } = {},
+): Promise<Environment[]> {
+  const args = ['elasticbeanstalk', 'describe-environments', '--application-name', app];
+  if (opts.names?.length) args.push('--environment-names', ...opts.names);
+  if (opts.includeDeleted) args.push('--include-deleted');
+  else args.push('--no-include-deleted');
+  const r = await ctx.aws.aws<{ Environments?: Environment[] }>(args);
+  return r.Environments ?? [];
+}
+
+export async function describeEvents(
+  ctx: Ctx,
+  app: string,
+  opts: { environmentName?: string; startTime?: Date; maxRecords?: number } = {},
+): Promise<EbEvent[]> {
+  const args = ['elasticbeanstalk', 'describe-events', '--application-name', app];
+  if (opts.environmentName) args.push('--environment-name', opts.environmentName);
+  if (opts.startTime) args.push('--start-time', opts.startTime.toISOString());
+  if (opts.maxRecords) args.push('--max-records', String(opts.maxRecords));
+  const r = await ctx.aws.aws<{ Events?: EbEvent[] }>(args);
+  return r.Events ?? [];
+}
+
+export async function listSolutionStacks(ctx: Ctx): Promise<string[]> {
+  const r = await ctx.aws.aws<{ SolutionStacks?: string[] }>(['elasticbeanstalk', 'list-available-solution-stacks']);
+  return r.SolutionStacks ?? [];
+}
+
+/** The bucket EB keeps application versions in (created on first use; idempotent). */
+export async function storageBucket(ctx: Ctx): Promise<string> {
+  const r = await ctx.aws.aws<{ S3Bucket?: string }>(['elasticbeanstalk', 'create-storage-location']);
+  return r.S3Bucket ?? '<eb-storage-bucket>';
+}
+
+export async function createApplicationVersion(ctx: Ctx, app: string, label: string, bucket: string, key: string, description: string): Promise<void> {
+  await ctx.aws.aws([
+    'elasticbeanstalk', 'create-application-version',
+    '--application-name', app,
+    '--version-label', label,
+    '--description', description.slice(0, 200),
+    '--source-bundle', `S3Bucket=${bucket},S3Key=${key}`,
+    '--no-auto-create-application',
+  ]);
+}
+
+export interface CreateEnvironmentInput {
+  app: string;
+  name: string;
+  cnamePrefix: string;
+  versionLabel: string;
+  solutionStack: string;
+  optionSettings: OptionSetting[];
+  tags: Tag[];
+}
+
+export async function createEnvironment(ctx: Ctx, i: CreateEnvironmentInput): Promise<Environment> {
+  return ctx.aws.aws<Environment>([
+    'elasticbeanstalk', 'create-environment',
+    '--application-name', i.app,
+    '--environment-name', i.name,
+    '--cname-prefix', i.cnamePrefix,
+    '--version-label', i.versionLabel,
+    '--solution-stack-name', i.solutionStack,
+    '--tier', 'Name=WebServer,Type=Standard',
+    '--option-settings', JSON.stringify(i.optionSettings),
+    '--tags', JSON.stringify(i.tags),
+  ]);
+}
+
+export async function swapCnames(ctx: Ctx, source: string, destination: string): Promise<void> {
+  await ctx.aws.aws([
+    'elasticbeanstalk', 'swap-environment-cnames',
+    '--source-environment-name', source,
+    '--destination-environment-name', destination,
+  ]);
+}
+
+export async function terminateEnvironment(ctx: Ctx, name: string): Promise<void> {
+  await ctx.aws.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', name], {
+    // Terminating one that is already going is not an error for us.
+    expectFailure: true,
+  });
+}
+
+export async function listTags(ctx: Ctx, arn: string): Promise<Tag[]> {
+  const r = await ctx.aws.aws<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn]);
+  return r.ResourceTags ?? [];
+}

@@ -1,0 +1,65 @@
+// `rollback`: give the main CNAME back to the previous environment while it still lives
+// (the original had none: "a hot fix within 10 minutes"). Rolling back twice returns to
+// where you started, since the environment we swap away from becomes the previous one.
+import type { Ctx } from '../context.js';
+import { JohannaError, StateError } from '../errors.js';
+import * as eb from '../aws/eb.js';
+import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname, sameHost } from '../deploy/environments.js';
+import { httpGet, probeUntilServing } from '../deploy/probe.js';
+import { pollMs, waitFor } from '../deploy/wait.js';
+import type { CommandResult } from './registry.js';
+
+export async function rollback(ctx: Ctx): Promise<CommandResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const health = ctx.config.nova.HEALTH_CHECK_URL;
+  const main = mainCname(ctx);
+  const all = await eb.describeEnvironments(ctx, app, { includeDeleted: true });
+  const current = holderOfMain(all, main);
+  if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
+  const others = byAgeNewestFirst(all.filter((e) => e !== current && e.EnvironmentName.startsWith(ENV_PREFIX)));
+  const previous = others.find(isLive);
+  if (!previous) {
+    const gone = others[0];
+    throw new StateError(
+      gone
+        ? `the previous environment ${gone.EnvironmentName} (${gone.VersionLabel ?? '?'}) is ${gone.Status}${gone.DateUpdated ? ` since ${gone.DateUpdated}` : ''}`
+        : `there is no previous environment to roll back to`,
+      'deploy a fix with create_nova instead',
+    );
+  }
+  if (previous.Status !== 'Ready' || previous.Health !== 'Green') {
+    throw new StateError(`the previous environment ${previous.EnvironmentName} is ${previous.Status}, health ${previous.Health ?? '?'}; not rolling back to it`);
+  }
+  const label = previous.VersionLabel ?? '';
+  const own = previous.CNAME ?? '';
+  // Probe before swapping: rolling back onto something that does not answer would make things worse.
+  const probe = await probeUntilServing(ctx, own, health, label, { times: 2, deadlineMs: 30_000, intervalMs: pollMs(ctx) });
+  if (!probe.ok) throw new StateError(`${previous.EnvironmentName} does not answer at http://${own}${health}: ${probe.last}; not rolling back to it`);
+
+  ctx.log.step(`rollback: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
+  const started = Date.now();
+  await eb.swapCnames(ctx, current.EnvironmentName, previous.EnvironmentName);
+  if (ctx.dryRun) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
+  await waitFor(ctx, {
+    what: `${main} to point at ${previous.EnvironmentName}`,
+    deadline: Date.now() + 10 * 60_000,
+    intervalMs: Math.min(pollMs(ctx), 1000),
+    check: async () => {
+      const [e] = await eb.describeEnvironments(ctx, app, { names: [previous.EnvironmentName] });
+      return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${e?.CNAME} (${e?.Status})` };
+    },
+  });
+  const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: 120_000, intervalMs: 250 });
+  if (!verify.ok) {
+    const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
+    throw new JohannaError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
+  }
+  ctx.log.result(`rolled back: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
+  return {
+    from: current.EnvironmentName,
+    to: previous.EnvironmentName,
+    versionLabel: label,
+    previousVersionLabel: current.VersionLabel,
+    elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}

@@ -1,0 +1,123 @@
+// `status`: what the phase has, read-only, no confirmation, no lock. Everything is found
+// by our tags and names; a phase that was never created says so and exits 0.
+import type { Ctx } from '../context.js';
+import * as eb from '../aws/eb.js';
+import { describeTagsByKeys } from '../aws/ec2.js';
+import { TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
+import { ROLE, SUBNET_KEYS, iamNames } from '../infra/names.js';
+import { phaseResources } from '../infra/discover.js';
+import { byAgeNewestFirst, envTimestamp, holderOfMain, isLive, lostMainAt, mainCname } from '../deploy/environments.js';
+import { readLock } from '../deploy/lock.js';
+import type { CommandResult } from './registry.js';
+
+const NETWORK_ROLES = [
+  ROLE.keyPair,
+  ROLE.vpc,
+  ...SUBNET_KEYS.map((k) => ROLE.subnet(k)),
+  ROLE.internetGateway,
+  ROLE.natEip,
+  ROLE.natGateway,
+  ROLE.publicRouteTable,
+  ROLE.sgPrivate,
+  ROLE.sgPublic,
+];
+
+export interface EnvironmentStatus {
+  name: string;
+  cname?: string;
+  live: boolean;
+  status: string;
+  health?: string;
+  versionLabel?: string;
+  gitHashJohanna?: string;
+  gitHashNova?: string;
+  ageMinutes?: number;
+  outOfServiceSince?: string;
+  eligibleForRemovalAt?: string;
+}
+
+/** A read that fails (e.g. no lock table yet) is shown as unknown, not a failed status. */
+async function soft<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function status(ctx: Ctx): Promise<CommandResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const iam = iamNames(ctx.phase);
+  const [identity, tags, roles, profiles, apps, envs, events, lock] = await Promise.all([
+    soft(ctx.aws.aws<{ Account?: string }>(['sts', 'get-caller-identity'])),
+    describeTagsByKeys(ctx.aws.aws.bind(ctx.aws), [TAG_PHASE, TAG_ROLE]),
+    ctx.aws.aws<{ Roles?: { RoleName: string }[] }>(['iam', 'list-roles', '--path-prefix', iam.path]),
+    ctx.aws.aws<{ InstanceProfiles?: { InstanceProfileName: string }[] }>(['iam', 'list-instance-profiles', '--path-prefix', iam.path]),
+    ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]),
+    eb.describeEnvironments(ctx, app),
+    soft(eb.describeEvents(ctx, app, { maxRecords: 1000 })),
+    soft(readLock(ctx)),
+  ]);
+  const found = phaseResources(tags, ctx.phase);
+  const resources: Record<string, string | null> = {};
+  for (const role of NETWORK_ROLES) resources[role] = found.get(role)?.join(',') ?? null;
+  for (const name of Object.values(iam.roles)) resources[`iam-role ${name}`] = roles.Roles?.some((r) => r.RoleName === name) ? name : null;
+  resources[`instance-profile ${iam.instanceProfile}`] = profiles.InstanceProfiles?.some((p) => p.InstanceProfileName === iam.instanceProfile) ? iam.instanceProfile : null;
+  resources[`eb-application ${app}`] = apps.Applications?.length ? app : null;
+
+  const main = mainCname(ctx);
+  const liveEnv = holderOfMain(envs, main);
+  const grace = ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
+  const shown = byAgeNewestFirst(envs.filter(isLive));
+  // Tags hold the git hashes; one call per environment, and there are rarely more than two.
+  const envTags = await Promise.all(shown.map((e) => (e.EnvironmentArn ? soft(eb.listTags(ctx, e.EnvironmentArn)) : undefined)));
+  const environments: EnvironmentStatus[] = shown.map((e, i) => {
+    const ts = envTimestamp(e.EnvironmentName);
+    const lost = e === liveEnv ? undefined : lostMainAt(e, events ?? []);
+    return {
+      name: e.EnvironmentName,
+      cname: e.CNAME,
+      live: e === liveEnv,
+      status: e.Status,
+      health: e.Health,
+      versionLabel: e.VersionLabel,
+      gitHashJohanna: tagValue(envTags[i], 'git_hash_johanna'),
+      gitHashNova: tagValue(envTags[i], 'git_hash_nova'),
+      ageMinutes: ts ? Math.floor((Date.now() / 1000 - ts) / 60) : undefined,
+      outOfServiceSince: lost?.at.toISOString(),
+      eligibleForRemovalAt: lost ? new Date(lost.at.getTime() + grace * 60_000).toISOString() : undefined,
+    };
+  });
+  const present = Object.values(resources).filter(Boolean).length;
+  const created = present > 0 || environments.length > 0;
+  const lockHolder = lock && lock.expiresAt * 1000 > Date.now() ? lock : undefined;
+
+  const l = ctx.log;
+  l.result(`phase ${ctx.phase} in ${ctx.region}${identity?.Account ? `, account ${identity.Account}` : ''}${ctx.sandbox ? ' (sandbox)' : ''}`);
+  if (!created) {
+    l.result('  never created (or fully terminated): nothing of this phase exists. Create it with ./run create');
+  } else {
+    l.result(`  resources: ${present} of ${Object.keys(resources).length} present`);
+    for (const [k, v] of Object.entries(resources)) l.result(`    ${v ? 'ok     ' : 'MISSING'} ${k}${v && !k.includes(' ') ? ` ${v}` : ''}`);
+    l.result(`  environments of ${app} (main CNAME ${main}):`);
+    if (!environments.length) l.result('    none');
+    for (const e of environments) {
+      l.result(
+        `    ${e.live ? '*' : ' '} ${e.name}  ${e.status}/${e.health ?? '?'}  ${e.versionLabel ?? '-'}  ${e.cname ?? '-'}` +
+          `  git ${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}${e.ageMinutes !== undefined ? `  age ${e.ageMinutes} min` : ''}` +
+          (e.live ? '  LIVE' : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt}` : ''),
+      );
+    }
+  }
+  l.result(lockHolder ? `  lock: held by ${lockHolder.holder} (${lockHolder.command}, since ${lockHolder.startedAt})` : '  lock: free');
+  return {
+    account: identity?.Account,
+    region: ctx.region,
+    created,
+    resources,
+    mainCname: main,
+    live: liveEnv?.EnvironmentName,
+    environments,
+    lock: lockHolder ?? null,
+  };
+}

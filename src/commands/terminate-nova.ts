@@ -1,0 +1,37 @@
+// `terminate_nova`: every environment of the application, then wait until none is left
+// in a transitional state, with one deadline.
+import type { Ctx } from '../context.js';
+import * as eb from '../aws/eb.js';
+import { isLive } from '../deploy/environments.js';
+import { pollMs, waitFor } from '../deploy/wait.js';
+import type { CommandResult } from './registry.js';
+
+export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const envs = await eb.describeEnvironments(ctx, app);
+  const live = envs.filter((e) => e.Status !== 'Terminated');
+  const toTerminate = live.filter(isLive);
+  if (!live.length) {
+    ctx.log.result(`no environments in application ${app}`);
+    return { terminated: [] };
+  }
+  for (const e of toTerminate) {
+    ctx.log.step(`terminate ${e.EnvironmentName} (${e.CNAME ?? 'no CNAME'}, ${e.VersionLabel ?? 'no version'})`);
+    await eb.terminateEnvironment(ctx, e.EnvironmentName);
+  }
+  if (!ctx.dryRun) {
+    const names = live.map((e) => e.EnvironmentName);
+    await waitFor(ctx, {
+      what: `${names.join(', ')} to be Terminated`,
+      deadline: Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
+      intervalMs: pollMs(ctx),
+      check: async () => {
+        const now = await eb.describeEnvironments(ctx, app, { names, includeDeleted: true });
+        const left = now.filter((e) => e.Status !== 'Terminated');
+        return left.length ? { state: left.map((e) => `${e.EnvironmentName} ${e.Status}`).join(', ') } : { done: true };
+      },
+    });
+  }
+  ctx.log.result(`terminated ${live.map((e) => e.EnvironmentName).join(', ')}`);
+  return { terminated: live.map((e) => e.EnvironmentName) };
+}

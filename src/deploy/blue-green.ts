@@ -1,0 +1,288 @@
+// The daily deploy: a brand-new environment, health-gated, probed, then swapped in with
+// the live one's CNAME, so nothing is down. Any failure before the swap leaves the live
+// environment untouched and removes the new one.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Ctx } from '../context.js';
+import { JohannaError, StateError } from '../errors.js';
+import * as eb from '../aws/eb.js';
+import { ownerTags } from '../aws/tags.js';
+import { findPhaseNetwork } from '../infra/discover.js';
+import { iamNames } from '../infra/names.js';
+import { packageNova, versionLabelFor } from './package.js';
+import { cnameFor, holderOfMain, isLive, mainCname, pickSolutionStack, sameHost, ENV_PREFIX } from './environments.js';
+import { probeUntilServing } from './probe.js';
+import { novaOptionSettings } from './settings.js';
+import { pollMs, waitFor } from './wait.js';
+
+export interface DeployResult {
+  newEnvironment: string;
+  oldEnvironment?: string;
+  versionLabel: string;
+  cname: string;
+  newEnvironmentCname?: string;
+  gitHashJohanna?: string;
+  gitHashNova?: string;
+  elapsedSeconds: number;
+  readyToServingMs?: number;
+  oldEligibleForRemovalAt?: string;
+  dryRun?: boolean;
+}
+
+/** EB's words for a deploy that went wrong; seen in an event, we stop waiting at once. */
+const FAILURE_EVENT = /(is complete, but with errors|Failed to deploy application|Failed to launch environment|Stack named .* aborted|Environment health has transitioned from \w+ to Severe)/i;
+
+export async function deployNova(ctx: Ctx): Promise<DeployResult> {
+  const started = Date.now();
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const nova = ctx.config.nova;
+  const main = mainCname(ctx);
+
+  // 1. Preflight: everything read, nothing changed.
+  ctx.log.step('preflight: the phase network and the application\'s environments');
+  const [network, envs, stacks] = await Promise.all([
+    findPhaseNetwork(ctx),
+    eb.describeEnvironments(ctx, app),
+    eb.listSolutionStacks(ctx),
+  ]);
+  if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
+  const busy = envs.filter((e) => e.Status === 'Launching' || e.Status === 'Updating');
+  if (busy.length) {
+    throw new StateError(
+      `environment${busy.length > 1 ? 's' : ''} ${busy.map((e) => `${e.EnvironmentName} (${e.Status})`).join(', ')} still changing`,
+      'another deploy may be running; wait for it, then run create_nova again',
+    );
+  }
+  const old = holderOfMain(envs, main);
+  if (old && old.Status !== 'Ready') {
+    throw new StateError(`${old.EnvironmentName} holds ${main} but is ${old.Status}, not Ready`, 'wait until it is Ready, or terminate it, then deploy again');
+  }
+  const stack = pickSolutionStack(stacks, nova.PLATFORM);
+  if (!stack) {
+    throw new StateError(
+      nova.PLATFORM ? `no solution stack matches nova.PLATFORM "${nova.PLATFORM}"` : 'no "running Node.js" solution stack is offered in this region',
+      'list them with ./run -- aws elasticbeanstalk list-available-solution-stacks and set nova.PLATFORM',
+    );
+  }
+
+  // 2. Package and upload.
+  const now = new Date();
+  const ts = Math.floor(now.getTime() / 1000);
+  const versionLabel = versionLabelFor(now);
+  const newName = `${ENV_PREFIX}${ts}`;
+  const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
+  ctx.log.step(`package ${versionLabel}${nova.GIT_URL ? ` from ${nova.GIT_URL} ${nova.GIT_BRANCH}` : ' from ./nova'}`);
+  const pkg = await packageNova({
+    root: ctx.root,
+    gitUrl: nova.GIT_URL,
+    gitBranch: nova.GIT_BRANCH,
+    asgMin: nova.AWS_ASG_MIN_VALUE,
+    asgMax: nova.AWS_ASG_MAX_VALUE,
+    versionLabel,
+    outDir: path.join(ctx.root, '.build'),
+  });
+  ctx.log.info(`  ${pkg.files.length} files, ${(pkg.bytes / 1024).toFixed(1)} KiB; johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+  const bucket = await eb.storageBucket(ctx);
+  const key = `johanna/${app}/${versionLabel}.zip`;
+  await ctx.aws.aws(['s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', pkg.zipPath]);
+  await eb.createApplicationVersion(ctx, app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+
+  // 3. Create the new environment.
+  const names = iamNames(ctx.phase);
+  ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${stack})`);
+  await eb.createEnvironment(ctx, {
+    app,
+    name: newName,
+    cnamePrefix,
+    versionLabel,
+    solutionStack: stack,
+    optionSettings: novaOptionSettings(ctx, {
+      vpcId: network.vpcId,
+      subnetIds: network.publicSubnetIds,
+      securityGroupId: network.ebPublicSgId,
+      instanceProfile: names.instanceProfile,
+      serviceRole: names.serviceRole,
+      versionLabel,
+    }),
+    tags: [
+      ...ownerTags(ctx.phase, 'nova-environment'),
+      { Key: 'git_hash_johanna', Value: pkg.gitHashJohanna },
+      { Key: 'git_hash_nova', Value: pkg.gitHashNova },
+    ],
+  });
+  const base: Omit<DeployResult, 'elapsedSeconds'> = {
+    newEnvironment: newName,
+    oldEnvironment: old?.EnvironmentName,
+    versionLabel,
+    cname: main,
+    newEnvironmentCname: cnameFor(ctx, cnamePrefix),
+    gitHashJohanna: pkg.gitHashJohanna,
+    gitHashNova: pkg.gitHashNova,
+  };
+  if (ctx.dryRun) {
+    ctx.log.plan(`(then: wait for ${newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${nova.HEALTH_CHECK_URL}${old ? `, swap CNAMEs with ${old.EnvironmentName}` : ''})`);
+    return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
+  }
+  writeEbConfig(ctx, newName);
+
+  let swapped = false;
+  try {
+    // 4. Wait, with one deadline, printing EB's events as they come.
+    const ready = await waitUntilReady(ctx, app, newName, versionLabel, started + nova.DEPLOY_TIMEOUT_MINUTES * 60_000);
+    const readyAt = Date.now();
+    ctx.log.ok(`${newName} is Ready, Green, running ${versionLabel}`);
+
+    // 5 and 6, side by side since neither needs the other: close the SSH port EB opens to
+    // the world on the group it makes (as the original did), and probe the new environment.
+    const own = ready.CNAME ?? cnameFor(ctx, cnamePrefix);
+    const [, probe] = await Promise.all([
+      revokeWorldSsh(ctx, newName),
+      probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) }),
+    ]);
+    if (!probe.ok) throw new JohannaError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
+    ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
+    await runSmokeTest(ctx, own);
+
+    if (old) {
+      ctx.log.step(`swap CNAMEs: ${newName} takes ${main} from ${old.EnvironmentName}`);
+      await eb.swapCnames(ctx, old.EnvironmentName, newName);
+      swapped = true;
+    }
+    // 7. Verify: the main CNAME serves the new version (HTTP first: it is what users see,
+    // and it answers sooner than a describe call), then that EB says the new one holds it.
+    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: 120_000, intervalMs: 200 });
+    if (!verify.ok) {
+      throw new JohannaError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`, 'check ./run status; ./run rollback swaps back to the previous environment');
+    }
+    const servingMs = Date.now() - readyAt;
+    await waitFor(ctx, {
+      what: `EB to show ${newName} holding ${main}`,
+      deadline: Date.now() + 10 * 60_000,
+      intervalMs: Math.min(pollMs(ctx), 1000),
+      check: async () => {
+        const [e] = await eb.describeEnvironments(ctx, app, { names: [newName] });
+        return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${newName} at ${e?.CNAME} (${e?.Status})` };
+      },
+    });
+    const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
+    const result: DeployResult = {
+      ...base,
+      elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
+      readyToServingMs: servingMs,
+      oldEligibleForRemovalAt: old ? new Date(Date.now() + graceMs).toISOString() : undefined,
+    };
+    printSummary(ctx, result);
+    return result;
+  } catch (err) {
+    if (!swapped) await discardFailed(ctx, newName, old?.EnvironmentName);
+    throw err;
+  }
+}
+
+async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string, deadline: number): Promise<eb.Environment> {
+  let since = new Date(Date.now() - 60_000);
+  const seen = new Set<string>();
+  return waitFor<eb.Environment>(ctx, {
+    what: `${name} to be Ready and Green with ${label}`,
+    deadline,
+    intervalMs: pollMs(ctx),
+    check: async () => {
+      const [envs, events] = await Promise.all([
+        eb.describeEnvironments(ctx, app, { names: [name] }),
+        eb.describeEvents(ctx, app, { environmentName: name, startTime: since }),
+      ]);
+      for (const ev of [...events].reverse()) {
+        const id = ev.EventDate + ev.Message;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        ctx.log.info(`  EB ${ev.Severity ?? 'INFO'}: ${ev.Message}`);
+        if (FAILURE_EVENT.test(ev.Message) || ev.Severity === 'FATAL') {
+          throw new JohannaError(`${name} failed: ${ev.Message}`, 'the live environment was not touched; see the events above and the app log');
+        }
+        const t = new Date(ev.EventDate);
+        if (t > since) since = t;
+      }
+      const e = envs[0];
+      if (!e) return { state: 'not visible yet' };
+      if (!isLive(e)) throw new JohannaError(`${name} is ${e.Status}`);
+      if (e.Health === 'Red') throw new JohannaError(`${name} is ${e.Status} with health Red (${e.HealthStatus ?? '?'})`, 'the live environment was not touched; the new version fails its health check');
+      if (e.Status === 'Ready' && e.Health === 'Green' && e.VersionLabel === label) return { done: e };
+      return { state: `${e.Status}, health ${e.Health ?? '?'}` };
+    },
+  });
+}
+
+async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
+  const r = await ctx.aws.aws<{ SecurityGroups?: { GroupId: string; IpPermissions?: { FromPort?: number; ToPort?: number; IpProtocol?: string; IpRanges?: { CidrIp?: string }[] }[] }[] }>([
+    'ec2', 'describe-security-groups', '--filters', `Name=tag:elasticbeanstalk:environment-name,Values=${envName}`,
+  ]);
+  for (const g of r.SecurityGroups ?? []) {
+    const open = (g.IpPermissions ?? []).some(
+      (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((x) => x.CidrIp === '0.0.0.0/0'),
+    );
+    if (!open) continue;
+    await ctx.aws.aws(['ec2', 'revoke-security-group-ingress', '--group-id', g.GroupId, '--protocol', 'tcp', '--port', '22', '--cidr', '0.0.0.0/0']);
+    ctx.log.ok(`closed tcp 22 from 0.0.0.0/0 on ${g.GroupId}, the group EB made for ${envName}`);
+  }
+}
+
+/** nova.SMOKE_TEST_COMMAND, run with the new environment's URL; a non-zero exit refuses the swap. */
+async function runSmokeTest(ctx: Ctx, host: string): Promise<void> {
+  const cmd = ctx.config.nova.SMOKE_TEST_COMMAND;
+  if (!cmd) return;
+  ctx.log.step(`smoke test: ${cmd}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    JOHANNA_PHASE: ctx.phase,
+    JOHANNA_URL: `http://${host}`,
+    JOHANNA_HOST: host,
+    // In the sandbox, DNS is the router: connect here and send the host as Host.
+    ...(ctx.sandbox ? { JOHANNA_CONNECT: `http://${ctx.sandbox.router}` } : {}),
+  };
+  // The operator's own command line from the config, so a shell runs it.
+  const r = await execa('sh', ['-c', cmd], { env, reject: false, all: true, cwd: ctx.root, timeout: 10 * 60_000 });
+  for (const line of String(r.all ?? '').split('\n').filter(Boolean)) ctx.log.info(`  | ${line}`);
+  if (r.exitCode !== 0) throw new JohannaError(`smoke test failed (exit ${r.exitCode}): ${cmd}`, 'the swap was refused; the live environment was not touched');
+  ctx.log.ok('smoke test passed');
+}
+
+async function discardFailed(ctx: Ctx, name: string, old: string | undefined): Promise<void> {
+  const keep = ctx.config.nova.KEEP_FAILED_ENVIRONMENT;
+  ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `terminating ${name}`}`);
+  if (keep) return;
+  try {
+    await eb.terminateEnvironment(ctx, name);
+  } catch (err) {
+    ctx.log.warn(`could not terminate ${name}: ${(err as Error).message}; terminate_eb_old_environment or terminate_nova will`);
+  }
+}
+
+/** So that `cd nova; ../run -- eb list` works as in the talk (ignored by git). */
+function writeEbConfig(ctx: Ctx, envName: string): void {
+  const dir = path.join(ctx.root, 'nova', '.elasticbeanstalk');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'config.yml'),
+    [
+      '# Written by johanna create_nova for the EB CLI passthrough (cd nova; ../run -- eb ...).',
+      'branch-defaults:',
+      '  default:',
+      `    environment: ${envName}`,
+      'global:',
+      `  application_name: ${ctx.config.elasticbeanstalk.APPLICATION_NAME}`,
+      `  default_region: ${ctx.region}`,
+      '  profile: null',
+      '  sc: null',
+      '  workspace_type: Application',
+      '',
+    ].join('\n'),
+  );
+}
+
+function printSummary(ctx: Ctx, r: DeployResult): void {
+  ctx.log.result(`deployed ${r.versionLabel} to ${r.newEnvironment}; ${r.cname} serves it`);
+  if (r.oldEnvironment) ctx.log.result(`  previous: ${r.oldEnvironment}, now at ${r.newEnvironmentCname}; eligible for removal after ${r.oldEligibleForRemovalAt}`);
+  ctx.log.result(`  git: johanna ${r.gitHashJohanna}, nova ${r.gitHashNova}`);
+  ctx.log.result(`  took ${r.elapsedSeconds}s; Ready to serving on the main CNAME: ${((r.readyToServingMs ?? 0) / 1000).toFixed(1)}s`);
+}

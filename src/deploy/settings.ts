@@ -1,0 +1,51 @@
+// The option settings of a new Nova environment: network, instances, scaling, health
+// check, logs to S3, and Nova's own settings. One place, so the deploy reads as steps.
+import type { Ctx } from '../context.js';
+import type { OptionSetting } from '../aws/eb.js';
+
+export interface SettingsInput {
+  vpcId: string;
+  subnetIds: string[];
+  securityGroupId: string;
+  instanceProfile: string;
+  serviceRole: string;
+  versionLabel: string;
+}
+
+export function novaOptionSettings(ctx: Pick<Ctx, 'config' | 'phase'>, i: SettingsInput): OptionSetting[] {
+  const { nova, common } = ctx.config;
+  const o = (Namespace: string, OptionName: string, Value: string): OptionSetting => ({ Namespace, OptionName, Value });
+  const subnets = i.subnetIds.join(',');
+  const appEnv: Record<string, string> = {
+    ...nova.ENVIRONMENT,
+    PHASE: ctx.phase,
+    VERSION_LABEL: i.versionLabel,
+    DEBUG: common.DEBUG ? 'True' : 'False',
+    HOST_NOVA: common.HOST_NOVA,
+    URL_NOVA: common.URL_NOVA,
+  };
+  return [
+    // The original's `eb create --vpc.*` flags: public ELB and instances in the two public
+    // subnets, with public IPs, in the eb_public group.
+    o('aws:ec2:vpc', 'VPCId', i.vpcId),
+    o('aws:ec2:vpc', 'Subnets', subnets),
+    o('aws:ec2:vpc', 'ELBSubnets', subnets),
+    o('aws:ec2:vpc', 'ELBScheme', 'public'),
+    o('aws:ec2:vpc', 'AssociatePublicIpAddress', 'true'),
+    o('aws:autoscaling:launchconfiguration', 'SecurityGroups', i.securityGroupId),
+    o('aws:autoscaling:launchconfiguration', 'EC2KeyName', common.AWS_KEY_PAIR_NAME),
+    o('aws:autoscaling:launchconfiguration', 'IamInstanceProfile', i.instanceProfile),
+    o('aws:ec2:instances', 'InstanceTypes', nova.INSTANCE_TYPE),
+    o('aws:autoscaling:asg', 'MinSize', String(nova.AWS_ASG_MIN_VALUE)),
+    o('aws:autoscaling:asg', 'MaxSize', String(nova.AWS_ASG_MAX_VALUE)),
+    o('aws:elasticbeanstalk:environment', 'EnvironmentType', 'LoadBalanced'),
+    o('aws:elasticbeanstalk:environment', 'LoadBalancerType', 'application'),
+    o('aws:elasticbeanstalk:environment', 'ServiceRole', i.serviceRole),
+    o('aws:elasticbeanstalk:application', 'Application Healthcheck URL', nova.HEALTH_CHECK_URL),
+    o('aws:elasticbeanstalk:environment:process:default', 'HealthCheckPath', nova.HEALTH_CHECK_URL),
+    o('aws:elasticbeanstalk:healthreporting:system', 'SystemType', 'enhanced'),
+    // The talk's "no log lost": EB rotates instance logs to S3 every 15 minutes.
+    o('aws:elasticbeanstalk:hostmanager', 'LogPublicationControl', 'true'),
+    ...Object.entries(appEnv).map(([k, v]) => o('aws:elasticbeanstalk:application:environment', k, v)),
+  ];
+}
