@@ -98,7 +98,8 @@ export async function main(argv: string[]): Promise<number> {
   const mine = dd >= 0 ? argv.slice(0, dd) : argv;
   const through = dd >= 0 ? argv.slice(dd + 1) : undefined;
   let log = new Logger({ verbose: false, json: false, color: false, redactor: new Redactor() });
-  let json = false;
+  // Known before parsing, so even a usage error answers in JSON when asked to.
+  let json = mine.includes('--json');
   let commandName = through ? through[0] ?? '' : '';
   let ctx: Ctx | undefined;
   try {
@@ -119,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     const spec = through ? undefined : findCommand(commandName);
     if (!through && !spec) {
       process.stderr.write(`unknown command: ${commandName}\n\n` + usage());
+      if (json) log.jsonResult({ ok: false, command: commandName, error: { code: 'USAGE', message: `unknown command: ${commandName}` } });
       return EXIT.usage;
     }
     if (!through && operands.length > 1) throw new UsageError(`${commandName} takes no arguments, got: ${operands.slice(1).join(' ')}`);

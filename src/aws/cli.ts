@@ -232,7 +232,10 @@ export function buildAwsEnv(i: AwsEnvInput): NodeJS.ProcessEnv {
   if (i.accessKeyId && i.secretAccessKey) {
     env.AWS_ACCESS_KEY_ID = i.accessKeyId;
     env.AWS_SECRET_ACCESS_KEY = i.secretAccessKey;
+    // Another identity's session token would make AWS reject this key pair.
     delete env.AWS_PROFILE;
+    delete env.AWS_SESSION_TOKEN;
+    delete env.AWS_SECURITY_TOKEN;
   }
   if (i.endpoint) {
     // A sandbox phase must never send real credentials anywhere, nor look for them off-box.

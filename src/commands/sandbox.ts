@@ -21,10 +21,20 @@ function portOf(hostPort: string): number {
   return Number(hostPort.replace(/\/$/, '').split(':').pop());
 }
 
+/** Anything answering HTTP there (our sandbox, or a moto or LocalStack of the user's own). */
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Start the sandbox in the background if nothing answers at the phase's endpoint yet. */
 export async function ensureSandbox(root: string, target: SandboxTarget, log: Logger): Promise<void> {
-  const { isEndpointUp, startSandbox } = await control();
-  if (await isEndpointUp(target.endpoint)) return;
+  if (await answers(target.endpoint)) return;
+  const { startSandbox } = await control();
   log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
   const s = await startSandbox({ port: portOf(target.endpoint), routerPort: portOf(target.router), stateDir: stateDir(root) });
   log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop`);

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { configSchema, unknownKeys, type Config } from './schema.js';
+import { configSchema, crossFieldProblems, unknownKeys, type Config } from './schema.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -27,8 +27,12 @@ export function resolveConfigPath(root: string, cliEnv: string | undefined, env:
 
 export function parseConfig(raw: unknown, file: string): LoadedConfig {
   const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const problems: ConfigProblem[] = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const problems: ConfigProblem[] = [
+    ...(result.success ? [] : result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))),
+    ...crossFieldProblems(raw),
+  ];
+  // A schema failure always has problems; a cross-field one may come with a valid shape.
+  if (!result.success || problems.length) {
     throw new ConfigError(file, problems, 'fix the fields above; env.sample.json shows every key with an example value');
   }
   const warnings = unknownKeys(raw).map((k) => `${file}: unknown key ${k} is ignored (a typo?)`);
@@ -37,7 +41,7 @@ export function parseConfig(raw: unknown, file: string): LoadedConfig {
       `${file}: aws.AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the config file are accepted for old configs, but secrets do not belong there: move them to .env or the aws CLI's profile`,
     );
   }
-  return { config: result.data, file, warnings };
+  return { config: result.data as Config, file, warnings };
 }
 
 export function loadConfig(file: string): LoadedConfig {

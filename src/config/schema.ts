@@ -10,7 +10,7 @@ const str = (what: string) =>
 const intLike = (what: string, min: number, max: number) =>
   z
     .union([z.number(), z.string()], {
-      errorMap: (issue) => ({ message: issue.code === 'invalid_union' ? `expected ${what}` : `missing; expected ${what}` }),
+      errorMap: (_issue, ctx) => ({ message: ctx.data === undefined ? `missing; expected ${what}` : `expected ${what}` }),
     })
     .transform((v, ctx) => {
       const n = typeof v === 'number' ? v : /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
@@ -136,42 +136,6 @@ export const configSchema = z
           .regex(/^(127\.\d+\.\d+\.\d+|localhost):\d{1,5}$/, 'expected 127.0.0.1:<port> (the router binds to loopback only)'),
       })
       .optional(),
-  })
-  .superRefine((c, ctx) => {
-    const at = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-    const region = c.aws.AWS_DEFAULT_REGION;
-    for (const k of ['AWS_AVAILABILITY_ZONE_1', 'AWS_AVAILABILITY_ZONE_2'] as const) {
-      const az = c.aws[k];
-      if (!(az.startsWith(region) && /^[a-z]$/.test(az.slice(region.length)))) {
-        at(['aws', k], `"${az}" is not an availability zone of region ${region}; expected e.g. ${region}a`);
-      }
-    }
-    if (c.aws.AWS_AVAILABILITY_ZONE_1 === c.aws.AWS_AVAILABILITY_ZONE_2) {
-      at(['aws', 'AWS_AVAILABILITY_ZONE_2'], 'must differ from AWS_AVAILABILITY_ZONE_1: the load balancer needs two zones');
-    }
-    if (c.nova.AWS_ASG_MIN_VALUE > c.nova.AWS_ASG_MAX_VALUE) {
-      at(['nova', 'AWS_ASG_MIN_VALUE'], `is ${c.nova.AWS_ASG_MIN_VALUE}, above AWS_ASG_MAX_VALUE (${c.nova.AWS_ASG_MAX_VALUE})`);
-    }
-    if (Boolean(c.nova.GIT_URL) !== Boolean(c.nova.GIT_BRANCH)) {
-      at(['nova', c.nova.GIT_URL ? 'GIT_BRANCH' : 'GIT_URL'], 'GIT_URL and GIT_BRANCH go together: set both, or neither to deploy ./nova');
-    }
-    const vpc = parseCidr(c.common.AWS_VPC_EB);
-    const subnets = (['AWS_SUBNET_EB_PRIVATE_1', 'AWS_SUBNET_EB_PRIVATE_2', 'AWS_SUBNET_EB_PUBLIC_1', 'AWS_SUBNET_EB_PUBLIC_2'] as const).map(
-      (k) => [k, parseCidr(c.common[k])] as const,
-    );
-    if (vpc) {
-      if (vpc.bits < 16 || vpc.bits > 28) at(['common', 'AWS_VPC_EB'], `a VPC CIDR must be /16 to /28, got /${vpc.bits}`);
-      for (const [k, s] of subnets) {
-        if (s && !contains(vpc, s)) at(['common', k], `${c.common[k]} is outside the VPC CIDR ${c.common.AWS_VPC_EB}`);
-      }
-    }
-    for (let i = 0; i < subnets.length; i++) {
-      for (let j = i + 1; j < subnets.length; j++) {
-        const [ka, a] = subnets[i];
-        const [kb, b] = subnets[j];
-        if (a && b && overlaps(a, b)) at(['common', kb], `${c.common[kb]} overlaps ${ka} (${c.common[ka]})`);
-      }
-    }
   });
 
 export type Config = z.output<typeof configSchema>;
@@ -180,7 +144,7 @@ export type Config = z.output<typeof configSchema>;
 export function unknownKeys(raw: unknown): string[] {
   const out: string[] = [];
   if (!raw || typeof raw !== 'object') return out;
-  const shape = (configSchema as unknown as { _def: { schema: z.AnyZodObject } })._def.schema.shape;
+  const shape = configSchema.shape as Record<string, z.ZodTypeAny>;
   for (const [section, value] of Object.entries(raw as Record<string, unknown>)) {
     const sec = shape[section];
     if (!sec) {
@@ -191,6 +155,65 @@ export function unknownKeys(raw: unknown): string[] {
     while (!(inner instanceof z.ZodObject) && inner._def?.innerType) inner = inner._def.innerType;
     if (inner instanceof z.ZodObject && value && typeof value === 'object') {
       for (const k of Object.keys(value)) if (!(k in inner.shape)) out.push(`${section}.${k}`);
+    }
+  }
+  return out;
+}
+
+export interface CrossProblem {
+  path: string;
+  message: string;
+}
+
+const get = (raw: unknown, section: string, key: string): unknown =>
+  raw && typeof raw === 'object' ? ((raw as Record<string, Record<string, unknown>>)[section] ?? {})[key] : undefined;
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : undefined);
+
+/**
+ * Checks between fields, run on the raw file beside the schema, so that one missing key
+ * elsewhere does not hide them: every problem is reported at once. Each check runs only when
+ * the values it compares are readable (the schema reports the unreadable ones).
+ */
+export function crossFieldProblems(raw: unknown): CrossProblem[] {
+  const out: CrossProblem[] = [];
+  const at = (path: string, message: string) => out.push({ path, message });
+  const region = text(get(raw, 'aws', 'AWS_DEFAULT_REGION'));
+  const az1 = text(get(raw, 'aws', 'AWS_AVAILABILITY_ZONE_1'));
+  const az2 = text(get(raw, 'aws', 'AWS_AVAILABILITY_ZONE_2'));
+  if (region && REGION.test(region)) {
+    for (const [k, az] of [['AWS_AVAILABILITY_ZONE_1', az1], ['AWS_AVAILABILITY_ZONE_2', az2]] as const) {
+      if (az && !(az.startsWith(region) && /^[a-z]$/.test(az.slice(region.length)))) {
+        at(`aws.${k}`, `"${az}" is not an availability zone of region ${region}; expected e.g. ${region}a`);
+      }
+    }
+  }
+  if (az1 && az1 === az2) at('aws.AWS_AVAILABILITY_ZONE_2', 'must differ from AWS_AVAILABILITY_ZONE_1: the load balancer needs two zones');
+
+  const min = Number(text(get(raw, 'nova', 'AWS_ASG_MIN_VALUE')));
+  const max = Number(text(get(raw, 'nova', 'AWS_ASG_MAX_VALUE')));
+  if (Number.isInteger(min) && Number.isInteger(max) && min > max) at('nova.AWS_ASG_MIN_VALUE', `is ${min}, above AWS_ASG_MAX_VALUE (${max})`);
+  const gitUrl = text(get(raw, 'nova', 'GIT_URL'));
+  const gitBranch = text(get(raw, 'nova', 'GIT_BRANCH'));
+  if (Boolean(gitUrl) !== Boolean(gitBranch)) {
+    at(`nova.${gitUrl ? 'GIT_BRANCH' : 'GIT_URL'}`, 'GIT_URL and GIT_BRANCH go together: set both, or neither to deploy ./nova');
+  }
+
+  const vpcText = text(get(raw, 'common', 'AWS_VPC_EB'));
+  const vpc = vpcText ? parseCidr(vpcText) : undefined;
+  const keys = ['AWS_SUBNET_EB_PRIVATE_1', 'AWS_SUBNET_EB_PRIVATE_2', 'AWS_SUBNET_EB_PUBLIC_1', 'AWS_SUBNET_EB_PUBLIC_2'] as const;
+  const subnets = keys.map((k) => {
+    const t = text(get(raw, 'common', k));
+    return { k, t, c: t ? parseCidr(t) : undefined };
+  });
+  if (vpc) {
+    if (vpc.bits < 16 || vpc.bits > 28) at('common.AWS_VPC_EB', `a VPC CIDR must be /16 to /28, got /${vpc.bits}`);
+    for (const s of subnets) if (s.c && !contains(vpc, s.c)) at(`common.${s.k}`, `${s.t} is outside the VPC CIDR ${vpcText}`);
+  }
+  for (let i = 0; i < subnets.length; i++) {
+    for (let j = i + 1; j < subnets.length; j++) {
+      const a = subnets[i];
+      const b = subnets[j];
+      if (a.c && b.c && overlaps(a.c, b.c)) at(`common.${b.k}`, `${b.t} overlaps ${a.k} (${a.t})`);
     }
   }
   return out;
