@@ -1,5 +1,6 @@
 import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { throttlingAnswer } from './faults.js';
+import { deletedResourceParam, forgetTags, keyPairId } from './tag-cleanup.js';
 
 export interface FrontOptions {
   motoPort: number;
@@ -51,6 +52,33 @@ function proxyToMoto(req: IncomingMessage, res: ServerResponse, motoPort: number
   req.pipe(upstream);
 }
 
+/**
+ * EC2 requests go to moto with their body read first, so that once moto has deleted the
+ * resource its tags can be forgotten too (tag-cleanup.ts says why).
+ */
+async function proxyEc2(req: IncomingMessage, res: ServerResponse, motoPort: number, agent: Agent): Promise<void> {
+  const body = await readBody(req);
+  const form = new URLSearchParams(body);
+  const auth = String(req.headers.authorization ?? '');
+  const param = deletedResourceParam(form.get('Action'));
+  let id = param ? form.get(param) : null;
+  if (!id && form.get('Action') === 'DeleteKeyPair' && form.get('KeyName')) id = (await keyPairId(motoPort, auth, form.get('KeyName')!)) ?? null;
+  const upstream = request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+    const chunks: Buffer[] = [];
+    answer.on('data', (c: Buffer) => chunks.push(c));
+    answer.on('end', () => {
+      const done = () => {
+        res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+        res.end(Buffer.concat(chunks));
+      };
+      if (id && answer.statusCode === 200) forgetTags(motoPort, auth, id).then(done, done);
+      else done();
+    });
+  });
+  upstream.on('error', (error) => send(res, 502, 'text/plain', `sandbox: moto is not answering: ${error.message}\n`));
+  upstream.end(body);
+}
+
 export function createFront(options: FrontOptions): Server {
   const agent = new Agent({ keepAlive: true });
   return createServer((req, res) => {
@@ -63,6 +91,10 @@ export function createFront(options: FrontOptions): Server {
       const fault = throttlingAnswer(service, req);
       req.resume();
       send(res, fault.status, fault.contentType, fault.body);
+      return;
+    }
+    if (service === 'ec2' && req.method === 'POST') {
+      proxyEc2(req, res, options.motoPort, agent).catch((error: Error) => send(res, 500, 'text/plain', `sandbox: ${error.message}\n`));
       return;
     }
     if (service !== 'elasticbeanstalk') {

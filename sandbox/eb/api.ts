@@ -94,7 +94,7 @@ export class ElasticBeanstalkApi {
     const name = p.required('ApplicationName');
     if (this.store.applications.has(name)) throw invalidParameter(`Application ${name} already exists.`);
     const now = new Date();
-    this.store.applications.set(name, { name, description: p.string('Description'), dateCreated: now, dateUpdated: now });
+    this.store.applications.set(name, { name, description: p.string('Description'), tags: tags(p, 'Tags'), dateCreated: now, dateUpdated: now });
     return { Application: this.applicationDescription(name) };
   }
 
@@ -143,7 +143,7 @@ export class ElasticBeanstalkApi {
     const label = p.required('VersionLabel');
     if (!this.store.applications.has(applicationName) && p.boolean('AutoCreateApplication')) {
       const now = new Date();
-      this.store.applications.set(applicationName, { name: applicationName, dateCreated: now, dateUpdated: now });
+      this.store.applications.set(applicationName, { name: applicationName, tags: [], dateCreated: now, dateUpdated: now });
     }
     this.store.application(applicationName);
     if (this.store.versions.has(versionKey(applicationName, label))) {
@@ -376,15 +376,26 @@ export class ElasticBeanstalkApi {
     return environment;
   }
 
+  /** An application ARN (`...:application/NAME`) names an application; any other, an environment. */
+  private applicationByArn(arn: string) {
+    const m = /^arn:aws:elasticbeanstalk:[^:]+:\d+:application\/([^/]+)$/.exec(arn);
+    if (!m) return undefined;
+    const application = this.store.applications.get(m[1]);
+    if (!application) throw new EbApiError('ResourceNotFoundException', `Resource ${arn} not found.`);
+    return application;
+  }
+
   private listTagsForResource(p: QueryParams) {
     const arn = p.required('ResourceArn');
-    return { ResourceArn: arn, ResourceTags: environmentTags(this.environmentByArn(arn)) };
+    const application = this.applicationByArn(arn);
+    return { ResourceArn: arn, ResourceTags: application ? application.tags : environmentTags(this.environmentByArn(arn)) };
   }
 
   private updateTagsForResource(p: QueryParams) {
-    const environment = this.environmentByArn(p.required('ResourceArn'));
+    const arn = p.required('ResourceArn');
+    const target = this.applicationByArn(arn) ?? this.environmentByArn(arn);
     const removals = new Set([...p.list('TagsToRemove'), ...tags(p, 'TagsToAdd').map((tag) => tag.Key)]);
-    environment.tags = [...environment.tags.filter((tag) => !removals.has(tag.Key)), ...tags(p, 'TagsToAdd')];
+    target.tags = [...target.tags.filter((tag) => !removals.has(tag.Key)), ...tags(p, 'TagsToAdd')];
     return undefined;
   }
 }

@@ -22,6 +22,7 @@ export interface EbEvent {
 export interface Application {
   name: string;
   description?: string;
+  tags: { Key: string; Value: string }[];
   dateCreated: Date;
   dateUpdated: Date;
 }
