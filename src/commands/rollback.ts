@@ -13,17 +13,24 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
-  const all = await eb.describeEnvironments(ctx, app, { includeDeleted: true });
+  const [all, events] = await Promise.all([
+    eb.describeEnvironments(ctx, app, { includeDeleted: true }),
+    eb.describeEvents(ctx, app, { maxRecords: 1000 }),
+  ]);
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
   const others = byAgeNewestFirst(all.filter((e) => e !== current && e.EnvironmentName.startsWith(ENV_PREFIX)));
-  const previous = others.find(isLive);
+  // The previous one is the one that last handed the main CNAME to the current one: the
+  // other party of the newest swap naming it. A newer environment that never served (a
+  // failed deploy kept for inspection) is not a version users ever had.
+  const partner = lastSwapPartner(events, current.EnvironmentName);
+  const previous = partner ? others.find((e) => e.EnvironmentName === partner && isLive(e)) : undefined;
   if (!previous) {
-    const gone = others[0];
+    const gone = (partner && others.find((e) => e.EnvironmentName === partner)) || others[0];
     throw new StateError(
       gone
         ? `the previous environment ${gone.EnvironmentName} (${gone.VersionLabel ?? '?'}) is ${gone.Status}${gone.DateUpdated ? ` since ${gone.DateUpdated}` : ''}`
-        : `there is no previous environment to roll back to`,
+        : `there is no previous environment to roll back to${partner ? ` (${partner} is gone)` : ''}`,
       'deploy a fix with create_nova instead',
     );
   }
@@ -45,7 +52,7 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
     deadline: Date.now() + 10 * 60_000,
     intervalMs: Math.min(pollMs(ctx), 1000),
     check: async () => {
-      const [e] = await eb.describeEnvironments(ctx, app, { names: [previous.EnvironmentName] });
+      const [e] = await eb.describeEnvironments(ctx, app, { names: [previous.EnvironmentName], purpose: 'poll' });
       return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${e?.CNAME} (${e?.Status})` };
     },
   });
@@ -62,4 +69,14 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
     previousVersionLabel: current.VersionLabel,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
+}
+
+/** The environment the newest "Completed swapping CNAMEs" event pairs `name` with. */
+export function lastSwapPartner(events: eb.EbEvent[], name: string): string | undefined {
+  const swaps = events
+    .map((e) => ({ at: Date.parse(e.EventDate), names: /Completed swapping CNAMEs for environments '([^']+)' and '([^']+)'/.exec(e.Message) }))
+    .filter((x) => x.names && (x.names[1] === name || x.names[2] === name))
+    .sort((a, b) => b.at - a.at);
+  const m = swaps[0]?.names;
+  return m ? (m[1] === name ? m[2] : m[1]) : undefined;
 }

@@ -98,7 +98,17 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
       await createTable(ctx);
       answer = await put();
     } else if (err.awsCode === 'ConditionalCheckFailedException') {
-      return (await readLock(ctx)) ?? { ...me, holder: 'another run' };
+      const holder = await readLock(ctx);
+      if (!holder || !isDeadHereHolder(holder.holder)) return holder ?? { ...me, holder: 'another run' };
+      // Killed on this very machine (its pid is gone): no need to wait for the expiry.
+      ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
+      try {
+        await takeOver(ctx, me, holder.holder);
+      } catch (e) {
+        if (e instanceof AwsCliError && e.awsCode === 'ConditionalCheckFailedException') return (await readLock(ctx)) ?? holder;
+        throw e;
+      }
+      return undefined;
     } else {
       throw err;
     }
@@ -110,6 +120,30 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
     );
   }
   return undefined;
+}
+
+/** `user@host:pid:token` of a process on this host that no longer exists. */
+export function isDeadHereHolder(holder: string, host = os.hostname()): boolean {
+  const m = /^[^@]*@(.+):(\d+):[0-9a-f]+$/.exec(holder);
+  if (!m || m[1] !== host) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Replace exactly that holder's item, so two runs racing for a dead one cannot both win. */
+async function takeOver(ctx: Ctx, me: LockHolder, dead: string): Promise<void> {
+  await ctx.aws.aws(
+    [
+      'dynamodb', 'put-item', '--table-name', LOCK_TABLE, '--item', item(me),
+      '--condition-expression', 'holder = :dead',
+      '--expression-attribute-values', JSON.stringify({ ':dead': { S: dead } }),
+    ],
+    { ...opts, expectFailure: true },
+  );
 }
 
 export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
