@@ -36,26 +36,26 @@ export interface OptionSetting {
 export async function describeEnvironments(
   ctx: Ctx,
   app: string,
-  opts: { names?: string[]; includeDeleted?: boolean } = {},
+  opts: { names?: string[]; includeDeleted?: boolean; purpose?: string } = {},
 ): Promise<Environment[]> {
   const args = ['elasticbeanstalk', 'describe-environments', '--application-name', app];
   if (opts.names?.length) args.push('--environment-names', ...opts.names);
   if (opts.includeDeleted) args.push('--include-deleted');
   else args.push('--no-include-deleted');
-  const r = await ctx.aws.aws<{ Environments?: Environment[] }>(args);
+  const r = await ctx.aws.aws<{ Environments?: Environment[] }>(args, { purpose: opts.purpose });
   return r.Environments ?? [];
 }
 
 export async function describeEvents(
   ctx: Ctx,
   app: string,
-  opts: { environmentName?: string; startTime?: Date; maxRecords?: number } = {},
+  opts: { environmentName?: string; startTime?: Date; maxRecords?: number; purpose?: string } = {},
 ): Promise<EbEvent[]> {
   const args = ['elasticbeanstalk', 'describe-events', '--application-name', app];
   if (opts.environmentName) args.push('--environment-name', opts.environmentName);
   if (opts.startTime) args.push('--start-time', opts.startTime.toISOString());
   if (opts.maxRecords) args.push('--max-records', String(opts.maxRecords));
-  const r = await ctx.aws.aws<{ Events?: EbEvent[] }>(args);
+  const r = await ctx.aws.aws<{ Events?: EbEvent[] }>(args, { purpose: opts.purpose });
   return r.Events ?? [];
 }
 

@@ -26,7 +26,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       deadline: Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
       intervalMs: pollMs(ctx),
       check: async () => {
-        const now = await eb.describeEnvironments(ctx, app, { names, includeDeleted: true });
+        const now = await eb.describeEnvironments(ctx, app, { names, includeDeleted: true, purpose: 'poll' });
         const left = now.filter((e) => e.Status !== 'Terminated');
         return left.length ? { state: left.map((e) => `${e.EnvironmentName} ${e.Status}`).join(', ') } : { done: true };
       },

@@ -161,7 +161,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
       deadline: Date.now() + 10 * 60_000,
       intervalMs: Math.min(pollMs(ctx), 1000),
       check: async () => {
-        const [e] = await eb.describeEnvironments(ctx, app, { names: [newName] });
+        const [e] = await eb.describeEnvironments(ctx, app, { names: [newName], purpose: 'poll' });
         return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${newName} at ${e?.CNAME} (${e?.Status})` };
       },
     });
@@ -189,8 +189,8 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
     intervalMs: pollMs(ctx),
     check: async () => {
       const [envs, events] = await Promise.all([
-        eb.describeEnvironments(ctx, app, { names: [name] }),
-        eb.describeEvents(ctx, app, { environmentName: name, startTime: since }),
+        eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' }),
+        eb.describeEvents(ctx, app, { environmentName: name, startTime: since, purpose: 'poll' }),
       ]);
       for (const ev of [...events].reverse()) {
         const id = ev.EventDate + ev.Message;
