@@ -82,7 +82,7 @@ export interface CallOptions {
   attempts?: number;
   /** Do not log a failure at -v; the caller expects and handles it. */
   expectFailure?: boolean;
-  /** Why the call is made when it is not the command's own work (e.g. "lock"), for counts. */
+  /** Why the call is made when it is not the command's own work: "lock" (the deploy lock), "poll" (a wait), for counts. */
   purpose?: string;
 }
 
@@ -199,7 +199,9 @@ export class AwsCli {
     const ms = Date.now() - started;
     this.log.debug(`$ ${tool} ${shown.map(quoteForDisplay).join(' ')}  (${(ms / 1000).toFixed(2)}s, exit ${r.exitCode})`);
     if (r.exitCode !== 0 && !quiet) this.log.debug(this.redactor.redact(r.stderr.trim()));
-    this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating, ...(attempt > 1 ? { attempt } : {}), ...(purpose ? { purpose } : {}) });
+    // A failed call keeps the tool's last words, so a cron run's log says why.
+    const error = r.exitCode !== 0 && !opts.inherit ? this.redactor.redact(r.stderr.trim().split('\n').filter(Boolean).pop() ?? '') : undefined;
+    this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating, ...(attempt > 1 ? { attempt } : {}), ...(purpose ? { purpose } : {}), ...(error ? { error } : {}) });
     return r;
   }
 

@@ -1,0 +1,62 @@
+// `create_vpc`: converge the phase's key pair, IAM roles, EB application and network.
+// Plan (what exists, found by our tags, against what the config wants), then apply only
+// what is missing; a killed run is finished by the next one, a complete phase is left alone.
+import type { Ctx } from '../context.js';
+import { JohannaError } from '../errors.js';
+import { applyPlan } from '../infra/apply.js';
+import { desiredPhase } from '../infra/desired.js';
+import { discoverForCreate } from '../infra/discover.js';
+import { planCreate } from '../infra/plan.js';
+import { boundedCall, Deadline } from '../infra/run.js';
+import type { CommandResult } from './registry.js';
+
+const DEADLINE_MINUTES = 20;
+
+export async function createVpc(ctx: Ctx): Promise<CommandResult> {
+  const deadline = new Deadline(DEADLINE_MINUTES);
+  const call = boundedCall(ctx);
+  const d = desiredPhase(ctx.config);
+
+  ctx.log.step(`looking at phase ${ctx.phase} (VPC ${d.vpcCidr}, application ${d.applicationName}, key pair ${d.keyPair.name})`);
+  const existing = await discoverForCreate(ctx, call, d);
+  const plan = planCreate(d, existing);
+  const todo = plan.steps.filter((s) => s.kind !== 'lookup');
+
+  if (todo.length === 0) {
+    ctx.log.ok(`phase ${ctx.phase} is complete: nothing to create`);
+  } else {
+    ctx.log.step(`${ctx.dryRun ? 'would create' : 'creating'} ${todo.length} item${todo.length === 1 ? '' : 's'}:`);
+    for (const s of todo) ctx.log.info(`  + ${s.label}`);
+  }
+
+  const out = todo.length === 0 ? undefined : await applyPlan(ctx, call, d, existing, plan, deadline);
+  const refs = out?.refs ?? {
+    vpc: existing.vpcId,
+    subnets: existing.subnets,
+    nat: existing.natGateway?.id,
+    sgPrivate: existing.securityGroups.private?.id,
+    sgPublic: existing.securityGroups.public?.id,
+  };
+  const created = out?.done ?? [];
+  const present = [...plan.present, ...(out?.alreadyThere ?? [])];
+  const verb = ctx.dryRun ? 'would create' : 'created';
+  ctx.log.result(`create_vpc ${ctx.phase}: ${verb} ${created.length}, already present ${present.length}${out?.failed.length ? `, failed ${out.failed.length}` : ''}${refs.vpc ? ` (VPC ${refs.vpc})` : ''}`);
+
+  if (out && out.failed.length > 0) {
+    const err = new JohannaError(
+      `create_vpc could not finish phase ${ctx.phase}:\n` + out.failed.map((f) => `  - ${f.step}: ${f.error}`).join('\n'),
+      'fix the cause and run create_vpc again: it creates only what is still missing',
+    );
+    throw err;
+  }
+  return {
+    dryRun: ctx.dryRun,
+    created,
+    present,
+    vpcId: refs.vpc,
+    subnetIds: refs.subnets,
+    natGatewayId: refs.nat,
+    securityGroupIds: { eb_private: refs.sgPrivate, eb_public: refs.sgPublic },
+    iam: d.iam,
+  };
+}

@@ -1,0 +1,146 @@
+// What one phase should have, computed from its config alone (no AWS calls).
+import type { IpPermission } from '../aws/ec2.js';
+import type { Config } from '../config/schema.js';
+import { iamNames, type IamNames, type IamRoleKey, type SubnetKey } from './names.js';
+
+export interface DesiredSubnet {
+  cidr: string;
+  az: string;
+  public: boolean;
+}
+
+export interface DesiredPhase {
+  phase: string;
+  region: string;
+  keyPair: { name: string; publicKey: string };
+  applicationName: string;
+  vpcCidr: string;
+  subnets: Record<SubnetKey, DesiredSubnet>;
+  iam: IamNames;
+  trust: Record<IamRoleKey, object>;
+  inlinePolicies: Partial<Record<IamRoleKey, object>>;
+}
+
+export function desiredPhase(config: Config): DesiredPhase {
+  const c = config.common;
+  const az1 = config.aws.AWS_AVAILABILITY_ZONE_1;
+  const az2 = config.aws.AWS_AVAILABILITY_ZONE_2;
+  return {
+    phase: c.PHASE,
+    region: config.aws.AWS_DEFAULT_REGION,
+    keyPair: { name: c.AWS_KEY_PAIR_NAME, publicKey: c.AWS_KEY_PAIR_MATERIAL },
+    applicationName: config.elasticbeanstalk.APPLICATION_NAME,
+    vpcCidr: c.AWS_VPC_EB,
+    subnets: {
+      private_1: { cidr: c.AWS_SUBNET_EB_PRIVATE_1, az: az1, public: false },
+      private_2: { cidr: c.AWS_SUBNET_EB_PRIVATE_2, az: az2, public: false },
+      public_1: { cidr: c.AWS_SUBNET_EB_PUBLIC_1, az: az1, public: true },
+      public_2: { cidr: c.AWS_SUBNET_EB_PUBLIC_2, az: az2, public: true },
+    },
+    iam: iamNames(c.PHASE),
+    trust: {
+      ec2: trustService('ec2.amazonaws.com'),
+      worker: trustService('ec2.amazonaws.com'),
+      service: trustService('elasticbeanstalk.amazonaws.com', { StringEquals: { 'sts:ExternalId': 'elasticbeanstalk' } }),
+    },
+    inlinePolicies: { worker: WORKER_POLICY, service: SERVICE_POLICY },
+  };
+}
+
+function trustService(service: string, condition?: object): object {
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }],
+  };
+}
+
+// The original's oneClick_ inline policies (what the EB console created in 2016).
+const WORKER_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    { Sid: 'MetricsAccess', Effect: 'Allow', Action: ['cloudwatch:PutMetricData'], Resource: '*' },
+    { Sid: 'QueueAccess', Effect: 'Allow', Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'], Resource: '*' },
+    {
+      Sid: 'BucketAccess',
+      Effect: 'Allow',
+      Action: ['s3:Get*', 's3:List*', 's3:PutObject'],
+      Resource: ['arn:aws:s3:::elasticbeanstalk-*', 'arn:aws:s3:::elasticbeanstalk-*/*'],
+    },
+    {
+      Sid: 'DynamoPeriodicTasks',
+      Effect: 'Allow',
+      Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+      Resource: ['arn:aws:dynamodb:*:*:table/*-stack-AWSEBWorkerCronLeaderRegistry*'],
+    },
+  ],
+};
+
+const SERVICE_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Action: [
+        'elasticloadbalancing:DescribeInstanceHealth',
+        'ec2:DescribeInstances',
+        'ec2:DescribeInstanceStatus',
+        'ec2:GetConsoleOutput',
+        'ec2:AssociateAddress',
+        'ec2:DescribeAddresses',
+        'ec2:DescribeSecurityGroups',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeScalingActivities',
+        'autoscaling:DescribeNotificationConfigurations',
+      ],
+      Resource: ['*'],
+    },
+  ],
+};
+
+/**
+ * The ingress rules of eb_private and eb_public: all traffic within and between the two
+ * groups; eb_public also SSH from inside the VPC only and HTTP from anywhere.
+ */
+export function desiredIngress(vpcCidr: string, privateSgId: string, publicSgId: string): { private: IpPermission[]; public: IpPermission[] } {
+  const both: IpPermission = { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: privateSgId }, { GroupId: publicSgId }] };
+  return {
+    private: [both],
+    public: [
+      both,
+      { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: vpcCidr }] },
+      { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
+    ],
+  };
+}
+
+/** Split permissions into single rules ("proto|from|to|source"), so two sets compare exactly. */
+export function atomicRules(perms: IpPermission[]): string[] {
+  const out: string[] = [];
+  for (const p of perms) {
+    const proto = p.IpProtocol === 'all' ? '-1' : p.IpProtocol;
+    const ports = proto === '-1' ? '|' : `${p.FromPort ?? ''}|${p.ToPort ?? ''}`;
+    for (const r of p.IpRanges ?? []) out.push(`${proto}|${ports}|${r.CidrIp}`);
+    for (const g of p.UserIdGroupPairs ?? []) out.push(`${proto}|${ports}|${g.GroupId}`);
+  }
+  return out;
+}
+
+/** The desired rules the group does not have yet, as --ip-permissions (one entry a rule). */
+export function missingPermissions(desired: IpPermission[], existing: IpPermission[]): IpPermission[] {
+  const have = new Set(atomicRules(existing));
+  const out: IpPermission[] = [];
+  for (const rule of atomicRules(desired)) {
+    if (have.has(rule)) continue;
+    const [proto, from, to, source] = rule.split('|');
+    const p: IpPermission = { IpProtocol: proto };
+    if (from !== '') p.FromPort = Number(from);
+    if (to !== '') p.ToPort = Number(to);
+    if (source.startsWith('sg-') || source.startsWith('<')) p.UserIdGroupPairs = [{ GroupId: source }];
+    else p.IpRanges = [{ CidrIp: source }];
+    out.push(p);
+  }
+  return out;
+}

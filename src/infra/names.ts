@@ -1,0 +1,70 @@
+// What each resource of a phase is called and how it is tagged. The `johanna:role` tag
+// names a resource's part in the phase, so discovery never guesses by Name or CIDR alone.
+
+export const SUBNET_KEYS = ['private_1', 'private_2', 'public_1', 'public_2'] as const;
+export type SubnetKey = (typeof SUBNET_KEYS)[number];
+
+export const ROLE = {
+  keyPair: 'key-pair',
+  application: 'eb-application',
+  vpc: 'vpc',
+  subnet: (k: SubnetKey) => `subnet-${k.replace('_', '-')}`,
+  internetGateway: 'internet-gateway',
+  natEip: 'nat-eip',
+  natGateway: 'nat-gateway',
+  publicRouteTable: 'route-table-public',
+  sgPrivate: 'sg-eb-private',
+  sgPublic: 'sg-eb-public',
+  iamRole: 'iam-role',
+  instanceProfile: 'instance-profile',
+} as const;
+
+/** The original's Name tags. */
+export const NAME = {
+  vpc: 'eb',
+  subnet: (k: SubnetKey) => `eb_${k}`,
+  internetGateway: 'eb',
+  natEip: 'eb_nat',
+  natGateway: 'eb_nat',
+  publicRouteTable: 'eb_public',
+  sgPrivate: 'eb_private',
+  sgPublic: 'eb_public',
+} as const;
+
+export type IamRoleKey = 'ec2' | 'worker' | 'service';
+export const IAM_ROLE_KEYS: readonly IamRoleKey[] = ['ec2', 'worker', 'service'];
+
+export interface IamNames {
+  /** IAM path all of the phase's roles and the instance profile live under. */
+  path: string;
+  roles: Record<IamRoleKey, string>;
+  /** Inline policy of each role (the original's oneClick_ policies), if it has one. */
+  policies: Partial<Record<IamRoleKey, string>>;
+  instanceProfile: string;
+  /** The same names flat, for EB's option settings. */
+  ec2Role: string;
+  workerRole: string;
+  serviceRole: string;
+}
+
+/**
+ * IAM is account-wide and several phases share an account, so every name carries the
+ * phase (the original's fixed aws-elasticbeanstalk-* names clashed between phases).
+ * EB's IamInstanceProfile and ServiceRole options take `instanceProfile` and `roles.service`.
+ */
+export function iamNames(phase: string): IamNames {
+  const p = `johanna-${phase}`;
+  const roles = { ec2: `${p}-eb-ec2-role`, worker: `${p}-eb-ec2-worker-role`, service: `${p}-eb-service-role` };
+  return {
+    path: `/johanna/${phase}/`,
+    roles,
+    policies: {
+      worker: 'oneClick_aws-elasticbeanstalk-ec2-worker-role',
+      service: 'oneClick_aws-elasticbeanstalk-service-role',
+    },
+    instanceProfile: `${p}-eb-ec2-role`,
+    ec2Role: roles.ec2,
+    workerRole: roles.worker,
+    serviceRole: roles.service,
+  };
+}

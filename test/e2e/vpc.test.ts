@@ -1,0 +1,233 @@
+// create_vpc / terminate_vpc against the sandbox: the exact resources and rules, a re-run
+// that changes nothing, runs killed half-way and finished by the next, foreign resources
+// left alone, and --dry-run. One sandbox for the file; each test its own phase and CIDR.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  awsJson,
+  jsonResult,
+  readRunLog,
+  runCli,
+  runLogOf,
+  spawnCli,
+  startTestSandbox,
+  workCalls,
+  writePhaseConfig,
+  type TestSandbox,
+} from './helpers/phase.js';
+
+let sb: TestSandbox;
+beforeAll(async () => {
+  sb = await startTestSandbox();
+}, 60_000);
+afterAll(async () => {
+  await sb?.close();
+});
+
+const cfg = (phase: string, octet: number) => writePhaseConfig({ phase, octet, endpoint: sb.endpoint, router: sb.router });
+const tagFilter = (phase: string) => `Name=tag:johanna:phase,Values=${phase}`;
+
+async function vpcsWithCidr(cidr: string) {
+  return (await awsJson(sb.endpoint, ['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`])).Vpcs as any[];
+}
+
+/** What the sandbox holds for a phase, by tag. */
+async function phaseInventory(phase: string) {
+  const f = ['--filters', tagFilter(phase)];
+  const [vpcs, subnets, igws, eips, nats, sgs] = await Promise.all([
+    awsJson(sb.endpoint, ['ec2', 'describe-vpcs', ...f]),
+    awsJson(sb.endpoint, ['ec2', 'describe-subnets', ...f]),
+    awsJson(sb.endpoint, ['ec2', 'describe-internet-gateways', ...f]),
+    awsJson(sb.endpoint, ['ec2', 'describe-addresses', ...f]),
+    awsJson(sb.endpoint, ['ec2', 'describe-nat-gateways', '--filter', tagFilter(phase)]),
+    awsJson(sb.endpoint, ['ec2', 'describe-security-groups', ...f]),
+  ]);
+  return {
+    vpcs: vpcs.Vpcs as any[],
+    subnets: subnets.Subnets as any[],
+    igws: igws.InternetGateways as any[],
+    eips: eips.Addresses as any[],
+    liveNats: (nats.NatGateways as any[]).filter((n) => n.State === 'pending' || n.State === 'available'),
+    sgs: sgs.SecurityGroups as any[],
+  };
+}
+
+const tag = (o: any, key: string) => (o.Tags ?? []).find((t: any) => t.Key === key)?.Value;
+
+describe('create_vpc --dry-run', () => {
+  it('lists the creates with placeholders and changes nothing', async () => {
+    const r = await runCli(['-e', cfg('e2dry', 231), '-f', '--dry-run', '--json', 'create_vpc'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonResult(r);
+    expect(out.dryRun).toBe(true);
+    expect(out.created).toHaveLength(27);
+    expect(r.stderr).toContain("! aws ec2 create-vpc --cidr-block 10.231.0.0/16");
+    expect(r.stderr).toMatch(/! aws ec2 create-subnet --vpc-id '<vpc-id>'/);
+    expect(r.stderr).toMatch(/create-nat-gateway --subnet-id '<subnet-public_1-id>' --allocation-id '<eip-allocation-id>'/);
+    const ran = workCalls(readRunLog(out.runLog)).filter((l) => l.mutating && !l.dryRun);
+    expect(ran).toEqual([]);
+    expect(await vpcsWithCidr('10.231.0.0/16')).toEqual([]);
+  }, 120_000);
+});
+
+describe('create_vpc, then again, then terminate_vpc twice', () => {
+  const phase = 'e2va';
+  let file: string;
+  let vpcId: string;
+
+  it('creates the whole phase within the call budget', async () => {
+    file = cfg(phase, 232);
+    const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonResult(r);
+    vpcId = out.vpcId;
+    expect(vpcId).toMatch(/^vpc-/);
+    expect(out.created.length).toBeGreaterThanOrEqual(27);
+    const calls = workCalls(readRunLog(out.runLog));
+    expect(calls.length).toBeLessThanOrEqual(32);
+
+    const inv = await phaseInventory(phase);
+    expect(inv.vpcs.map((v) => [v.VpcId, v.CidrBlock, tag(v, 'Name')])).toEqual([[vpcId, '10.232.0.0/16', 'eb']]);
+    const subnets = Object.fromEntries(inv.subnets.map((s) => [tag(s, 'Name'), [s.CidrBlock, s.AvailabilityZone, s.VpcId]]));
+    expect(subnets).toEqual({
+      eb_private_1: ['10.232.0.0/20', 'ap-northeast-2a', vpcId],
+      eb_private_2: ['10.232.16.0/20', 'ap-northeast-2c', vpcId],
+      eb_public_1: ['10.232.128.0/20', 'ap-northeast-2a', vpcId],
+      eb_public_2: ['10.232.144.0/20', 'ap-northeast-2c', vpcId],
+    });
+    const byName = Object.fromEntries(inv.subnets.map((s) => [tag(s, 'Name'), s.SubnetId]));
+    expect(inv.igws).toHaveLength(1);
+    expect(inv.igws[0].Attachments).toEqual([expect.objectContaining({ VpcId: vpcId })]);
+    expect(inv.eips).toHaveLength(1);
+    expect(inv.liveNats).toHaveLength(1);
+    expect(inv.liveNats[0].SubnetId).toBe(byName.eb_public_1);
+    expect(inv.liveNats[0].NatGatewayAddresses[0].AllocationId).toBe(inv.eips[0].AllocationId);
+
+    const rts = (await awsJson(sb.endpoint, ['ec2', 'describe-route-tables', '--filters', `Name=vpc-id,Values=${vpcId}`])).RouteTables as any[];
+    const main = rts.find((rt) => rt.Associations?.some((a: any) => a.Main));
+    const pub = rts.find((rt) => tag(rt, 'johanna:role') === 'route-table-public');
+    expect(rts).toHaveLength(2);
+    expect(pub.Routes.find((x: any) => x.DestinationCidrBlock === '0.0.0.0/0').GatewayId).toBe(inv.igws[0].InternetGatewayId);
+    expect(pub.Associations.map((a: any) => a.SubnetId).sort()).toEqual([byName.eb_public_1, byName.eb_public_2].sort());
+    expect(main.Routes.find((x: any) => x.DestinationCidrBlock === '0.0.0.0/0').NatGatewayId).toBe(inv.liveNats[0].NatGatewayId);
+
+    const sg = Object.fromEntries(inv.sgs.map((g) => [g.GroupName, g]));
+    expect(Object.keys(sg).sort()).toEqual(['eb_private', 'eb_public']);
+    const rules = (g: any) =>
+      g.IpPermissions.flatMap((p: any) => [
+        ...(p.IpRanges ?? []).map((x: any) => `${p.IpProtocol}:${p.FromPort ?? ''}-${p.ToPort ?? ''}:${x.CidrIp}`),
+        ...(p.UserIdGroupPairs ?? []).map((x: any) => `${p.IpProtocol}:${p.FromPort ?? ''}-${p.ToPort ?? ''}:${x.GroupId}`),
+      ]).sort();
+    const [priv, pubg] = [sg.eb_private.GroupId, sg.eb_public.GroupId];
+    expect(rules(sg.eb_private)).toEqual([`-1:-:${priv}`, `-1:-:${pubg}`].sort());
+    expect(rules(sg.eb_public)).toEqual([`-1:-:${priv}`, `-1:-:${pubg}`, 'tcp:22-22:10.232.0.0/16', 'tcp:80-80:0.0.0.0/0'].sort());
+
+    const roles = (await awsJson(sb.endpoint, ['iam', 'list-roles', '--path-prefix', `/johanna/${phase}/`])).Roles as any[];
+    expect(roles.map((x) => x.RoleName).sort()).toEqual([`johanna-${phase}-eb-ec2-role`, `johanna-${phase}-eb-ec2-worker-role`, `johanna-${phase}-eb-service-role`]);
+    const profile = (await awsJson(sb.endpoint, ['iam', 'get-instance-profile', '--instance-profile-name', `johanna-${phase}-eb-ec2-role`])).InstanceProfile;
+    expect(profile.Roles.map((x: any) => x.RoleName)).toEqual([`johanna-${phase}-eb-ec2-role`]);
+  }, 240_000);
+
+  it('a second run on the complete phase makes no mutating call', async () => {
+    const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonResult(r);
+    expect(out.created).toEqual([]);
+    expect(out.vpcId).toBe(vpcId);
+    const calls = workCalls(readRunLog(out.runLog));
+    expect(calls.filter((l) => l.mutating)).toEqual([]);
+    expect(calls.length).toBeLessThanOrEqual(8);
+  }, 120_000);
+
+  it('terminate_vpc leaves foreign resources alone; a second run finds nothing', async () => {
+    // Planted: an untagged VPC with a security group, an EIP, an IGW, and another phase's VPC.
+    const foreignVpc = (await awsJson(sb.endpoint, ['ec2', 'create-vpc', '--cidr-block', '10.240.0.0/16'])).Vpc.VpcId;
+    const [foreignSg, foreignEip, foreignIgw, otherPhaseVpc] = await Promise.all([
+      awsJson(sb.endpoint, ['ec2', 'create-security-group', '--vpc-id', foreignVpc, '--group-name', 'eb_public', '--description', 'not ours']).then((x) => x.GroupId),
+      awsJson(sb.endpoint, ['ec2', 'allocate-address', '--domain', 'vpc']).then((x) => x.AllocationId),
+      awsJson(sb.endpoint, ['ec2', 'create-internet-gateway']).then((x) => x.InternetGateway.InternetGatewayId),
+      awsJson(sb.endpoint, ['ec2', 'create-vpc', '--cidr-block', '10.241.0.0/16', '--tag-specifications', 'ResourceType=vpc,Tags=[{Key=johanna:phase,Value=e2other},{Key=johanna:role,Value=vpc}]']).then((x) => x.Vpc.VpcId),
+    ]);
+
+    const r = await runCli(['-e', file, '-f', '--json', 'terminate_vpc']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonResult(r);
+    const calls = workCalls(readRunLog(out.runLog), { withoutWaits: true });
+    expect(calls.length).toBeLessThanOrEqual(30);
+
+    const inv = await phaseInventory(phase);
+    expect(inv.vpcs).toEqual([]);
+    expect(inv.subnets).toEqual([]);
+    expect(inv.igws).toEqual([]);
+    expect(inv.eips).toEqual([]);
+    expect(inv.liveNats).toEqual([]);
+    expect(inv.sgs).toEqual([]);
+    expect((await awsJson(sb.endpoint, ['iam', 'list-roles', '--path-prefix', `/johanna/${phase}/`])).Roles).toEqual([]);
+    expect((await awsJson(sb.endpoint, ['ec2', 'describe-key-pairs', '--filters', tagFilter(phase)])).KeyPairs).toEqual([]);
+    const apps = (await awsJson(sb.endpoint, ['elasticbeanstalk', 'describe-applications'])).Applications as any[];
+    expect(apps.map((a) => a.ApplicationName)).not.toContain(phase);
+
+    const [vpcs, eips, igws, sgs] = await Promise.all([
+      awsJson(sb.endpoint, ['ec2', 'describe-vpcs', '--vpc-ids', foreignVpc, otherPhaseVpc]),
+      awsJson(sb.endpoint, ['ec2', 'describe-addresses', '--allocation-ids', foreignEip]),
+      awsJson(sb.endpoint, ['ec2', 'describe-internet-gateways', '--internet-gateway-ids', foreignIgw]),
+      awsJson(sb.endpoint, ['ec2', 'describe-security-groups', '--group-ids', foreignSg]),
+    ]);
+    expect(vpcs.Vpcs).toHaveLength(2);
+    expect(eips.Addresses).toHaveLength(1);
+    expect(igws.InternetGateways).toHaveLength(1);
+    expect(sgs.SecurityGroups).toHaveLength(1);
+
+    const again = await runCli(['-e', file, '-f', '--json', 'terminate_vpc']);
+    expect(again.code, again.stderr).toBe(0);
+    const second = jsonResult(again);
+    expect(second.deleted).toEqual([]);
+    expect(workCalls(readRunLog(second.runLog)).filter((l) => l.mutating)).toEqual([]);
+  }, 240_000);
+
+  it('refuses a VPC with its CIDR that is not ours', async () => {
+    // 10.240.0.0/16 is the untagged VPC planted above.
+    const r = await runCli(['-e', cfg('e2conflict', 240), '-f', 'create_vpc']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/10\.240\.0\.0\/16 already exists and is not phase e2conflict's: vpc-/);
+    expect(await vpcsWithCidr('10.240.0.0/16')).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('create_vpc killed half-way', () => {
+  it('is finished by the next run, with no duplicate', async () => {
+    const phase = 'e2kill';
+    const file = cfg(phase, 233);
+    // Kill after k finished calls (the deploy lock's not counted), twice, then finish.
+    for (const k of [4, 14]) {
+      const child = spawnCli(['-e', file, '-f', 'create_vpc']);
+      let exited = false;
+      void child.then(() => (exited = true));
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        expect(exited, `the run ended before ${k} calls`).toBe(false);
+        const log = runLogOf(phase, 'create_vpc', child.pid!);
+        const done = log ? workCalls(readRunLog(log)).length : 0;
+        if (done >= k || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGKILL');
+      await child;
+      // aws calls already started finish on their own, as they would in real life.
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
+    expect(r.code, r.stderr).toBe(0);
+    const again = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(workCalls(readRunLog(jsonResult(again).runLog)).filter((l) => l.mutating)).toEqual([]);
+
+    expect(await vpcsWithCidr('10.233.0.0/16')).toHaveLength(1);
+    const inv = await phaseInventory(phase);
+    expect(inv.vpcs).toHaveLength(1);
+    expect(inv.subnets).toHaveLength(4);
+    expect(inv.igws).toHaveLength(1);
+    expect(inv.eips).toHaveLength(1);
+    expect(inv.liveNats).toHaveLength(1);
+    expect(inv.sgs).toHaveLength(2);
+  }, 400_000);
+});

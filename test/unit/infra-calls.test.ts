@@ -1,0 +1,133 @@
+// The aws calls create_vpc and terminate_vpc make, through a recording runner that answers
+// from a script and throws on any call it does not expect.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Exec } from '../../src/aws/cli.js';
+import { configSchema } from '../../src/config/schema.js';
+import { buildCtx, type Ctx } from '../../src/context.js';
+import { StateError } from '../../src/errors.js';
+import { createVpc } from '../../src/commands/create-vpc.js';
+import { terminateVpc } from '../../src/commands/terminate-vpc.js';
+import { findPhaseNetwork } from '../../src/infra/discover.js';
+import { Logger } from '../../src/ui/log.js';
+import { Redactor } from '../../src/ui/redact.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const config = configSchema.parse(JSON.parse(readFileSync(path.join(root, 'env.sandbox.json'), 'utf8')));
+
+type Answer = object | { error: string };
+/** Answers keyed by "service op" (and an optional predicate on the args). */
+type Script = [string, Answer, ((args: string[]) => boolean)?][];
+
+function recorder(script: Script) {
+  const calls: string[][] = [];
+  const exec: Exec = async (_tool, args) => {
+    calls.push(args);
+    const key = `${args[0]} ${args[1]}`;
+    const hit = script.find(([k, , when]) => k === key && (!when || when(args)));
+    if (!hit) throw new Error(`unexpected call: aws ${args.join(' ')}`);
+    const a = hit[1];
+    if ('error' in a) return { exitCode: 255, stdout: '', stderr: `An error occurred (${a.error}) when calling the X operation: nope` };
+    return { exitCode: 0, stdout: JSON.stringify(a), stderr: '' };
+  };
+  return { exec, calls };
+}
+
+function ctxWith(exec: Exec, dryRun = false): Ctx {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const redactor = new Redactor();
+  const log = new Logger({ verbose: false, json: true, color: false, redactor, stdout: sink, stderr: sink });
+  return buildCtx({ root, command: 'create_vpc', config, configFile: 'env.sandbox.json', opts: { dryRun }, log, redactor, exec, runLog: false });
+}
+
+const T = (phase: string, role: string) => [
+  { Key: 'johanna:phase', Value: phase },
+  { Key: 'johanna:role', Value: role },
+];
+const noRoles = { RoleDetailList: [] };
+
+describe('create_vpc discovery', () => {
+  it('a VPC with our CIDR that is not ours is a conflict, named; nothing is changed', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [{ VpcId: 'vpc-foreign', CidrBlock: '10.210.0.0/16', Tags: [{ Key: 'Name', Value: 'eb' }] }] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+    ]);
+    const err = await createVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toMatch(/10\.210\.0\.0\/16 already exists and is not phase dv's: vpc-foreign/);
+    expect(calls.map((c) => c[1]).sort()).toEqual(['describe-applications', 'describe-vpcs', 'get-account-authorization-details']);
+  });
+
+  it('a role with our name outside our path is a conflict', async () => {
+    const { exec } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [{ RoleName: 'johanna-dv-eb-ec2-role', Path: '/', Arn: 'arn:aws:iam::1:role/x' }] }],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+    ]);
+    await expect(createVpc(ctxWith(exec))).rejects.toThrow(/IAM role johanna-dv-eb-ec2-role exists but is not phase dv's/);
+  });
+
+  it('--dry-run on an empty account: reads run, every create is only printed', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+    ]);
+    const ctx = ctxWith(exec, true);
+    const r = await createVpc(ctx);
+    expect(calls).toHaveLength(3);
+    expect((r.created as string[]).length).toBe(27);
+    const printed = ctx.aws.records.filter((x) => x.dryRun).map((x) => x.args.slice(0, 2).join(' '));
+    expect(printed.filter((p) => p === 'ec2 create-subnet')).toHaveLength(4);
+    expect(printed).toContain('ec2 create-nat-gateway');
+    expect(printed).not.toContain('ec2 associate-route-table --route-table-id <main-route-table-id>');
+  });
+});
+
+describe('findPhaseNetwork', () => {
+  it('two calls, by tag', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-subnets', { Subnets: ['public-1', 'public-2', 'private-1', 'private-2'].map((k) => ({ SubnetId: `s-${k}`, VpcId: 'vpc-1', Tags: T('dv', `subnet-${k}`) })) }],
+      ['ec2 describe-security-groups', { SecurityGroups: [{ GroupId: 'sg-p', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-public') }, { GroupId: 'sg-q', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-private') }] }],
+    ]);
+    const n = await findPhaseNetwork(ctxWith(exec));
+    expect(n).toEqual({ vpcId: 'vpc-1', publicSubnetIds: ['s-public-1', 's-public-2'], privateSubnetIds: ['s-private-1', 's-private-2'], ebPublicSgId: 'sg-p', ebPrivateSgId: 'sg-q' });
+    expect(calls).toHaveLength(2);
+    expect(calls.every((c) => c.includes('Name=tag:johanna:phase,Values=dv'))).toBe(true);
+  });
+});
+
+describe('terminate_vpc', () => {
+  it('refuses while the application has live environments, naming them, before deleting anything', async () => {
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [{ EnvironmentName: 'nova-1', Status: 'Ready' }, { EnvironmentName: 'nova-0', Status: 'Terminated' }] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['ec2 describe-tags', { Tags: [] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+    ]);
+    const err = await terminateVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toMatch(/live environments: nova-1 \(Ready\)$/);
+    expect(calls.every((c) => /^(describe|get)-/.test(c[1]))).toBe(true);
+  });
+
+  it('leaves what is not ours: a same-named role elsewhere, an untagged application; stale tags of a deleted VPC', async () => {
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [{ RoleName: 'johanna-dv-eb-service-role', Path: '/other/', Arn: 'arn:aws:iam::123:role/other/x' }] }],
+      // describe-tags still names a VPC that is gone (moto keeps deleted resources' tags).
+      ['ec2 describe-tags', { Tags: [{ ResourceId: 'vpc-gone', ResourceType: 'vpc', Key: 'johanna:phase', Value: 'dv' }, { ResourceId: 'vpc-gone', ResourceType: 'vpc', Key: 'johanna:role', Value: 'vpc' }] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+      ['ec2 describe-route-tables', { RouteTables: [] }],
+      ['elasticbeanstalk list-tags-for-resource', { ResourceTags: [{ Key: 'team', Value: 'x' }] }, (a) => a.includes('arn:aws:elasticbeanstalk:ap-northeast-2:123:application/dv')],
+    ]);
+    const r = await terminateVpc(ctxWith(exec));
+    expect(r.deleted).toEqual([]);
+    expect(r.notOurs).toEqual(['IAM role johanna-dv-eb-service-role (path /other/)', 'EB application dv (no johanna:phase=dv tag)']);
+    expect(calls.filter((c) => !/^(describe|get|list)-/.test(c[1]))).toEqual([]);
+  });
+});
