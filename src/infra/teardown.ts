@@ -105,7 +105,14 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
       arn = app.ApplicationArn ?? '';
     }
     const appTags = await ebTags(call, arn);
-    if (appTags === undefined) return; // no such application
+    if (appTags === undefined) {
+      // No tags to read: gone, unless describe-applications still shows it, and then we
+      // cannot prove it ours, so it stays and is reported rather than passed over in silence.
+      if (account && (await ebApplication(call, d.applicationName))) {
+        out.left.push({ item: `EB application ${d.applicationName}`, reason: `its tags cannot be read (${arn} not found), so it is not provably ours` });
+      }
+      return;
+    }
     if (!isOurs(appTags, phase)) {
       out.notOurs.push(`EB application ${d.applicationName} (no ${TAG_PHASE}=${phase} tag)`);
       return;
