@@ -1,0 +1,407 @@
+// `npm run bench`: how long each command takes and how many aws invocations it makes,
+// against sandboxes of its own, over several runs (median and range: this machine is
+// noisy); and zero downtime, measured: a steady load on the main CNAME through the
+// router during a daily deploy, a rollback, and a refused deploy.
+//
+//   node dist/bench/bench.js [--runs N] [--quick] [--out FILE] [--rate R]
+//
+// Prints a markdown report and writes it to bench/RESULTS.md (with the machine).
+import { execa } from 'execa';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLoad, type LoadReport } from './load.js';
+import { countCalls, readRunLog, ROOT, startBenchPhase, type BenchPhase, type CallCounts, type RunLogRecord, type RunOutcome } from './phase.js';
+
+interface Options {
+  runs: number;
+  out: string;
+  rate: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { runs: 3, out: path.join(ROOT, 'bench', 'RESULTS.md'), rate: 60 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.runs = 1;
+    else if (a === '--runs') o.runs = Number(value());
+    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--rate') o.rate = Number(value());
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs: a whole number, 1 or more');
+  if (!(o.rate >= 50)) throw new Error('--rate: 50 requests a second or more');
+  return o;
+}
+
+/** Short EB delays, like the e2e tests; a small launch timeout so the refused deploy goes Red fast. */
+const DELAYS = { launchMs: 1500, swapMs: 500, terminateMs: 1000, launchTimeoutMs: 6000 };
+
+const COMMANDS = [
+  'create_vpc (empty phase)',
+  'create_vpc (re-run, complete phase)',
+  'create_nova (first)',
+  'create_nova (daily, under load)',
+  'create_nova (refused: unhealthy, under load)',
+  'rollback (under load)',
+  'terminate_eb_old_environment --grace-minutes 0',
+  'terminate_nova',
+  'terminate_vpc',
+] as const;
+type CommandName = (typeof COMMANDS)[number];
+
+interface CommandSample {
+  wallMs: number;
+  exitCode: number;
+  calls: CallCounts;
+}
+
+interface LoadSample {
+  scenario: string;
+  run: number;
+  report: LoadReport;
+  commandWallMs: number;
+  exitCode: number;
+  /** ms from the command's start to the first answer of the new version. */
+  switchAfterStartMs?: number;
+  /** ms from the new environment Ready (the deploy's first call after its wait) to the switch. */
+  switchAfterReadyMs?: number;
+  /** ms from the start of the swap-environment-cnames call to the switch. */
+  switchAfterSwapCallMs?: number;
+  versionsExpected: string[];
+}
+
+interface RunSample {
+  commands: Partial<Record<CommandName, CommandSample>>;
+  readyToServingMs: { first?: number; daily?: number };
+  loads: LoadSample[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function callsOf(r: RunOutcome): { calls: CallCounts; recs: RunLogRecord[] } {
+  const file = r.json?.runLog;
+  const recs = file && existsSync(file) ? readRunLog(file) : [];
+  return { calls: countCalls(recs), recs };
+}
+
+function must(r: RunOutcome, what: string, expected = 0): void {
+  if (r.exitCode !== expected) {
+    throw new Error(`${what}: exit ${r.exitCode}, expected ${expected}\n${r.stderr.slice(-3000)}`);
+  }
+}
+
+/** When the deploy saw its new environment Ready: the start of its first call after the wait's polls. */
+function readyAtFromRunLog(recs: RunLogRecord[]): number | undefined {
+  const i = recs.findIndex((r) => r.args[0] === 'elasticbeanstalk' && r.args[1] === 'create-environment');
+  if (i < 0) return undefined;
+  const after = recs.slice(i + 1).filter((r) => r.purpose !== 'poll' && r.purpose !== 'lock');
+  if (!after.length) return undefined;
+  return Math.min(...after.map((r) => Date.parse(r.ts)));
+}
+
+function swapCallAt(recs: RunLogRecord[]): number | undefined {
+  const s = recs.find((r) => r.args[0] === 'elasticbeanstalk' && r.args[1] === 'swap-environment-cnames');
+  return s ? Date.parse(s.ts) : undefined;
+}
+
+async function underLoad(p: BenchPhase, rate: number, fn: () => Promise<RunOutcome>): Promise<{ r: RunOutcome; report: LoadReport; loadStartedAt: number }> {
+  const loadStartedAt = Date.now();
+  const load = startLoad({ router: p.sandbox.router, host: p.host, rate, connections: 4, maxSeconds: 900 });
+  await sleep(1500); // the live version is seen answering before the command starts
+  let r: RunOutcome;
+  try {
+    r = await fn();
+    await sleep(1500); // and the answers after it
+  } catch (err) {
+    await load.stop().catch(() => undefined);
+    throw err;
+  }
+  const report = await load.stop();
+  return { r, report, loadStartedAt };
+}
+
+async function envs(p: BenchPhase): Promise<any[]> {
+  const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', p.phase, '--no-include-deleted']);
+  return (r.Environments as any[]).filter((e) => e.Status !== 'Terminated');
+}
+
+async function settled(p: BenchPhase): Promise<void> {
+  const end = Date.now() + 120_000;
+  while (Date.now() < end) {
+    const e = await envs(p);
+    if (!e.some((x) => ['Launching', 'Updating', 'Terminating'].includes(x.Status))) return;
+    await sleep(500);
+  }
+  throw new Error('environments still changing after 2 min');
+}
+
+async function oneRun(i: number, o: Options): Promise<RunSample> {
+  const phase = `bench${i + 1}`;
+  const s: RunSample = { commands: {}, readyToServingMs: {}, loads: [] };
+  const p = await startBenchPhase(phase, DELAYS);
+  const record = (name: CommandName, r: RunOutcome) => {
+    const { calls } = callsOf(r);
+    s.commands[name] = { wallMs: r.wallMs, exitCode: r.exitCode, calls };
+    log(`run ${i + 1}: ${name}: ${(r.wallMs / 1000).toFixed(1)} s, exit ${r.exitCode}, ${calls.total} aws calls (${calls.mutating} mutating, ${calls.lock} lock, ${calls.poll} poll)`);
+  };
+  try {
+    log(`run ${i + 1}: phase ${phase}, sandbox ${p.sandbox.endpoint}, router ${p.sandbox.router}`);
+    let r = await p.run(['create_vpc']);
+    must(r, 'create_vpc');
+    record('create_vpc (empty phase)', r);
+
+    r = await p.run(['create_vpc']);
+    must(r, 'create_vpc re-run');
+    record('create_vpc (re-run, complete phase)', r);
+
+    r = await p.run(['create_nova']);
+    must(r, 'create_nova (first)');
+    record('create_nova (first)', r);
+    s.readyToServingMs.first = r.json.readyToServingMs;
+    const v1: string = r.json.versionLabel;
+
+    await sleep(1100); // version labels are per second
+    const daily = await underLoad(p, o.rate, () => p.run(['create_nova']));
+    must(daily.r, 'create_nova (daily)');
+    record('create_nova (daily, under load)', daily.r);
+    s.readyToServingMs.daily = daily.r.json.readyToServingMs;
+    const v2: string = daily.r.json.versionLabel;
+    {
+      const { recs } = callsOf(daily.r);
+      const switchAt = daily.report.switchedAtMs === undefined ? undefined : daily.loadStartedAt + daily.report.switchedAtMs;
+      const readyAt = readyAtFromRunLog(recs);
+      const swapAt = swapCallAt(recs);
+      s.loads.push({
+        scenario: 'daily create_nova',
+        run: i + 1,
+        report: daily.report,
+        commandWallMs: daily.r.wallMs,
+        exitCode: daily.r.exitCode,
+        switchAfterStartMs: switchAt === undefined ? undefined : switchAt - daily.r.startedAt,
+        switchAfterReadyMs: switchAt === undefined || readyAt === undefined ? undefined : switchAt - readyAt,
+        switchAfterSwapCallMs: switchAt === undefined || swapAt === undefined ? undefined : switchAt - swapAt,
+        versionsExpected: [v1, v2],
+      });
+    }
+
+    // A refused deploy: Nova answers 404 on /echo/, the environment goes Red; v2 keeps serving.
+    const noEcho = path.join(p.dir, 'no_echo');
+    writeFileSync(noEcho, '');
+    const unhealthy = p.variant('unhealthy', (c) => {
+      c.nova.ENVIRONMENT = { ...(c.nova.ENVIRONMENT ?? {}), NOVA_NO_ECHO_FILE: noEcho };
+    });
+    await sleep(1100);
+    const refused = await underLoad(p, o.rate, () => p.run(['create_nova'], unhealthy));
+    must(refused.r, 'create_nova (unhealthy)', 1);
+    record('create_nova (refused: unhealthy, under load)', refused.r);
+    s.loads.push({
+      scenario: 'refused create_nova',
+      run: i + 1,
+      report: refused.report,
+      commandWallMs: refused.r.wallMs,
+      exitCode: refused.r.exitCode,
+      versionsExpected: [v2],
+    });
+    await settled(p);
+
+    const rb = await underLoad(p, o.rate, () => p.run(['rollback']));
+    must(rb.r, 'rollback');
+    record('rollback (under load)', rb.r);
+    {
+      const { recs } = callsOf(rb.r);
+      const switchAt = rb.report.switchedAtMs === undefined ? undefined : rb.loadStartedAt + rb.report.switchedAtMs;
+      const swapAt = swapCallAt(recs);
+      s.loads.push({
+        scenario: 'rollback',
+        run: i + 1,
+        report: rb.report,
+        commandWallMs: rb.r.wallMs,
+        exitCode: rb.r.exitCode,
+        switchAfterStartMs: switchAt === undefined ? undefined : switchAt - rb.r.startedAt,
+        switchAfterSwapCallMs: switchAt === undefined || swapAt === undefined ? undefined : switchAt - swapAt,
+        versionsExpected: [v2, v1],
+      });
+    }
+    await settled(p);
+
+    r = await p.run(['--grace-minutes', '0', 'terminate_eb_old_environment']);
+    must(r, 'terminate_eb_old_environment');
+    record('terminate_eb_old_environment --grace-minutes 0', r);
+    await settled(p);
+
+    r = await p.run(['terminate_nova']);
+    must(r, 'terminate_nova');
+    record('terminate_nova', r);
+
+    r = await p.run(['terminate_vpc']);
+    must(r, 'terminate_vpc');
+    record('terminate_vpc', r);
+    return s;
+  } finally {
+    await p.close();
+  }
+}
+
+// ---------------------------------------------------------------- statistics and report
+
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(a.length / 2);
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+const sec = (ms: number) => (ms / 1000).toFixed(1);
+
+function medRange(xs: number[], fmt: (n: number) => string): [string, string] {
+  if (!xs.length) return ['–', '–'];
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return [fmt(median(xs)), lo === hi ? fmt(lo) : `${fmt(lo)}–${fmt(hi)}`];
+}
+
+/** "12" when every run agrees, else "12 (11–14)". */
+function countCell(xs: number[]): string {
+  if (!xs.length) return '–';
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  const m = median(xs);
+  return lo === hi ? String(lo) : `${m} (${lo}–${hi})`;
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const out = async (cmd: string, args: string[]) => {
+    const r = await execa(cmd, args, { reject: false, all: true });
+    return r.exitCode === 0 ? String(r.all).trim() : '?';
+  };
+  const cpu = (() => {
+    try {
+      const text = readFileSync('/proc/cpuinfo', 'utf8');
+      return /model name\s*:\s*(.+)/.exec(text)?.[1]?.trim() ?? os.cpus()[0]?.model ?? '?';
+    } catch {
+      return os.cpus()[0]?.model ?? '?';
+    }
+  })();
+  let moto = await out('moto_server', ['--version']);
+  if (moto === '?' || !/\d/.test(moto)) moto = await out('python3', ['-c', 'import moto; print(moto.__version__)']);
+  return {
+    date: new Date().toISOString(),
+    nproc: await out('nproc', []),
+    cpu,
+    node: process.version,
+    aws: (await out('aws', ['--version'])).split('\n')[0],
+    moto,
+    os: `${os.type()} ${os.release()}`,
+    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+}
+
+function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o: Options, totalMs: number): string {
+  const L: string[] = [];
+  L.push('# Johanna bench');
+  L.push('');
+  L.push(`${runs.length} run${runs.length === 1 ? '' : 's'}, each in a fresh sandbox (moto + EB emulator, delays ${JSON.stringify(DELAYS)}), real aws CLI v1. Wall time is \`./run\` end to end as a user sees it (node start-up included). Median and range over the runs. Total bench time ${sec(totalMs)} s.`);
+  L.push('');
+  L.push('| command | wall median (s) | wall range (s) | aws calls total | mutating | lock | poll | other reads |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const name of COMMANDS) {
+    const xs = runs.map((r) => r.commands[name]).filter((x): x is CommandSample => !!x);
+    if (!xs.length) continue;
+    const [wm, wr] = medRange(xs.map((x) => x.wallMs), sec);
+    const c = (f: (c: CallCounts) => number) => countCell(xs.map((x) => f(x.calls)));
+    L.push(`| ${name} | ${wm} | ${wr} | ${c((k) => k.total)} | ${c((k) => k.mutating)} | ${c((k) => k.lock)} | ${c((k) => k.poll)} | ${c((k) => k.total - k.mutating - k.lock - k.poll)} |`);
+  }
+  L.push('');
+  const retries = runs.flatMap((r) => Object.values(r.commands)).reduce((n, c) => n + (c?.calls.retries ?? 0), 0);
+  L.push(`"mutating" excludes the deploy lock's calls (DynamoDB put-item/delete-item, shown under "lock"); "poll" are the wait loops' describe calls; "other reads" are the remaining read-only calls. Retried invocations (src/aws/cli.ts, attempt > 1) over all runs: ${retries}. The first create_vpc of each sandbox also creates the lock table (2 of its lock calls).`);
+  L.push('');
+  const [rsm, rsr] = medRange(runs.map((r) => r.readyToServingMs.daily).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
+  const [rfm, rfr] = medRange(runs.map((r) => r.readyToServingMs.first).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
+  L.push(`**Daily create_nova, new environment Ready → main CNAME serves the new version** (readyToServingMs from --json): median ${rsm} ms, range ${rsr} ms. (First deploy, no swap: median ${rfm} ms, range ${rfr} ms.)`);
+  L.push('');
+  L.push('**The original, for comparison (quoted, not measured here):** create_vpc made 44 aws calls and took ~21 s wall on this kind of sandbox.');
+  L.push('');
+  L.push(`## Zero downtime, measured`);
+  L.push('');
+  L.push(`autocannon sends ${o.rate} req/s (4 connections) to the main CNAME through the sandbox router (Host header), from 1.5 s before the command until 1.5 s after it ends. "switch" is the first answer of the new version, in ms after the command's start / after the new environment was Ready (the deploy's first call after its wait, from the run log) / after the swap-environment-cnames call began.`);
+  L.push('');
+  L.push('| scenario | run | exit | command (s) | sent | req/s | non-2xx | conn errors | timeouts | p99 (ms) | versions answered (count) | switch after start | after Ready | after swap call | flaps |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
+  for (const l of runs.flatMap((r) => r.loads)) {
+    const rep = l.report;
+    const seen = rep.versions.map((v) => `${v.version} (${v.count})`).join(' → ');
+    const f = (x?: number) => (x === undefined ? '–' : `${x.toFixed(0)} ms`);
+    L.push(
+      `| ${l.scenario} | ${l.run} | ${l.exitCode} | ${sec(l.commandWallMs)} | ${rep.sent} | ${(rep.sent / rep.seconds).toFixed(0)} | ${rep.non2xx} | ${rep.errors} | ${rep.timeouts} | ${rep.p99Ms} | ${seen} | ${f(l.switchAfterStartMs)} | ${f(l.switchAfterReadyMs)} | ${f(l.switchAfterSwapCallMs)} | ${rep.flapsAfterSwitch} |`,
+    );
+  }
+  L.push('');
+  const bad = runs.flatMap((r) => r.loads).filter((l) => {
+    const got = l.report.versions.map((v) => v.version);
+    return l.report.non2xx + l.report.errors + l.report.timeouts > 0 || l.report.flapsAfterSwitch > 0 || JSON.stringify(got) !== JSON.stringify(l.versionsExpected);
+  });
+  L.push(bad.length === 0
+    ? 'Every scenario: zero non-2xx, zero connection errors, zero timeouts; the answers went from the old version to the new one exactly once (the refused deploy: the live version only).'
+    : `**${bad.length} scenario run(s) were not clean:** ${bad.map((b) => `${b.scenario} (run ${b.run})`).join(', ')}.`);
+  L.push('');
+  L.push('## Machine');
+  L.push('');
+  for (const [k, v] of Object.entries(m)) L.push(`- ${k === 'load' ? 'load average at start' : k}: ${v}`);
+  L.push(`- load average at end: ${loadEnd}`);
+  L.push('');
+  L.push('Reproduce: `npm run bench` (3 runs), `npm run bench -- --quick` (1 run), `npm run bench -- --runs 5`.');
+  L.push('');
+  return L.join('\n');
+}
+
+async function main(): Promise<number> {
+  const o = parseOptions(process.argv.slice(2));
+  const m = await machine();
+  log(`${o.runs} run(s); ${m.nproc} CPUs (${m.cpu}); load ${m.load}`);
+  const started = Date.now();
+  const runs: RunSample[] = [];
+  let failure: Error | undefined;
+  for (let i = 0; i < o.runs; i++) {
+    try {
+      runs.push(await oneRun(i, o));
+    } catch (err) {
+      failure = err as Error;
+      log(`run ${i + 1} failed: ${failure.message}`);
+      break;
+    }
+  }
+  if (!runs.length) {
+    process.stderr.write(`bench failed: ${failure?.message}\n`);
+    return 1;
+  }
+  const report = render(runs, m, os.loadavg().map((x) => x.toFixed(2)).join(' '), o, Date.now() - started);
+  process.stdout.write(report);
+  mkdirSync(path.dirname(o.out), { recursive: true });
+  writeFileSync(o.out, report);
+  log(`wrote ${o.out}`);
+  if (failure) {
+    process.stderr.write(`bench: a run failed, the report covers the ${runs.length} that finished: ${failure.message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

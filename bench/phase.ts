@@ -1,0 +1,159 @@
+// A phase in a sandbox of its own, for the bench: the built ./run against it, the real aws
+// CLI, and the run logs. (The e2e tests have their own helper under test/, which is not
+// compiled into dist/; this is the same idea, kept small.)
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { createSandbox, type Sandbox, type SandboxDelays } from '../sandbox/server.js';
+
+/** The repository root: the folder holding `run`, from bench/ or dist/bench/. */
+export function findRoot(from = import.meta.dirname): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(path.join(dir, 'run')) && existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no ./run above ${from}`);
+    dir = up;
+  }
+}
+
+export const ROOT = findRoot();
+export const RUN = path.join(ROOT, 'run');
+
+export interface RunOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+  startedAt: number;
+  json?: any;
+}
+
+export interface BenchPhase {
+  phase: string;
+  sandbox: Sandbox;
+  config: any;
+  configFile: string;
+  host: string;
+  dir: string;
+  run(args: string[], configFile?: string): Promise<RunOutcome>;
+  aws<T = any>(args: string[]): Promise<T>;
+  /** A copy of the config with changes, as a file of its own. */
+  variant(name: string, edit: (c: any) => void): string;
+  close(): Promise<void>;
+}
+
+export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'sandbox',
+    AWS_SECRET_ACCESS_KEY: 'sandbox',
+    AWS_DEFAULT_REGION: 'ap-northeast-2',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_MAX_ATTEMPTS: '5',
+    AWS_RETRY_MODE: 'standard',
+    AWS_PAGER: '',
+  };
+}
+
+export async function startBenchPhase(phase: string, delays: SandboxDelays, failRate = 0): Promise<BenchPhase> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
+  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate, delays });
+  const config = JSON.parse(readFileSync(path.join(ROOT, 'env.sandbox.json'), 'utf8'));
+  const region = config.aws.AWS_DEFAULT_REGION;
+  config.common.PHASE = phase;
+  config.common.AWS_KEY_PAIR_NAME = phase;
+  config.elasticbeanstalk.APPLICATION_NAME = phase;
+  config.nova.CNAME = `${phase}-nova`;
+  config.common.HOST_NOVA = `${phase}-nova.${region}.elasticbeanstalk.com`;
+  config.common.URL_NOVA = `http://${config.common.HOST_NOVA}`;
+  config.sandbox = { ENDPOINT: sandbox.endpoint, ROUTER: sandbox.router };
+  const configFile = path.join(dir, 'env.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  return {
+    phase,
+    sandbox,
+    config,
+    configFile,
+    dir,
+    host: config.common.HOST_NOVA,
+    async run(args, file = configFile) {
+      const startedAt = Date.now();
+      const r = await execa(RUN, ['-e', file, '-f', '--json', ...args], {
+        cwd: ROOT,
+        reject: false,
+        stdin: 'ignore',
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 30 * 60_000,
+      });
+      const wallMs = Date.now() - startedAt;
+      let json: any;
+      try {
+        json = JSON.parse(r.stdout);
+      } catch {
+        json = undefined;
+      }
+      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, wallMs, startedAt, json };
+    },
+    async aws(args) {
+      const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(sandbox.endpoint), reject: false });
+      if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim() ? JSON.parse(r.stdout) : {};
+    },
+    variant(name, edit) {
+      const c = structuredClone(config);
+      edit(c);
+      const f = path.join(dir, `${name}.json`);
+      writeFileSync(f, JSON.stringify(c, null, 2));
+      return f;
+    },
+    async close() {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunLogRecord {
+  ts: string;
+  tool: string;
+  args: string[];
+  mutating: boolean;
+  exitCode: number | null;
+  purpose?: string;
+  attempt?: number;
+  ms: number;
+}
+
+export function readRunLog(file: string): RunLogRecord[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.tool === 'aws');
+}
+
+export interface CallCounts {
+  /** Every aws invocation of the run, retries included. */
+  total: number;
+  /** Mutating calls of the command's own work (the lock's apart). */
+  mutating: number;
+  /** The deploy lock's DynamoDB calls. */
+  lock: number;
+  /** Wait polls (describe-environments/events while waiting). */
+  poll: number;
+  /** Invocations that were retries by src/aws/cli.ts (attempt > 1). */
+  retries: number;
+}
+
+export function countCalls(recs: RunLogRecord[]): CallCounts {
+  return {
+    total: recs.length,
+    mutating: recs.filter((r) => r.mutating && r.purpose !== 'lock').length,
+    lock: recs.filter((r) => r.purpose === 'lock').length,
+    poll: recs.filter((r) => r.purpose === 'poll').length,
+    retries: recs.filter((r) => (r.attempt ?? 1) > 1).length,
+  };
+}

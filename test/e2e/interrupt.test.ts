@@ -1,0 +1,276 @@
+// Issue 7, interrupted runs: create_vpc, create_nova and terminate_vpc each killed with
+// SIGKILL (the whole process group, so no aws child survives) at several points, then run
+// again. The re-run must take over the dead run's deploy lock (its pid is gone on this
+// host), finish the job, and duplicate nothing; a final terminate leaves nothing behind.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine } from './helpers/sandbox-phase.js';
+
+const PHASE = 'intr';
+let p: PhaseSandbox;
+const killedWith: string[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const tagFilter = `Name=tag:johanna:phase,Values=${PHASE}`;
+
+/** `./run` in its own process group, so that a kill of the group takes its aws children too. */
+function spawnRun(args: string[]): ResultPromise {
+  return execa(RUN, ['-e', p.configFile, '-f', ...args], {
+    cwd: ROOT,
+    reject: false,
+    detached: true,
+    stdin: 'ignore',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+}
+
+/** The run log a given run (by pid) writes: logs/<phase>/<stamp>-<command>-<pid>.jsonl. */
+function runLogOf(command: string, pid: number): string | undefined {
+  const dir = path.join(ROOT, 'logs', PHASE);
+  if (!existsSync(dir)) return undefined;
+  const f = readdirSync(dir).find((n) => n.endsWith(`-${command}-${pid}.jsonl`));
+  return f ? path.join(dir, f) : undefined;
+}
+
+function records(file: string | undefined): RunLogLine[] {
+  if (!file) return [];
+  // A line being appended at this very moment may be cut: skip what does not parse.
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Start `command`, SIGKILL its process group as soon as `when` holds for its run log's
+ * records (polled every 100 ms), and wait for it to be gone. Fails if the run ended first.
+ */
+async function killWhen(command: string, label: string, when: (recs: RunLogLine[]) => boolean, extraArgs: string[] = []): Promise<RunLogLine[]> {
+  const child = spawnRun([...extraArgs, command]);
+  const pid = child.pid!;
+  let exited = false;
+  void child.then(() => (exited = true));
+  const deadline = Date.now() + 240_000;
+  let recs: RunLogLine[] = [];
+  for (;;) {
+    recs = records(runLogOf(command, pid));
+    if (when(recs)) break;
+    if (exited) {
+      const r = await child;
+      throw new Error(`${command} ended (exit ${r.exitCode}) before the kill point "${label}" (${recs.length} calls):\n${String(r.stderr).slice(-2000)}`);
+    }
+    if (Date.now() > deadline) break;
+    await sleep(100);
+  }
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  await child;
+  killedWith.push(`${command} after ${recs.length} calls (${label})`);
+  // No process of that group is left running (aws children included); zombies waiting
+  // for init to reap them do not count.
+  const gone = Date.now() + 10_000;
+  while (groupMembers(pid).length && Date.now() < gone) await sleep(200);
+  expect(groupMembers(pid), `process group ${pid} still has live members`).toEqual([]);
+  return recs;
+}
+
+/** Live (not zombie) processes of a process group, from /proc. */
+function groupMembers(pgid: number): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') out.push(`${d} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))} ${rest[0]}`);
+  }
+  return out;
+}
+
+const afterCalls = (k: number) => (recs: RunLogLine[]) => recs.length >= k;
+const afterCall = (sub: string, op: string, extra = 0) => (recs: RunLogLine[]) => {
+  const i = recs.findIndex((r) => r.args[0] === sub && r.args[1] === op && r.exitCode === 0);
+  return i >= 0 && recs.length >= i + 1 + extra;
+};
+
+async function runOk(args: string[], what = args.join(' ')): Promise<any> {
+  const r = await p.run(['-f', '--json', ...args], { timeoutMs: 300_000 });
+  expect(r.exitCode, `${what}:\n${r.stderr.slice(-3000)}`).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+async function envs(): Promise<any[]> {
+  const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', PHASE, '--no-include-deleted']);
+  return r.Environments.filter((e: any) => e.Status !== 'Terminated');
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+/** A killed create_nova may leave an environment Launching (or Updating after a swap): wait it out. */
+async function settled(): Promise<any[]> {
+  return until('no environment Launching/Updating/Terminating', async () => {
+    const e = await envs();
+    return e.some((x) => ['Launching', 'Updating', 'Terminating'].includes(x.Status)) ? undefined : e;
+  });
+}
+
+/** Everything of the phase in EC2 and IAM, found by its tags and IAM path. */
+async function inventory() {
+  const f = ['--filters', tagFilter];
+  const [vpcs, subnets, igws, eips, nats, sgs, rts, roles, profiles, keys] = await Promise.all([
+    p.aws(['ec2', 'describe-vpcs', ...f]),
+    p.aws(['ec2', 'describe-subnets', ...f]),
+    p.aws(['ec2', 'describe-internet-gateways', ...f]),
+    p.aws(['ec2', 'describe-addresses', ...f]),
+    p.aws(['ec2', 'describe-nat-gateways', '--filter', tagFilter]),
+    p.aws(['ec2', 'describe-security-groups', ...f]),
+    p.aws(['ec2', 'describe-route-tables', ...f]),
+    p.aws(['iam', 'list-roles', '--path-prefix', `/johanna/${PHASE}/`]),
+    p.aws(['iam', 'list-instance-profiles', '--path-prefix', `/johanna/${PHASE}/`]),
+    p.aws(['ec2', 'describe-key-pairs']),
+  ]);
+  return {
+    vpcs: vpcs.Vpcs as any[],
+    subnets: subnets.Subnets as any[],
+    igws: igws.InternetGateways as any[],
+    eips: eips.Addresses as any[],
+    liveNats: (nats.NatGateways as any[]).filter((n) => n.State !== 'deleted' && n.State !== 'deleting'),
+    sgs: sgs.SecurityGroups as any[],
+    routeTables: rts.RouteTables as any[],
+    roles: roles.Roles as any[],
+    profiles: profiles.InstanceProfiles as any[],
+    keyPairs: (keys.KeyPairs as any[]).filter((k) => k.KeyName === PHASE),
+  };
+}
+
+async function vpcsWithCidr(): Promise<any[]> {
+  const cidr = p.config.common.AWS_VPC_EB;
+  return (await p.aws(['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`])).Vpcs;
+}
+
+async function expectCompletePhase(): Promise<void> {
+  const inv = await inventory();
+  expect(await vpcsWithCidr()).toHaveLength(1);
+  expect(inv.vpcs).toHaveLength(1);
+  expect(inv.vpcs[0].CidrBlock).toBe(p.config.common.AWS_VPC_EB);
+  expect(inv.subnets).toHaveLength(4);
+  expect(inv.igws).toHaveLength(1);
+  expect(inv.eips).toHaveLength(1);
+  expect(inv.liveNats).toHaveLength(1);
+  expect(inv.sgs).toHaveLength(2);
+  expect(inv.roles).toHaveLength(3);
+  expect(inv.profiles).toHaveLength(1);
+  expect(inv.keyPairs).toHaveLength(1);
+  const apps = await p.aws(['elasticbeanstalk', 'describe-applications']);
+  expect(apps.Applications.filter((a: any) => a.ApplicationName === PHASE)).toHaveLength(1);
+}
+
+describe('interrupted runs: SIGKILL at several points, then run again', () => {
+  beforeAll(async () => {
+    p = await startPhase({ phase: PHASE, delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 8000 } });
+  });
+  afterAll(async () => {
+    // Nothing of ours may outlive the file, even on failure.
+    await p?.close();
+    if (killedWith.length) console.log(`interrupt: killed ${killedWith.join('; ')}`);
+  });
+
+  it('create_vpc killed after 3, 10 and 20 calls is finished by the next run, with nothing duplicated', async () => {
+    for (const k of [3, 10, 20]) await killWhen('create_vpc', `k=${k}`, afterCalls(k));
+    const done = await runOk(['create_vpc']);
+    expect(done.vpcId).toMatch(/^vpc-/);
+    const again = await runOk(['create_vpc']);
+    expect(ownCalls(readRunLog(again.runLog)).filter((l) => l.mutating)).toEqual([]);
+    await expectCompletePhase();
+  }, 480_000);
+
+  it('create_nova killed early, after create-environment, and after the swap; each re-run deploys, nothing is duplicated', async () => {
+    const first = await runOk(['create_nova']);
+    const labels = [first.versionLabel];
+
+    // Early: lock and preflight only, nothing created yet (or the upload at most).
+    await killWhen('create_nova', 'k=4', afterCalls(4));
+    await sleep(1100);
+    // After create-environment: an environment is left Launching; the next run refuses
+    // while it is, so wait until it is Ready, then deploy.
+    await killWhen('create_nova', 'after create-environment', afterCall('elasticbeanstalk', 'create-environment'));
+    await settled();
+    await sleep(1100);
+    const second = await runOk(['create_nova'], 'create_nova after a kill after create-environment');
+    labels.push(second.versionLabel);
+    expect((await p.get(p.host)).version).toBe(second.versionLabel);
+
+    // After the swap: the killed run's version already holds the main CNAME.
+    await sleep(1100);
+    await killWhen('create_nova', 'after swap-environment-cnames', afterCall('elasticbeanstalk', 'swap-environment-cnames'));
+    await settled();
+    await sleep(1100);
+    const third = await runOk(['create_nova'], 'create_nova after a kill after the swap');
+    labels.push(third.versionLabel);
+    expect((await p.get(p.host)).version).toBe(third.versionLabel);
+
+    // The leftovers never held the main CNAME or are old: gone with --grace-minutes 0.
+    await settled();
+    await runOk(['--grace-minutes', '0', 'terminate_eb_old_environment']);
+    const left = await until('one environment', async () => {
+      const e = await envs();
+      return e.length === 1 ? e : undefined;
+    });
+    expect(left[0].VersionLabel).toBe(third.versionLabel);
+    expect((await p.get(p.host)).version).toBe(third.versionLabel);
+    // One application, versions not duplicated.
+    const versions = await p.aws(['elasticbeanstalk', 'describe-application-versions', '--application-name', PHASE]);
+    const vl = versions.ApplicationVersions.map((v: any) => v.VersionLabel);
+    expect(new Set(vl).size).toBe(vl.length);
+    await expectCompletePhase();
+  }, 600_000);
+
+  it('terminate_vpc killed after 3 and 12 calls is finished by the next run; a final terminate leaves nothing', async () => {
+    await runOk(['terminate_nova']);
+    expect(await envs()).toEqual([]);
+    for (const k of [3, 12]) await killWhen('terminate_vpc', `k=${k}`, afterCalls(k));
+    await runOk(['terminate_vpc'], 'terminate_vpc after two kills');
+    await runOk(['terminate'], 'the final terminate');
+
+    expect(await envs()).toEqual([]);
+    const tagged = await p.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', `Name=value,Values=${PHASE}`]);
+    expect(tagged.Tags).toEqual([]);
+    const inv = await inventory();
+    expect(inv.vpcs).toEqual([]);
+    expect(inv.liveNats).toEqual([]);
+    expect(inv.eips).toEqual([]);
+    expect(inv.roles).toEqual([]);
+    expect(inv.profiles).toEqual([]);
+    expect(inv.keyPairs).toEqual([]);
+    expect(await vpcsWithCidr()).toEqual([]);
+    const apps = await p.aws(['elasticbeanstalk', 'describe-applications']);
+    expect(apps.Applications.map((a: any) => a.ApplicationName)).not.toContain(PHASE);
+    // The lock item is gone too (the final terminate released what it took over).
+    const lock = await p.aws(['dynamodb', 'get-item', '--table-name', 'johanna-locks', '--key', JSON.stringify({ phase: { S: PHASE } })]);
+    expect(lock.Item).toBeUndefined();
+  }, 480_000);
+});
