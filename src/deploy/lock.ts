@@ -94,23 +94,16 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
     answer = await put();
   } catch (err) {
     if (!(err instanceof AwsCliError)) throw err;
-    if (err.awsCode === 'ResourceNotFoundException') {
-      await createTable(ctx);
+    if (err.awsCode === 'ConditionalCheckFailedException') return heldBy(ctx, me);
+    if (err.awsCode !== 'ResourceNotFoundException') throw err;
+    // The first run ever in this account and region: make the table, then try again, and
+    // a run that raced us to it may hold the lock by now.
+    await createTable(ctx);
+    try {
       answer = await put();
-    } else if (err.awsCode === 'ConditionalCheckFailedException') {
-      const holder = await readLock(ctx);
-      if (!holder || !isDeadHereHolder(holder.holder)) return holder ?? { ...me, holder: 'another run' };
-      // Killed on this very machine (its pid is gone): no need to wait for the expiry.
-      ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
-      try {
-        await takeOver(ctx, me, holder.holder);
-      } catch (e) {
-        if (e instanceof AwsCliError && e.awsCode === 'ConditionalCheckFailedException') return (await readLock(ctx)) ?? holder;
-        throw e;
-      }
-      return undefined;
-    } else {
-      throw err;
+    } catch (again) {
+      if (again instanceof AwsCliError && again.awsCode === 'ConditionalCheckFailedException') return heldBy(ctx, me);
+      throw again;
     }
   }
   const old = answer?.Attributes;
@@ -118,6 +111,21 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
     ctx.log.warn(
       `took over an expired deploy lock from ${old.holder.S} (${old.command?.S ?? '?'}, since ${old.startedAt?.S ?? '?'})`,
     );
+  }
+  return undefined;
+}
+
+/** Who holds the lock we just failed to take; undefined when a dead run of this host did and we took it over. */
+async function heldBy(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
+  const holder = await readLock(ctx);
+  if (!holder || !isDeadHereHolder(holder.holder)) return holder ?? { ...me, holder: 'another run' };
+  // Killed on this very machine (its pid is gone): no need to wait for the expiry.
+  ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
+  try {
+    await takeOver(ctx, me, holder.holder);
+  } catch (e) {
+    if (e instanceof AwsCliError && e.awsCode === 'ConditionalCheckFailedException') return (await readLock(ctx)) ?? holder;
+    throw e;
   }
   return undefined;
 }

@@ -124,7 +124,7 @@ export function runLogOf(phase: string, command: string, pid: number): string | 
 
 /** Calls that count for a budget: not the deploy lock's, and (optionally) not wait polls. */
 export function workCalls(lines: RunLogLine[], opts: { withoutWaits?: boolean } = {}): RunLogLine[] {
-  return lines.filter((l) => l.purpose !== 'lock' && !(opts.withoutWaits && l.purpose === 'wait'));
+  return lines.filter((l) => l.purpose !== 'lock' && !(opts.withoutWaits && l.purpose === 'poll'));
 }
 
 /** Parses the --json result of a run (stdout is exactly one JSON document). */

@@ -1,11 +1,11 @@
 // What an e2e test of a phase needs: its own sandbox on free loopback ports, a config
 // file for a phase in it, the built ./run, the real aws CLI, and the run log.
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { createSandbox, type Sandbox, type SandboxDelays } from '../../../sandbox/server.js';
+import { httpGet } from '../../../src/deploy/probe.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 export const RUN = path.join(ROOT, 'run');
@@ -82,26 +82,12 @@ export async function startPhase(o: PhaseOptions): Promise<PhaseSandbox> {
       if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
       return r.stdout.trim() ? JSON.parse(r.stdout) : {};
     },
-    get: (host, urlPath = '/echo/') =>
-      // node:http, not fetch: fetch does not let a caller set the Host header.
-      new Promise((resolve) => {
-        const req = http.get({ hostname: rhost, port: Number(rport), path: urlPath, headers: { Host: host }, agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c) => (body += c));
-          res.on('end', () => {
-            let version: string | undefined;
-            try {
-              version = JSON.parse(body).version;
-            } catch {
-              version = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body, version });
-          });
-        });
-        req.on('error', () => resolve({ status: 0, body: '' }));
-      }),
-    close: () => sandbox.close(),
+    get: async (host, urlPath = '/echo/') =>
+      (await httpGet({ sandbox: { endpoint: sandbox.endpoint, router: sandbox.router } }, host, urlPath).catch(() => undefined)) ?? { status: 0, body: '' },
+    close: async () => {
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

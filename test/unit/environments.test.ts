@@ -1,0 +1,236 @@
+// Reading the application's environments (src/deploy/environments.ts) and the daily
+// cleanup's decisions (terminate_eb_old_environment's `decide`): pure functions over
+// describe-environments / describe-events answers.
+import { describe, expect, it } from 'vitest';
+import type { EbEvent, Environment } from '../../src/aws/eb.js';
+import {
+  byAgeNewestFirst,
+  envTimestamp,
+  holderOfMain,
+  lostMainAt,
+  pickSolutionStack,
+} from '../../src/deploy/environments.js';
+import { decide } from '../../src/commands/terminate-eb-old-environment.js';
+import { lastSwapPartner } from '../../src/commands/rollback.js';
+
+const REGION = 'ap-northeast-2';
+const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
+const T0 = 1_760_000_000; // a deploy's unix time
+
+function env(name: string, cnamePrefix: string | undefined, over: Partial<Environment> = {}): Environment {
+  return {
+    EnvironmentName: name,
+    EnvironmentId: `e-${name}`,
+    ApplicationName: 'dv',
+    CNAME: cnamePrefix ? `${cnamePrefix}.${REGION}.elasticbeanstalk.com` : undefined,
+    Status: 'Ready',
+    Health: 'Green',
+    ...over,
+  };
+}
+
+function swapEvent(a: string, b: string, at: Date | string): EbEvent {
+  return { EventDate: typeof at === 'string' ? at : at.toISOString(), Message: `Completed swapping CNAMEs for environments '${a}' and '${b}'.`, Severity: 'INFO' };
+}
+
+describe('holderOfMain', () => {
+  it('is the live environment whose CNAME is the main one (case and a trailing dot ignored)', () => {
+    const live = env(`nova-${T0 + 100}`, undefined, { CNAME: `DV-Nova.${REGION}.elasticbeanstalk.com.` });
+    const old = env(`nova-${T0}`, `dv-nova-${T0 + 100}`);
+    expect(holderOfMain([old, live], MAIN)).toBe(live);
+  });
+
+  it('ignores a terminated or terminating environment that still shows the main CNAME', () => {
+    const gone = env(`nova-${T0}`, 'dv-nova', { Status: 'Terminated' });
+    const going = env(`nova-${T0 + 1}`, 'dv-nova', { Status: 'Terminating' });
+    expect(holderOfMain([gone, going], MAIN)).toBeUndefined();
+    const live = env(`nova-${T0 + 2}`, 'dv-nova');
+    expect(holderOfMain([gone, going, live], MAIN)).toBe(live);
+  });
+
+  it('is undefined when no environment has the main CNAME, or a CNAME at all', () => {
+    expect(holderOfMain([], MAIN)).toBeUndefined();
+    expect(holderOfMain([env(`nova-${T0}`, `dv-nova-${T0}`), env('x', undefined)], MAIN)).toBeUndefined();
+  });
+
+  it('does not take a longer CNAME that merely starts with the main one', () => {
+    expect(holderOfMain([env(`nova-${T0}`, 'dv-nova2')], MAIN)).toBeUndefined();
+  });
+});
+
+describe('envTimestamp', () => {
+  it('reads the unix time of a nova-<timestamp> name', () => {
+    expect(envTimestamp(`nova-${T0}`)).toBe(T0);
+    expect(envTimestamp('nova-999999999')).toBe(999_999_999);
+  });
+
+  it('is undefined for a name we did not make', () => {
+    for (const n of ['nova', 'nova-', 'nova-abc', `nova-${T0}-x`, `x-nova-${T0}`, 'nova-12345678', 'nova-123456789012', `Nova-${T0}`]) {
+      expect(envTimestamp(n), n).toBeUndefined();
+    }
+  });
+
+  it('orders environments newest first, unknown ages last', () => {
+    const a = env(`nova-${T0}`, undefined);
+    const b = env(`nova-${T0 + 86_400}`, undefined);
+    const odd = env('handmade', undefined);
+    expect(byAgeNewestFirst([a, odd, b]).map((e) => e.EnvironmentName)).toEqual([b.EnvironmentName, a.EnvironmentName, 'handmade']);
+  });
+});
+
+describe('lostMainAt', () => {
+  const name = `nova-${T0}`;
+
+  it('is the newest swap event that names the environment', () => {
+    const e = env(name, `dv-nova-${T0 + 300}`);
+    const events = [
+      swapEvent(name, `nova-${T0 + 100}`, '2025-10-09T08:00:00.000Z'),
+      swapEvent(`nova-${T0 + 300}`, name, '2025-10-09T10:00:00.000Z'),
+      swapEvent(name, `nova-${T0 + 200}`, '2025-10-09T09:00:00.000Z'),
+    ];
+    expect(lostMainAt(e, events)).toEqual({ at: new Date('2025-10-09T10:00:00.000Z'), source: 'swap event' });
+  });
+
+  it('ignores swap events about other environments, whose names merely contain its name', () => {
+    const e = env(name, `dv-nova-${T0 + 300}`);
+    const events = [
+      swapEvent(`${name}0`, 'nova-x', '2025-10-09T11:00:00.000Z'),
+      { EventDate: '2025-10-09T12:00:00.000Z', Message: `swapEnvironmentCNAMEs is starting. '${name}'` },
+    ];
+    expect(lostMainAt(e, events)).toEqual({ at: new Date((T0 + 300) * 1000), source: 'cname timestamp' });
+  });
+
+  it('falls back to the timestamp at the end of its CNAME (the deploy that replaced it)', () => {
+    expect(lostMainAt(env(name, `dv-nova-${T0 + 42}`), [])).toEqual({ at: new Date((T0 + 42) * 1000), source: 'cname timestamp' });
+  });
+
+  it('is undefined when neither says: the main CNAME itself, a hand-made CNAME, or none', () => {
+    expect(lostMainAt(env(name, 'dv-nova'), [])).toBeUndefined();
+    expect(lostMainAt(env(name, 'my-own-name'), [])).toBeUndefined();
+    expect(lostMainAt(env(name, undefined), [])).toBeUndefined();
+  });
+});
+
+describe('pickSolutionStack', () => {
+  const stacks = [
+    '64bit Amazon Linux 2023 v6.5.1 running Node.js 20',
+    '64bit Amazon Linux 2023 v6.6.3 running Node.js 20',
+    '64bit Amazon Linux 2 v5.10.0 running Node.js 18',
+    '64bit Amazon Linux 2023 v6.6.3 running Node.js 22',
+    '64bit Amazon Linux 2023 v4.3.0 running Python 3.12',
+    '64bit Amazon Linux 2023 v6.6.10 running Docker',
+    '64bit Amazon Linux 2023 v6.6.2 running Node.js 22',
+  ];
+
+  it('without nova.PLATFORM: the newest "running Node.js" stack, whatever the list order', () => {
+    expect(pickSolutionStack(stacks)).toBe('64bit Amazon Linux 2023 v6.6.3 running Node.js 22');
+    expect(pickSolutionStack([...stacks].reverse())).toBe('64bit Amazon Linux 2023 v6.6.3 running Node.js 22');
+  });
+
+  it('compares versions as numbers, not text (v6.6.10 is newer than v6.6.9)', () => {
+    expect(pickSolutionStack(['64bit Amazon Linux 2023 v6.6.9 running Node.js 20', '64bit Amazon Linux 2023 v6.6.10 running Node.js 20'])).toBe(
+      '64bit Amazon Linux 2023 v6.6.10 running Node.js 20',
+    );
+  });
+
+  it('nova.PLATFORM: the exact name when offered, even when it is not the newest', () => {
+    expect(pickSolutionStack(stacks, '64bit Amazon Linux 2023 v6.5.1 running Node.js 20')).toBe('64bit Amazon Linux 2023 v6.5.1 running Node.js 20');
+  });
+
+  it('nova.PLATFORM: else the newest stack containing it, case-insensitively', () => {
+    expect(pickSolutionStack(stacks, 'node.js 20')).toBe('64bit Amazon Linux 2023 v6.6.3 running Node.js 20');
+    expect(pickSolutionStack(stacks, 'Amazon Linux 2 v5')).toBe('64bit Amazon Linux 2 v5.10.0 running Node.js 18');
+    expect(pickSolutionStack(stacks, 'Python')).toBe('64bit Amazon Linux 2023 v4.3.0 running Python 3.12');
+  });
+
+  it('is undefined when nothing matches, or nothing runs Node.js', () => {
+    expect(pickSolutionStack(stacks, 'Node.js 8')).toBeUndefined();
+    expect(pickSolutionStack(['64bit Amazon Linux 2023 v6.6.10 running Docker'])).toBeUndefined();
+    expect(pickSolutionStack([])).toBeUndefined();
+  });
+});
+
+describe("terminate_eb_old_environment's decide", () => {
+  const now = new Date((T0 + 3600) * 1000);
+  const live = env(`nova-${T0}`, 'dv-nova');
+  const byName = (ds: ReturnType<typeof decide>) => Object.fromEntries(ds.map((d) => [d.environment, d]));
+
+  it('terminates one that lost the main CNAME longer than the grace period ago, keeps one inside it', () => {
+    const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0 - 3600}`); // replaced 120 min before now
+    const recent = env(`nova-${T0 - 7200}`, `dv-nova-${T0 - 100}`);
+    const events = [swapEvent(`nova-${T0 - 7200}`, live.EnvironmentName, new Date(now.getTime() - 10 * 60_000))]; // 10 min ago
+    const d = byName(decide([live, old, recent], events, MAIN, 50, now));
+    expect(d[old.EnvironmentName]).toMatchObject({ action: 'terminate' });
+    expect(d[old.EnvironmentName].reason).toMatch(/cname timestamp.*120 min ago; grace period 50 min is over/);
+    expect(d[recent.EnvironmentName]).toMatchObject({ action: 'keep' });
+    expect(d[recent.EnvironmentName].reason).toMatch(/swap event.*10 min ago; grace period is 50 min/);
+  });
+
+  it('the grace period is a minimum: exactly at it is over, a minute before it is not', () => {
+    const at50 = env(`nova-${T0 - 1}`, `dv-nova-${T0 + 3600 - 50 * 60}`);
+    const at49 = env(`nova-${T0 - 2}`, `dv-nova-${T0 + 3600 - 49 * 60}`);
+    const d = byName(decide([live, at50, at49], [], MAIN, 50, now));
+    expect(d[at50.EnvironmentName].action).toBe('terminate');
+    expect(d[at49.EnvironmentName].action).toBe('keep');
+  });
+
+  it('never terminates the holder of the main CNAME, even with grace 0 and old swap events naming it', () => {
+    const events = [swapEvent(live.EnvironmentName, `nova-${T0 - 86_400}`, new Date(now.getTime() - 86_400_000))];
+    const d = decide([live], events, MAIN, 0, now);
+    expect(d).toEqual([{ environment: live.EnvironmentName, action: 'keep', reason: `holds the main CNAME ${MAIN}` }]);
+  });
+
+  it('keeps one whose age cannot be established (no swap event, no timestamp in its CNAME)', () => {
+    const unknown = env(`nova-${T0 - 86_400}`, 'somebody-elses-name');
+    const d = byName(decide([live, unknown], [], MAIN, 0, now));
+    expect(d[unknown.EnvironmentName]).toMatchObject({ action: 'keep', reason: 'cannot establish when it stopped serving the main CNAME' });
+  });
+
+  it('keeps one that is not Ready (launching, updating, terminating), skips terminated ones and ones we did not make', () => {
+    const launching = env(`nova-${T0 - 3}`, `dv-nova-${T0 - 86_400}`, { Status: 'Launching' });
+    const updating = env(`nova-${T0 - 4}`, `dv-nova-${T0 - 86_400}`, { Status: 'Updating' });
+    const terminating = env(`nova-${T0 - 5}`, `dv-nova-${T0 - 86_400}`, { Status: 'Terminating' });
+    const terminated = env(`nova-${T0 - 6}`, `dv-nova-${T0 - 86_400}`, { Status: 'Terminated' });
+    const foreign = env('worker-prod', `dv-worker-${T0 - 86_400}`);
+    const ds = decide([live, launching, updating, terminating, terminated, foreign], [], MAIN, 0, now);
+    const d = byName(ds);
+    expect(Object.keys(d).sort()).toEqual([live, launching, updating, terminating].map((e) => e.EnvironmentName).sort());
+    for (const e of [launching, updating, terminating]) expect(d[e.EnvironmentName]).toMatchObject({ action: 'keep', reason: `is ${e.Status}, not Ready` });
+  });
+
+  it('with nothing holding the main CNAME, still only terminates by age', () => {
+    const a = env(`nova-${T0 - 10}`, `dv-nova-${T0 - 86_400}`);
+    const b = env(`nova-${T0 - 20}`, 'dv-nova-manual');
+    const d = byName(decide([a, b], [], MAIN, 50, now));
+    expect(d[a.EnvironmentName].action).toBe('terminate');
+    expect(d[b.EnvironmentName].action).toBe('keep');
+  });
+});
+
+describe("rollback's lastSwapPartner", () => {
+  const [a, b, c] = [`nova-${T0}`, `nova-${T0 + 100}`, `nova-${T0 + 200}`];
+
+  it('is the other party of the newest swap naming the environment, on either side', () => {
+    const events = [
+      swapEvent(a, b, '2025-10-09T08:00:00.000Z'),
+      swapEvent(c, b, '2025-10-09T10:00:00.000Z'),
+      swapEvent(b, a, '2025-10-09T09:00:00.000Z'),
+    ];
+    expect(lastSwapPartner(events, b)).toBe(c);
+    expect(lastSwapPartner(events, c)).toBe(b);
+    expect(lastSwapPartner(events, a)).toBe(b);
+  });
+
+  it('rollback twice returns where it started: the newest swap pairs the same two', () => {
+    const events = [swapEvent(a, b, '2025-10-09T08:00:00.000Z'), swapEvent(b, a, '2025-10-09T08:10:00.000Z')];
+    expect(lastSwapPartner(events, a)).toBe(b);
+    expect(lastSwapPartner(events, b)).toBe(a);
+  });
+
+  it('is undefined with no swap naming it (a first deploy), and ignores other messages', () => {
+    expect(lastSwapPartner([], a)).toBeUndefined();
+    expect(lastSwapPartner([{ EventDate: '2025-10-09T08:00:00.000Z', Message: `swapEnvironmentCNAMEs is starting. '${a}' '${b}'` }], a)).toBeUndefined();
+    expect(lastSwapPartner([swapEvent(b, c, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
+    expect(lastSwapPartner([swapEvent(`${a}0`, b, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
+  });
+});
