@@ -1,6 +1,7 @@
 // A phase in a sandbox of its own, for the bench: the built ./run against it, the real aws
-// CLI, and the run logs. (The e2e tests have their own helper under test/, which is not
-// compiled into dist/; this is the same idea, kept small.)
+// CLI, and the run logs. The e2e test helpers (test/e2e/helpers/) build on the same pieces:
+// the root, the aws environment, a phase's config and the run-log readers live here once,
+// since bench/ is compiled into dist/ and test/ is not.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,18 +59,40 @@ export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
   };
 }
 
+export interface PhaseConfigOptions {
+  phase: string;
+  endpoint: string;
+  router: string;
+  /** Second octet of the phase's 10.x.0.0/16, for several phases in one sandbox (default: env.sandbox.json's). */
+  octet?: number;
+}
+
+/** env.sandbox.json made into one phase's config in a given sandbox. */
+export function sandboxPhaseConfig(o: PhaseConfigOptions): any {
+  const config = JSON.parse(readFileSync(path.join(ROOT, 'env.sandbox.json'), 'utf8'));
+  const region = config.aws.AWS_DEFAULT_REGION;
+  config.common.PHASE = o.phase;
+  config.common.AWS_KEY_PAIR_NAME = o.phase;
+  config.elasticbeanstalk.APPLICATION_NAME = o.phase;
+  config.nova.CNAME = `${o.phase}-nova`;
+  config.common.HOST_NOVA = `${o.phase}-nova.${region}.elasticbeanstalk.com`;
+  config.common.URL_NOVA = `http://${config.common.HOST_NOVA}`;
+  if (o.octet !== undefined) {
+    const n = o.octet;
+    config.common.AWS_VPC_EB = `10.${n}.0.0/16`;
+    config.common.AWS_SUBNET_EB_PRIVATE_1 = `10.${n}.0.0/20`;
+    config.common.AWS_SUBNET_EB_PRIVATE_2 = `10.${n}.16.0/20`;
+    config.common.AWS_SUBNET_EB_PUBLIC_1 = `10.${n}.128.0/20`;
+    config.common.AWS_SUBNET_EB_PUBLIC_2 = `10.${n}.144.0/20`;
+  }
+  config.sandbox = { ENDPOINT: o.endpoint, ROUTER: o.router };
+  return config;
+}
+
 export async function startBenchPhase(phase: string, delays: SandboxDelays, failRate = 0): Promise<BenchPhase> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
   const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate, delays });
-  const config = JSON.parse(readFileSync(path.join(ROOT, 'env.sandbox.json'), 'utf8'));
-  const region = config.aws.AWS_DEFAULT_REGION;
-  config.common.PHASE = phase;
-  config.common.AWS_KEY_PAIR_NAME = phase;
-  config.elasticbeanstalk.APPLICATION_NAME = phase;
-  config.nova.CNAME = `${phase}-nova`;
-  config.common.HOST_NOVA = `${phase}-nova.${region}.elasticbeanstalk.com`;
-  config.common.URL_NOVA = `http://${config.common.HOST_NOVA}`;
-  config.sandbox = { ENDPOINT: sandbox.endpoint, ROUTER: sandbox.router };
+  const config = sandboxPhaseConfig({ phase, endpoint: sandbox.endpoint, router: sandbox.router });
   const configFile = path.join(dir, 'env.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   return {
@@ -124,10 +147,13 @@ export interface RunLogRecord {
   exitCode: number | null;
   purpose?: string;
   attempt?: number;
+  dryRun?: boolean;
+  error?: string;
   ms: number;
 }
 
 export function readRunLog(file: string): RunLogRecord[] {
+  if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)

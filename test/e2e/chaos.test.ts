@@ -3,28 +3,13 @@
 // Johanna) and src/aws/cli.ts retries on top, so every command must still succeed and
 // leave the phase exactly as it should. Short sandbox delays keep the file quick.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRunLog, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
+import { readRunLog, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
 
 const PHASE = 'chaos';
 let p: PhaseSandbox;
 const versions: string[] = [];
 /** Retried attempts seen in the run logs: proof the faults were really there. */
 let retried = 0;
-
-async function envs(): Promise<any[]> {
-  const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', PHASE, '--no-include-deleted']);
-  return r.Environments.filter((e: any) => e.Status !== 'Terminated');
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function ok(args: string[]): Promise<any> {
   const r = await p.run(['-f', '--json', ...args]);
@@ -77,7 +62,7 @@ describe('a faulty cloud: failRate 0.2 (one API request in five throttled)', () 
   it('terminate_eb_old_environment --grace-minutes 0 leaves one environment, the live one', async () => {
     await ok(['--grace-minutes', '0', 'terminate_eb_old_environment']);
     const left = await until('the old environments to go', async () => {
-      const e = await envs();
+      const e = await p.envs();
       return e.length === 1 ? e : undefined;
     });
     expect(left[0].VersionLabel).toBe(versions[2]);
@@ -86,7 +71,7 @@ describe('a faulty cloud: failRate 0.2 (one API request in five throttled)', () 
 
   it('terminate leaves no environment, no EC2 resource tagged for the phase, no IAM role of the phase', async () => {
     await ok(['terminate']);
-    expect(await envs()).toEqual([]);
+    expect(await p.envs()).toEqual([]);
     const tagged = await p.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', `Name=value,Values=${PHASE}`]);
     expect(tagged.Tags).toEqual([]);
     const roles = await p.aws(['iam', 'list-roles', '--path-prefix', `/johanna/${PHASE}/`]);

@@ -6,25 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad } from '../../bench/load.js';
-import { ownCalls, readRunLog, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
+import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
 
 let p: PhaseSandbox;
 const versions: string[] = [];
-
-async function envs(): Promise<any[]> {
-  const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', p.config.elasticbeanstalk.APPLICATION_NAME, '--no-include-deleted']);
-  return r.Environments.filter((e: any) => e.Status !== 'Terminated');
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe('create_nova: the daily blue/green deploy', () => {
   beforeAll(async () => {
@@ -38,7 +23,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     const r = await p.run(['-f', 'create_nova']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/run create_vpc first/);
-    expect(await envs()).toEqual([]);
+    expect(await p.envs()).toEqual([]);
   });
 
   it('creates the phase from nothing and serves Nova through the router', async () => {
@@ -59,7 +44,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     const ssh = sgs.SecurityGroups[0].IpPermissions.filter((x: any) => x.FromPort === 22 && x.IpRanges.some((r: any) => r.CidrIp === '0.0.0.0/0'));
     expect(ssh).toEqual([]);
     // The environment carries the git hashes and our ownership tags.
-    const [env] = await envs();
+    const [env] = await p.envs();
     const tags = await p.aws(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', env.EnvironmentArn]);
     const keys = Object.fromEntries(tags.ResourceTags.map((t: any) => [t.Key, t.Value]));
     expect(keys).toMatchObject({ 'johanna:phase': 'dep' });
@@ -106,7 +91,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(report.versions.map((v) => v.version)).toEqual([versions[1]]);
     // The failed environment is removed; the two good ones remain.
     const left = await until('the failed environment to go', async () => {
-      const e = await envs();
+      const e = await p.envs();
       return e.length === 2 ? e : undefined;
     });
     expect(left.map((e: any) => e.VersionLabel).sort()).toEqual([...versions].sort());
@@ -126,7 +111,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     const g = JSON.parse(go.stdout);
     expect(g.terminated).toHaveLength(1);
     const left = await until('the old environment to go', async () => {
-      const e = await envs();
+      const e = await p.envs();
       return e.length === 1 ? e : undefined;
     });
     expect(left[0].VersionLabel).toBe(versions[1]);
@@ -136,7 +121,7 @@ describe('create_nova: the daily blue/green deploy', () => {
   it('terminate leaves nothing of the phase behind', async () => {
     const r = await p.run(['-f', 'terminate']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(await envs()).toEqual([]);
+    expect(await p.envs()).toEqual([]);
     const tagged = await p.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', 'Name=value,Values=dep']);
     expect(tagged.Tags).toEqual([]);
     const apps = await p.aws(['elasticbeanstalk', 'describe-applications']);

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine } from './helpers/sandbox-phase.js';
+import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine, until } from './helpers/sandbox-phase.js';
 
 const PHASE = 'intr';
 let p: PhaseSandbox;
@@ -115,25 +115,10 @@ async function runOk(args: string[], what = args.join(' ')): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
-async function envs(): Promise<any[]> {
-  const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', PHASE, '--no-include-deleted']);
-  return r.Environments.filter((e: any) => e.Status !== 'Terminated');
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
-}
-
 /** A killed create_nova may leave an environment Launching (or Updating after a swap): wait it out. */
 async function settled(): Promise<any[]> {
   return until('no environment Launching/Updating/Terminating', async () => {
-    const e = await envs();
+    const e = await p.envs();
     return e.some((x) => ['Launching', 'Updating', 'Terminating'].includes(x.Status)) ? undefined : e;
   });
 }
@@ -237,7 +222,7 @@ describe('interrupted runs: SIGKILL at several points, then run again', () => {
     await settled();
     await runOk(['--grace-minutes', '0', 'terminate_eb_old_environment']);
     const left = await until('one environment', async () => {
-      const e = await envs();
+      const e = await p.envs();
       return e.length === 1 ? e : undefined;
     });
     expect(left[0].VersionLabel).toBe(third.versionLabel);
@@ -251,12 +236,12 @@ describe('interrupted runs: SIGKILL at several points, then run again', () => {
 
   it('terminate_vpc killed after 3 and 12 calls is finished by the next run; a final terminate leaves nothing', async () => {
     await runOk(['terminate_nova']);
-    expect(await envs()).toEqual([]);
+    expect(await p.envs()).toEqual([]);
     for (const k of [3, 12]) await killWhen('terminate_vpc', `k=${k}`, afterCalls(k));
     await runOk(['terminate_vpc'], 'terminate_vpc after two kills');
     await runOk(['terminate'], 'the final terminate');
 
-    expect(await envs()).toEqual([]);
+    expect(await p.envs()).toEqual([]);
     const tagged = await p.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', `Name=value,Values=${PHASE}`]);
     expect(tagged.Tags).toEqual([]);
     const inv = await inventory();

@@ -275,7 +275,7 @@ describe('operating one phase, in order', () => {
       hook.status = 200;
       const codes = [ra.exitCode, rb.exitCode].sort();
       expect(codes, ra.stderr + rb.stderr).toEqual([0, 3]);
-      const [winner, loser, winnerPid] = ra.exitCode === 0 ? [ra, rb, a.pid] : [rb, ra, b.pid];
+      const [winner, loser, winnerPid] = ra.exitCode === 0 ? [ra, rb, ra.pid] : [rb, ra, rb.pid];
       expect(loser.stderr).toMatch(/phase 'op1' is locked by \S+@\S+:\d+:[0-9a-f]{6} \(create_nova, since /);
       expect(loser.stderr).toContain(`:${winnerPid}:`);
       expect(loser.stdout).toBe('');

@@ -4,53 +4,22 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AwsCli, buildAwsEnv, isMutating, quoteForDisplay, RunLog, type Exec, type ExecOptions, type ExecResult, type Tool } from '../../src/aws/cli.js';
+import { AwsCli, buildAwsEnv, isMutating, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
 import { AwsCliError, MissingToolError } from '../../src/errors.js';
 import { Logger } from '../../src/ui/log.js';
 import { MASK, Redactor } from '../../src/ui/redact.js';
+import { awsError, ok, recordingExec, Sink, type Call } from './fakes.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'aws-cli-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 
-class Sink extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
-interface Call {
-  file: Tool;
-  args: string[];
-  opts: ExecOptions;
-}
 
-/** An exec that answers each call from `script` in order, and fails the test on any call beyond it. */
-function recordingExec(script: (ExecResult | ((c: Call) => ExecResult))[]): Exec & { calls: Call[] } {
-  const calls: Call[] = [];
-  const exec = (async (file, args, opts) => {
-    const call = { file, args, opts };
-    calls.push(call);
-    const next = script.shift();
-    if (!next) throw new Error(`unexpected call: ${file} ${args.join(' ')}`);
-    return typeof next === 'function' ? next(call) : next;
-  }) as Exec & { calls: Call[] };
-  exec.calls = calls;
-  return exec;
-}
 
-const ok = (stdout = ''): ExecResult => ({ exitCode: 0, stdout, stderr: '' });
-const fail = (code: string, message = 'boom', exitCode = 254): ExecResult => ({
-  exitCode,
-  stdout: '',
-  stderr: `\nAn error occurred (${code}) when calling the Operation operation: ${message}\n`,
-});
+const fail = (code: string, message = 'boom', exitCode = 254): ExecResult => awsError(code, 'Operation', message, exitCode);
 
 function setup(script: Parameters<typeof recordingExec>[0], o: { dryRun?: boolean; verbose?: boolean; runLog?: RunLog; secrets?: string[] } = {}) {
   const out = new Sink();

@@ -3,53 +3,16 @@
 // and that a lost race is exit 3 naming the holder.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Exec, ExecOptions, ExecResult, Tool } from '../../src/aws/cli.js';
+
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type Ctx, type GlobalOptions } from '../../src/context.js';
 import { AwsCliError, EXIT, LockedError } from '../../src/errors.js';
 import { isDeadHereHolder, LOCK_TABLE, readLock, withPhaseLock } from '../../src/deploy/lock.js';
 import { Logger } from '../../src/ui/log.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
+import { awsError, ok, recordingExec, Sink, type Call, type Step } from './fakes.js';
 
-class Sink extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-interface Call {
-  file: Tool;
-  args: string[];
-  opts: ExecOptions;
-}
-
-type Step = ExecResult | ((c: Call) => ExecResult);
-
-/** Answers each call from `script` in order; a call beyond it fails the test. */
-function recordingExec(script: Step[]): Exec & { calls: Call[] } {
-  const calls: Call[] = [];
-  const exec = (async (file, args, opts) => {
-    const call = { file, args, opts };
-    calls.push(call);
-    const next = script.shift();
-    if (!next) throw new Error(`unexpected call: ${file} ${args.join(' ')}`);
-    return typeof next === 'function' ? next(call) : next;
-  }) as Exec & { calls: Call[] };
-  exec.calls = calls;
-  return exec;
-}
-
-const ok = (stdout = ''): ExecResult => ({ exitCode: 0, stdout, stderr: '' });
-const awsError = (code: string, op = 'PutItem', message = 'boom'): ExecResult => ({
-  exitCode: 254,
-  stdout: '',
-  stderr: `\nAn error occurred (${code}) when calling the ${op} operation: ${message}\n`,
-});
 const conditionFailed = () => awsError('ConditionalCheckFailedException', 'PutItem', 'The conditional request failed');
 const noTable = (op = 'PutItem') => awsError('ResourceNotFoundException', op, 'Requested resource not found');
 

@@ -2,7 +2,6 @@
 // it never carries a secret, and that a webhook that fails is only a warning.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type Ctx } from '../../src/context.js';
@@ -10,18 +9,11 @@ import { Logger } from '../../src/ui/log.js';
 import { MASK } from '../../src/ui/redact.js';
 import { message, notify, shouldNotify, webhookUrl } from '../../src/ui/notify.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
+import { Sink } from './fakes.js';
 
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const SLACK = 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
 
-class Sink extends Writable {
-  text = '';
-  isTTY = false;
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
 function makeCtx(command: string, o: { webhook?: string; env?: NodeJS.ProcessEnv; dryRun?: boolean } = {}): Ctx & { out: Sink; err: Sink } {
   const raw = structuredClone(sandboxJson) as any;

@@ -3,12 +3,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { createSandbox, type Sandbox } from '../../../sandbox/server.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const RUN = path.join(ROOT, 'run');
+import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from '../../../bench/phase.js';
+
+export { readRunLog, ROOT, RUN };
 
 export interface TestSandbox extends Sandbox {
   stateDir: string;
@@ -34,29 +34,14 @@ export interface PhaseOptions {
   router: string;
   /** Second octet of the phase's 10.x.0.0/16 (default 210). */
   octet?: number;
-  keyPairName?: string;
-  applicationName?: string;
 }
 
-/** Writes env.sandbox.json adapted to one phase into a temp dir; returns the file's path. */
+/** env.sandbox.json adapted to one phase, written to a temp dir; returns the file's path. */
 export function writePhaseConfig(o: PhaseOptions): string {
-  const base = JSON.parse(readFileSync(path.join(ROOT, 'env.sandbox.json'), 'utf8'));
-  const n = o.octet ?? 210;
-  base.common.PHASE = o.phase;
-  base.common.AWS_KEY_PAIR_NAME = o.keyPairName ?? o.phase;
-  base.common.AWS_VPC_EB = `10.${n}.0.0/16`;
-  base.common.AWS_SUBNET_EB_PRIVATE_1 = `10.${n}.0.0/20`;
-  base.common.AWS_SUBNET_EB_PRIVATE_2 = `10.${n}.16.0/20`;
-  base.common.AWS_SUBNET_EB_PUBLIC_1 = `10.${n}.128.0/20`;
-  base.common.AWS_SUBNET_EB_PUBLIC_2 = `10.${n}.144.0/20`;
-  base.common.HOST_NOVA = `${o.phase}-nova.ap-northeast-2.elasticbeanstalk.com`;
-  base.common.URL_NOVA = `http://${base.common.HOST_NOVA}`;
-  base.elasticbeanstalk.APPLICATION_NAME = o.applicationName ?? o.phase;
-  base.nova.CNAME = `${o.phase}-nova`;
-  base.sandbox = { ENDPOINT: o.endpoint, ROUTER: o.router };
+  const config = sandboxPhaseConfig({ ...o, octet: o.octet ?? 210 });
   const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-e2e-${o.phase}-`));
   const file = path.join(dir, 'env.json');
-  writeFileSync(file, JSON.stringify(base, null, 2));
+  writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
 }
 
@@ -82,36 +67,10 @@ export function spawnCli(args: string[]): ResultPromise {
   return execa(process.execPath, [RUN, ...args], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
 }
 
-export function sandboxEnv(endpoint: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: 'sandbox',
-    AWS_SECRET_ACCESS_KEY: 'sandbox',
-    AWS_DEFAULT_REGION: 'ap-northeast-2',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-  };
-}
-
 /** The aws CLI against the sandbox; parsed JSON. */
 export async function awsJson<T = any>(endpoint: string, args: string[]): Promise<T> {
-  const r = await execa('aws', [...args, '--output', 'json'], { env: sandboxEnv(endpoint), extendEnv: false });
+  const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(endpoint) });
   return (r.stdout.trim() ? JSON.parse(r.stdout) : {}) as T;
-}
-
-export interface RunLogLine {
-  args: string[];
-  mutating: boolean;
-  exitCode: number | null;
-  purpose?: string;
-  dryRun?: boolean;
-}
-
-export function readRunLog(file: string): RunLogLine[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** The run log of a ./run process, by its pid (the file name ends in -<command>-<pid>.jsonl). */
@@ -123,7 +82,7 @@ export function runLogOf(phase: string, command: string, pid: number): string | 
 }
 
 /** Calls that count for a budget: not the deploy lock's, and (optionally) not wait polls. */
-export function workCalls(lines: RunLogLine[], opts: { withoutWaits?: boolean } = {}): RunLogLine[] {
+export function workCalls<T extends { purpose?: string }>(lines: T[], opts: { withoutWaits?: boolean } = {}): T[] {
   return lines.filter((l) => l.purpose !== 'lock' && !(opts.withoutWaits && l.purpose === 'poll'));
 }
 
