@@ -127,20 +127,26 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   writeEbConfig(ctx, newName);
 
   let swapped = false;
+  let revoke: Promise<Error | undefined> | undefined;
   try {
     // 4. Wait, with one deadline, printing EB's events as they come.
     const ready = await waitUntilReady(ctx, app, newName, versionLabel, started + nova.DEPLOY_TIMEOUT_MINUTES * 60_000);
     const readyAt = Date.now();
     ctx.log.ok(`${newName} is Ready, Green, running ${versionLabel}`);
 
-    // 5 and 6, side by side since neither needs the other: close the SSH port EB opens to
-    // the world on the group it makes (as the original did), and probe the new environment.
+    // 5. Close the SSH port EB opens to the world on the group it makes (as the original
+    // did). It has been open since launch, and it is not on the way to serving users, so it
+    // runs beside the probe and the swap instead of ahead of them; the deploy awaits it.
+    revoke = revokeWorldSsh(ctx, newName).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    // 6. Probe the new environment itself, then the operator's smoke test, then swap.
     const own = ready.CNAME ?? cnameFor(ctx, cnamePrefix);
-    const [, probe] = await Promise.all([
-      revokeWorldSsh(ctx, newName),
-      probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) }),
-    ]);
-    if (!probe.ok) throw new JohannaError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
+    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) });
+    if (!probe.ok) {
+      throw new JohannaError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
+    }
     ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
     await runSmokeTest(ctx, own);
 
@@ -156,6 +162,8 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
       throw new JohannaError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`, 'check ./run status; ./run rollback swaps back to the previous environment');
     }
     const servingMs = Date.now() - readyAt;
+    const revokeError = await revoke;
+    if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${newName}'s security group: ${revokeError.message}`);
     await waitFor(ctx, {
       what: `EB to show ${newName} holding ${main}`,
       deadline: Date.now() + 10 * 60_000,
@@ -175,6 +183,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     printSummary(ctx, result);
     return result;
   } catch (err) {
+    await revoke; // never leave an aws call running behind us
     if (!swapped) await discardFailed(ctx, newName, old?.EnvironmentName);
     throw err;
   }
