@@ -102,7 +102,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
       subnetIds: network.publicSubnetIds,
       securityGroupId: network.ebPublicSgId,
       instanceProfile: names.instanceProfile,
-      serviceRole: names.serviceRole,
+      serviceRole: names.serviceRoleOption,
       versionLabel,
     }),
     tags: [

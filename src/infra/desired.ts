@@ -43,7 +43,7 @@ export function desiredPhase(config: Config): DesiredPhase {
       worker: trustService('ec2.amazonaws.com'),
       service: trustService('elasticbeanstalk.amazonaws.com', { StringEquals: { 'sts:ExternalId': 'elasticbeanstalk' } }),
     },
-    inlinePolicies: { worker: WORKER_POLICY, service: SERVICE_POLICY },
+    inlinePolicies: { ec2: WEB_TIER_POLICY, worker: WORKER_POLICY, service: SERVICE_POLICY },
   };
 }
 
@@ -53,6 +53,28 @@ function trustService(service: string, condition?: object): object {
     Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }],
   };
 }
+
+// What the instances need (as AWS's managed AWSElasticBeanstalkWebTier grants): the talk's
+// "no log lost" rotation to EB's S3 bucket, and enhanced health reports. Inline, not the
+// managed policy, so the role is complete in the one call that creates it a policy.
+const WEB_TIER_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'BucketAccess',
+      Effect: 'Allow',
+      Action: ['s3:Get*', 's3:List*', 's3:PutObject'],
+      Resource: ['arn:aws:s3:::elasticbeanstalk-*', 'arn:aws:s3:::elasticbeanstalk-*/*'],
+    },
+    { Sid: 'EnhancedHealth', Effect: 'Allow', Action: ['elasticbeanstalk:PutInstanceStatistics'], Resource: '*' },
+    {
+      Sid: 'Logs',
+      Effect: 'Allow',
+      Action: ['logs:PutLogEvents', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:DescribeLogGroups'],
+      Resource: ['arn:aws:logs:*:*:log-group:/aws/elasticbeanstalk*'],
+    },
+  ],
+};
 
 // The original's oneClick_ inline policies (what the EB console created in 2016).
 const WORKER_POLICY = {
@@ -82,6 +104,10 @@ const SERVICE_POLICY = {
       Effect: 'Allow',
       Action: [
         'elasticloadbalancing:DescribeInstanceHealth',
+        // Enhanced health on an application load balancer (the 2016 policy predates ALBs).
+        'elasticloadbalancing:DescribeLoadBalancers',
+        'elasticloadbalancing:DescribeTargetGroups',
+        'elasticloadbalancing:DescribeTargetHealth',
         'ec2:DescribeInstances',
         'ec2:DescribeInstanceStatus',
         'ec2:GetConsoleOutput',

@@ -41,16 +41,17 @@ export interface IamNames {
   /** Inline policy of each role (the original's oneClick_ policies), if it has one. */
   policies: Partial<Record<IamRoleKey, string>>;
   instanceProfile: string;
-  /** The same names flat, for EB's option settings. */
-  ec2Role: string;
-  workerRole: string;
-  serviceRole: string;
+  /**
+   * The service role as EB's ServiceRole option takes it: a bare name would mean the root
+   * path, and ours lives under `path`, so the path goes in front (without its leading /).
+   */
+  serviceRoleOption: string;
 }
 
 /**
  * IAM is account-wide and several phases share an account, so every name carries the
  * phase (the original's fixed aws-elasticbeanstalk-* names clashed between phases).
- * EB's IamInstanceProfile and ServiceRole options take `instanceProfile` and `roles.service`.
+ * EB's IamInstanceProfile option takes `instanceProfile`; its ServiceRole, `serviceRoleOption`.
  */
 export function iamNames(phase: string): IamNames {
   const p = `johanna-${phase}`;
@@ -59,12 +60,11 @@ export function iamNames(phase: string): IamNames {
     path: `/johanna/${phase}/`,
     roles,
     policies: {
+      ec2: 'johanna-eb-web-tier',
       worker: 'oneClick_aws-elasticbeanstalk-ec2-worker-role',
       service: 'oneClick_aws-elasticbeanstalk-service-role',
     },
     instanceProfile: `${p}-eb-ec2-role`,
-    ec2Role: roles.ec2,
-    workerRole: roles.worker,
-    serviceRole: roles.service,
+    serviceRoleOption: `johanna/${phase}/${roles.service}`,
   };
 }

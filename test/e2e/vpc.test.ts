@@ -59,7 +59,7 @@ describe('create_vpc --dry-run', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = jsonResult(r);
     expect(out.dryRun).toBe(true);
-    expect(out.created).toHaveLength(27);
+    expect(out.created).toHaveLength(28);
     expect(r.stderr).toContain("! aws ec2 create-vpc --cidr-block 10.231.0.0/16");
     expect(r.stderr).toMatch(/! aws ec2 create-subnet --vpc-id '<vpc-id>'/);
     expect(r.stderr).toMatch(/create-nat-gateway --subnet-id '<subnet-public_1-id>' --allocation-id '<eip-allocation-id>'/);
@@ -81,7 +81,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
     const out = jsonResult(r);
     vpcId = out.vpcId;
     expect(vpcId).toMatch(/^vpc-/);
-    expect(out.created.length).toBeGreaterThanOrEqual(27);
+    expect(out.created.length).toBeGreaterThanOrEqual(28);
     const calls = workCalls(readRunLog(out.runLog));
     expect(calls.length).toBeLessThanOrEqual(32);
 
@@ -125,6 +125,9 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
     expect(roles.map((x) => x.RoleName).sort()).toEqual([`johanna-${phase}-eb-ec2-role`, `johanna-${phase}-eb-ec2-worker-role`, `johanna-${phase}-eb-service-role`]);
     const profile = (await awsJson(sb.endpoint, ['iam', 'get-instance-profile', '--instance-profile-name', `johanna-${phase}-eb-ec2-role`])).InstanceProfile;
     expect(profile.Roles.map((x: any) => x.RoleName)).toEqual([`johanna-${phase}-eb-ec2-role`]);
+    // The instances may write EB's logs to S3 and report enhanced health.
+    const ec2Policies = await awsJson(sb.endpoint, ['iam', 'list-role-policies', '--role-name', `johanna-${phase}-eb-ec2-role`]);
+    expect(ec2Policies.PolicyNames).toEqual(['johanna-eb-web-tier']);
   }, 240_000);
 
   it('a second run on the complete phase makes no mutating call', async () => {

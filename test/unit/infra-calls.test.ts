@@ -80,7 +80,7 @@ describe('create_vpc discovery', () => {
     const ctx = ctxWith(exec, true);
     const r = await createVpc(ctx);
     expect(calls).toHaveLength(3);
-    expect((r.created as string[]).length).toBe(27);
+    expect((r.created as string[]).length).toBe(28);
     const printed = ctx.aws.records.filter((x) => x.dryRun).map((x) => x.args.slice(0, 2).join(' '));
     expect(printed.filter((p) => p === 'ec2 create-subnet')).toHaveLength(4);
     expect(printed).toContain('ec2 create-nat-gateway');

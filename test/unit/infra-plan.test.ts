@@ -27,7 +27,7 @@ function complete(): ExistingPhase {
     networkInspected: true,
     keyPairId: 'key-1',
     roles: {
-      ec2: { name: 'johanna-dv-eb-ec2-role', policies: [], attachedPolicyArns: [], profiles: ['johanna-dv-eb-ec2-role'] },
+      ec2: { name: 'johanna-dv-eb-ec2-role', policies: ['johanna-eb-web-tier'], attachedPolicyArns: [], profiles: ['johanna-dv-eb-ec2-role'] },
       worker: { name: 'johanna-dv-eb-ec2-worker-role', policies: ['oneClick_aws-elasticbeanstalk-ec2-worker-role'], attachedPolicyArns: [], profiles: [] },
       service: { name: 'johanna-dv-eb-service-role', policies: ['oneClick_aws-elasticbeanstalk-service-role'], attachedPolicyArns: [], profiles: [] },
     },
@@ -53,7 +53,7 @@ describe('iamNames', () => {
       path: '/johanna/qa/',
       roles: { ec2: 'johanna-qa-eb-ec2-role', worker: 'johanna-qa-eb-ec2-worker-role', service: 'johanna-qa-eb-service-role' },
       instanceProfile: 'johanna-qa-eb-ec2-role',
-      serviceRole: 'johanna-qa-eb-service-role',
+      serviceRoleOption: 'johanna/qa/johanna-qa-eb-service-role',
     });
   });
   it('trusts elasticbeanstalk with the external id for the service role', () => {
@@ -66,7 +66,7 @@ describe('planCreate', () => {
   it('on an empty account plans everything, each step after what it needs', () => {
     const plan = planCreate(d, emptyPhase());
     expect(plan.present).toEqual([]);
-    expect(plan.steps.filter((s) => s.kind !== 'lookup')).toHaveLength(27);
+    expect(plan.steps.filter((s) => s.kind !== 'lookup')).toHaveLength(28);
     const deps = Object.fromEntries(plan.steps.map((s) => [s.id, s.deps]));
     expect(deps['vpc']).toEqual([]);
     expect(deps['key-pair']).toEqual([]);
