@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Ctx } from '../context.js';
-import { JohannaError, StateError } from '../errors.js';
+import { AwsCliError, JohannaError, StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ownerTags } from '../aws/tags.js';
 import { findPhaseNetwork } from '../infra/discover.js';
@@ -30,22 +30,35 @@ export interface DeployResult {
   dryRun?: boolean;
 }
 
+const DRY_RUN_NETWORK = {
+  vpcId: '<vpc-id>',
+  publicSubnetIds: ['<subnet-public_1-id>', '<subnet-public_2-id>'] as [string, string],
+  privateSubnetIds: ['<subnet-private_1-id>', '<subnet-private_2-id>'] as [string, string],
+  ebPublicSgId: '<sg-eb_public-id>',
+  ebPrivateSgId: '<sg-eb_private-id>',
+};
+
 /** EB's words for a deploy that went wrong; seen in an event, we stop waiting at once. */
 const FAILURE_EVENT = /(is complete, but with errors|Failed to deploy application|Failed to launch environment|Stack named .* aborted|Environment health has transitioned from \w+ to Severe)/i;
 
 export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const started = Date.now();
+  // One deadline for the whole deploy; every wait below takes what is left of it.
+  const deadline = started + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
+  const left = () => Math.max(0, deadline - Date.now());
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
 
   // 1. Preflight: everything read, nothing changed.
   ctx.log.step('preflight: the phase network and the application\'s environments');
-  const [network, envs, stacks] = await Promise.all([
+  const [found, envs, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
     eb.describeEnvironments(ctx, app),
     eb.listSolutionStacks(ctx),
   ]);
+  // A dry run of `create` on a new phase has planned the network but not made it.
+  const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
   const busy = envs.filter((e) => e.Status === 'Launching' || e.Status === 'Updating');
   if (busy.length) {
@@ -68,10 +81,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
 
   // 2. Package and upload.
   const now = new Date();
-  const ts = Math.floor(now.getTime() / 1000);
   const versionLabel = versionLabelFor(now);
-  const newName = `${ENV_PREFIX}${ts}`;
-  const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
   ctx.log.step(`package ${versionLabel}${nova.GIT_URL ? ` from ${nova.GIT_URL} ${nova.GIT_BRANCH}` : ' from ./nova'}`);
   const pkg = await packageNova({
     root: ctx.root,
@@ -88,29 +98,44 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   await ctx.aws.aws(['s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', pkg.zipPath]);
   await eb.createApplicationVersion(ctx, app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
 
-  // 3. Create the new environment.
+  // 3. Create the new environment. Its name is unique per account and region, not per
+  // application, so two phases deploying in the same second would collide: take the next.
   const names = iamNames(ctx.phase);
-  ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${stack})`);
-  await eb.createEnvironment(ctx, {
-    app,
-    name: newName,
-    cnamePrefix,
-    versionLabel,
-    solutionStack: stack,
-    optionSettings: novaOptionSettings(ctx, {
-      vpcId: network.vpcId,
-      subnetIds: network.publicSubnetIds,
-      securityGroupId: network.ebPublicSgId,
-      instanceProfile: names.instanceProfile,
-      serviceRole: names.serviceRoleOption,
-      versionLabel,
-    }),
-    tags: [
-      ...ownerTags(ctx.phase, 'nova-environment'),
-      { Key: 'git_hash_johanna', Value: pkg.gitHashJohanna },
-      { Key: 'git_hash_nova', Value: pkg.gitHashNova },
-    ],
-  });
+  let ts = Math.floor(now.getTime() / 1000);
+  let newName = '';
+  let cnamePrefix = '';
+  for (let attempt = 1; ; attempt++, ts++) {
+    newName = `${ENV_PREFIX}${ts}`;
+    cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
+    ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${stack})`);
+    try {
+      await eb.createEnvironment(ctx, {
+        app,
+        name: newName,
+        cnamePrefix,
+        versionLabel,
+        solutionStack: stack,
+        optionSettings: novaOptionSettings(ctx, {
+          vpcId: network.vpcId,
+          subnetIds: network.publicSubnetIds,
+          securityGroupId: network.ebPublicSgId,
+          instanceProfile: names.instanceProfile,
+          serviceRole: names.serviceRoleOption,
+          versionLabel,
+        }),
+        tags: [
+          ...ownerTags(ctx.phase, 'nova-environment'),
+          { Key: 'git_hash_johanna', Value: pkg.gitHashJohanna },
+          { Key: 'git_hash_nova', Value: pkg.gitHashNova },
+        ],
+      });
+      break;
+    } catch (err) {
+      const taken = err instanceof AwsCliError && /Environment .* already exists/i.test(err.stderr);
+      if (!taken || attempt >= 5) throw err;
+      ctx.log.warn(`${newName} is taken in this account (another phase deploying this second?); trying ${ENV_PREFIX}${ts + 1}`);
+    }
+  }
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: newName,
     oldEnvironment: old?.EnvironmentName,
@@ -124,13 +149,15 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     ctx.log.plan(`(then: wait for ${newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${nova.HEALTH_CHECK_URL}${old ? `, swap CNAMEs with ${old.EnvironmentName}` : ''})`);
     return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
   }
-  writeEbConfig(ctx, newName);
+  // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
+  // and its many test phases would only fight over the one file.
+  if (!ctx.sandbox) writeEbConfig(ctx, newName);
 
   let swapped = false;
   let revoke: Promise<Error | undefined> | undefined;
   try {
     // 4. Wait, with one deadline, printing EB's events as they come.
-    const ready = await waitUntilReady(ctx, app, newName, versionLabel, started + nova.DEPLOY_TIMEOUT_MINUTES * 60_000);
+    const ready = await waitUntilReady(ctx, app, newName, versionLabel, deadline);
     const readyAt = Date.now();
     ctx.log.ok(`${newName} is Ready, Green, running ${versionLabel}`);
 
@@ -143,12 +170,12 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     );
     // 6. Probe the new environment itself, then the operator's smoke test, then swap.
     const own = ready.CNAME ?? cnameFor(ctx, cnamePrefix);
-    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) });
+    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: Math.min(60_000, left()), intervalMs: pollMs(ctx) });
     if (!probe.ok) {
       throw new JohannaError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
     }
     ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
-    await runSmokeTest(ctx, own);
+    await runSmokeTest(ctx, own, left());
 
     if (old) {
       ctx.log.step(`swap CNAMEs: ${newName} takes ${main} from ${old.EnvironmentName}`);
@@ -157,7 +184,10 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     }
     // 7. Verify: the main CNAME serves the new version (HTTP first: it is what users see,
     // and it answers sooner than a describe call), then that EB says the new one holds it.
-    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: 120_000, intervalMs: 200 });
+    // Once swapped, giving up early only reports a false failure (DNS answers for the main
+    // CNAME live 60 s), so the verification gets at least 5 minutes even past the deadline.
+    const verifyMs = Math.max(left(), 5 * 60_000);
+    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
     if (!verify.ok) {
       throw new JohannaError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`, 'check ./run status; ./run rollback swaps back to the previous environment');
     }
@@ -166,7 +196,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${newName}'s security group: ${revokeError.message}`);
     await waitFor(ctx, {
       what: `EB to show ${newName} holding ${main}`,
-      deadline: Date.now() + 10 * 60_000,
+      deadline: Date.now() + verifyMs,
       intervalMs: Math.min(pollMs(ctx), 1000),
       check: async () => {
         const [e] = await eb.describeEnvironments(ctx, app, { names: [newName], purpose: 'poll' });
@@ -237,7 +267,7 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
 }
 
 /** nova.SMOKE_TEST_COMMAND, run with the new environment's URL; a non-zero exit refuses the swap. */
-async function runSmokeTest(ctx: Ctx, host: string): Promise<void> {
+async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
   const cmd = ctx.config.nova.SMOKE_TEST_COMMAND;
   if (!cmd) return;
   ctx.log.step(`smoke test: ${cmd}`);
@@ -250,7 +280,7 @@ async function runSmokeTest(ctx: Ctx, host: string): Promise<void> {
     ...(ctx.sandbox ? { JOHANNA_CONNECT: `http://${ctx.sandbox.router}` } : {}),
   };
   // The operator's own command line from the config, so a shell runs it.
-  const r = await execa('sh', ['-c', cmd], { env, reject: false, all: true, cwd: ctx.root, timeout: 10 * 60_000 });
+  const r = await execa('sh', ['-c', cmd], { env, reject: false, all: true, cwd: ctx.root, timeout: Math.max(1000, timeoutMs), cancelSignal: ctx.signal });
   for (const line of String(r.all ?? '').split('\n').filter(Boolean)) ctx.log.info(`  | ${line}`);
   if (r.exitCode !== 0) throw new JohannaError(`smoke test failed (exit ${r.exitCode}): ${cmd}`, 'the swap was refused; the live environment was not touched');
   ctx.log.ok('smoke test passed');
@@ -258,6 +288,19 @@ async function runSmokeTest(ctx: Ctx, host: string): Promise<void> {
 
 async function discardFailed(ctx: Ctx, name: string, old: string | undefined): Promise<void> {
   const keep = ctx.config.nova.KEEP_FAILED_ENVIRONMENT;
+  try {
+    // A swap that failed on our side may still have happened on EB's (a lost answer, then a
+    // retry that errs): never terminate the environment that serves the main CNAME.
+    const main = mainCname(ctx);
+    const [env] = await eb.describeEnvironments(ctx, ctx.config.elasticbeanstalk.APPLICATION_NAME, { names: [name] });
+    if (env && sameHost(env.CNAME, main)) {
+      ctx.log.warn(`${name} holds ${main} after all; it stays. Check ./run status (./run rollback swaps back).`);
+      return;
+    }
+  } catch (err) {
+    ctx.log.warn(`could not check whether ${name} serves ${ctx.config.nova.CNAME}: ${(err as Error).message}; leaving it in place`);
+    return;
+  }
   ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `terminating ${name}`}`);
   if (keep) return;
   try {

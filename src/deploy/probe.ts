@@ -2,6 +2,7 @@
 // sandbox the router stands in for DNS, so we connect to it and name the CNAME in Host.
 import http from 'node:http';
 import type { Ctx } from '../context.js';
+import { pause, throwIfInterrupted } from './wait.js';
 
 export interface ProbeAnswer {
   status: number;
@@ -21,12 +22,19 @@ export function probeTarget(ctx: Pick<Ctx, 'sandbox'>, host: string): { hostname
 export function httpGet(ctx: Pick<Ctx, 'sandbox'>, host: string, path: string, timeoutMs = 5000): Promise<ProbeAnswer> {
   const target = probeTarget(ctx, host);
   return new Promise((resolve, reject) => {
+    // One limit for the whole exchange: `timeout` alone only covers an idle socket, and a
+    // reset after the headers would otherwise leave this promise unsettled for ever.
+    const signal = AbortSignal.timeout(timeoutMs);
     const req = http.get(
-      { hostname: target.hostname, port: target.port, path, headers: { Host: host, 'User-Agent': 'johanna-probe' }, timeout: timeoutMs, agent: false },
+      { hostname: target.hostname, port: target.port, path, headers: { Host: host, 'User-Agent': 'johanna-probe' }, timeout: timeoutMs, agent: false, signal },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));
+        res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error(`the answer from ${host}${path} was cut off`));
+        });
         res.on('end', () => {
           let version: string | undefined;
           try {
@@ -39,7 +47,7 @@ export function httpGet(ctx: Pick<Ctx, 'sandbox'>, host: string, path: string, t
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${host}${path} within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (err) => reject(err.name === 'AbortError' ? new Error(`no full answer from ${host}${path} within ${timeoutMs} ms`) : err));
   });
 }
 
@@ -48,7 +56,7 @@ export function httpGet(ctx: Pick<Ctx, 'sandbox'>, host: string, path: string, t
  * until the deadline. Returns what the last answer was, for the error message.
  */
 export async function probeUntilServing(
-  ctx: Pick<Ctx, 'sandbox' | 'log'>,
+  ctx: Pick<Ctx, 'sandbox' | 'log'> & { signal?: AbortSignal },
   host: string,
   path: string,
   version: string,
@@ -59,6 +67,7 @@ export async function probeUntilServing(
   let tries = 0;
   let last = 'no answer yet';
   for (;;) {
+    throwIfInterrupted(ctx.signal, `${host}${path} to serve ${version}`);
     tries++;
     try {
       const a = await httpGet(ctx, host, path);
@@ -70,6 +79,6 @@ export async function probeUntilServing(
     }
     if (streak >= opts.times) return { ok: true, last, tries };
     if (Date.now() >= end) return { ok: false, last, tries };
-    await new Promise((r) => setTimeout(r, streak > 0 ? Math.min(opts.intervalMs, 150) : opts.intervalMs));
+    await pause(streak > 0 ? Math.min(opts.intervalMs, 150) : opts.intervalMs, ctx.signal);
   }
 }
