@@ -20,8 +20,8 @@ export interface ExecResult {
 export interface ExecOptions {
   env: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Stream the child's output to ours as it comes (passthrough). */
-  inherit?: boolean;
+  /** Stream the child's output as it comes (passthrough): stdin is the user's, output goes here. */
+  onOutput?: (text: string, stream: 'out' | 'err') => void;
 }
 
 /** How a child is started; unit tests inject a recording one. */
@@ -29,16 +29,19 @@ export type Exec = (file: Tool, args: string[], opts: ExecOptions) => Promise<Ex
 
 export const execaExec: Exec = async (file, args, opts) => {
   try {
-    const r = await execa(file, args, {
+    const sub = execa(file, args, {
       env: opts.env,
       extendEnv: false,
       cwd: opts.cwd,
       reject: false,
-      stdin: opts.inherit ? 'inherit' : 'ignore',
-      stdout: opts.inherit ? ['pipe', 'inherit'] : 'pipe',
-      stderr: opts.inherit ? ['pipe', 'inherit'] : 'pipe',
+      stdin: opts.onOutput ? 'inherit' : 'ignore',
       stripFinalNewline: false,
     });
+    if (opts.onOutput) {
+      forward(sub.stdout, (t) => opts.onOutput!(t, 'out'));
+      forward(sub.stderr, (t) => opts.onOutput!(t, 'err'));
+    }
+    const r = await sub;
     if (r.failed && r.exitCode === undefined) {
       if ((r as { code?: string }).code === 'ENOENT') throw missingTool(file);
       throw new AwsCliError([file, ...args], -1, r.message ?? 'could not start');
@@ -49,6 +52,34 @@ export const execaExec: Exec = async (file, args, opts) => {
     throw err;
   }
 };
+
+/**
+ * Pass a stream on line by line, so the redactor sees whole lines; a partial line (a
+ * prompt waiting for the user) goes on after a short quiet spell rather than never.
+ */
+function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text: string) => void): void {
+  if (!stream) return;
+  let pending = '';
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (pending) write(pending);
+    pending = '';
+  };
+  stream.on('data', (chunk: Buffer | string) => {
+    clearTimeout(timer);
+    pending += chunk.toString();
+    const nl = pending.lastIndexOf('\n');
+    if (nl >= 0) {
+      write(pending.slice(0, nl + 1));
+      pending = pending.slice(nl + 1);
+    }
+    timer = setTimeout(flush, 50);
+  });
+  stream.on('end', () => {
+    clearTimeout(timer);
+    flush();
+  });
+}
 
 function missingTool(file: Tool): MissingToolError {
   return file === 'aws'
@@ -180,10 +211,11 @@ export class AwsCli {
 
   /**
    * Passthrough: run the tool with the phase's environment in `cwd`, return its exit code
-   * and output. `stream` echoes the output live (eb); otherwise the caller prints it.
+   * and output. `stream` echoes the output live, redacted (eb); otherwise the caller prints it.
    */
   async passthrough(tool: Tool, args: string[], opts: { cwd?: string; stream?: boolean } = {}): Promise<ExecResult> {
-    return this.timed(tool, args, { env: this.env, cwd: opts.cwd, inherit: opts.stream }, isMutating(args), 1, true);
+    const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
+    return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, isMutating(args), 1, true);
   }
 
   private async timed(tool: Tool, args: string[], opts: ExecOptions, mutating: boolean, attempt: number, quiet?: boolean, purpose?: string): Promise<ExecResult> {
@@ -200,7 +232,7 @@ export class AwsCli {
     this.log.debug(`$ ${tool} ${shown.map(quoteForDisplay).join(' ')}  (${(ms / 1000).toFixed(2)}s, exit ${r.exitCode})`);
     if (r.exitCode !== 0 && !quiet) this.log.debug(this.redactor.redact(r.stderr.trim()));
     // A failed call keeps the tool's last words, so a cron run's log says why.
-    const error = r.exitCode !== 0 && !opts.inherit ? this.redactor.redact(r.stderr.trim().split('\n').filter(Boolean).pop() ?? '') : undefined;
+    const error = r.exitCode !== 0 ? this.redactor.redact(r.stderr.trim().split('\n').filter(Boolean).pop() ?? '') : undefined;
     this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating, ...(attempt > 1 ? { attempt } : {}), ...(purpose ? { purpose } : {}), ...(error ? { error } : {}) });
     return r;
   }
@@ -240,14 +272,19 @@ export function buildAwsEnv(i: AwsEnvInput): NodeJS.ProcessEnv {
     delete env.AWS_SECURITY_TOKEN;
   }
   if (i.endpoint) {
-    // A sandbox phase must never send real credentials anywhere, nor look for them off-box.
+    // A sandbox phase must never send real credentials anywhere, nor look for them off-box,
+    // nor let any other setting send a call past the sandbox to AWS.
+    for (const k of Object.keys(env)) if (k.startsWith('AWS_ENDPOINT_URL_')) delete env[k];
     env.AWS_ENDPOINT_URL = i.endpoint;
     env.AWS_ACCESS_KEY_ID = 'sandbox';
     env.AWS_SECRET_ACCESS_KEY = 'sandbox';
     env.AWS_EC2_METADATA_DISABLED = 'true';
+    env.AWS_CONFIG_FILE = '/dev/null';
+    env.AWS_SHARED_CREDENTIALS_FILE = '/dev/null';
     delete env.AWS_PROFILE;
     delete env.AWS_SESSION_TOKEN;
-    delete env.AWS_ENDPOINT_URL_ELASTIC_BEANSTALK;
+    delete env.AWS_SECURITY_TOKEN;
+    delete env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS;
   }
   return env;
 }

@@ -1,5 +1,7 @@
 // `./run -- aws ...` and `../run -- eb ...`: the phase's credentials, region and endpoint,
 // the caller's folder, and the tool's own exit code.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseEbList, parseEbStatus } from '../aws/eb-output.js';
@@ -43,6 +45,7 @@ export async function passthrough(ctx: Ctx, argv: string[], cwd: string): Promis
     return { exitCode: r.exitCode };
   }
   if (tool === 'eb') {
+    checkEbConfig(ctx, cwd);
     if (!ctx.json) {
       const r = await ctx.aws.passthrough('eb', args, { cwd, stream: true });
       return { exitCode: r.exitCode };
@@ -57,4 +60,22 @@ export async function passthrough(ctx: Ctx, argv: string[], cwd: string): Promis
     `after -- comes aws or eb, not '${tool ?? ''}'`,
     "e.g. ./run -- aws ec2 describe-vpcs, or cd nova; ../run -- eb list",
   );
+}
+
+/**
+ * The EB CLI reads its application from `.elasticbeanstalk/config.yml` in the folder, which
+ * create_nova writes for the phase it deploys: with several phases, the file may name
+ * another phase's application, and `eb terminate` would then act on that one.
+ */
+export function checkEbConfig(ctx: Pick<Ctx, 'config' | 'phase'>, cwd: string): void {
+  const file = path.join(cwd, '.elasticbeanstalk', 'config.yml');
+  if (!existsSync(file)) return;
+  const app = /^\s*application_name:\s*(\S+)\s*$/m.exec(readFileSync(file, 'utf8'))?.[1];
+  const ours = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  if (app && app !== ours) {
+    throw new UsageError(
+      `${file} is for application '${app}', not phase ${ctx.phase}'s '${ours}'`,
+      `run create_nova for phase ${ctx.phase} (it rewrites the file), or pass the phase's config whose application is '${app}'`,
+    );
+  }
 }

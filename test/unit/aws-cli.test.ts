@@ -254,7 +254,22 @@ describe('passthrough', () => {
   it('runs the tool with the args as given (no --output), in the cwd, and returns its result', async () => {
     const { aws, exec } = setup([{ exitCode: 3, stdout: '* nova-1\n', stderr: '' }]);
     await expect(aws.passthrough('eb', ['list'], { cwd: '/tmp/nova', stream: true })).resolves.toEqual({ exitCode: 3, stdout: '* nova-1\n', stderr: '' });
-    expect(exec.calls[0]).toMatchObject({ file: 'eb', args: ['list'], opts: { cwd: '/tmp/nova', inherit: true } });
+    expect(exec.calls[0]).toMatchObject({ file: 'eb', args: ['list'], opts: { cwd: '/tmp/nova' } });
+    expect(typeof exec.calls[0].opts.onOutput).toBe('function');
+  });
+
+  it('streams the output it is given through the redactor', async () => {
+    const { aws, exec, out, err } = setup([
+      (c) => {
+        c.opts.onOutput!(`Credential=AKIAABCDEFGHIJKLMNOP/x ${SECRET}\n`, 'out');
+        c.opts.onOutput!(`secret ${SECRET}\n`, 'err');
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    ]);
+    await aws.passthrough('eb', ['--debug', 'list'], { cwd: '/tmp/nova', stream: true });
+    expect(exec.calls).toHaveLength(1);
+    expect(out.text).toBe(`Credential=${MASK}/x ${MASK}\n`);
+    expect(err.text).toBe(`secret ${MASK}\n`);
   });
 });
 
