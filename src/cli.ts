@@ -105,10 +105,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { opts, operands } = parseArgs(mine);
     json = Boolean(opts.json);
-    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stdout), redactor: makeRedactor(process.env) });
+    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stderr), redactor: makeRedactor(process.env) });
     validateNumbers(opts);
     if (opts.help || (!through && operands.length === 0)) {
-      process.stdout.write(usage());
+      if (json) log.jsonResult({ ok: true, command: 'usage', usage: usage() });
+      else process.stdout.write(usage());
       return EXIT.ok;
     }
     commandName = through ? through[0] ?? '' : operands[0];
@@ -130,9 +131,9 @@ export async function main(argv: string[]): Promise<number> {
     const configFile = resolveConfigPath(ROOT, opts.env);
     const { config, warnings } = loadConfig(configFile);
     const redactor = makeRedactor(process.env, config);
-    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stdout), redactor });
+    log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stderr), redactor });
     for (const w of warnings) log.warn(w);
-    ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor });
+    ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: onInterrupt(log) });
 
     const needsConfirm = through ? true : spec!.changes;
     if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin });
@@ -175,6 +176,23 @@ export async function main(argv: string[]): Promise<number> {
     }
     return e?.exitCode ?? EXIT.failed;
   }
+}
+
+/**
+ * SIGINT/SIGTERM (Ctrl-C, a cron or CI timeout) abort the run's waits, so a deploy removes
+ * its new environment and every command releases its lock on the way out. A second signal
+ * exits at once.
+ */
+function onInterrupt(log: Logger): AbortSignal {
+  const abort = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    log.warn(`${sig}: stopping at the next safe point and cleaning up (send it again to stop at once)`);
+    abort.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return abort.signal;
 }
 
 // Exit explicitly: a stray handle (a prompt, a socket) must never keep a cron job alive.

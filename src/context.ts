@@ -38,10 +38,13 @@ export interface Ctx {
   opts: GlobalOptions;
   sandbox?: SandboxTarget;
   startedAt: Date;
+  /** Aborted on SIGINT/SIGTERM: waits stop at their next poll, so the run can clean up. */
+  signal: AbortSignal;
 }
 
-export function useColor(opts: GlobalOptions, env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): boolean {
-  return opts.color !== false && !env.NO_COLOR && Boolean(stdout.isTTY);
+/** Colour only for a terminal: judged on stderr, where every coloured line goes. */
+export function useColor(opts: GlobalOptions, env: NodeJS.ProcessEnv, stderr: { isTTY?: boolean }): boolean {
+  return opts.color !== false && !env.NO_COLOR && Boolean(stderr.isTTY);
 }
 
 export function makeRedactor(env: NodeJS.ProcessEnv, config?: Config): Redactor {
@@ -62,6 +65,7 @@ export interface BuildCtxInput {
   exec?: Exec;
   /** Write the run log (off for unit tests). */
   runLog?: boolean;
+  signal?: AbortSignal;
 }
 
 export function buildCtx(i: BuildCtxInput): Ctx {
@@ -93,5 +97,6 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     opts: i.opts,
     sandbox,
     startedAt: new Date(),
+    signal: i.signal ?? new AbortController().signal,
   };
 }

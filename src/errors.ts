@@ -105,3 +105,8 @@ export class TimeoutError extends JohannaError {
 export class StateError extends JohannaError {
   override readonly code = 'STATE';
 }
+
+/** SIGINT/SIGTERM arrived: the run stopped at its next safe point and cleaned up. */
+export class InterruptedError extends JohannaError {
+  override readonly code = 'INTERRUPTED';
+}

@@ -3,17 +3,21 @@
 // it, for which command and since when, and expires so that a killed run cannot block the
 // phase forever. Read-only commands take no lock. Lock calls are marked purpose "lock" in
 // the run log, apart from the command's own work.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { AwsCliError, LockedError } from '../errors.js';
 import { TAG_ROLE } from '../aws/tags.js';
+import { pause, throwIfInterrupted } from './wait.js';
 
 export const LOCK_TABLE = 'johanna-locks';
 
 export interface LockHolder {
   phase: string;
   holder: string;
+  /** This boot of this machine: a host name alone is shared by containers on other hosts. */
+  machine?: string;
   command: string;
   startedAt: string;
   expiresAt: number; // epoch seconds
@@ -25,6 +29,7 @@ function item(h: LockHolder): string {
   return JSON.stringify({
     phase: { S: h.phase },
     holder: { S: h.holder },
+    ...(h.machine ? { machine: { S: h.machine } } : {}),
     command: { S: h.command },
     startedAt: { S: h.startedAt },
     expiresAt: { N: String(h.expiresAt) },
@@ -41,6 +46,7 @@ export async function readLock(ctx: Ctx): Promise<LockHolder | undefined> {
     return {
       phase: ctx.phase,
       holder: r.Item.holder?.S ?? '?',
+      machine: r.Item.machine?.S,
       command: r.Item.command?.S ?? '?',
       startedAt: r.Item.startedAt?.S ?? '?',
       expiresAt: Number(r.Item.expiresAt?.N ?? 0),
@@ -118,7 +124,8 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
 /** Who holds the lock we just failed to take; undefined when a dead run of this host did and we took it over. */
 async function heldBy(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
   const holder = await readLock(ctx);
-  if (!holder || !isDeadHereHolder(holder.holder)) return holder ?? { ...me, holder: 'another run' };
+  const deadHere = holder && holder.machine !== undefined && holder.machine === me.machine && isDeadHereHolder(holder.holder);
+  if (!holder || !deadHere) return holder ?? { ...me, holder: 'another run' };
   // Killed on this very machine (its pid is gone): no need to wait for the expiry.
   ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
   try {
@@ -128,6 +135,15 @@ async function heldBy(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined>
     throw e;
   }
   return undefined;
+}
+
+/** The kernel's id of this boot: differs between hosts (and reboots), even when host names match. */
+export function thisMachine(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `user@host:pid:token` of a process on this host that no longer exists. */
@@ -155,10 +171,13 @@ async function takeOver(ctx: Ctx, me: LockHolder, dead: string): Promise<void> {
 }
 
 export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
-  const ttlMinutes = ctx.config.lock.TTL_MINUTES;
+  // Never shorter than the longest a deploy may take, or a second host could take over a
+  // lock that is still in use.
+  const ttlMinutes = Math.max(ctx.config.lock.TTL_MINUTES, ctx.config.nova.DEPLOY_TIMEOUT_MINUTES + 30);
   const me: LockHolder = {
     phase: ctx.phase,
     holder: `${os.userInfo().username}@${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    machine: thisMachine(),
     command: ctx.command,
     startedAt: new Date().toISOString(),
     expiresAt: Math.floor(Date.now() / 1000) + ttlMinutes * 60,
@@ -175,7 +194,8 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<
       );
     }
     ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`);
-    await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(0, deadline - Date.now()))));
+    await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
+    throwIfInterrupted(ctx.signal, 'the deploy lock');
   }
   try {
     return await fn();

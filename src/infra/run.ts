@@ -4,6 +4,7 @@
 import type { AwsCall } from '../aws/ec2.js';
 import type { Ctx } from '../context.js';
 import { TimeoutError } from '../errors.js';
+import { pause, throwIfInterrupted } from '../deploy/wait.js';
 
 export const AWS_CONCURRENCY = 4;
 
@@ -88,12 +89,13 @@ export class Deadline {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Poll `check` until it answers true. Polls are marked purpose "wait" in the run log, so
+ * Poll `check` until it answers true. Polls are marked purpose "poll" in the run log, so
  * call counts can leave them out.
  */
 export async function waitUntil(ctx: Ctx, deadline: Deadline, what: string, check: () => Promise<boolean>, everyMs = 5000): Promise<void> {
   const started = Date.now();
   for (let first = true; ; first = false) {
+    throwIfInterrupted(ctx.signal, what);
     if (await check()) {
       if (!first) ctx.log.info(`${what}: done after ${Math.round((Date.now() - started) / 1000)}s`);
       return;
@@ -103,6 +105,6 @@ export async function waitUntil(ctx: Ctx, deadline: Deadline, what: string, chec
       throw new TimeoutError(`gave up waiting for ${what} after ${Math.round((Date.now() - started) / 1000)}s (the command's ${deadline.minutes}-minute deadline)`, 'run the command again: it picks up where this one stopped');
     }
     ctx.log.live(`waiting for ${what} (${Math.round((Date.now() - started) / 1000)}s)`);
-    await sleep(everyMs);
+    await pause(everyMs, ctx.signal);
   }
 }

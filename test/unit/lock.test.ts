@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type Ctx, type GlobalOptions } from '../../src/context.js';
 import { AwsCliError, EXIT, LockedError } from '../../src/errors.js';
-import { isDeadHereHolder, LOCK_TABLE, readLock, withPhaseLock } from '../../src/deploy/lock.js';
+import { isDeadHereHolder, LOCK_TABLE, readLock, thisMachine, withPhaseLock } from '../../src/deploy/lock.js';
 import { Logger } from '../../src/ui/log.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
 import { awsError, ok, recordingExec, Sink, type Call, type Step } from './fakes.js';
@@ -83,11 +83,20 @@ describe('withPhaseLock', () => {
 
   it('uses lock.TTL_MINUTES from the config', async () => {
     const { ctx, exec } = setup([ok(), ok()]);
-    ctx.config.lock.TTL_MINUTES = 5;
+    ctx.config.lock.TTL_MINUTES = 120;
     await withPhaseLock(ctx, async () => undefined);
     const item = JSON.parse(argAfter(exec.calls[0], '--item'));
-    expect(Number(item.expiresAt.N) - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(5 * 60 - 2);
-    expect(Number(item.expiresAt.N) - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(5 * 60);
+    expect(Number(item.expiresAt.N) - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(120 * 60 - 2);
+    expect(Number(item.expiresAt.N) - Math.floor(Date.now() / 1000)).toBeLessThanOrEqual(120 * 60);
+  });
+
+  it('never expires before a deploy may end: at least DEPLOY_TIMEOUT_MINUTES + 30', async () => {
+    const { ctx, exec } = setup([ok(), ok()]);
+    ctx.config.lock.TTL_MINUTES = 5;
+    ctx.config.nova.DEPLOY_TIMEOUT_MINUTES = 60;
+    await withPhaseLock(ctx, async () => undefined);
+    const item = JSON.parse(argAfter(exec.calls[0], '--item'));
+    expect(Number(item.expiresAt.N) - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(90 * 60 - 2);
   });
 
   it('releases the lock when the work fails, and the failure goes on', async () => {
@@ -205,7 +214,13 @@ describe('a lock left by a run killed on this machine', () => {
   // A pid that existed a moment ago and is gone now.
   const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
   const here = (pid: number) => `${os.userInfo().username}@${os.hostname()}:${pid}:0a1b2c`;
-  const itemOf = (holder: string) => ({ Item: { ...GHOST, holder: { S: holder } } });
+  const itemOf = (holder: string, machine = thisMachine()) => ({ Item: { ...GHOST, holder: { S: holder }, ...(machine ? { machine: { S: machine } } : {}) } });
+
+  it('a dead pid under our host name on another machine (containers share names) is not taken over', async () => {
+    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(itemOf(here(deadPid), 'another-boot-id')))]);
+    await expect(withPhaseLock(ctx, async () => undefined)).rejects.toMatchObject({ exitCode: EXIT.locked });
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item']);
+  });
 
   it('isDeadHereHolder: only a holder on this host whose pid is gone', () => {
     expect(isDeadHereHolder(here(deadPid))).toBe(true);
