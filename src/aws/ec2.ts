@@ -1,5 +1,8 @@
 // Typed EC2 calls: each builds the argv, runs it through the one runner and reads the
 // JSON. Tags go on at creation (--tag-specifications), never in a second call.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CallOptions } from './cli.js';
 import { tagSpec, type Tag } from './tags.js';
 
@@ -183,11 +186,20 @@ export async function describeKeyPair(call: AwsCall, name: string): Promise<KeyP
 // ---- creates -----------------------------------------------------------------------
 
 export async function importKeyPair(call: AwsCall, name: string, publicKey: string, tags: Tag[]): Promise<string | undefined> {
-  const r = await call<{ KeyPairId?: string }>(
-    ['ec2', 'import-key-pair', '--key-name', name, '--public-key-material', publicKey, '--tag-specifications', tagSpec('key-pair', tags)],
-    { expectFailure: true },
-  );
-  return r.KeyPairId;
+  // From a file (fileb://): the aws CLI v2 reads a blob given inline as base64, v1 as text;
+  // a file means the same to both.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'johanna-key-'));
+  const file = path.join(dir, 'key.pub');
+  writeFileSync(file, publicKey.trim());
+  try {
+    const r = await call<{ KeyPairId?: string }>(
+      ['ec2', 'import-key-pair', '--key-name', name, '--public-key-material', `fileb://${file}`, '--tag-specifications', tagSpec('key-pair', tags)],
+      { expectFailure: true },
+    );
+    return r.KeyPairId;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function createVpc(call: AwsCall, cidr: string, tags: Tag[]): Promise<string | undefined> {

@@ -1,15 +1,18 @@
-// `terminate_nova`: every environment of the application, then wait until none is left
-// in a transitional state, with one deadline.
+// `terminate_nova`: every `nova-*` environment of the application (the ones we make; any
+// other is named and left alone), then wait until none is left in a transitional state,
+// with one deadline.
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
-import { isLive } from '../deploy/environments.js';
+import { ENV_PREFIX, isLive } from '../deploy/environments.js';
 import { pollMs, waitFor } from '../deploy/wait.js';
 import type { CommandResult } from './registry.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const envs = await eb.describeEnvironments(ctx, app);
-  const live = envs.filter((e) => e.Status !== 'Terminated');
+  const all = await eb.describeEnvironments(ctx, app);
+  const foreign = all.filter((e) => e.Status !== 'Terminated' && !e.EnvironmentName.startsWith(ENV_PREFIX));
+  for (const e of foreign) ctx.log.warn(`leaving ${e.EnvironmentName} alone: Johanna did not make it (not nova-*)`);
+  const live = all.filter((e) => e.Status !== 'Terminated' && e.EnvironmentName.startsWith(ENV_PREFIX));
   const toTerminate = live.filter(isLive);
   if (!live.length) {
     ctx.log.result(`no environments in application ${app}`);

@@ -36,7 +36,9 @@ const cidr = (what: string) =>
     message: `not a network CIDR; expected ${what} such as 10.210.0.0/16 (no host bits set)`,
   });
 
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+// The standard partition only: ARNs (arn:aws:) and EB's domain (elasticbeanstalk.com) differ
+// in China and GovCloud, and we have not built for those.
+const REGION = /^(?!cn-)[a-z]{2}-[a-z]+-\d$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 // The new environment gets `<CNAME>-<unix timestamp>` on a daily deploy: 11 more characters,
 // and an EB CNAME prefix is at most 63.
@@ -56,7 +58,7 @@ export const configSchema = z
         AWS_AVAILABILITY_ZONE_1: str('an availability zone such as ap-northeast-2a'),
         AWS_AVAILABILITY_ZONE_2: str('an availability zone such as ap-northeast-2c'),
         AWS_DEFAULT_REGION: str('a region such as ap-northeast-2').refine((v) => REGION.test(v), {
-          message: 'not an AWS region name; expected e.g. ap-northeast-2',
+          message: 'not a region of the standard AWS partition; expected e.g. ap-northeast-2 (China and GovCloud are not supported)',
         }),
         AWS_ACCESS_KEY_ID: z.string().optional(),
         AWS_SECRET_ACCESS_KEY: z.string().optional(),
@@ -66,8 +68,9 @@ export const configSchema = z
     common: z.object(
       {
         AWS_KEY_PAIR_MATERIAL: str('a public key such as "ssh-rsa AAAA..."').refine(
-          (v) => /^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+/.test(v),
-          { message: 'expected an OpenSSH public key ("ssh-rsa AAAA..." or "ssh-ed25519 AAAA..."), not a private key' },
+          // EC2 imports RSA and ED25519 keys only.
+          (v) => /^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/=]+/.test(v),
+          { message: 'expected an OpenSSH RSA or ED25519 public key ("ssh-rsa AAAA..." or "ssh-ed25519 AAAA..."), not a private key' },
         ),
         AWS_KEY_PAIR_NAME: str('a key pair name').refine((v) => v.length <= 255, { message: 'at most 255 characters' }),
         AWS_SUBNET_EB_PRIVATE_1: cidr('a subnet of AWS_VPC_EB'),

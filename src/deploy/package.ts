@@ -129,8 +129,13 @@ export async function packageNova(i: PackageInput): Promise<PackageResult> {
 
 async function clone(url: string, branch: string | undefined, dest: string): Promise<void> {
   const args = ['clone', '--quiet', '--depth', '1', ...(branch ? ['--branch', branch] : []), url, dest];
-  // No prompt may hang a cron job: a private repo without credentials must fail at once.
-  const r = await execa('git', args, { reject: false, env: { GIT_TERMINAL_PROMPT: '0' } });
+  // No prompt and no stall may hang a cron job: a private repo without credentials, an
+  // unknown SSH host key or a dead remote must fail, and in bounded time.
+  const r = await execa('git', args, {
+    reject: false,
+    timeout: 5 * 60_000,
+    env: { GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes', GIT_HTTP_LOW_SPEED_LIMIT: '1000', GIT_HTTP_LOW_SPEED_TIME: '60' },
+  });
   if (r.exitCode !== 0) {
     throw new PackageError(
       `git clone of ${url}${branch ? ` (branch ${branch})` : ''} failed: ${r.stderr.trim()}`,
@@ -152,7 +157,7 @@ async function compile(root: string, source: string, outDir: string): Promise<vo
   const r = await execa(
     process.execPath,
     [tsc, '-p', path.join(source, 'tsconfig.json'), '--outDir', outDir, '--typeRoots', typeRoots.join(',')],
-    { reject: false, all: true },
+    { reject: false, all: true, timeout: 10 * 60_000 },
   );
   if (r.exitCode !== 0) {
     throw new PackageError(`building Nova failed (tsc exit ${r.exitCode}):\n${r.all?.trim()}`, `fix the errors above in ${source}`);

@@ -5,8 +5,12 @@ import type { Ctx } from '../context.js';
 
 const NOTIFIED = new Set(['create', 'create_nova', 'rollback', 'terminate', 'terminate_nova', 'terminate_vpc', 'terminate_eb_old_environment']);
 
-export function webhookUrl(ctx: Pick<Ctx, 'config'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return ctx.config.notify.SLACK_WEBHOOK_URL ?? env.SLACK_WEBHOOK_URL;
+/**
+ * The config's webhook, else SLACK_WEBHOOK_URL from the environment; a sandbox phase uses
+ * only its own config's, so trying the sandbox never posts to a team's real channel.
+ */
+export function webhookUrl(ctx: Pick<Ctx, 'config' | 'sandbox'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return ctx.config.notify.SLACK_WEBHOOK_URL ?? (ctx.sandbox ? undefined : env.SLACK_WEBHOOK_URL);
 }
 
 export function shouldNotify(command: string, ok: boolean, result: Record<string, unknown> | undefined): boolean {

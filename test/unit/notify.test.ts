@@ -15,9 +15,10 @@ const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const SLACK = 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
 
 
-function makeCtx(command: string, o: { webhook?: string; env?: NodeJS.ProcessEnv; dryRun?: boolean } = {}): Ctx & { out: Sink; err: Sink } {
+function makeCtx(command: string, o: { webhook?: string; env?: NodeJS.ProcessEnv; dryRun?: boolean; aws?: boolean } = {}): Ctx & { out: Sink; err: Sink } {
   const raw = structuredClone(sandboxJson) as any;
   if (o.webhook) raw.notify = { SLACK_WEBHOOK_URL: o.webhook };
+  if (o.aws) delete raw.sandbox;
   const { config } = parseConfig(raw, 'env.test.json');
   const env = o.env ?? {};
   const redactor = makeRedactor(env, config);
@@ -121,8 +122,12 @@ describe('message', () => {
 describe('webhookUrl', () => {
   it('the config wins, else SLACK_WEBHOOK_URL from the environment, else none', () => {
     expect(webhookUrl(makeCtx('create_nova', { webhook: 'http://127.0.0.1:1/a' }), { SLACK_WEBHOOK_URL: SLACK })).toBe('http://127.0.0.1:1/a');
-    expect(webhookUrl(makeCtx('create_nova'), { SLACK_WEBHOOK_URL: SLACK })).toBe(SLACK);
-    expect(webhookUrl(makeCtx('create_nova'), {})).toBeUndefined();
+    expect(webhookUrl(makeCtx('create_nova', { aws: true }), { SLACK_WEBHOOK_URL: SLACK })).toBe(SLACK);
+    expect(webhookUrl(makeCtx('create_nova', { aws: true }), {})).toBeUndefined();
+  });
+
+  it('a sandbox phase never takes the environment\'s webhook: trying the sandbox posts nothing to a real channel', () => {
+    expect(webhookUrl(makeCtx('create_nova'), { SLACK_WEBHOOK_URL: SLACK })).toBeUndefined();
   });
 });
 
