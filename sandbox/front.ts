@@ -1,6 +1,6 @@
 import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { throttlingAnswer } from './faults.js';
-import { deletedResourceParam, forgetTags, keyPairId } from './tag-cleanup.js';
+import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
 
 export interface FrontOptions {
   motoPort: number;
@@ -53,8 +53,8 @@ function proxyToMoto(req: IncomingMessage, res: ServerResponse, motoPort: number
 }
 
 /**
- * EC2 requests go to moto with their body read first, so that once moto has deleted the
- * resource its tags can be forgotten too (tag-cleanup.ts says why).
+ * EC2 requests go to moto with their body read first, so that once moto has deleted a
+ * resource, what AWS would drop with it goes too (moto-fixes.ts says what and why).
  */
 async function proxyEc2(req: IncomingMessage, res: ServerResponse, motoPort: number, agent: Agent): Promise<void> {
   const body = await readBody(req);
@@ -71,8 +71,10 @@ async function proxyEc2(req: IncomingMessage, res: ServerResponse, motoPort: num
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
         res.end(Buffer.concat(chunks));
       };
-      if (id && answer.statusCode === 200) forgetTags(motoPort, auth, id).then(done, done);
-      else done();
+      if (id && answer.statusCode === 200) {
+        const subnetGone = form.get('Action') === 'DeleteSubnet' ? dropSubnetAssociations(motoPort, auth, id) : Promise.resolve();
+        subnetGone.then(() => forgetTags(motoPort, auth, id!)).then(done, done);
+      } else done();
     });
   });
   upstream.on('error', (error) => send(res, 502, 'text/plain', `sandbox: moto is not answering: ${error.message}\n`));

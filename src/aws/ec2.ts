@@ -295,10 +295,6 @@ export function deleteSubnet(call: AwsCall, subnetId: string, opts: CallOptions 
   return call(['ec2', 'delete-subnet', '--subnet-id', subnetId], { expectFailure: true, ...opts });
 }
 
-export function disassociateRouteTable(call: AwsCall, associationId: string, opts: CallOptions = {}): Promise<unknown> {
-  return call(['ec2', 'disassociate-route-table', '--association-id', associationId], { expectFailure: true, ...opts });
-}
-
 export function deleteRouteTable(call: AwsCall, routeTableId: string, opts: CallOptions = {}): Promise<unknown> {
   return call(['ec2', 'delete-route-table', '--route-table-id', routeTableId], { expectFailure: true, ...opts });
 }

@@ -197,14 +197,12 @@ function addNetworkTasks(
   }
   for (const id of sgPrivate) task(`sg:${id}`, ['instances', ...revokes], () => del(`security group eb_private ${id}`, (o) => ec2.deleteSecurityGroup(call, id, o)));
   for (const id of sgPublic) task(`sg:${id}`, ['instances', ...sgPrivate.map((p) => `sg:${p}`)], () => del(`security group eb_public ${id}`, (o) => ec2.deleteSecurityGroup(call, id, o)));
-  // AWS drops a subnet's association when the subnet goes, moto does not: disassociate
-  // explicitly, which is right on both.
-  const assocs = publicRts.flatMap((rt) => (rt.Associations ?? []).filter((a) => !a.Main).map((a) => ({ rt: rt.RouteTableId, id: a.RouteTableAssociationId, subnet: a.SubnetId })));
-  for (const a of assocs) task(`disassoc:${a.id}`, ['instances'], () => del(`association of ${a.subnet ?? '?'} with ${a.rt}`, (o) => ec2.disassociateRouteTable(call, a.id, o), false));
+  // A subnet takes its route-table association with it, so the public table goes after
+  // the subnets it serves, with no disassociate calls.
   for (const rt of publicRts) {
-    task(`rt:${rt.RouteTableId}`, assocs.filter((a) => a.rt === rt.RouteTableId).map((a) => `disassoc:${a.id}`), () =>
-      del(`public route table ${rt.RouteTableId}`, (o) => ec2.deleteRouteTable(call, rt.RouteTableId, o)),
-    );
+    const served = (rt.Associations ?? []).filter((a) => !a.Main && a.SubnetId).map((a) => `subnet:${a.SubnetId}`);
+    const known = served.filter((t) => subnets.some((s) => `subnet:${s.id}` === t));
+    task(`rt:${rt.RouteTableId}`, known, () => del(`public route table ${rt.RouteTableId}`, (o) => ec2.deleteRouteTable(call, rt.RouteTableId, o)));
   }
   for (const s of subnets) task(`subnet:${s.id}`, ['instances', 'nat-gone'], () => del(s.label, (o) => ec2.deleteSubnet(call, s.id, o)));
   // A gateway detaches only once no public address is mapped in the VPC (the NAT's EIP).

@@ -1,6 +1,10 @@
-// moto keeps a deleted EC2 resource's tags, so `describe-tags` goes on naming a VPC or a
-// subnet that is gone; AWS forgets them with the resource. Tools that find their resources
-// by tag (Johanna does) would see ghosts, so the front forgets them as AWS does.
+// Where moto's EC2 differs from AWS in ways that matter to a tool finding its resources by
+// tag and tearing them down, the front makes it behave as AWS does, after moto confirms
+// the delete:
+// - moto keeps a deleted resource's tags, so `describe-tags` goes on naming a VPC or a
+//   subnet that is gone; AWS forgets them with the resource.
+// - moto keeps a deleted subnet's route-table association, so the table cannot be deleted;
+//   AWS drops the association with the subnet.
 
 /** The parameter that names what each delete removes. */
 const DELETED_BY: Record<string, string> = {
@@ -45,4 +49,16 @@ export async function forgetTags(motoPort: number, authorization: string, resour
 
 function decodeXml(s: string): string {
   return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** AWS drops a subnet's route-table associations when the subnet goes; moto must be told. */
+export async function dropSubnetAssociations(motoPort: number, authorization: string, subnetId: string): Promise<void> {
+  const xml = await ec2(motoPort, authorization, { Action: 'DescribeRouteTables', 'Filter.1.Name': 'association.subnet-id', 'Filter.1.Value.1': subnetId });
+  // One association an <item>; keep the ones that name this subnet (never a main one).
+  for (const item of xml.split('</item>')) {
+    const assoc = /<routeTableAssociationId>([^<]+)<\/routeTableAssociationId>/.exec(item)?.[1];
+    if (assoc && item.includes(`<subnetId>${subnetId}</subnetId>`) && !item.includes('<main>true</main>')) {
+      await ec2(motoPort, authorization, { Action: 'DisassociateRouteTable', AssociationId: assoc });
+    }
+  }
 }
