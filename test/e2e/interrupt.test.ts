@@ -7,13 +7,13 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine, until } from './helpers/sandbox-phase.js';
+import { phaseInventory, vpcsWithCidr as vpcsWithCidrOf } from './helpers/inventory.js';
 
 const PHASE = 'intr';
 let p: PhaseSandbox;
 const killedWith: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const tagFilter = `Name=tag:johanna:phase,Values=${PHASE}`;
 
 /** `./run` in its own process group, so that a kill of the group takes its aws children too. */
 function spawnRun(args: string[]): ResultPromise {
@@ -124,38 +124,8 @@ async function settled(): Promise<any[]> {
 }
 
 /** Everything of the phase in EC2 and IAM, found by its tags and IAM path. */
-async function inventory() {
-  const f = ['--filters', tagFilter];
-  const [vpcs, subnets, igws, eips, nats, sgs, rts, roles, profiles, keys] = await Promise.all([
-    p.aws(['ec2', 'describe-vpcs', ...f]),
-    p.aws(['ec2', 'describe-subnets', ...f]),
-    p.aws(['ec2', 'describe-internet-gateways', ...f]),
-    p.aws(['ec2', 'describe-addresses', ...f]),
-    p.aws(['ec2', 'describe-nat-gateways', '--filter', tagFilter]),
-    p.aws(['ec2', 'describe-security-groups', ...f]),
-    p.aws(['ec2', 'describe-route-tables', ...f]),
-    p.aws(['iam', 'list-roles', '--path-prefix', `/johanna/${PHASE}/`]),
-    p.aws(['iam', 'list-instance-profiles', '--path-prefix', `/johanna/${PHASE}/`]),
-    p.aws(['ec2', 'describe-key-pairs']),
-  ]);
-  return {
-    vpcs: vpcs.Vpcs as any[],
-    subnets: subnets.Subnets as any[],
-    igws: igws.InternetGateways as any[],
-    eips: eips.Addresses as any[],
-    liveNats: (nats.NatGateways as any[]).filter((n) => n.State !== 'deleted' && n.State !== 'deleting'),
-    sgs: sgs.SecurityGroups as any[],
-    routeTables: rts.RouteTables as any[],
-    roles: roles.Roles as any[],
-    profiles: profiles.InstanceProfiles as any[],
-    keyPairs: (keys.KeyPairs as any[]).filter((k) => k.KeyName === PHASE),
-  };
-}
-
-async function vpcsWithCidr(): Promise<any[]> {
-  const cidr = p.config.common.AWS_VPC_EB;
-  return (await p.aws(['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`])).Vpcs;
-}
+const inventory = () => phaseInventory(p.aws, PHASE);
+const vpcsWithCidr = () => vpcsWithCidrOf(p.aws, p.config.common.AWS_VPC_EB);
 
 async function expectCompletePhase(): Promise<void> {
   const inv = await inventory();

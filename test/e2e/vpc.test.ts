@@ -2,6 +2,7 @@
 // that changes nothing, runs killed half-way and finished by the next, foreign resources
 // left alone, and --dry-run. One sandbox for the file; each test its own phase and CIDR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phaseInventory as inventoryOf, vpcsWithCidr as vpcsWithCidrOf } from './helpers/inventory.js';
 import {
   awsJson,
   jsonResult,
@@ -26,30 +27,9 @@ afterAll(async () => {
 const cfg = (phase: string, octet: number) => writePhaseConfig({ phase, octet, endpoint: sb.endpoint, router: sb.router });
 const tagFilter = (phase: string) => `Name=tag:johanna:phase,Values=${phase}`;
 
-async function vpcsWithCidr(cidr: string) {
-  return (await awsJson(sb.endpoint, ['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`])).Vpcs as any[];
-}
-
-/** What the sandbox holds for a phase, by tag. */
-async function phaseInventory(phase: string) {
-  const f = ['--filters', tagFilter(phase)];
-  const [vpcs, subnets, igws, eips, nats, sgs] = await Promise.all([
-    awsJson(sb.endpoint, ['ec2', 'describe-vpcs', ...f]),
-    awsJson(sb.endpoint, ['ec2', 'describe-subnets', ...f]),
-    awsJson(sb.endpoint, ['ec2', 'describe-internet-gateways', ...f]),
-    awsJson(sb.endpoint, ['ec2', 'describe-addresses', ...f]),
-    awsJson(sb.endpoint, ['ec2', 'describe-nat-gateways', '--filter', tagFilter(phase)]),
-    awsJson(sb.endpoint, ['ec2', 'describe-security-groups', ...f]),
-  ]);
-  return {
-    vpcs: vpcs.Vpcs as any[],
-    subnets: subnets.Subnets as any[],
-    igws: igws.InternetGateways as any[],
-    eips: eips.Addresses as any[],
-    liveNats: (nats.NatGateways as any[]).filter((n) => n.State === 'pending' || n.State === 'available'),
-    sgs: sgs.SecurityGroups as any[],
-  };
-}
+const aws = (args: string[]) => awsJson(sb.endpoint, args);
+const vpcsWithCidr = (cidr: string) => vpcsWithCidrOf(aws, cidr);
+const phaseInventory = (phase: string) => inventoryOf(aws, phase);
 
 const tag = (o: any, key: string) => (o.Tags ?? []).find((t: any) => t.Key === key)?.Value;
 
