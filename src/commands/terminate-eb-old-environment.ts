@@ -1,6 +1,7 @@
 // `terminate_eb_old_environment`: remove yesterday's environments once DNS caches have
 // had time to forget them. Never the one holding the main CNAME, never one whose age we
-// cannot establish; says for each what it decided and why.
+// cannot establish; says for each what it decided and why. It also prunes old application
+// versions: EB allows 1,000 per account and region, and a daily deploy makes one a day.
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from '../deploy/environments.js';
@@ -29,6 +30,18 @@ export function decide(envs: eb.Environment[], events: eb.EbEvent[], main: strin
     });
 }
 
+/** How many of the newest application versions are kept beside those environments run. */
+export const KEEP_VERSIONS = 10;
+
+/** Labels to delete: not run by any environment, and older than the newest `keep`. */
+export function versionsToPrune(versions: { VersionLabel: string; DateCreated?: string }[], inUse: Set<string>, keep = KEEP_VERSIONS): string[] {
+  return [...versions]
+    .sort((a, b) => Date.parse(b.DateCreated ?? '') - Date.parse(a.DateCreated ?? ''))
+    .slice(keep)
+    .map((v) => v.VersionLabel)
+    .filter((label) => !inUse.has(label));
+}
+
 export async function terminateEbOldEnvironment(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const grace = ctx.opts.graceMinutes !== undefined ? Number(ctx.opts.graceMinutes) : ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
@@ -39,5 +52,30 @@ export async function terminateEbOldEnvironment(ctx: Ctx): Promise<CommandResult
     if (d.action === 'terminate') await eb.terminateEnvironment(ctx, d.environment);
   }
   if (!decisions.length) ctx.log.result('no old environments');
-  return { graceMinutes: grace, decisions, terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment) };
+  const pruned = await pruneVersions(ctx, app, envs);
+  return { graceMinutes: grace, decisions, terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment), prunedVersions: pruned };
+}
+
+/**
+ * Delete the versions (and their bundles in S3) that no environment runs, beyond the newest
+ * KEEP_VERSIONS. An environment terminated just now still holds its version; it goes the
+ * next day. A version EB will not delete is a warning, never a failed cleanup.
+ */
+async function pruneVersions(ctx: Ctx, app: string, envs: eb.Environment[]): Promise<string[]> {
+  const r = await ctx.aws.aws<{ ApplicationVersions?: { VersionLabel: string; DateCreated?: string }[] }>([
+    'elasticbeanstalk', 'describe-application-versions', '--application-name', app,
+  ]);
+  const inUse = new Set(envs.map((e) => e.VersionLabel).filter((v): v is string => Boolean(v)));
+  const labels = versionsToPrune(r.ApplicationVersions ?? [], inUse);
+  const pruned: string[] = [];
+  for (const label of labels) {
+    try {
+      await ctx.aws.aws(['elasticbeanstalk', 'delete-application-version', '--application-name', app, '--version-label', label, '--delete-source-bundle'], { expectFailure: true });
+      pruned.push(label);
+    } catch (err) {
+      ctx.log.warn(`could not delete application version ${label}: ${(err as Error).message}`);
+    }
+  }
+  if (pruned.length) ctx.log.result(`deleted ${pruned.length} old application version${pruned.length > 1 ? 's' : ''} (keeping the newest ${KEEP_VERSIONS} and those in use)`);
+  return pruned;
 }

@@ -110,6 +110,8 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(go.exitCode, go.stderr).toBe(0);
     const g = JSON.parse(go.stdout);
     expect(g.terminated).toHaveLength(1);
+    // Three versions so far, all kept (the newest 10 are).
+    expect(g.prunedVersions).toEqual([]);
     const left = await until('the old environment to go', async () => {
       const e = await p.envs();
       return e.length === 1 ? e : undefined;

@@ -10,7 +10,7 @@ import {
   lostMainAt,
   pickSolutionStack,
 } from '../../src/deploy/environments.js';
-import { decide } from '../../src/commands/terminate-eb-old-environment.js';
+import { decide, KEEP_VERSIONS, versionsToPrune } from '../../src/commands/terminate-eb-old-environment.js';
 import { lastSwapPartner } from '../../src/commands/rollback.js';
 
 const REGION = 'ap-northeast-2';
@@ -232,5 +232,23 @@ describe("rollback's lastSwapPartner", () => {
     expect(lastSwapPartner([{ EventDate: '2025-10-09T08:00:00.000Z', Message: `swapEnvironmentCNAMEs is starting. '${a}' '${b}'` }], a)).toBeUndefined();
     expect(lastSwapPartner([swapEvent(b, c, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
     expect(lastSwapPartner([swapEvent(`${a}0`, b, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
+  });
+});
+
+describe("terminate_eb_old_environment's versionsToPrune", () => {
+  // app-0 is the oldest; a day between each.
+  const versions = Array.from({ length: 14 }, (_, i) => ({ VersionLabel: `app-${i}`, DateCreated: new Date(Date.UTC(2026, 0, 1 + i)).toISOString() }));
+
+  it('keeps the newest KEEP_VERSIONS and deletes the older ones', () => {
+    expect(KEEP_VERSIONS).toBe(10);
+    expect(versionsToPrune(versions, new Set()).sort()).toEqual(['app-0', 'app-1', 'app-2', 'app-3']);
+  });
+
+  it('never deletes a version an environment runs, however old', () => {
+    expect(versionsToPrune(versions, new Set(['app-1'])).sort()).toEqual(['app-0', 'app-2', 'app-3']);
+  });
+
+  it('deletes nothing while there are no more than KEEP_VERSIONS, in any order', () => {
+    expect(versionsToPrune([...versions.slice(4)].reverse(), new Set())).toEqual([]);
   });
 });
