@@ -182,9 +182,7 @@ export class AwsCli {
     const full = [...args, '--output', 'json'];
     const mutating = isMutating(args);
     if (mutating && this.dryRun) {
-      const shown = this.redactor.redactArgs(['aws', ...args]);
-      this.log.plan('! ' + shown.map(quoteForDisplay).join(' '));
-      this.record({ ts: new Date().toISOString(), tool: 'aws', args: shown.slice(1), exitCode: null, ms: 0, mutating, dryRun: true });
+      this.planned(args);
       return {} as T;
     }
     const attempts = opts.attempts ?? 6;
@@ -214,8 +212,20 @@ export class AwsCli {
    * and output. `stream` echoes the output live, redacted (eb); otherwise the caller prints it.
    */
   async passthrough(tool: Tool, args: string[], opts: { cwd?: string; stream?: boolean } = {}): Promise<ExecResult> {
+    // --dry-run covers `./run -- aws` like every other aws call (eb's verbs are not aws's).
+    if (tool === 'aws' && this.dryRun && isMutating(args)) {
+      this.planned(args);
+      return { exitCode: 0, stdout: '', stderr: '' };
+    }
     const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
     return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, isMutating(args), 1, true);
+  }
+
+  /** A mutating aws call under --dry-run: printed as `! aws ...` and logged, not run. */
+  private planned(args: string[]): void {
+    const shown = this.redactor.redactArgs(['aws', ...args]);
+    this.log.plan('! ' + shown.map(quoteForDisplay).join(' '));
+    this.record({ ts: new Date().toISOString(), tool: 'aws', args: shown.slice(1), exitCode: null, ms: 0, mutating: true, dryRun: true });
   }
 
   private async timed(tool: Tool, args: string[], opts: ExecOptions, mutating: boolean, attempt: number, quiet?: boolean, purpose?: string): Promise<ExecResult> {

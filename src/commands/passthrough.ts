@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseEbList, parseEbStatus } from '../aws/eb-output.js';
-import { isMutating, quoteForDisplay } from '../aws/cli.js';
 
 export interface PassthroughResult {
   exitCode: number;
@@ -26,10 +25,6 @@ export function sortedJson(value: unknown): string {
 export async function passthrough(ctx: Ctx, argv: string[], cwd: string): Promise<PassthroughResult> {
   const [tool, ...args] = argv;
   if (tool === 'aws') {
-    if (ctx.dryRun && isMutating(args)) {
-      ctx.log.plan('! ' + ctx.redactor.redactArgs(['aws', ...args]).map(quoteForDisplay).join(' '));
-      return { exitCode: 0 };
-    }
     if (!ctx.aws.env.AWS_DEFAULT_OUTPUT) ctx.aws.env.AWS_DEFAULT_OUTPUT = 'json';
     const r = await ctx.aws.passthrough('aws', args, { cwd });
     if (r.stderr) ctx.log.raw(r.stderr, 'err');

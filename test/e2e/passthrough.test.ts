@@ -268,9 +268,8 @@ describe('cd nova; ../run -- eb', () => {
 });
 
 describe('./run --dry-run -- aws', () => {
-  // BUG: passthrough ignores --dry-run: `./run --dry-run -- aws ec2 create-vpc ...` creates
-  // the VPC. The contract: --dry-run runs the read-only calls and prints each mutating one
-  // as `! aws ...` instead of running it.
+  // The contract: --dry-run runs the read-only calls and prints each mutating one as
+  // `! aws ...` instead of running it, passthrough included.
   it('a mutating passthrough is printed as `! aws ...`, not run', async () => {
     const cidr = '10.99.0.0/16';
     const r = await run(['--dry-run', '-e', cfg, '-f', '--', 'aws', 'ec2', 'create-vpc', '--cidr-block', cidr], { env });

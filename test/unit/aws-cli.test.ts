@@ -251,6 +251,15 @@ describe('RunLog', () => {
 });
 
 describe('passthrough', () => {
+  it('under --dry-run prints a mutating aws call instead of running it; a read-only one and eb still run', async () => {
+    const { aws, exec, out } = setup([ok('{}'), ok('* nova-1\n')], { dryRun: true });
+    await expect(aws.passthrough('aws', ['ec2', 'create-vpc', '--cidr-block', '10.9.0.0/16'])).resolves.toEqual({ exitCode: 0, stdout: '', stderr: '' });
+    expect(out.text).toContain('! aws ec2 create-vpc --cidr-block 10.9.0.0/16');
+    await aws.passthrough('aws', ['ec2', 'describe-vpcs']);
+    await aws.passthrough('eb', ['list']);
+    expect(exec.calls.map((c) => `${c.file} ${c.args[0]}`)).toEqual(['aws ec2', 'eb list']);
+  });
+
   it('runs the tool with the args as given (no --output), in the cwd, and returns its result', async () => {
     const { aws, exec } = setup([{ exitCode: 3, stdout: '* nova-1\n', stderr: '' }]);
     await expect(aws.passthrough('eb', ['list'], { cwd: '/tmp/nova', stream: true })).resolves.toEqual({ exitCode: 3, stdout: '* nova-1\n', stderr: '' });
