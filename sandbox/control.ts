@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, sleep } from './process-group.js';
-import { createSandbox, type SandboxDelays } from './server.js';
+import { createSandbox, type SandboxDelays, type StrictOptions } from './server.js';
 import { logFile, pidFile, readInfo, readPid, removeInfo, writeInfo, type SandboxInfo } from './state-files.js';
 
 export interface StartSandboxOptions {
@@ -16,6 +16,21 @@ export interface StartSandboxOptions {
   /** Run in this process until SIGINT/SIGTERM instead of in the background; resolves once stopped. */
   foreground?: boolean;
   delays?: SandboxDelays;
+  strict?: Partial<StrictOptions>;
+}
+
+/** main.js's flags for the strict settings given (seconds on the command line). */
+export function strictArgs(strict: Partial<StrictOptions> = {}): string[] {
+  const args: string[] = [];
+  const seconds = (ms: number) => String(ms / 1000);
+  if (strict.natDelayMs !== undefined) args.push('--nat-delay', seconds(strict.natDelayMs));
+  if (strict.eniLingerMs !== undefined) args.push('--eni-linger', seconds(strict.eniLingerMs));
+  if (strict.iamDelayMs !== undefined) args.push('--iam-delay', seconds(strict.iamDelayMs));
+  if (strict.dnsTtlMs !== undefined) args.push('--dns-ttl', seconds(strict.dnsTtlMs));
+  if (strict.loseResponses !== undefined) args.push('--lose-responses', String(strict.loseResponses));
+  if (strict.takenCnames?.length) args.push('--taken-cnames', strict.takenCnames.join(','));
+  if (strict.launchHealthBlip) args.push('--launch-health-blip');
+  return args;
 }
 
 export interface StartedSandbox {
@@ -107,6 +122,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Starte
   const log = logFile(options.stateDir);
   const args = [mainScript(), '--port', String(options.port), '--router-port', String(options.routerPort), '--state-dir', options.stateDir];
   if (options.failRate !== undefined) args.push('--fail-rate', String(options.failRate));
+  args.push(...strictArgs(options.strict));
   const delays = options.delays ?? {};
   for (const [flag, value] of [
     ['--launch-ms', delays.launchMs],

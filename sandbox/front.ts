@@ -1,10 +1,15 @@
 import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { throttlingAnswer } from './faults.js';
+import type { IamPropagation } from './iam-propagation.js';
+import type { StrictOptions } from './server.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
 
 export interface FrontOptions {
   motoPort: number;
   failRate: number;
+  strict: StrictOptions;
+  /** Where IAM creates are noted, so EC2 and EB see them only after the propagation delay. */
+  iam: IamPropagation;
   /** Answers one elasticbeanstalk Query API request (the form-encoded body). */
   elasticBeanstalk(params: URLSearchParams): Promise<{ status: number; body: string }>;
   status(): unknown;

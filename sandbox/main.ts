@@ -1,9 +1,11 @@
 // The sandbox as a foreground process: `node dist/sandbox/main.js --port N --router-port N
-// --state-dir DIR [--fail-rate R] [--launch-ms N --swap-ms N --terminate-ms N --launch-timeout-ms N]`.
+// --state-dir DIR [--fail-rate R] [--launch-ms N --swap-ms N --terminate-ms N --launch-timeout-ms N]
+// [--nat-delay S --eni-linger S --iam-delay S --dns-ttl S --lose-responses R --taken-cnames a,b
+// --launch-health-blip]`. The strict rules are always on; those flags tune them (seconds).
 // Prints one JSON line {"endpoint","router","pid"} once it answers; SIGTERM/SIGINT end it
 // and every process it started.
 import { parseArgs } from 'node:util';
-import { createSandbox } from './server.js';
+import { createSandbox, type StrictOptions } from './server.js';
 import { removeInfo, writeInfo } from './state-files.js';
 
 function number(value: string | undefined, name: string): number | undefined {
@@ -11,6 +13,11 @@ function number(value: string | undefined, name: string): number | undefined {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name} takes a non-negative number, not '${value}'`);
   return parsed;
+}
+
+/** Only the flags given: the rest keep their defaults. */
+function strictFrom(given: { [K in keyof StrictOptions]?: StrictOptions[K] }): Partial<StrictOptions> {
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<StrictOptions>;
 }
 
 async function main(): Promise<void> {
@@ -25,8 +32,19 @@ async function main(): Promise<void> {
       'swap-ms': { type: 'string' },
       'terminate-ms': { type: 'string' },
       'launch-timeout-ms': { type: 'string' },
+      'nat-delay': { type: 'string' },
+      'eni-linger': { type: 'string' },
+      'iam-delay': { type: 'string' },
+      'dns-ttl': { type: 'string' },
+      'lose-responses': { type: 'string' },
+      'taken-cnames': { type: 'string' },
+      'launch-health-blip': { type: 'boolean' },
     },
   });
+  const seconds = (name: string) => {
+    const s = number(values[name as keyof typeof values] as string | undefined, name);
+    return s === undefined ? undefined : s * 1000;
+  };
   const stateDir = values['state-dir']!;
   const sandbox = await createSandbox({
     port: number(values.port, 'port')!,
@@ -40,6 +58,15 @@ async function main(): Promise<void> {
       terminateMs: number(values['terminate-ms'], 'terminate-ms'),
       launchTimeoutMs: number(values['launch-timeout-ms'], 'launch-timeout-ms'),
     },
+    strict: strictFrom({
+      natDelayMs: seconds('nat-delay'),
+      eniLingerMs: seconds('eni-linger'),
+      iamDelayMs: seconds('iam-delay'),
+      dnsTtlMs: seconds('dns-ttl'),
+      loseResponses: number(values['lose-responses'], 'lose-responses'),
+      takenCnames: values['taken-cnames']?.split(',').map((c) => c.trim()).filter(Boolean),
+      launchHealthBlip: values['launch-health-blip'],
+    }),
   });
   const info = { endpoint: sandbox.endpoint, router: sandbox.router, pid: process.pid };
   writeInfo(stateDir, info);

@@ -1,5 +1,6 @@
 import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { EbStore } from './eb/store.js';
+import type { StrictOptions } from './server.js';
 
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -12,7 +13,7 @@ function plain(res: ServerResponse, status: number, text: string): void {
  * per request, not per connection, so a keep-alive client follows a CNAME swap at once,
  * while requests already in flight finish on the process they reached.
  */
-export function createRouter(store: EbStore): Server {
+export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtlMs'>): Server {
   const agent = new Agent({ keepAlive: true });
   return createServer((req, res) => {
     const host = String(req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();

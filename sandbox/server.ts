@@ -9,6 +9,7 @@ import { ElasticBeanstalkApi } from './eb/api.js';
 import { EnvironmentLifecycle } from './eb/environments.js';
 import { loadElasticBeanstalkModel } from './eb/model.js';
 import { EbStore } from './eb/store.js';
+import { IamPropagation } from './iam-propagation.js';
 
 export interface SandboxDelays {
   launchMs?: number;
@@ -16,6 +17,38 @@ export interface SandboxDelays {
   terminateMs?: number;
   launchTimeoutMs?: number;
 }
+
+/**
+ * AWS behaviours the sandbox reproduces. They are always on (strict by default): these
+ * settings only tune how long AWS's delays last here, or add faults. Each rule cites its
+ * source where it is enforced; ../shared/spec/aws-rules.md collects them.
+ */
+export interface StrictOptions {
+  /** A NAT gateway stays `pending` (and `deleting`) this long (--nat-delay, seconds; AWS: minutes). */
+  natDelayMs: number;
+  /** EB's load balancer and instance interfaces outlive their environment this long (--eni-linger; AWS: minutes). */
+  eniLingerMs: number;
+  /** A new IAM role or instance profile is invisible to EC2 and EB this long (--iam-delay; AWS: seconds). */
+  iamDelayMs: number;
+  /** Fraction of mutating requests performed and then answered by a dropped connection (--lose-responses). */
+  loseResponses: number;
+  /** How long a client keeps the environment its last CNAME lookup gave it (--dns-ttl; AWS: 60 s). */
+  dnsTtlMs: number;
+  /** CNAME prefixes held by another account in the region (--taken-cnames). */
+  takenCnames: string[];
+  /** Launches pass through Severe health for a few seconds before Ok (--launch-health-blip). */
+  launchHealthBlip: boolean;
+}
+
+export const STRICT_DEFAULTS: StrictOptions = {
+  natDelayMs: 3000,
+  eniLingerMs: 3000,
+  iamDelayMs: 3000,
+  loseResponses: 0,
+  dnsTtlMs: 5000,
+  takenCnames: [],
+  launchHealthBlip: false,
+};
 
 export interface SandboxOptions {
   /** 0 picks a free port. */
@@ -28,6 +61,8 @@ export interface SandboxOptions {
   stateDir: string;
   region?: string;
   delays?: SandboxDelays;
+  /** Tunes the strict rules' delays and faults; unset fields take STRICT_DEFAULTS. */
+  strict?: Partial<StrictOptions>;
 }
 
 export interface Sandbox {
@@ -59,7 +94,10 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const region = options.region ?? 'ap-northeast-2';
   const failRate = options.failRate ?? 0;
   if (!(failRate >= 0 && failRate <= 1)) throw new Error(`failRate must be between 0 and 1, got ${failRate}`);
+  const strict: StrictOptions = { ...STRICT_DEFAULTS, ...options.strict };
+  if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
   mkdirSync(options.stateDir, { recursive: true });
+  const iam = new IamPropagation(strict.iamDelayMs);
   const model = loadElasticBeanstalkModel();
   const moto = await startMoto(join(options.stateDir, 'moto.log'));
   const motoClient = new MotoClient(moto.port, region);
@@ -72,16 +110,19 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     stopGraceMs: 3000,
     healthIntervalMs: 1000,
   });
-  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient);
+  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, iam, strict);
 
   let endpoint = '';
   let router = '';
   const front = createFront({
     motoPort: moto.port,
     failRate,
+    strict,
+    iam,
     elasticBeanstalk: (params) => api.handle(params),
     status: () => ({
       pid: process.pid,
+      strict,
       endpoint,
       router,
       motoPort: moto.port,
@@ -97,7 +138,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       })),
     }),
   });
-  const routerServer = createRouter(store);
+  const routerServer = createRouter(store, strict);
   try {
     endpoint = `http://${host}:${await listen(front, options.port, host)}`;
     router = `${host}:${await listen(routerServer, options.routerPort, host)}`;

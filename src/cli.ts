@@ -7,7 +7,7 @@ import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from '
 import { EXIT, JohannaError, LockedError, UsageError } from './errors.js';
 import { COMMANDS, findCommand } from './commands/registry.js';
 import { passthrough } from './commands/passthrough.js';
-import { sandboxCommand } from './commands/sandbox.js';
+import { sandboxCommand, type SandboxFlags } from './commands/sandbox.js';
 import { ensureSandbox } from './commands/sandbox.js';
 import { confirmPhase } from './ui/confirm.js';
 import { Logger } from './ui/log.js';
@@ -20,7 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export function usage(): string {
   const rows: [string, string][] = [
     ...COMMANDS.map((c): [string, string] => [`./run ${c.name}`, c.summary]),
-    ['./run sandbox start|stop|status', 'the local AWS stand-in (--port, --router-port, --fail-rate, --foreground)'],
+    ['./run sandbox start|stop|status', 'the local AWS stand-in (--port, --router-port, --fail-rate, --foreground,'],
+    ['', '  --nat-delay, --eni-linger, --iam-delay, --dns-ttl, --lose-responses, --taken-cnames, --launch-health-blip)'],
     ['./run [AWS CLI COMMAND]', "(ex: './run -- aws ec2 describe-instances')"],
     ['cd [EB DIR]; ../run [EB CLI COMMAND]', "(ex: 'cd nova; ../run -- eb list --region ap-northeast-2')"],
   ];
@@ -44,7 +45,7 @@ export function usage(): string {
 }
 
 interface Parsed {
-  opts: GlobalOptions & { port?: string; routerPort?: string; failRate?: string; foreground?: boolean; help?: boolean };
+  opts: GlobalOptions & SandboxFlags & { help?: boolean };
   operands: string[];
 }
 
@@ -68,6 +69,13 @@ function parseArgs(argv: string[]): Parsed {
     .option('--router-port <n>')
     .option('--fail-rate <r>')
     .option('--foreground')
+    .option('--nat-delay <s>')
+    .option('--eni-linger <s>')
+    .option('--iam-delay <s>')
+    .option('--dns-ttl <s>')
+    .option('--lose-responses <r>')
+    .option('--taken-cnames <list>')
+    .option('--launch-health-blip')
     .option('-h, --help');
   try {
     program.parse(argv, { from: 'user' });
@@ -85,6 +93,11 @@ function validateNumbers(opts: Parsed['opts']): void {
     ['--port', opts.port, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
     ['--router-port', opts.routerPort, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
     ['--fail-rate', opts.failRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
+    ['--lose-responses', opts.loseResponses, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
+    ['--nat-delay', opts.natDelay, (n) => n >= 0, 'seconds, 0 or more'],
+    ['--eni-linger', opts.eniLinger, (n) => n >= 0, 'seconds, 0 or more'],
+    ['--iam-delay', opts.iamDelay, (n) => n >= 0, 'seconds, 0 or more'],
+    ['--dns-ttl', opts.dnsTtl, (n) => n >= 0, 'seconds, 0 or more'],
   ];
   for (const [name, value, ok, what] of checks) {
     if (value !== undefined && (!/^\d+(\.\d+)?$/.test(value) || !ok(Number(value)))) {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { IamPropagation } from '../iam-propagation.js';
 import type { MotoClient } from '../moto-client.js';
+import type { StrictOptions } from '../server.js';
 import { environmentDescription, environmentTags, eventDescription, versionDescription } from './describe.js';
 import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
 import { EbApiError, invalidParameter } from './errors.js';
@@ -38,6 +40,9 @@ export class ElasticBeanstalkApi {
     private readonly store: EbStore,
     private readonly lifecycle: EnvironmentLifecycle,
     private readonly moto: MotoClient,
+    /** IAM creates noted by the front: an instance profile or role is usable only once visible. */
+    private readonly iam: IamPropagation,
+    private readonly strict: StrictOptions,
   ) {
     this.handlers = {
       CreateApplication: (p) => this.createApplication(p),

@@ -7,7 +7,8 @@ import { applyPlan } from '../infra/apply.js';
 import { desiredPhase } from '../infra/desired.js';
 import { discoverForCreate } from '../infra/discover.js';
 import { planCreate } from '../infra/plan.js';
-import { boundedCall, Deadline } from '../infra/run.js';
+import { boundedCall } from '../infra/run.js';
+import { Deadline } from '../time.js';
 import type { CommandResult } from './registry.js';
 
 const DEADLINE_MINUTES = 20;

@@ -6,7 +6,7 @@ import { JohannaError, StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname, sameHost } from '../deploy/environments.js';
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
-import { pollMs, waitFor } from '../deploy/wait.js';
+import { pollMs, waitFor } from '../time.js';
 import type { CommandResult } from './registry.js';
 
 export async function rollback(ctx: Ctx): Promise<CommandResult> {

@@ -40,10 +40,39 @@ export async function ensureSandbox(root: string, target: SandboxTarget, log: Lo
   log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop`);
 }
 
+/** `./run sandbox start`'s own flags; the strict ones are in seconds (or a rate, or a list). */
+export interface SandboxFlags {
+  port?: string;
+  routerPort?: string;
+  failRate?: string;
+  foreground?: boolean;
+  natDelay?: string;
+  eniLinger?: string;
+  iamDelay?: string;
+  dnsTtl?: string;
+  loseResponses?: string;
+  takenCnames?: string;
+  launchHealthBlip?: boolean;
+}
+
+function strictFromFlags(opts: SandboxFlags) {
+  const ms = (s: string | undefined) => (s === undefined ? undefined : Number(s) * 1000);
+  const given = {
+    natDelayMs: ms(opts.natDelay),
+    eniLingerMs: ms(opts.eniLinger),
+    iamDelayMs: ms(opts.iamDelay),
+    dnsTtlMs: ms(opts.dnsTtl),
+    loseResponses: opts.loseResponses === undefined ? undefined : Number(opts.loseResponses),
+    takenCnames: opts.takenCnames?.split(',').map((c) => c.trim()).filter(Boolean),
+    launchHealthBlip: opts.launchHealthBlip || undefined,
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+}
+
 export interface SandboxCommandInput {
   root: string;
   action: string | undefined;
-  opts: GlobalOptions & { port?: string; routerPort?: string; failRate?: string; foreground?: boolean };
+  opts: GlobalOptions & SandboxFlags;
   log: Logger;
   configFile: string;
 }
@@ -76,6 +105,7 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
         stateDir: dir,
         failRate: opts.failRate ? Number(opts.failRate) : undefined,
         foreground: Boolean(opts.foreground),
+        strict: strictFromFlags(opts),
       });
       if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s });
       else if (opts.foreground) log.result('sandbox stopped');

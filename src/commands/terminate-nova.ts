@@ -4,7 +4,7 @@
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, isLive } from '../deploy/environments.js';
-import { pollMs, waitFor } from '../deploy/wait.js';
+import { pollMs, waitFor } from '../time.js';
 import type { CommandResult } from './registry.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {

@@ -4,7 +4,8 @@
 import type { Ctx } from '../context.js';
 import { StateError } from '../errors.js';
 import { desiredPhase } from '../infra/desired.js';
-import { boundedCall, Deadline } from '../infra/run.js';
+import { boundedCall } from '../infra/run.js';
+import { Deadline } from '../time.js';
 import { teardownPhase } from '../infra/teardown.js';
 import type { CommandResult } from './registry.js';
 

@@ -14,7 +14,7 @@ import { packageNova, versionLabelFor } from './package.js';
 import { cnameFor, holderOfMain, isLive, mainCname, pickSolutionStack, sameHost, ENV_PREFIX } from './environments.js';
 import { probeUntilServing } from './probe.js';
 import { novaOptionSettings } from './settings.js';
-import { pollMs, waitFor } from './wait.js';
+import { pollMs, waitFor } from '../time.js';
 
 export interface DeployResult {
   newEnvironment: string;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { AwsCliError, LockedError } from '../errors.js';
 import { TAG_ROLE } from '../aws/tags.js';
-import { pause, throwIfInterrupted } from './wait.js';
+import { pause, throwIfInterrupted } from '../time.js';
 
 export const LOCK_TABLE = 'johanna-locks';
 

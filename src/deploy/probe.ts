@@ -2,7 +2,7 @@
 // sandbox the router stands in for DNS, so we connect to it and name the CNAME in Host.
 import http from 'node:http';
 import type { Ctx } from '../context.js';
-import { pause, throwIfInterrupted } from './wait.js';
+import { pause, throwIfInterrupted } from '../time.js';
 
 export interface ProbeAnswer {
   status: number;

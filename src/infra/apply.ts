@@ -10,7 +10,8 @@ import { isOurs, type ExistingPhase } from './discover.js';
 import { createEbApplication } from './eb-application.js';
 import { NAME, ROLE, type IamRoleKey, type SubnetKey } from './names.js';
 import type { CreatePlan, PlanStep } from './plan.js';
-import { runGraph, waitUntil, type Deadline } from './run.js';
+import { runGraph } from './run.js';
+import { waitUntil, type Deadline } from '../time.js';
 
 /** The ids the steps read and write: from discovery, then from each create. */
 export interface Refs {

@@ -11,7 +11,8 @@ import type { DesiredPhase } from './desired.js';
 import { isOurs, phaseResources } from './discover.js';
 import { deleteEbApplication, ebApplication, ebEnvironments, ebTags } from './eb-application.js';
 import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames } from './names.js';
-import { BlockedError, runGraph, sleep, waitUntil, type Deadline, type Task } from './run.js';
+import { BlockedError, runGraph, type Task } from './run.js';
+import { pause, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
 
 /** Answers that mean the thing is already gone (or, for detach/revoke, already undone). */
 const GONE = new Set([
@@ -84,7 +85,8 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
         if (GONE.has(code)) return;
         if (retryDependency && code === 'DependencyViolation' && deadline.left() > 5000) {
           ctx.log.live(`${label}: still in use, retrying (${Math.round((Date.now() - started) / 1000)}s)`);
-          await sleep(5000);
+          await pause(5000, ctx.signal);
+          throwIfInterrupted(ctx.signal, `${label} to be free of dependencies`);
           continue;
         }
         out.left.push({ item: label, reason: (err as Error).message });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createSandbox, type Sandbox, type SandboxDelays } from '../../../sandbox/server.js';
+import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../../sandbox/server.js';
 import { httpGet } from '../../../src/deploy/probe.js';
 
 import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from '../../../bench/phase.js';
@@ -41,13 +41,15 @@ export interface PhaseOptions {
   phase: string;
   failRate?: number;
   delays?: SandboxDelays;
+  /** Tunes the strict rules (delays, faults); unset fields keep the sandbox's defaults. */
+  strict?: Partial<StrictOptions>;
   /** Changes to the config (env.sandbox.json with this phase's names). */
   edit?: (c: any) => void;
 }
 
 export async function startPhase(o: PhaseOptions): Promise<PhaseSandbox> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${o.phase}-`));
-  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays });
+  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: o.strict });
   const config = sandboxPhaseConfig({ phase: o.phase, endpoint: sandbox.endpoint, router: sandbox.router });
   o.edit?.(config);
   const configFile = path.join(dir, 'env.json');

@@ -1,0 +1,104 @@
+// The one time module: a deadline, a pause that an interrupt cuts short, and one wait loop
+// (with optional backoff) that checks for the interrupt before every poll. Every wait in
+// src/ goes through here, so Ctrl-C stops any of them at once.
+import type { Ctx } from './context.js';
+import { InterruptedError, TimeoutError } from './errors.js';
+
+/** One deadline for a whole command; each wait takes what is left of it. */
+export class Deadline {
+  readonly at: number;
+  constructor(readonly minutes: number, now = Date.now()) {
+    this.at = now + minutes * 60_000;
+  }
+  left(): number {
+    return Math.max(0, this.at - Date.now());
+  }
+  passed(): boolean {
+    return this.left() <= 0;
+  }
+}
+
+export function throwIfInterrupted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${what}`);
+}
+
+/** A sleep that a signal cuts short (it resolves early; the caller checks the signal). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface WaitOptions<T> {
+  /** What we are waiting for, e.g. "nova-1700000000 to be Ready and Green". */
+  what: string;
+  /** Epoch ms, or the command's Deadline. */
+  deadline: number | Deadline;
+  intervalMs: number;
+  /** Grow the interval by this factor after each poll, up to maxIntervalMs (default: no backoff). */
+  backoff?: number;
+  maxIntervalMs?: number;
+  /** One poll: a value when done, a state to keep waiting; throw to fail fast. */
+  check: () => Promise<{ done: T } | { state: string }>;
+  /** The hint of the TimeoutError. */
+  hint?: string;
+}
+
+type WaitCtx = Pick<Ctx, 'log'> & { signal?: AbortSignal };
+
+export async function waitFor<T>(ctx: WaitCtx, o: WaitOptions<T>): Promise<T> {
+  const started = Date.now();
+  const deadline = typeof o.deadline === 'number' ? o.deadline : o.deadline.at;
+  let interval = o.intervalMs;
+  for (;;) {
+    throwIfInterrupted(ctx.signal, o.what);
+    const r = await o.check();
+    if ('done' in r) {
+      ctx.log.clearLive();
+      return r.done;
+    }
+    const elapsed = Math.round((Date.now() - started) / 1000);
+    ctx.log.live(`waiting for ${o.what}: ${r.state} (${elapsed}s)`);
+    if (Date.now() + interval > deadline) {
+      ctx.log.clearLive();
+      throw new TimeoutError(`gave up waiting for ${o.what} after ${elapsed}s: still ${r.state}`, o.hint);
+    }
+    await pause(interval, ctx.signal);
+    throwIfInterrupted(ctx.signal, o.what);
+    if (o.backoff) interval = Math.min(o.maxIntervalMs ?? interval * o.backoff, Math.round(interval * o.backoff));
+  }
+}
+
+/**
+ * Poll `check` until it answers true, under the command's deadline (create_vpc and
+ * terminate_vpc). Polls are marked purpose "poll" in the run log by the callers, so call
+ * counts can leave them out. A dry run does not wait: nothing it waits for was made.
+ */
+export async function waitUntil(ctx: Ctx, deadline: Deadline, what: string, check: () => Promise<boolean>, everyMs = 5000): Promise<void> {
+  const started = Date.now();
+  let polls = 0;
+  await waitFor(ctx, {
+    what,
+    deadline,
+    intervalMs: everyMs,
+    hint: 'run the command again: it picks up where this one stopped',
+    check: async () => {
+      polls++;
+      if ((await check()) || ctx.dryRun) return { done: true };
+      return { state: 'not yet' };
+    },
+  });
+  if (polls > 1) ctx.log.info(`${what}: done after ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+/** Poll interval: the original's 5 s on AWS; the sandbox answers in seconds, so 1 s there. */
+export function pollMs(ctx: Pick<Ctx, 'sandbox'>): number {
+  return ctx.sandbox ? 1000 : 5000;
+}
