@@ -1,13 +1,12 @@
 // Commander wiring, config, confirmation and dispatch. The only place that exits.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
 import { EXIT, JohannaError, LockedError, UsageError } from './errors.js';
-import { COMMANDS, findCommand } from './commands/registry.js';
+import { parseArgs, usage } from './args.js';
 import { passthrough } from './commands/passthrough.js';
-import { sandboxCommand, type SandboxFlags } from './commands/sandbox.js';
+import { sandboxCommand } from './commands/sandbox.js';
 import { ensureSandbox } from './commands/sandbox.js';
 import { confirmPhase } from './ui/confirm.js';
 import { Logger } from './ui/log.js';
@@ -16,95 +15,6 @@ import { withPhaseLock } from './deploy/lock.js';
 import { notify } from './ui/notify.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export function usage(): string {
-  const rows: [string, string][] = [
-    ...COMMANDS.map((c): [string, string] => [`./run ${c.name}`, c.summary]),
-    ['./run sandbox start|stop|status', 'the local AWS stand-in (--port, --router-port, --fail-rate, --foreground,'],
-    ['', '  --nat-delay, --eni-linger, --iam-delay, --dns-ttl, --lose-responses, --taken-cnames, --launch-health-blip)'],
-    ['./run [AWS CLI COMMAND]', "(ex: './run -- aws ec2 describe-instances')"],
-    ['cd [EB DIR]; ../run [EB CLI COMMAND]', "(ex: 'cd nova; ../run -- eb list --region ap-northeast-2')"],
-  ];
-  const lines = [
-    'How to Play',
-    ...rows.map(([l, r]) => `   ${l.padEnd(38)} ${r}`),
-    '',
-    'Options:',
-    '   -f, --force               skip the phase confirmation prompt',
-    '   -e, --env <file>          the phase config (default env.json beside ./run, or $JOHANNA_ENV)',
-    '   --dry-run                 run read-only aws calls, print mutating ones as "! aws ..."',
-    '   -v, --verbose             print every aws/eb command line (secrets redacted) with its duration',
-    '   --json                    one machine-readable JSON result on stdout',
-    '   --grace-minutes <n>       terminate_eb_old_environment: override the grace period',
-    '   --lock-wait <minutes>     wait up to this long for another run\'s deploy lock instead of exiting 3',
-    '   --no-color                plain output',
-    '',
-    'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run, 130 canceled.',
-  ];
-  return lines.join('\n') + '\n';
-}
-
-interface Parsed {
-  opts: GlobalOptions & SandboxFlags & { help?: boolean };
-  operands: string[];
-}
-
-function parseArgs(argv: string[]): Parsed {
-  const program = new Command()
-    .name('run')
-    .exitOverride()
-    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
-    .helpOption(false)
-    .allowExcessArguments(true)
-    .argument('[operands...]')
-    .option('-f, --force')
-    .option('-e, --env <file>')
-    .option('--dry-run')
-    .option('-v, --verbose')
-    .option('--json')
-    .option('--grace-minutes <n>')
-    .option('--lock-wait <minutes>')
-    .option('--no-color')
-    .option('--port <n>')
-    .option('--router-port <n>')
-    .option('--fail-rate <r>')
-    .option('--foreground')
-    .option('--nat-delay <s>')
-    .option('--eni-linger <s>')
-    .option('--iam-delay <s>')
-    .option('--dns-ttl <s>')
-    .option('--lose-responses <r>')
-    .option('--taken-cnames <list>')
-    .option('--launch-health-blip')
-    .option('-h, --help');
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) throw new UsageError(err.message.replace(/^error: /, ''), 'see ./run with no arguments for the usage');
-    throw err;
-  }
-  return { opts: program.opts(), operands: program.args };
-}
-
-function validateNumbers(opts: Parsed['opts']): void {
-  const checks: [string, string | undefined, (n: number) => boolean, string][] = [
-    ['--grace-minutes', opts.graceMinutes, (n) => Number.isInteger(n) && n >= 0, 'a whole number of minutes, 0 or more'],
-    ['--lock-wait', opts.lockWait, (n) => n >= 0, 'minutes, 0 or more'],
-    ['--port', opts.port, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
-    ['--router-port', opts.routerPort, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
-    ['--fail-rate', opts.failRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
-    ['--lose-responses', opts.loseResponses, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
-    ['--nat-delay', opts.natDelay, (n) => n >= 0, 'seconds, 0 or more'],
-    ['--eni-linger', opts.eniLinger, (n) => n >= 0, 'seconds, 0 or more'],
-    ['--iam-delay', opts.iamDelay, (n) => n >= 0, 'seconds, 0 or more'],
-    ['--dns-ttl', opts.dnsTtl, (n) => n >= 0, 'seconds, 0 or more'],
-  ];
-  for (const [name, value, ok, what] of checks) {
-    if (value !== undefined && (!/^\d+(\.\d+)?$/.test(value) || !ok(Number(value)))) {
-      throw new UsageError(`${name} ${value}: expected ${what}`);
-    }
-  }
-}
 
 export async function main(argv: string[]): Promise<number> {
   const dd = argv.indexOf('--');
@@ -116,28 +26,35 @@ export async function main(argv: string[]): Promise<number> {
   let commandName = through ? through[0] ?? '' : '';
   let ctx: Ctx | undefined;
   try {
-    const { opts, operands } = parseArgs(mine);
-    json = Boolean(opts.json);
+    const parsed = parseArgs(mine);
+    const opts = parsed.opts;
+    json = Boolean(opts.json) || json;
     log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stderr), redactor: makeRedactor(process.env) });
-    validateNumbers(opts);
-    if (opts.help || (!through && operands.length === 0)) {
+    if (parsed.kind === 'text') {
+      process.stdout.write(parsed.text);
+      return EXIT.ok;
+    }
+    if (!through && parsed.kind === 'usage') {
       if (json) log.jsonResult({ ok: true, command: 'usage', usage: usage() });
       else process.stdout.write(usage());
       return EXIT.ok;
     }
-    commandName = through ? through[0] ?? '' : operands[0];
-
-    if (!through && commandName === 'sandbox') {
-      loadDotenv(ROOT);
-      return await sandboxCommand({ root: ROOT, action: operands[1], opts, log, configFile: resolveConfigPath(ROOT, opts.env) });
-    }
-    const spec = through ? undefined : findCommand(commandName);
-    if (!through && !spec) {
+    if (!through && parsed.kind === 'unknown') {
+      commandName = parsed.name;
       process.stderr.write(`unknown command: ${commandName}\n\n` + usage());
       if (json) log.jsonResult({ ok: false, command: commandName, error: { code: 'USAGE', message: `unknown command: ${commandName}` } });
       return EXIT.usage;
     }
-    if (!through && operands.length > 1) throw new UsageError(`${commandName} takes no arguments, got: ${operands.slice(1).join(' ')}`);
+    if (through && parsed.kind !== 'usage') {
+      throw new UsageError(`a command and aws/eb arguments together: ${parsed.kind === 'unknown' ? parsed.name : parsed.kind === 'command' ? parsed.spec.name : 'sandbox'} ... -- ${through.join(' ')}`, 'put only options before --, e.g. ./run -e env.json -- aws ec2 describe-vpcs');
+    }
+    commandName = through ? through[0] ?? '' : parsed.kind === 'command' ? parsed.spec.name : 'sandbox';
+
+    if (parsed.kind === 'sandbox') {
+      loadDotenv(ROOT);
+      return await sandboxCommand({ root: ROOT, action: parsed.action, opts, log, configFile: resolveConfigPath(ROOT, opts.env) });
+    }
+    const spec = parsed.kind === 'command' ? parsed.spec : undefined;
     if (through && through.length === 0) throw new UsageError('nothing after --', "e.g. ./run -- aws ec2 describe-vpcs");
 
     loadDotenv(ROOT);

@@ -5,11 +5,41 @@ import type { Ctx } from '../context.js';
 export type CommandResult = Record<string, unknown>;
 export type CommandFn = (ctx: Ctx) => Promise<CommandResult>;
 
+/** An option that belongs to some commands only; elsewhere it is refused (exit 2). */
+export interface OptionSpec {
+  flags: string;
+  description: string;
+  /** For a numeric value: the test it must pass and how to say what is expected. */
+  number?: { ok: (n: number) => boolean; what: string };
+}
+
 export interface CommandSpec {
   name: string;
   summary: string;
   changes: boolean;
+  /** The command's own options; changing commands also take --lock-wait. */
+  options?: OptionSpec[];
+  /** One line shown under the command's --help. */
+  example?: string;
   load: () => Promise<CommandFn>;
+}
+
+/** Every changing command holds the deploy lock, so each can wait for another run's. */
+export const LOCK_WAIT: OptionSpec = {
+  flags: '--lock-wait <minutes>',
+  description: "wait up to this long for another run's deploy lock instead of exiting 3",
+  number: { ok: (n) => n >= 0, what: 'minutes, 0 or more' },
+};
+
+export const GRACE_MINUTES: OptionSpec = {
+  flags: '--grace-minutes <n>',
+  description: 'override the grace period (nova.OLD_ENVIRONMENT_GRACE_MINUTES) for this run',
+  number: { ok: (n) => Number.isInteger(n) && n >= 0, what: 'a whole number of minutes, 0 or more' },
+};
+
+/** A command's options, including the ones every changing command takes. */
+export function optionsOf(spec: Pick<CommandSpec, 'changes' | 'options'>): OptionSpec[] {
+  return [...(spec.options ?? []), ...(spec.changes ? [LOCK_WAIT] : [])];
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -17,54 +47,64 @@ export const COMMANDS: CommandSpec[] = [
     name: 'create',
     summary: 'create_vpc, then create_nova: (re)provision the whole phase',
     changes: true,
+    example: './run -e env.json -f create',
     load: async () => (await import('./create.js')).create,
   },
   {
     name: 'create_vpc',
     summary: 'create what the phase is missing: key pair, IAM roles, EB application, VPC and network',
     changes: true,
+    example: './run -e env.json --dry-run create_vpc',
     load: async () => (await import('./create-vpc.js')).createVpc,
   },
   {
     name: 'create_nova',
     summary: 'the daily deploy: a new Nova environment, health-gated, swapped in with no downtime',
     changes: true,
+    example: './run -f create_nova   (every morning, from cron or CI)',
     load: async () => (await import('./create-nova.js')).createNova,
   },
   {
     name: 'terminate',
     summary: 'terminate_nova, then terminate_vpc: remove the whole phase',
     changes: true,
+    example: './run -e env.json terminate',
     load: async () => (await import('./terminate.js')).terminate,
   },
   {
     name: 'terminate_nova',
     summary: 'terminate every environment of the application and wait until they are gone',
     changes: true,
+    example: './run -e env.json -f terminate_nova',
     load: async () => (await import('./terminate-nova.js')).terminateNova,
   },
   {
     name: 'terminate_vpc',
     summary: "delete the phase's network, roles, key pair and application (only what carries its tags)",
     changes: true,
+    example: './run -e env.json -f terminate_vpc',
     load: async () => (await import('./terminate-vpc.js')).terminateVpc,
   },
   {
     name: 'terminate_eb_old_environment',
     summary: 'terminate environments that lost the main CNAME more than the grace period ago',
     changes: true,
+    example: './run -f terminate_eb_old_environment --grace-minutes 0',
+    options: [GRACE_MINUTES],
     load: async () => (await import('./terminate-eb-old-environment.js')).terminateEbOldEnvironment,
   },
   {
     name: 'status',
     summary: "show the phase: network resources, environments, which one is live, the lock (read-only)",
     changes: false,
+    example: './run -e env.json status --json',
     load: async () => (await import('./status.js')).status,
   },
   {
     name: 'rollback',
     summary: 'swap the main CNAME back to the previous environment while it still lives',
     changes: true,
+    example: './run -f rollback',
     load: async () => (await import('./rollback.js')).rollback,
   },
 ];

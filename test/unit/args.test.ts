@@ -1,0 +1,36 @@
+// The command line's shape: a command's own options may stand before its name, as the
+// contract's `./run [options] <command>` allows; global options and their values stay put.
+import { describe, expect, it } from 'vitest';
+import { commandOptionsAfterName, parseArgs } from '../../src/args.js';
+import { UsageError } from '../../src/errors.js';
+
+describe('commandOptionsAfterName', () => {
+  it("moves a command's own options (and their values) after its name, leaves the global ones", () => {
+    expect(commandOptionsAfterName(['-f', '--grace-minutes', '0', '-e', 'x.json', 'terminate_eb_old_environment', '-v'])).toEqual([
+      '-f', '-e', 'x.json', 'terminate_eb_old_environment', '--grace-minutes', '0', '-v',
+    ]);
+    expect(commandOptionsAfterName(['--lock-wait=5', 'create-nova'])).toEqual(['create-nova', '--lock-wait=5']);
+    // -e's value is never taken for a command name, even when it looks like one.
+    expect(commandOptionsAfterName(['-e', 'status', 'rollback'])).toEqual(['-e', 'status', 'rollback']);
+  });
+});
+
+describe('parseArgs', () => {
+  it('merges global and command options into one set', () => {
+    const p = parseArgs(['-f', '--grace-minutes', '3', 'terminate_eb_old_environment', '--json']);
+    expect(p.kind).toBe('command');
+    expect(p.opts).toMatchObject({ force: true, graceMinutes: '3', json: true });
+  });
+
+  it('refuses a bad number and an option of another command, as usage errors', () => {
+    expect(() => parseArgs(['terminate_eb_old_environment', '--grace-minutes', '-5'])).toThrow(UsageError);
+    expect(() => parseArgs(['terminate_eb_old_environment', '--grace-minutes', '1.5'])).toThrow(/whole number/);
+    expect(() => parseArgs(['status', '--grace-minutes', '1'])).toThrow(/unknown option/);
+    expect(() => parseArgs(['sandbox', 'start', '--lose-responses', '2'])).toThrow(/fraction/);
+  });
+
+  it('no command is the usage; an unknown one is named', () => {
+    expect(parseArgs(['-f']).kind).toBe('usage');
+    expect(parseArgs(['deploy'])).toMatchObject({ kind: 'unknown', name: 'deploy' });
+  });
+});
