@@ -13,6 +13,7 @@ import { confirmPhase } from './ui/confirm.js';
 import { Logger } from './ui/log.js';
 import { Redactor } from './ui/redact.js';
 import { withPhaseLock } from './deploy/lock.js';
+import { withHistory } from './deploy/history.js';
 import { notify } from './ui/notify.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,6 +37,7 @@ export function usage(): string {
     '   --json                    one machine-readable JSON result on stdout',
     '   --grace-minutes <n>       terminate_eb_old_environment: override the grace period',
     '   --lock-wait <minutes>     wait up to this long for another run\'s deploy lock instead of exiting 3',
+    '   -n, --number <n>          history: how many records to show (20)',
     '   --no-color                plain output',
     '',
     'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run, 130 canceled.',
@@ -63,6 +65,7 @@ function parseArgs(argv: string[]): Parsed {
     .option('--json')
     .option('--grace-minutes <n>')
     .option('--lock-wait <minutes>')
+    .option('-n, --number <n>')
     .option('--no-color')
     .option('--port <n>')
     .option('--router-port <n>')
@@ -82,6 +85,7 @@ function validateNumbers(opts: Parsed['opts']): void {
   const checks: [string, string | undefined, (n: number) => boolean, string][] = [
     ['--grace-minutes', opts.graceMinutes, (n) => Number.isInteger(n) && n >= 0, 'a whole number of minutes, 0 or more'],
     ['--lock-wait', opts.lockWait, (n) => n >= 0, 'minutes, 0 or more'],
+    ['-n/--number', opts.number, (n) => Number.isInteger(n) && n > 0, 'a whole number, 1 or more'],
     ['--port', opts.port, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
     ['--router-port', opts.routerPort, (n) => Number.isInteger(n) && n > 0 && n < 65536, 'a TCP port'],
     ['--fail-rate', opts.failRate, (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1'],
@@ -146,9 +150,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     const fn = await spec!.load();
     const run = () => fn(ctx!);
+    const runCtx = ctx;
     let result;
     try {
-      result = spec!.changes && !ctx.dryRun ? await withPhaseLock(ctx, run) : await run();
+      // Every changing run, locked out or not, leaves its record in the deploy history.
+      result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run) : run()));
     } catch (err) {
       // A run that lost the lock race changed nothing: no news for the channel.
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);

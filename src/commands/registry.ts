@@ -67,6 +67,12 @@ export const COMMANDS: CommandSpec[] = [
     changes: true,
     load: async () => (await import('./rollback.js')).rollback,
   },
+  {
+    name: 'history',
+    summary: 'the deploy history of the phase, newest first: who ran what, when, and how it ended (read-only; -n, --json)',
+    changes: false,
+    load: async () => (await import('./history.js')).history,
+  },
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
