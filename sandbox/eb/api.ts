@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { MotoClient } from '../moto-client.js';
 import { environmentDescription, environmentTags, eventDescription, versionDescription } from './describe.js';
 import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
+import type { EnvironmentInfo } from './environment-info.js';
 import { EbApiError, invalidParameter } from './errors.js';
 import type { ServiceModel } from './model.js';
 import { QueryParams } from './params.js';
@@ -38,6 +39,7 @@ export class ElasticBeanstalkApi {
     private readonly store: EbStore,
     private readonly lifecycle: EnvironmentLifecycle,
     private readonly moto: MotoClient,
+    private readonly info: EnvironmentInfo,
   ) {
     this.handlers = {
       CreateApplication: (p) => this.createApplication(p),
@@ -66,6 +68,8 @@ export class ElasticBeanstalkApi {
       UpdateEnvironment: (p) => this.updateEnvironment(p),
       ListTagsForResource: (p) => this.listTagsForResource(p),
       UpdateTagsForResource: (p) => this.updateTagsForResource(p),
+      RequestEnvironmentInfo: (p) => this.info.request(p),
+      RetrieveEnvironmentInfo: (p) => this.info.retrieve(p),
     };
   }
 
