@@ -37,7 +37,10 @@ export function usage(): string {
     '   --json                    one machine-readable JSON result on stdout',
     '   --grace-minutes <n>       terminate_eb_old_environment: override the grace period',
     '   --lock-wait <minutes>     wait up to this long for another run\'s deploy lock instead of exiting 3',
-    '   -n, --number <n>          history: how many records to show (20)',
+    '   -n, --number <n>          history, events: how many to show (history 20, events 50)',
+    '   --environment <name>      events, logs: this environment instead of the live one',
+    '   --follow                  events: keep printing new events until Ctrl-C',
+    '   --all                     logs: the whole log files (bundle), not the last 100 lines (tail)',
     '   --no-color                plain output',
     '',
     'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run, 130 canceled.',
@@ -66,6 +69,9 @@ function parseArgs(argv: string[]): Parsed {
     .option('--grace-minutes <n>')
     .option('--lock-wait <minutes>')
     .option('-n, --number <n>')
+    .option('--environment <name>')
+    .option('--follow')
+    .option('--all')
     .option('--no-color')
     .option('--port <n>')
     .option('--router-port <n>')

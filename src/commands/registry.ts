@@ -73,6 +73,18 @@ export const COMMANDS: CommandSpec[] = [
     changes: false,
     load: async () => (await import('./history.js')).history,
   },
+  {
+    name: 'events',
+    summary: "EB's events of the live environment, oldest first (read-only; -n, --environment, --follow)",
+    changes: false,
+    load: async () => (await import('./events.js')).events,
+  },
+  {
+    name: 'logs',
+    summary: "the live environment's instance logs, last 100 lines of each (read-only; --environment, --all for whole files)",
+    changes: false,
+    load: async () => (await import('./logs.js')).logs,
+  },
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {
