@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const fn = await spec!.load();
     const run = () => fn(ctx!);
-    const runCtx = ctx;
+    const runCtx = ctx; // a const for the closure below: ctx is a let
     let result;
     try {
       // Every changing run, locked out or not, leaves its record in the deploy history.

@@ -69,7 +69,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'history',
-    summary: 'the deploy history of the phase, newest first: who ran what, when, and how it ended (read-only; -n, --json)',
+    summary: "the phase's deploy history, newest first: who ran what, when, how it ended (read-only; -n)",
     changes: false,
     load: async () => (await import('./history.js')).history,
   },
