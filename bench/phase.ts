@@ -166,7 +166,7 @@ export interface CallCounts {
   total: number;
   /** Mutating calls of the command's own work (the lock's apart). */
   mutating: number;
-  /** The deploy lock's DynamoDB calls. */
+  /** Bookkeeping: the deploy lock's and the deploy history's DynamoDB calls. */
   lock: number;
   /** Wait polls (describe-environments/events while waiting). */
   poll: number;
@@ -177,8 +177,8 @@ export interface CallCounts {
 export function countCalls(recs: RunLogRecord[]): CallCounts {
   return {
     total: recs.length,
-    mutating: recs.filter((r) => r.mutating && r.purpose !== 'lock').length,
-    lock: recs.filter((r) => r.purpose === 'lock').length,
+    mutating: recs.filter((r) => r.mutating && r.purpose !== 'lock' && r.purpose !== 'history').length,
+    lock: recs.filter((r) => r.purpose === 'lock' || r.purpose === 'history').length,
     poll: recs.filter((r) => r.purpose === 'poll').length,
     retries: recs.filter((r) => (r.attempt ?? 1) > 1).length,
   };

@@ -13,6 +13,8 @@ export interface FrontOptions {
   /** Answers one elasticbeanstalk Query API request (the form-encoded body). */
   elasticBeanstalk(params: URLSearchParams): Promise<{ status: number; body: string }>;
   status(): unknown;
+  /** The compiled instance logs at the URLs RetrieveEnvironmentInfo hands out (eb/environment-info.ts). */
+  logs?(url: string): { status: number; contentType: string; body: Buffer };
 }
 
 /**
@@ -91,6 +93,12 @@ export function createFront(options: FrontOptions): Server {
   return createServer((req, res) => {
     if (req.url?.startsWith('/_sandbox/status')) {
       send(res, 200, 'application/json', JSON.stringify(options.status()));
+      return;
+    }
+    if (req.url?.startsWith('/_sandbox/logs/') && options.logs) {
+      const answer = options.logs(req.url);
+      res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.body.length });
+      res.end(answer.body);
       return;
     }
     const service = serviceOf(req) ?? 's3';

@@ -7,6 +7,7 @@ import { MotoClient } from './moto-client.js';
 import { createRouter } from './router.js';
 import { ElasticBeanstalkApi } from './eb/api.js';
 import { EnvironmentLifecycle } from './eb/environments.js';
+import { EnvironmentInfo } from './eb/environment-info.js';
 import { loadElasticBeanstalkModel } from './eb/model.js';
 import { EbStore } from './eb/store.js';
 import { IamPropagation } from './iam-propagation.js';
@@ -110,7 +111,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     stopGraceMs: 3000,
     healthIntervalMs: 1000,
   });
-  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, iam, strict);
+  // Its URLs point at the front, whose address is known once it listens (below).
+  const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
+  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict);
 
   let endpoint = '';
   let router = '';
@@ -120,6 +123,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     strict,
     iam,
     elasticBeanstalk: (params) => api.handle(params),
+    logs: (url) => info.serve(url),
     status: () => ({
       pid: process.pid,
       strict,

@@ -12,6 +12,7 @@ import { confirmPhase } from './ui/confirm.js';
 import { Logger } from './ui/log.js';
 import { Redactor } from './ui/redact.js';
 import { withPhaseLock } from './deploy/lock.js';
+import { withHistory } from './deploy/history.js';
 import { notify } from './ui/notify.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,9 +77,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     const fn = await spec!.load();
     const run = () => fn(ctx!);
+    const runCtx = ctx; // a const for the closure below: ctx is a let
     let result;
     try {
-      result = spec!.changes && !ctx.dryRun ? await withPhaseLock(ctx, run) : await run();
+      // Every changing run, locked out or not, leaves its record in the deploy history.
+      result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run) : run()));
     } catch (err) {
       // A run that lost the lock race changed nothing: no news for the channel.
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);

@@ -15,6 +15,12 @@ export interface GlobalOptions {
   color?: boolean;
   graceMinutes?: string;
   lockWait?: string;
+  /** -n: how many history records or events to show. */
+  number?: string;
+  /** events/logs: an environment other than the live one. */
+  environment?: string;
+  follow?: boolean;
+  all?: boolean;
 }
 
 export interface SandboxTarget {

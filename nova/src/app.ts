@@ -10,7 +10,6 @@ export interface Settings {
   versionLabel: string;
   hostNova: string;
   urlNova: string;
-  debug: boolean;
   /** While this file exists /echo/ answers 404, so the load balancer takes the instance out. */
   noEchoFile: string;
   /** Test-only: hold each /echo/ answer this long (graceful-shutdown and load tests). */
@@ -27,8 +26,6 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     versionLabel: text('VERSION_LABEL'),
     hostNova: text('HOST_NOVA'),
     urlNova: text('URL_NOVA'),
-    // The config file carries Python-style "True" from the original's env.py.
-    debug: /^(true|1|yes)$/i.test(env.DEBUG ?? ''),
     noEchoFile: env.NOVA_NO_ECHO_FILE || DEFAULT_NO_ECHO_FILE,
     echoDelayMs: Number.isFinite(delay) && delay > 0 ? delay : 0,
   };
@@ -46,11 +43,10 @@ export function createHandler(s: Settings, log: (line: string) => void = console
     // Read `draining` when answering, not when the request arrived: a request in flight at
     // SIGTERM must still tell its client to close, or its socket lingers until keep-alive ends.
     const reply = (status: number, body: unknown) => send(res, status, body, handler.draining);
-    if (s.debug) {
-      res.on('finish', () => {
-        log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
-      });
-    }
+    // One access line per request, always: it is what `./run logs` shows of live traffic.
+    res.on('finish', () => {
+      log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+    });
 
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/echo/' && path !== '/echo') return reply(404, { error: 'not found' });

@@ -4,6 +4,7 @@ import type { MotoClient } from '../moto-client.js';
 import type { StrictOptions } from '../server.js';
 import { environmentDescription, environmentTags, eventDescription, versionDescription } from './describe.js';
 import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
+import type { EnvironmentInfo } from './environment-info.js';
 import { EbApiError, invalidParameter } from './errors.js';
 import type { ServiceModel } from './model.js';
 import { QueryParams } from './params.js';
@@ -40,6 +41,7 @@ export class ElasticBeanstalkApi {
     private readonly store: EbStore,
     private readonly lifecycle: EnvironmentLifecycle,
     private readonly moto: MotoClient,
+    private readonly info: EnvironmentInfo,
     /** IAM creates noted by the front: an instance profile or role is usable only once visible. */
     private readonly iam: IamPropagation,
     private readonly strict: StrictOptions,
@@ -71,6 +73,8 @@ export class ElasticBeanstalkApi {
       UpdateEnvironment: (p) => this.updateEnvironment(p),
       ListTagsForResource: (p) => this.listTagsForResource(p),
       UpdateTagsForResource: (p) => this.updateTagsForResource(p),
+      RequestEnvironmentInfo: (p) => this.info.request(p),
+      RetrieveEnvironmentInfo: (p) => this.info.retrieve(p),
     };
   }
 

@@ -91,7 +91,7 @@ function missingTool(file: Tool): MissingToolError {
 export function isMutating(args: readonly string[]): boolean {
   const op = args.find((a, i) => i > 0 && !a.startsWith('-')) ?? '';
   if (args[0] === 's3') return !['ls'].includes(op);
-  return !/^(describe|list|get|check|lookup|head|wait|validate|search|filter|batch-get|simulate)(-|$)/.test(op) && op !== 'wait';
+  return !/^(describe|list|get|check|lookup|head|wait|validate|search|filter|batch-get|simulate|query|scan|retrieve)(-|$)/.test(op) && op !== 'wait';
 }
 
 const THROTTLING = new Set([

@@ -124,3 +124,37 @@ export async function listTags(ctx: Ctx, arn: string): Promise<Tag[]> {
   const r = await ctx.aws.aws<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn]);
   return r.ResourceTags ?? [];
 }
+
+// Instance logs without the EB CLI (`./run logs`); `./run events` uses describeEvents above.
+
+export type InfoType = 'tail' | 'bundle';
+
+/** One instance's compiled logs: `Message` is a presigned S3 URL, valid 15 minutes (EB API reference, EnvironmentInfoDescription). */
+export interface EnvironmentInfo {
+  InfoType: InfoType;
+  Ec2InstanceId?: string;
+  SampleTimestamp?: string;
+  Message?: string;
+}
+
+/** Ask every instance of the environment to compile its logs (asynchronous: see retrieveEnvironmentInfo). */
+export async function requestEnvironmentInfo(ctx: Ctx, environmentName: string, infoType: InfoType): Promise<void> {
+  await ctx.aws.aws(['elasticbeanstalk', 'request-environment-info', '--environment-name', environmentName, '--info-type', infoType]);
+}
+
+/** The compiled logs of the environment's instances so far, latest last. */
+export async function retrieveEnvironmentInfo(ctx: Ctx, environmentName: string, infoType: InfoType, purpose?: string): Promise<EnvironmentInfo[]> {
+  const r = await ctx.aws.aws<{ EnvironmentInfo?: EnvironmentInfo[] }>(
+    ['elasticbeanstalk', 'retrieve-environment-info', '--environment-name', environmentName, '--info-type', infoType],
+    { purpose },
+  );
+  return r.EnvironmentInfo ?? [];
+}
+
+/** The environment's EC2 instances, by id. */
+export async function environmentInstances(ctx: Ctx, environmentName: string): Promise<string[]> {
+  const r = await ctx.aws.aws<{ EnvironmentResources?: { Instances?: { Id: string }[] } }>([
+    'elasticbeanstalk', 'describe-environment-resources', '--environment-name', environmentName,
+  ]);
+  return (r.EnvironmentResources?.Instances ?? []).map((i) => i.Id);
+}

@@ -37,6 +37,13 @@ export const GRACE_MINUTES: OptionSpec = {
   number: { ok: (n) => Number.isInteger(n) && n >= 0, what: 'a whole number of minutes, 0 or more' },
 };
 
+const NUMBER = (what: string, dflt: number): OptionSpec => ({
+  flags: '-n, --number <n>',
+  description: `how many ${what} to show [${dflt}]`,
+  number: { ok: (n) => Number.isInteger(n) && n > 0, what: 'a whole number, 1 or more' },
+});
+const ENVIRONMENT: OptionSpec = { flags: '--environment <name>', description: 'this environment instead of the live one' };
+
 /** A command's options, including the ones every changing command takes. */
 export function optionsOf(spec: Pick<CommandSpec, 'changes' | 'options'>): OptionSpec[] {
   return [...(spec.options ?? []), ...(spec.changes ? [LOCK_WAIT] : [])];
@@ -106,6 +113,30 @@ export const COMMANDS: CommandSpec[] = [
     changes: true,
     example: './run -f rollback',
     load: async () => (await import('./rollback.js')).rollback,
+  },
+  {
+    name: 'history',
+    summary: "the phase's deploy history, newest first: who ran what, when, how it ended (read-only)",
+    changes: false,
+    options: [NUMBER('records', 20)],
+    example: './run history -n 5 --json',
+    load: async () => (await import('./history.js')).history,
+  },
+  {
+    name: 'events',
+    summary: "EB's events of the live environment, oldest first (read-only)",
+    changes: false,
+    options: [NUMBER('events', 50), ENVIRONMENT, { flags: '--follow', description: 'keep printing new events until Ctrl-C (exit 0)' }],
+    example: './run events --follow',
+    load: async () => (await import('./events.js')).events,
+  },
+  {
+    name: 'logs',
+    summary: "the live environment's instance logs, last 100 lines of each (read-only)",
+    changes: false,
+    options: [ENVIRONMENT, { flags: '--all', description: 'the whole log files (bundle), not the last 100 lines (tail)' }],
+    example: './run logs --environment nova-1764216000',
+    load: async () => (await import('./logs.js')).logs,
   },
 ];
 

@@ -7,15 +7,18 @@ import * as eb from '../aws/eb.js';
 import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname, sameHost } from '../deploy/environments.js';
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
 import { pollMs, waitFor } from '../time.js';
+import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
 import type { CommandResult } from './registry.js';
 
 export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
-  const [all, events] = await Promise.all([
+  const [all, events, history] = await Promise.all([
     eb.describeEnvironments(ctx, app, { includeDeleted: true }),
     eb.describeEvents(ctx, app, { maxRecords: 1000 }),
+    // Only to say what we return to: a ledger we cannot read does not stop a rollback.
+    readHistory(ctx, 50).catch(() => []),
   ]);
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
@@ -39,6 +42,8 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   }
   const label = previous.VersionLabel ?? '';
   const own = previous.CNAME ?? '';
+  const deployed = deployOf(history, previous.EnvironmentName);
+  ctx.log.info(`returning to ${deployed ? describeDeploy(deployed) : `${previous.EnvironmentName} (${label || '?'}; no record of its deploy in the history)`}`);
   // Probe before swapping: rolling back onto something that does not answer would make things worse.
   const probe = await probeUntilServing(ctx, own, health, label, { times: 2, deadlineMs: 30_000, intervalMs: pollMs(ctx) });
   if (!probe.ok) throw new StateError(`${previous.EnvironmentName} does not answer at http://${own}${health}: ${probe.last}; not rolling back to it`);
@@ -67,6 +72,7 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
     to: previous.EnvironmentName,
     versionLabel: label,
     previousVersionLabel: current.VersionLabel,
+    ...(deployed ? { returningTo: { deployedAt: deployed.startedAt, deployedBy: deployed.who, ci: deployed.ci, gitHashJohanna: deployed.gitHashJohanna, gitHashNova: deployed.gitHashNova } } : {}),
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }

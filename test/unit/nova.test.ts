@@ -74,7 +74,7 @@ describe('nova in-process', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD');
   });
 
-  it('logs one line per request when DEBUG is true-ish', async () => {
+  it('logs one line per request: method, path, status, time', async () => {
     logged.length = 0;
     await (await fetch(`${nova.url}/nope`)).text();
     await new Promise((r) => setImmediate(r)); // 'finish' fires after the client has the body
@@ -82,13 +82,15 @@ describe('nova in-process', () => {
     expect(logged[0]).toMatch(/^GET \/nope 404 \d+\.\dms$/);
   });
 
-  it('says "unknown" for settings that are missing, and stays quiet without DEBUG', async () => {
+  it('says "unknown" for settings that are missing, and logs its requests without DEBUG too', async () => {
     const lines: string[] = [];
     const bare = await startServer({ port: 0, env: { NOVA_NO_ECHO_FILE: noEcho }, log: (l) => lines.push(l) });
     try {
       const body = await (await fetch(`${bare.url}/echo/`)).json();
       expect(body).toMatchObject({ phase: 'unknown', version: 'unknown', host: 'unknown' });
-      expect(lines).toEqual([]);
+      await new Promise((r) => setImmediate(r)); // 'finish' fires after the client has the body
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^GET \/echo\/ 200 \d+\.\dms$/);
     } finally {
       await bare.close();
     }

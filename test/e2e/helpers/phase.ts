@@ -81,9 +81,9 @@ export function runLogOf(phase: string, command: string, pid: number): string | 
   return f && path.join(dir, f);
 }
 
-/** Calls that count for a budget: not the deploy lock's, and (optionally) not wait polls. */
+/** Calls that count for a budget: not the deploy lock's or the history's, and (optionally) not wait polls. */
 export function workCalls<T extends { purpose?: string }>(lines: T[], opts: { withoutWaits?: boolean } = {}): T[] {
-  return lines.filter((l) => l.purpose !== 'lock' && !(opts.withoutWaits && l.purpose === 'poll'));
+  return lines.filter((l) => l.purpose !== 'lock' && l.purpose !== 'history' && !(opts.withoutWaits && l.purpose === 'poll'));
 }
 
 /** Parses the --json result of a run (stdout is exactly one JSON document). */

@@ -98,9 +98,9 @@ export function newestRunLog(phase: string, command: string): string {
   return path.join(dir, files[files.length - 1]);
 }
 
-/** The command's own calls: what the budgets count (lock bookkeeping apart). */
+/** The command's own calls: what the budgets count (the lock's and the history's bookkeeping apart). */
 export function ownCalls<T extends { purpose?: string }>(lines: T[]): T[] {
-  return lines.filter((l) => l.purpose !== 'lock');
+  return lines.filter((l) => l.purpose !== 'lock' && l.purpose !== 'history');
 }
 
 /** The JSON document of a --json run (the last line-started object on stdout). */

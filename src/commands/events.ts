@@ -1,0 +1,108 @@
+// `events`: EB's events for the application without the EB CLI: the live environment's by
+// default (--environment for another, which may be gone: its events stay for 6 weeks),
+// oldest first, one plain timestamped line each. --follow keeps polling until Ctrl-C.
+import type { Ctx } from '../context.js';
+import { UsageError } from '../errors.js';
+import * as eb from '../aws/eb.js';
+import { holderOfMain, mainCname } from '../deploy/environments.js';
+import { checkEnvironmentName } from '../deploy/pick-environment.js';
+import { pause, pollMs } from '../time.js';
+import { plainLine } from '../ui/plain-text.js';
+import type { CommandResult } from './registry.js';
+
+const DEFAULT_COUNT = 50;
+
+export interface EventLine {
+  date: string;
+  severity: string;
+  environment?: string;
+  message: string;
+}
+
+export async function events(ctx: Ctx): Promise<CommandResult> {
+  const follow = Boolean(ctx.opts.follow);
+  if (follow && ctx.json) throw new UsageError('--follow prints events as they come; --json prints one document at the end', 'drop one of them');
+  const named = checkEnvironmentName(ctx.opts.environment);
+  const count = ctx.opts.number ? Number(ctx.opts.number) : DEFAULT_COUNT;
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const environment = named ?? (await liveEnvironment(ctx, app));
+
+  const first = await eb.describeEvents(ctx, app, { environmentName: environment, maxRecords: count });
+  const shown = [...first].reverse().map(toLine);
+  for (const l of shown) ctx.log.result(format(l));
+  if (!shown.length) ctx.log.info(`no events for ${environment ?? `application ${app}`}`);
+  if (!follow) return { application: app, environment, events: shown };
+
+  ctx.log.info(`following ${environment ?? `application ${app}`}'s events (Ctrl-C to stop)`);
+  const later = await followEvents(ctx, app, environment, first, first.length >= count);
+  return { application: app, environment, followed: true, printed: shown.length + later };
+}
+
+/** The live environment's name; without one (a phase not deployed yet) the whole application's events. */
+async function liveEnvironment(ctx: Ctx, app: string): Promise<string | undefined> {
+  const main = mainCname(ctx);
+  const live = holderOfMain(await eb.describeEnvironments(ctx, app), main);
+  if (!live) ctx.log.info(`no environment holds ${main}: showing every event of application ${app}`);
+  return live?.EnvironmentName;
+}
+
+/**
+ * Poll from the newest event seen. StartTime is inclusive ("on or after"), so events at that
+ * very instant come again and are told apart by what they say. Ends at SIGINT/SIGTERM: an
+ * interrupted follow is the normal way out, so it is not an error.
+ */
+async function followEvents(ctx: Ctx, app: string, environment: string | undefined, first: eb.EbEvent[], cut: boolean): Promise<number> {
+  // With no event yet, every event that comes is new: start at the beginning of time.
+  let since = first.length ? new Date(first[0].EventDate) : new Date(0);
+  let seen = new Set(first.filter((e) => Date.parse(e.EventDate) === since.getTime()).map(key));
+  // -n cut the list: other events of that same instant exist, and are not news.
+  if (cut && first.length) {
+    for (const e of await eb.describeEvents(ctx, app, { environmentName: environment, startTime: since, purpose: 'poll' })) {
+      if (Date.parse(e.EventDate) === since.getTime()) seen.add(key(e));
+    }
+  }
+  let printed = 0;
+  while (!ctx.signal.aborted) {
+    await pause(pollMs(ctx), ctx.signal);
+    if (ctx.signal.aborted) break;
+    let batch: eb.EbEvent[];
+    try {
+      batch = await eb.describeEvents(ctx, app, { environmentName: environment, startTime: since, purpose: 'poll' });
+    } catch (err) {
+      // Ctrl-C reaches the aws child too, which then fails: that is the end, not an error.
+      if (ctx.signal.aborted) break;
+      throw err;
+    }
+    for (const e of [...batch].reverse()) {
+      if (seen.has(key(e))) continue;
+      ctx.log.result(format(toLine(e)));
+      printed++;
+    }
+    if (batch.length) {
+      const newest = new Date(batch[0].EventDate);
+      if (newest.getTime() > since.getTime()) seen = new Set();
+      since = newest;
+      for (const e of batch) if (Date.parse(e.EventDate) === since.getTime()) seen.add(key(e));
+    }
+  }
+  return printed;
+}
+
+function key(e: eb.EbEvent): string {
+  return `${e.EventDate}\u0000${e.EnvironmentName ?? ''}\u0000${e.Message}`;
+}
+
+function toLine(e: eb.EbEvent): EventLine {
+  return {
+    date: new Date(e.EventDate).toISOString(),
+    severity: e.Severity ?? 'INFO',
+    environment: e.EnvironmentName,
+    message: plainLine(e.Message),
+  };
+}
+
+/** `2026-11-27 04:00:01Z INFO  nova-1764216000  createEnvironment is starting.` */
+export function format(l: EventLine): string {
+  const when = l.date.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return `${when} ${l.severity.padEnd(5)} ${l.environment ?? '-'}  ${l.message}`;
+}

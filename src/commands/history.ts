@@ -1,0 +1,15 @@
+// `history`: the phase's deploy history, newest first, read-only. Every changing command
+// leaves one record (src/deploy/history.ts): who, where, what, how it ended.
+import type { Ctx } from '../context.js';
+import { formatRecord, HISTORY_TABLE, readHistory } from '../deploy/history.js';
+import type { CommandResult } from './registry.js';
+
+const DEFAULT_COUNT = 20;
+
+export async function history(ctx: Ctx): Promise<CommandResult> {
+  const count = ctx.opts.number ? Number(ctx.opts.number) : DEFAULT_COUNT;
+  const records = await readHistory(ctx, count);
+  if (!records.length) ctx.log.info(`no deploy history for phase '${ctx.phase}' yet (DynamoDB table ${HISTORY_TABLE})`);
+  for (const r of records) ctx.log.result(formatRecord(r));
+  return { records };
+}

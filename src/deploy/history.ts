@@ -1,0 +1,292 @@
+// The deploy history: every changing command leaves one record in a durable ledger, the
+// DynamoDB table `johanna-history` (the lock table's sibling, made on first use, keyed by
+// phase and time), so "who deployed what, when, and did it work" has one answer for every
+// host and CI runner that deploys the account. Writing it never changes a run's outcome:
+// a ledger that cannot be written is a warning.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Ctx } from '../context.js';
+import type { RunLogRecord } from '../aws/cli.js';
+import { fromItem, isMissingTable, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
+
+export const HISTORY_TABLE = 'johanna-history';
+
+const TABLE: TableSpec = {
+  name: HISTORY_TABLE,
+  partitionKey: 'phase',
+  sortKey: 'time',
+  role: 'history-table',
+  what: 'the deploy-history table',
+  purpose: 'history',
+};
+/** Ledger calls are bookkeeping, apart from the command's own work in the run log and counts. */
+const opts = { purpose: TABLE.purpose } as const;
+
+export type Outcome = 'ok' | 'failed' | 'interrupted' | 'locked';
+
+export interface HistoryRecord {
+  phase: string;
+  /** The sort key: when the command started (ISO), then a random suffix so two records never collide. */
+  time: string;
+  startedAt: string;
+  command: string;
+  outcome: Outcome;
+  exitCode: number;
+  durationSeconds: number;
+  /** user@host */
+  who: string;
+  /** The working directory, and the CI system and run when there is one. */
+  cwd: string;
+  ci?: string;
+  versionLabel?: string;
+  newEnvironment?: string;
+  oldEnvironment?: string;
+  gitHashJohanna?: string;
+  gitHashNova?: string;
+  probe?: string;
+  terminated?: string[];
+  error?: string;
+}
+
+/** What a run was, as the CLI saw it; everything the record needs, so building it is pure. */
+export interface RunFacts {
+  phase: string;
+  command: string;
+  startedAt: Date;
+  finishedAt: Date;
+  result?: Record<string, unknown>;
+  error?: unknown;
+  interrupted?: boolean;
+  /** The run's aws calls: what a failed deploy got as far as (its result never came). */
+  calls: RunLogRecord[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  who: string;
+  redact?: (text: string) => string;
+  suffix?: string;
+}
+
+export function buildRecord(f: RunFacts): HistoryRecord {
+  const outcome = outcomeOf(f.error, f.interrupted);
+  const facts = { ...factsFromCalls(f.calls), ...definedOnly(factsFromResult(f.result)) };
+  const message = f.error === undefined ? undefined : firstLine(f.error instanceof Error ? f.error.message : String(f.error));
+  const redact = f.redact ?? ((t: string) => t);
+  return {
+    phase: f.phase,
+    time: `${f.startedAt.toISOString()}#${f.suffix ?? randomBytes(2).toString('hex')}`,
+    startedAt: f.startedAt.toISOString(),
+    command: f.command,
+    outcome,
+    exitCode: f.error === undefined ? EXIT.ok : f.error instanceof JohannaError ? f.error.exitCode : EXIT.failed,
+    durationSeconds: Math.round((f.finishedAt.getTime() - f.startedAt.getTime()) / 100) / 10,
+    who: f.who,
+    cwd: f.cwd,
+    ci: ciName(f.env),
+    ...facts,
+    probe: facts.probe ?? probeOf(outcome, facts.newEnvironment, message),
+    error: message === undefined ? undefined : redact(message).slice(0, 300),
+  };
+}
+
+function outcomeOf(error: unknown, interrupted?: boolean): Outcome {
+  if (error === undefined) return 'ok';
+  if (error instanceof LockedError) return 'locked';
+  if (error instanceof InterruptedError || interrupted) return 'interrupted';
+  return 'failed';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The deploy's facts from a command's result: at its top (create_nova, rollback) or one
+ * level down (create → create_nova, terminate → terminate_nova). A rollback names its
+ * environments `from` and `to`.
+ */
+export function factsFromResult(result: Record<string, unknown> | undefined): Facts {
+  if (!result) return {};
+  const parts = [result, ...Object.values(result).filter((v): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v))];
+  const str = (...keys: string[]) => {
+    for (const p of parts) for (const k of keys) if (typeof p[k] === 'string' && p[k]) return p[k] as string;
+    return undefined;
+  };
+  const terminated = parts.flatMap((p) => (Array.isArray(p.terminated) ? p.terminated.filter((t): t is string => typeof t === 'string') : []));
+  const probe = parts.map((p) => p.probe).find((p) => p !== undefined);
+  return {
+    versionLabel: str('versionLabel'),
+    newEnvironment: str('newEnvironment', 'to'),
+    oldEnvironment: str('oldEnvironment', 'from'),
+    gitHashJohanna: str('gitHashJohanna'),
+    gitHashNova: str('gitHashNova'),
+    probe: probe === undefined ? undefined : typeof probe === 'string' ? probe : JSON.stringify(probe),
+    terminated: terminated.length ? terminated : undefined,
+  };
+}
+
+/**
+ * A run that failed returns no result, but its aws calls say how far it got: the
+ * environment it created (name, version, git hashes in its tags) and the one it swapped with.
+ */
+export function factsFromCalls(calls: RunLogRecord[]): Facts {
+  const facts: Facts = {};
+  const after = (args: string[], flag: string) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  for (const c of calls) {
+    if (c.tool !== 'aws' || c.args[0] !== 'elasticbeanstalk' || c.exitCode !== 0) continue;
+    if (c.args[1] === 'create-environment') {
+      facts.newEnvironment = after(c.args, '--environment-name');
+      facts.versionLabel = after(c.args, '--version-label');
+      try {
+        const tags = JSON.parse(after(c.args, '--tags') ?? '[]') as { Key: string; Value: string }[];
+        facts.gitHashJohanna = tags.find((t) => t.Key === 'git_hash_johanna')?.Value;
+        facts.gitHashNova = tags.find((t) => t.Key === 'git_hash_nova')?.Value;
+      } catch {
+        // tags we cannot read: the record just has no hashes
+      }
+    }
+    // Both the deploy and the rollback swap from the environment that holds the main CNAME.
+    if (c.args[1] === 'swap-environment-cnames') facts.oldEnvironment = after(c.args, '--source-environment-name');
+  }
+  return facts;
+}
+
+/**
+ * The probe's verdict when the command did not report one: a deploy or a rollback only
+ * succeeds after its probe of the new environment answered, and the probe's failure is
+ * the error that names the URL that did not serve.
+ */
+function probeOf(outcome: Outcome, newEnvironment: string | undefined, error: string | undefined): string | undefined {
+  if (!newEnvironment) return undefined;
+  if (outcome === 'ok') return 'passed';
+  if (error && /does not (serve|answer)/.test(error)) return 'failed';
+  return undefined;
+}
+
+/** The CI system a run came from, with the run's own name where the system gives one. */
+export function ciName(env: NodeJS.ProcessEnv): string | undefined {
+  const join = (...parts: (string | undefined)[]) => parts.filter(Boolean).join(' ');
+  if (env.GITHUB_ACTIONS === 'true') return join('GitHub Actions', env.GITHUB_REPOSITORY, env.GITHUB_WORKFLOW && `"${env.GITHUB_WORKFLOW}"`, env.GITHUB_RUN_ID && `run ${env.GITHUB_RUN_ID}`);
+  if (env.GITLAB_CI) return join('GitLab CI', env.CI_PROJECT_PATH, env.CI_PIPELINE_ID && `pipeline ${env.CI_PIPELINE_ID}`);
+  if (env.JENKINS_URL) return join('Jenkins', env.JOB_NAME, env.BUILD_NUMBER && `#${env.BUILD_NUMBER}`);
+  if (env.CODEBUILD_BUILD_ID) return join('AWS CodeBuild', env.CODEBUILD_BUILD_ID);
+  if (env.CIRCLECI) return join('CircleCI', env.CIRCLE_PROJECT_REPONAME, env.CIRCLE_BUILD_NUM && `#${env.CIRCLE_BUILD_NUM}`);
+  if (env.BUILDKITE) return join('Buildkite', env.BUILDKITE_PIPELINE_SLUG, env.BUILDKITE_BUILD_NUMBER && `#${env.BUILDKITE_BUILD_NUMBER}`);
+  if (env.CI && env.CI !== 'false' && env.CI !== '0') return 'CI';
+  return undefined;
+}
+
+export async function appendRecord(ctx: Ctx, record: HistoryRecord): Promise<void> {
+  const item = JSON.stringify(toItem({ ...record }));
+  await withTable(ctx, TABLE, () =>
+    // Quiet at -v when the table is missing: withTable makes it and writes again.
+    ctx.aws.aws(['dynamodb', 'put-item', '--table-name', HISTORY_TABLE, '--item', item], { ...opts, expectFailure: true }),
+  );
+}
+
+/** The phase's newest `limit` records, newest first; none when the table was never made. */
+export async function readHistory(ctx: Ctx, limit: number): Promise<HistoryRecord[]> {
+  try {
+    const r = await ctx.aws.aws<{ Items?: Record<string, Record<string, unknown>>[] }>(
+      [
+        'dynamodb', 'query', '--table-name', HISTORY_TABLE,
+        '--key-condition-expression', '#p = :p',
+        '--expression-attribute-names', JSON.stringify({ '#p': 'phase' }),
+        '--expression-attribute-values', JSON.stringify({ ':p': { S: ctx.phase } }),
+        '--no-scan-index-forward',
+        '--max-items', String(limit),
+      ],
+      { ...opts, expectFailure: true },
+    );
+    return (r.Items ?? []).map((i) => fromItem(i) as unknown as HistoryRecord);
+  } catch (err) {
+    if (isMissingTable(err)) return [];
+    throw err;
+  }
+}
+
+/**
+ * Run a command and leave its record, whatever the outcome; the command's own result or
+ * error passes through untouched. Read-only commands and dry runs leave none.
+ */
+export async function withHistory<T extends Record<string, unknown>>(ctx: Ctx, changes: boolean, run: () => Promise<T>): Promise<T> {
+  if (!changes || ctx.dryRun) return run();
+  const startedAt = new Date();
+  let result: T | undefined;
+  let error: unknown;
+  try {
+    result = await run();
+    return result;
+  } catch (err) {
+    error = err ?? new Error('unknown error');
+    throw err;
+  } finally {
+    await record(ctx, { startedAt, result, error });
+  }
+}
+
+async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, unknown>; error?: unknown }): Promise<void> {
+  try {
+    const rec = buildRecord({
+      phase: ctx.phase,
+      command: ctx.command,
+      startedAt: r.startedAt,
+      finishedAt: new Date(),
+      result: r.result,
+      error: r.error,
+      interrupted: ctx.signal.aborted,
+      calls: ctx.aws.records,
+      env: process.env,
+      cwd: process.cwd(),
+      who: `${os.userInfo().username}@${os.hostname()}`,
+      redact: (t) => ctx.redactor.redact(t),
+    });
+    await appendRecord(ctx, rec);
+  } catch (err) {
+    ctx.log.warn(`could not add this run to the deploy history (${HISTORY_TABLE}): ${(err as Error).message}`);
+  }
+}
+
+/** The newest successful deploy that made `environment`: what a rollback returns to. */
+export function deployOf(records: HistoryRecord[], environment: string): HistoryRecord | undefined {
+  return records.find((r) => r.outcome === 'ok' && r.newEnvironment === environment && r.command !== 'rollback');
+}
+
+/** `2026-11-26 04:00 UTC`: a record's start, to the minute. */
+export function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
+}
+
+/** `nova-123 (app-..., deployed 2026-11-26 04:00 UTC by user@host)` */
+export function describeDeploy(r: HistoryRecord): string {
+  return `${r.newEnvironment} (${r.versionLabel ?? '?'}, deployed ${shortTime(r.startedAt)} by ${r.who}${r.ci ? ` in ${r.ci}` : ''})`;
+}
+
+/** One line of `./run history`. */
+export function formatRecord(r: HistoryRecord): string {
+  const parts = [
+    r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    r.command,
+    r.outcome,
+    `exit ${r.exitCode}`,
+    `${r.durationSeconds}s`,
+  ];
+  if (r.versionLabel) parts.push(r.versionLabel);
+  if (r.newEnvironment) parts.push(r.oldEnvironment ? `${r.newEnvironment} (was ${r.oldEnvironment})` : r.newEnvironment);
+  else if (r.oldEnvironment) parts.push(`was ${r.oldEnvironment}`);
+  if (r.probe) parts.push(`probe ${r.probe}`);
+  if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'} nova ${r.gitHashNova ?? '?'}`);
+  if (r.terminated?.length) parts.push(`terminated ${r.terminated.join(',')}`);
+  parts.push(`by ${r.who}${r.ci ? ` (${r.ci})` : ''} in ${r.cwd}`);
+  if (r.error) parts.push(`error: ${r.error}`);
+  return parts.join('  ');
+}

@@ -1,0 +1,79 @@
+// `./run events` lines (src/commands/events.ts) and the cleaning of text that comes from
+// elsewhere (src/ui/plain-text.ts): an event or a log line can carry terminal escapes.
+import { describe, expect, it } from 'vitest';
+import { events, format } from '../../src/commands/events.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildCtx, makeRedactor, type GlobalOptions } from '../../src/context.js';
+import { Logger } from '../../src/ui/log.js';
+import { plainLine, plainLines } from '../../src/ui/plain-text.js';
+import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
+import { ok, recordingExec, Sink, type Step } from './fakes.js';
+
+describe('plainLine', () => {
+  it('drops colours, cursor moves, titles and other control characters; line breaks become spaces', () => {
+    expect(plainLine('\x1b[31mred\x1b[0m text')).toBe('red text');
+    expect(plainLine('a\x1b[2K\x1b[1Ab')).toBe('ab');
+    expect(plainLine('\x1b]0;pwned\x07title')).toBe('title');
+    expect(plainLine('bell\x07 and\x00 nul\x7f del \u009bcsi')).toBe('bell and nul del csi');
+    expect(plainLine('two\r\nlines\tand a tab')).toBe('two lines and a tab');
+    expect(plainLine('Environment health has transitioned from Ok to Severe. ELB health is failing.')).toBe(
+      'Environment health has transitioned from Ok to Severe. ELB health is failing.',
+    );
+  });
+});
+
+describe('plainLines', () => {
+  it('keeps line breaks and tabs, drops the rest of the control characters', () => {
+    expect(plainLines('\x1b[32mGET\x1b[0m /echo/ 200\r\n\tindented\x08\n')).toBe('GET /echo/ 200\n\tindented\n');
+  });
+});
+
+describe('an event line', () => {
+  it('time to the second in UTC, severity padded, environment, message', () => {
+    expect(format({ date: '2026-11-27T04:00:01.234Z', severity: 'INFO', environment: 'nova-1764216000', message: 'createEnvironment is starting.' })).toBe(
+      '2026-11-27 04:00:01Z INFO  nova-1764216000  createEnvironment is starting.',
+    );
+    expect(format({ date: '2026-11-27T04:00:01.000Z', severity: 'ERROR', message: 'x' })).toBe('2026-11-27 04:00:01Z ERROR -  x');
+  });
+});
+
+describe('events --follow', () => {
+  function setup(script: Step[], opts: GlobalOptions) {
+    const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
+    const redactor = makeRedactor({}, config);
+    const out = new Sink();
+    const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: out, stderr: new Sink() });
+    const exec = recordingExec(script);
+    const abort = new AbortController();
+    const ctx = buildCtx({ root: '/nonexistent', command: 'events', config, configFile: 'env.test.json', opts, log, redactor, env: {}, exec, runLog: false, signal: abort.signal });
+    return { ctx, exec, out, abort };
+  }
+  const ev = (at: string, message: string) => ({ EventDate: at, Message: message, Severity: 'INFO', EnvironmentName: 'nova-2' });
+  const T1 = '2026-11-27T04:00:01.000Z';
+  const T2 = '2026-11-27T04:00:05.000Z';
+
+  it('prints each new event once, oldest first; events of the instant -n cut off are not news; Ctrl-C ends it with a result', async () => {
+    const live = { Environments: [{ EnvironmentName: 'nova-2', Status: 'Ready', CNAME: 'dv-nova.ap-northeast-2.elasticbeanstalk.com' }] };
+    let abort = () => {};
+    const { ctx, exec, out, abort: ac } = setup(
+      [
+        ok(JSON.stringify(live)),
+        ok(JSON.stringify({ Events: [ev(T1, 'c')] })), // -n 1: the newest only
+        ok(JSON.stringify({ Events: [ev(T1, 'c'), ev(T1, 'b')] })), // the same instant, in full
+        ok(JSON.stringify({ Events: [ev(T2, 'e'), ev(T2, 'd'), ev(T1, 'c'), ev(T1, 'b')] })),
+        () => {
+          abort();
+          return ok(JSON.stringify({ Events: [ev(T2, 'e'), ev(T2, 'd')] }));
+        },
+      ],
+      { follow: true, number: '1' },
+    );
+    abort = () => ac.abort();
+    const result = await events(ctx);
+    expect(out.text.split('\n').filter(Boolean).map((l) => l.slice(-1))).toEqual(['c', 'd', 'e']);
+    expect(result).toMatchObject({ environment: 'nova-2', followed: true, printed: 3 });
+    expect(exec.calls[3].args).toContain('--start-time');
+    expect(exec.calls[3].args[exec.calls[3].args.indexOf('--start-time') + 1]).toBe(T1);
+    expect(exec.calls[4].args[exec.calls[4].args.indexOf('--start-time') + 1]).toBe(T2);
+  }, 20_000);
+});
