@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Exec } from '../../src/aws/cli.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildCtx, type Ctx } from '../../src/context.js';
-import { StateError } from '../../src/errors.js';
+import { ConfigError, StateError } from '../../src/errors.js';
 import { createVpc } from '../../src/commands/create-vpc.js';
 import { terminateVpc } from '../../src/commands/terminate-vpc.js';
 import { findPhaseNetwork } from '../../src/infra/discover.js';
@@ -81,10 +81,29 @@ describe('create_vpc discovery', () => {
     const r = await createVpc(ctx);
     expect(calls).toHaveLength(3);
     expect((r.created as string[]).length).toBe(28);
-    const printed = ctx.aws.records.filter((x) => x.dryRun).map((x) => x.args.slice(0, 2).join(' '));
+    const planned = ctx.aws.records.filter((x) => x.dryRun);
+    const printed = planned.map((x) => x.args.slice(0, 2).join(' '));
     expect(printed.filter((p) => p === 'ec2 create-subnet')).toHaveLength(4);
     expect(printed).toContain('ec2 create-nat-gateway');
-    expect(printed).not.toContain('ec2 associate-route-table --route-table-id <main-route-table-id>');
+    // The private subnets use the main table: only the two public ones are associated, both
+    // with the public table.
+    const assocs = planned.filter((x) => x.args[1] === 'associate-route-table');
+    expect(assocs).toHaveLength(2);
+    expect(assocs.every((x) => x.args[x.args.indexOf('--route-table-id') + 1] === '<public-route-table-id>')).toBe(true);
+  });
+
+  it('AWS_VPC_EB changed while the old VPC of the phase exists: exit 2 naming both CIDRs, no change', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [{ VpcId: 'vpc-old', CidrBlock: '10.99.0.0/16', Tags: T('dv', 'vpc') }] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+    ]);
+    const err = await createVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain('common.AWS_VPC_EB: is 10.210.0.0/16, but phase dv already has VPC vpc-old (10.99.0.0/16)');
+    expect(err.hint).toContain('terminate_vpc');
+    expect(calls.every((c) => /^(describe|get)-/.test(c[1]))).toBe(true);
   });
 });
 
@@ -130,4 +149,49 @@ describe('terminate_vpc', () => {
     expect(r.notOurs).toEqual(['IAM role johanna-dv-eb-service-role (path /other/)', 'EB application dv (no johanna:phase=dv tag)']);
     expect(calls.filter((c) => !/^(describe|get|list)-/.test(c[1]))).toEqual([]);
   });
+
+  it('a delete-nat-gateway error is reported at once, and nothing waits for that NAT gateway', async () => {
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [] }],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['ec2 describe-tags', { Tags: [...tagLines('vpc-1', 'vpc'), ...tagLines('nat-1', 'nat-gateway'), ...tagLines('subnet-1', 'subnet-public-1')] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+      ['ec2 describe-route-tables', { RouteTables: [{ RouteTableId: 'rtb-main', VpcId: 'vpc-1', Associations: [{ Main: true, RouteTableAssociationId: 'a' }] }] }],
+      ['ec2 describe-instances', { Reservations: [] }],
+      ['ec2 delete-nat-gateway', { error: 'UnauthorizedOperation' }],
+    ]);
+    const err = await terminateVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toContain('NAT gateway nat-1');
+    expect(err.message).toContain('UnauthorizedOperation');
+    // Not waited out: the NAT is never polled, and what needs it is not attempted.
+    expect(calls.some((c) => c[1] === 'describe-nat-gateways')).toBe(false);
+    expect(calls.some((c) => c[1] === 'delete-subnet' || c[1] === 'delete-vpc')).toBe(false);
+  });
+
+  it('a get-instance-profile error other than NoSuchEntity is reported, not taken as "no profile"', async () => {
+    const role = { RoleName: 'johanna-dv-eb-ec2-role', Path: '/johanna/dv/', Arn: 'arn:aws:iam::123:role/johanna/dv/johanna-dv-eb-ec2-role', RolePolicyList: [] };
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [] }],
+      ['elasticbeanstalk list-tags-for-resource', { error: 'ResourceNotFoundException' }],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [role] }],
+      ['ec2 describe-tags', { Tags: [] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+      ['iam get-instance-profile', { error: 'AccessDenied' }],
+    ]);
+    const err = await terminateVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toContain('AccessDenied');
+    // The role waits for its profile: not deleted while the profile may still hold it.
+    expect(calls.some((c) => c[1] === 'delete-role')).toBe(false);
+  });
 });
+
+function tagLines(id: string, role: string) {
+  return [
+    { ResourceId: id, ResourceType: id.split('-')[0], Key: 'johanna:phase', Value: 'dv' },
+    { ResourceId: id, ResourceType: id.split('-')[0], Key: 'johanna:role', Value: role },
+  ];
+}
