@@ -10,9 +10,10 @@ import { awsEnv } from '../../bench/phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { until } from './helpers/sandbox-phase.js';
 
-// Long enough for a few aws CLI calls (~1.5 s each on a busy machine) inside each window.
-const NAT_DELAY = 5000;
-const IAM_DELAY = 6000;
+// Long enough for two aws CLI calls inside each window: on a busy machine one call can
+// take several seconds. The tests wait on states, never on these figures.
+const NAT_DELAY = 12_000;
+const IAM_DELAY = 15_000;
 
 let sb: Sandbox;
 let dir: string;
@@ -75,8 +76,9 @@ describe('R1 NAT gateway lifecycle', () => {
     const n = await network(62);
     const igw = (await ok(['ec2', 'create-internet-gateway'])).InternetGateway.InternetGatewayId;
     await ok(['ec2', 'attach-internet-gateway', '--internet-gateway-id', igw, '--vpc-id', n.vpc]);
-    const id = (await ok(['ec2', 'create-nat-gateway', '--subnet-id', n.subnet, '--allocation-id', n.eip])).NatGateway.NatGatewayId;
-    expect((await nat(id)).State).toBe('pending');
+    const created = (await ok(['ec2', 'create-nat-gateway', '--subnet-id', n.subnet, '--allocation-id', n.eip])).NatGateway;
+    const id = created.NatGatewayId;
+    expect(created.State).toBe('pending');
     const up = await waitNat(id, 'available');
     expect(up.FailureCode).toBeUndefined();
 
