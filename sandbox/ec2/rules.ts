@@ -106,8 +106,22 @@ function idempotencyKey(form: URLSearchParams): string | undefined {
   return `${action}\u0000${token}`;
 }
 
+/**
+ * The interfaces that exist for AWS. moto keeps a terminated instance's primary interface;
+ * AWS deletes it with the instance (DeleteOnTermination, the default for the primary
+ * interface: EC2 User Guide, "Network interfaces"), so those do not count.
+ */
 async function interfaces(q: Ec2Query, name: string, value: string): Promise<any[]> {
-  return items((await q({ Action: 'DescribeNetworkInterfaces', ...filter(name, value) })).networkInterfaceSet);
+  const all = items((await q({ Action: 'DescribeNetworkInterfaces', ...filter(name, value) })).networkInterfaceSet);
+  const instanceIds = [...new Set(all.map((eni) => eni.attachment?.instanceId).filter(Boolean))] as string[];
+  if (instanceIds.length === 0) return all;
+  const params: Record<string, string> = { Action: 'DescribeInstances' };
+  instanceIds.forEach((id, i) => (params[`InstanceId.${i + 1}`] = id));
+  const reservations = items((await q(params)).reservationSet);
+  const gone = new Set(
+    reservations.flatMap((r) => items(r.instancesSet)).filter((i) => i.instanceState?.name === 'terminated').map((i) => i.instanceId as string),
+  );
+  return all.filter((eni) => !gone.has(eni.attachment?.instanceId));
 }
 
 /**
