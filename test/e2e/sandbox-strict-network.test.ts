@@ -148,6 +148,18 @@ describe('R2-R4 with interfaces made directly', () => {
     await ok(['ec2', 'delete-security-group', '--group-id', sg]);
   });
 
+  it("an instance's interface holds its subnet until the instance is terminated", async () => {
+    const vpc = (await ok(['ec2', 'create-vpc', '--cidr-block', '10.68.0.0/16'])).Vpc.VpcId;
+    const subnet = (await ok(['ec2', 'create-subnet', '--vpc-id', vpc, '--cidr-block', '10.68.1.0/24'])).Subnet.SubnetId;
+    const image = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+    const id = (await ok(['ec2', 'run-instances', '--image-id', image, '--instance-type', 't3.micro', '--subnet-id', subnet])).Instances[0].InstanceId;
+    expect(await refused(['ec2', 'delete-subnet', '--subnet-id', subnet])).toContain(`The subnet '${subnet}' has dependencies and cannot be deleted.`);
+    await ok(['ec2', 'terminate-instances', '--instance-ids', id]);
+    // AWS deletes the primary interface with the instance (moto keeps it).
+    await ok(['ec2', 'delete-subnet', '--subnet-id', subnet]);
+    await ok(['ec2', 'delete-vpc', '--vpc-id', vpc]);
+  });
+
   it("a group another group's rule names cannot be deleted; a VPC with a group or a route table neither", async () => {
     const vpc = (await ok(['ec2', 'create-vpc', '--cidr-block', '10.64.0.0/16'])).Vpc.VpcId;
     const a = (await ok(['ec2', 'create-security-group', '--vpc-id', vpc, '--group-name', 'a', '--description', 'a'])).GroupId;
