@@ -107,6 +107,60 @@ describe('create_vpc discovery', () => {
   });
 });
 
+describe('create_vpc and the NAT gateway', () => {
+  /** A complete phase dv whose NAT gateway nat-1 is still pending. */
+  function phaseWithPendingNat(poll: Answer): Script {
+    const role = (name: string, policy: string, profile = false) => ({
+      RoleName: name, Path: '/johanna/dv/', Arn: `arn:aws:iam::123:role/johanna/dv/${name}`, Tags: T('dv', 'iam-role'),
+      RolePolicyList: [{ PolicyName: policy }],
+      InstanceProfileList: profile ? [{ InstanceProfileName: name, Path: '/johanna/dv/', Roles: [{ RoleName: name }] }] : [],
+    });
+    const sub = (k: string, id: string) => ({ SubnetId: id, VpcId: 'vpc-1', CidrBlock: '', AvailabilityZone: '', Tags: T('dv', `subnet-${k}`) });
+    const cidr = config.common.AWS_VPC_EB;
+    return [
+      ['ec2 describe-vpcs', { Vpcs: [{ VpcId: 'vpc-1', CidrBlock: cidr, Tags: T('dv', 'vpc') }] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [
+        role('johanna-dv-eb-ec2-role', 'johanna-eb-web-tier', true),
+        role('johanna-dv-eb-ec2-worker-role', 'oneClick_aws-elasticbeanstalk-ec2-worker-role'),
+        role('johanna-dv-eb-service-role', 'oneClick_aws-elasticbeanstalk-service-role'),
+      ] }],
+      ['elasticbeanstalk describe-applications', { Applications: [{ ApplicationName: 'dv' }] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [{ KeyName: 'dv', KeyPairId: 'key-1', Tags: T('dv', 'key-pair') }] }],
+      ['ec2 describe-subnets', { Subnets: [sub('private-1', 's1'), sub('private-2', 's2'), sub('public-1', 's3'), sub('public-2', 's4')] }],
+      ['ec2 describe-route-tables', { RouteTables: [
+        { RouteTableId: 'rtb-main', VpcId: 'vpc-1', Associations: [{ Main: true, RouteTableAssociationId: 'a' }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1' }] },
+        { RouteTableId: 'rtb-pub', VpcId: 'vpc-1', Tags: T('dv', 'route-table-public'), Associations: [{ SubnetId: 's3', RouteTableAssociationId: 'b' }, { SubnetId: 's4', RouteTableAssociationId: 'c' }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1' }] },
+      ] }],
+      ['ec2 describe-security-groups', { SecurityGroups: [
+        { GroupId: 'sg-priv', GroupName: 'eb_private', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-private'), IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, UserIdGroupPairs: [{ GroupId: 'sg-pub' }] },
+          { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: cidr }] },
+        ] },
+        { GroupId: 'sg-pub', GroupName: 'eb_public', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-public'), IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+      ] }],
+      // The poll names the NAT gateway; discovery asks for the VPC's.
+      ['ec2 describe-nat-gateways', poll, (a) => a.includes('Name=nat-gateway-id,Values=nat-1')],
+      ['ec2 describe-nat-gateways', { NatGateways: [{ NatGatewayId: 'nat-1', State: 'pending', Tags: T('dv', 'nat-gateway'), NatGatewayAddresses: [{ AllocationId: 'eip-1' }] }] }],
+      ['ec2 describe-internet-gateways', { InternetGateways: [{ InternetGatewayId: 'igw-1', Tags: T('dv', 'internet-gateway'), Attachments: [{ VpcId: 'vpc-1', State: 'available' }] }] }],
+      ['ec2 describe-addresses', { Addresses: [{ AllocationId: 'eip-1', AssociationId: 'x', Tags: T('dv', 'nat-eip') }] }],
+    ];
+  }
+
+  it('a pending NAT gateway is waited for; a complete phase is not complete until it is available', async () => {
+    const { exec, calls } = recorder(phaseWithPendingNat({ NatGateways: [{ NatGatewayId: 'nat-1', State: 'available' }] }));
+    const r = await createVpc(ctxWith(exec));
+    expect(r.created).toEqual(['wait for NAT gateway nat-1 to be available']);
+    expect(calls.filter((c) => !/^(describe|get)-/.test(c[1]))).toEqual([]);
+  });
+
+  it('a NAT gateway that failed is reported with its FailureMessage, and the next run is told to replace it', async () => {
+    const failed = { NatGateways: [{ NatGatewayId: 'nat-1', State: 'failed', FailureCode: 'Gateway.NotAttached', FailureMessage: 'Network vpc-1 has no Internet gateway attached' }] };
+    const err = await createVpc(ctxWith(recorder(phaseWithPendingNat(failed)).exec)).catch((e) => e);
+    expect(err.message).toContain('NAT gateway nat-1 is failed: Network vpc-1 has no Internet gateway attached (Gateway.NotAttached)');
+    expect(err.hint).toContain('run create_vpc again');
+  });
+});
+
 describe('findPhaseNetwork', () => {
   it('two calls, by tag', async () => {
     const { exec, calls } = recorder([
