@@ -86,7 +86,7 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
         const code = err instanceof AwsCliError ? err.awsCode ?? '' : '';
         if (GONE.has(code)) return;
         // EB says "gone" in its message only (a retried delete after a lost answer).
-        if (err instanceof AwsCliError && /No Application (Version )?named .* found/i.test(err.stderr)) return;
+        if (err instanceof AwsCliError && /No Application (Version )?named .* found|Application Version .* does not exist/i.test(err.stderr)) return;
         // Interfaces of a terminated environment linger for minutes (R6): wait them out,
         // in a pause that Ctrl-C cuts short.
         if (retryDependency && code === 'DependencyViolation' && deadline.left() > every) {
