@@ -120,3 +120,34 @@ describe('a faulty cloud: failRate 0.2 (one API request in five throttled), lose
     expect(f.lost).toBeGreaterThan(3);
   }, 600_000);
 });
+
+describe('the network under many lost answers (loseResponses 0.5, failRate 0.2)', () => {
+  let q: PhaseSandbox;
+  beforeAll(async () => {
+    q = await startPhase({ phase: 'lossy', failRate: 0.2, strict: { loseResponses: 0.5 } });
+  });
+  afterAll(async () => {
+    await q?.close();
+  });
+
+  it('create_vpc ends with exactly one of each (duplicates deleted), terminate_vpc with nothing', async () => {
+    const run = async (command: string) => {
+      const r = await q.run(['-f', '--json', command]);
+      expect(r.exitCode, `${command}:\n${r.stderr.slice(-3000)}`).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    await run('create_vpc');
+    const inv = await phaseInventory(q.aws, 'lossy');
+    expect([inv.vpcs, inv.igws, inv.eips, inv.liveNats, inv.routeTables, inv.profiles, inv.keyPairs].map((x) => x.length)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(inv.subnets).toHaveLength(4);
+    expect(inv.sgs).toHaveLength(2);
+    expect(inv.roles).toHaveLength(3);
+    await run('terminate_vpc');
+    const tagged = await q.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', 'Name=value,Values=lossy']);
+    expect(tagged.Tags).toEqual([]);
+    expect((await q.aws(['iam', 'list-roles', '--path-prefix', '/johanna/lossy/'])).Roles).toEqual([]);
+    const f = (await (await fetch(`${q.sandbox.endpoint}/_sandbox/status`)).json()) as { faults: { lost: number } };
+    console.log(`lossy: ${f.faults.lost} answers lost`);
+    expect(f.faults.lost).toBeGreaterThan(10);
+  }, 900_000);
+});

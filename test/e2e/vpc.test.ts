@@ -259,7 +259,7 @@ describe('create_vpc killed half-way', () => {
     expect(inv.eips).toHaveLength(1);
     expect(inv.liveNats).toHaveLength(1);
     expect(inv.sgs).toHaveLength(2);
-  }, 400_000);
+  }, 900_000);
 });
 
 /** Poll a condition every 100 ms (2 minutes at most). */
