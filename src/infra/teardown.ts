@@ -69,11 +69,11 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   const routeTables = vpcCandidates.length ? await ec2.describeRouteTables(call, vpcCandidates) : [];
   const vpcs = [...new Set(routeTables.map((rt) => rt.VpcId))];
 
+  const every = pollMs(ctx);
   /**
    * One delete: "gone" answers count as done; DependencyViolation (ENIs still draining,
    * another delete not visible yet) is retried until the deadline; anything else is left.
    */
-  const every = pollMs(ctx);
   const del: Del = async (label, fn, retryDependency = true) => {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
