@@ -1,8 +1,10 @@
-import { createServer, request, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { throttlingAnswer } from './faults.js';
 import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './server.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
+import { Ec2Rules } from './ec2/rules.js';
+import { motoEc2 } from './ec2/query.js';
 
 export interface FrontOptions {
   motoPort: number;
@@ -17,82 +19,158 @@ export interface FrontOptions {
   logs?(url: string): { status: number; contentType: string; body: Buffer };
 }
 
+/** The faults the front injected so far: tests prove with these that the faults were there. */
+export interface FaultCounters {
+  /** Requests answered with the service's throttling error (--fail-rate). */
+  throttled: number;
+  /** Mutating requests performed and then answered by a dropped connection (--lose-responses). */
+  lost: number;
+}
+
+export interface Front {
+  server: Server;
+  faults: FaultCounters;
+  close(): void;
+}
+
 /**
  * The service a request is meant for, from its SigV4 credential scope
  * (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), in the Authorization header or,
  * for presigned URLs, in the X-Amz-Credential query parameter.
  */
-export function serviceOf(req: IncomingMessage): string | undefined {
+export function serviceOf(req: Pick<IncomingMessage, 'headers' | 'url'>): string | undefined {
   const scope = /Credential=[^/,\s]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(String(req.headers.authorization ?? ''));
   if (scope) return scope[1];
   const presigned = new URL(req.url ?? '/', 'http://sandbox').searchParams.get('X-Amz-Credential');
   return presigned?.split('/')[3];
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+const QUERY_SERVICES = new Set(['ec2', 'iam', 'sts', 'elasticbeanstalk']);
+
+/**
+ * Whether a request changes something: Query APIs by Action, DynamoDB by its target,
+ * S3 by method. Reads are never "lost": a lost read is only a slow one.
+ */
+export function isMutatingRequest(service: string, method: string, headers: IncomingHttpHeaders, body: string): boolean {
+  if (QUERY_SERVICES.has(service)) {
+    const action = new URLSearchParams(body).get('Action') ?? '';
+    return action !== '' && !/^(Describe|List|Get|Check|Validate|Lookup)/.test(action);
+  }
+  if (service === 'dynamodb') {
+    const op = String(headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    return op !== '' && !/^(Get|BatchGet|Query|Scan|Describe|List)/.test(op);
+  }
+  return ['PUT', 'POST', 'DELETE'].includes(method);
+}
+
+/** `amz-sdk-request: attempt=2; max=3` → {attempt: 2, max: 3}. */
+export function attemptOf(headers: IncomingHttpHeaders): { attempt: number; max?: number } {
+  const h = String(headers['amz-sdk-request'] ?? '');
+  const attempt = Number(/attempt=(\d+)/.exec(h)?.[1] ?? 1);
+  const max = /max=(\d+)/.exec(h)?.[1];
+  return { attempt, max: max ? Number(max) : undefined };
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
+const text = (status: number, contentType: string, body: string): Answer => ({ status, headers: { 'content-type': contentType }, body: Buffer.from(body) });
 
-/** Streams the request to moto unchanged and its answer back unchanged. */
-function proxyToMoto(req: IncomingMessage, res: ServerResponse, motoPort: number, agent: Agent): void {
-  const upstream = request(
-    { host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers, agent },
-    (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-      answer.pipe(res);
-    },
-  );
-  upstream.on('error', (error) => {
-    if (!res.headersSent) send(res, 502, 'text/plain', `sandbox: moto is not answering: ${error.message}\n`);
-    else res.destroy();
+/** One request to moto, its whole answer read (the front may still drop or rewrite it). */
+function askMoto(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent): Promise<Answer> {
+  return new Promise((resolve) => {
+    const upstream = request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const headers: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(answer.headers)) {
+          if (v === undefined || k === 'transfer-encoding' || k === 'connection' || k === 'keep-alive') continue;
+          if (k === 'content-length' && req.method !== 'HEAD') continue;
+          headers[k] = v;
+        }
+        resolve({ status: answer.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+      });
+    });
+    upstream.on('error', (error) => resolve(text(502, 'text/plain', `sandbox: moto is not answering: ${error.message}\n`)));
+    upstream.end(body);
   });
-  req.pipe(upstream);
 }
 
 /**
- * EC2 requests go to moto with their body read first, so that once moto has deleted a
+ * EC2: AWS's rules first (sandbox/ec2/rules.ts), then moto; once moto has deleted a
  * resource, what AWS would drop with it goes too (moto-fixes.ts says what and why).
  */
-async function proxyEc2(req: IncomingMessage, res: ServerResponse, motoPort: number, agent: Agent): Promise<void> {
-  const body = await readBody(req);
-  const form = new URLSearchParams(body);
+async function answerEc2(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent, rules: Ec2Rules): Promise<Answer> {
+  const form = new URLSearchParams(body.toString('utf8'));
   const auth = String(req.headers.authorization ?? '');
+  const q = motoEc2(motoPort, auth);
+  const refused = await rules.before(q, form);
+  if (refused) return text(refused.status, refused.contentType, refused.body);
   const param = deletedResourceParam(form.get('Action'));
   let id = param ? form.get(param) : null;
   if (!id && form.get('Action') === 'DeleteKeyPair' && form.get('KeyName')) id = (await keyPairId(motoPort, auth, form.get('KeyName')!)) ?? null;
-  const upstream = request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
-    const chunks: Buffer[] = [];
-    answer.on('data', (c: Buffer) => chunks.push(c));
-    answer.on('end', () => {
-      const done = () => {
-        res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-        res.end(Buffer.concat(chunks));
-      };
-      if (id && answer.statusCode === 200) {
-        const subnetGone = form.get('Action') === 'DeleteSubnet' ? dropSubnetAssociations(motoPort, auth, id) : Promise.resolve();
-        subnetGone.then(() => forgetTags(motoPort, auth, id!)).then(done, done);
-      } else done();
-    });
-  });
-  upstream.on('error', (error) => send(res, 502, 'text/plain', `sandbox: moto is not answering: ${error.message}\n`));
-  upstream.end(body);
+  const moto = await askMoto(req, body, motoPort, agent);
+  const contentType = String(moto.headers['content-type'] ?? 'text/xml');
+  const seen = await rules.after(q, form, { status: moto.status, contentType, body: moto.body.toString('utf8') });
+  if (id && moto.status === 200) {
+    if (form.get('Action') === 'DeleteSubnet') await dropSubnetAssociations(motoPort, auth, id);
+    await forgetTags(motoPort, auth, id);
+  }
+  return seen.body === moto.body.toString('utf8') ? moto : text(seen.status, seen.contentType, seen.body);
 }
 
-export function createFront(options: FrontOptions): Server {
+export function createFront(options: FrontOptions): Front {
   const agent = new Agent({ keepAlive: true });
-  return createServer((req, res) => {
+  const rules = new Ec2Rules(options.strict.natDelayMs, options.iam);
+  const faults: FaultCounters = { throttled: 0, lost: 0 };
+  /** One lost answer per call at most (the same invocation id on every attempt), so a call with three attempts always gets through. */
+  const lostCalls = new Set<string>();
+
+  /**
+   * R17 (aws-rules.md): a network fault after AWS performed a request; the client sees a
+   * closed connection and retries the identical request (botocore's retry handler; AWS
+   * CLI retries guide, https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-retries.html).
+   */
+  const loseThis = (service: string, req: IncomingMessage, body: Buffer): boolean => {
+    if (!(options.strict.loseResponses > 0) || Math.random() >= options.strict.loseResponses) return false;
+    if (!isMutatingRequest(service, req.method ?? 'GET', req.headers, body.toString('utf8'))) return false;
+    const { attempt, max } = attemptOf(req.headers);
+    if (max !== undefined && attempt >= max) return false;
+    const call = String(req.headers['amz-sdk-invocation-id'] ?? '');
+    if (!call || lostCalls.has(call)) return false;
+    lostCalls.add(call);
+    return true;
+  };
+
+  const answer = async (service: string, req: IncomingMessage, body: Buffer): Promise<Answer> => {
+    if (service === 'ec2' && req.method === 'POST') return answerEc2(req, body, options.motoPort, agent, rules);
+    if (service === 'elasticbeanstalk') {
+      const eb = await options.elasticBeanstalk(new URLSearchParams(body.toString('utf8')));
+      return text(eb.status, 'text/xml', eb.body);
+    }
+    const moto = await askMoto(req, body, options.motoPort, agent);
+    noteIam(service, body, moto, options.iam);
+    return moto;
+  };
+
+  const server = createServer((req, res) => {
     if (req.url?.startsWith('/_sandbox/status')) {
-      send(res, 200, 'application/json', JSON.stringify(options.status()));
+      const body = JSON.stringify({ ...(options.status() as object), faults });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
     if (req.url?.startsWith('/_sandbox/logs/') && options.logs) {
@@ -102,23 +180,46 @@ export function createFront(options: FrontOptions): Server {
       return;
     }
     const service = serviceOf(req) ?? 's3';
-    if (options.failRate > 0 && Math.random() < options.failRate) {
-      const fault = throttlingAnswer(service, req);
-      req.resume();
-      send(res, fault.status, fault.contentType, fault.body);
-      return;
-    }
-    if (service === 'ec2' && req.method === 'POST') {
-      proxyEc2(req, res, options.motoPort, agent).catch((error: Error) => send(res, 500, 'text/plain', `sandbox: ${error.message}\n`));
-      return;
-    }
-    if (service !== 'elasticbeanstalk') {
-      proxyToMoto(req, res, options.motoPort, agent);
-      return;
-    }
     readBody(req)
-      .then((body) => options.elasticBeanstalk(new URLSearchParams(body)))
-      .then(({ status, body }) => send(res, status, 'text/xml', body))
-      .catch((error: Error) => send(res, 500, 'text/plain', `sandbox: ${error.stack ?? error.message}\n`));
+      .then(async (body) => {
+        if (options.failRate > 0 && Math.random() < options.failRate) {
+          faults.throttled++;
+          const fault = throttlingAnswer(service, req);
+          return { lost: false, a: text(fault.status, fault.contentType, fault.body) };
+        }
+        const a = await answer(service, req, body);
+        return { lost: a.status < 500 && loseThis(service, req, body), a };
+      })
+      .then(({ lost, a }) => {
+        if (lost) {
+          faults.lost++;
+          req.socket.destroy();
+          return;
+        }
+        if (req.method !== 'HEAD') a.headers['content-length'] = String(a.body.length);
+        res.writeHead(a.status, a.headers);
+        res.end(req.method === 'HEAD' ? undefined : a.body);
+      })
+      .catch((error: Error) => {
+        if (res.headersSent) return void res.destroy();
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`sandbox: ${error.stack ?? error.message}\n`);
+      });
   });
+  return { server, faults, close: () => rules.close() };
+}
+
+/**
+ * IAM creates that moto accepted start their propagation window (R8): EC2 and EB see them
+ * only `iamDelayMs` later (sandbox/iam-propagation.ts).
+ */
+function noteIam(service: string, body: Buffer, answer: Answer, iam: IamPropagation): void {
+  if (service !== 'iam' || answer.status !== 200) return;
+  const form = new URLSearchParams(body.toString('utf8'));
+  const action = form.get('Action');
+  if (action === 'CreateRole') iam.noteCreated('role', form.get('RoleName') ?? '');
+  if (action === 'CreateInstanceProfile') iam.noteCreated('instance-profile', form.get('InstanceProfileName') ?? '');
+  if (action === 'AddRoleToInstanceProfile') iam.noteCreated('instance-profile-role', form.get('InstanceProfileName') ?? '');
+  if (action === 'DeleteRole') iam.noteDeleted('role', form.get('RoleName') ?? '');
+  if (action === 'DeleteInstanceProfile') iam.noteDeleted('instance-profile', form.get('InstanceProfileName') ?? '');
 }

@@ -144,9 +144,10 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   const routerServer = createRouter(store, strict);
   try {
-    endpoint = `http://${host}:${await listen(front, options.port, host)}`;
+    endpoint = `http://${host}:${await listen(front.server, options.port, host)}`;
     router = `${host}:${await listen(routerServer, options.routerPort, host)}`;
   } catch (error) {
+    front.close();
     await lifecycle.close();
     await moto.stop();
     throw error;
@@ -158,7 +159,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     router,
     close: () =>
       (closing ??= (async () => {
-        await Promise.all([closeServer(front), closeServer(routerServer)]);
+        await Promise.all([closeServer(front.server), closeServer(routerServer)]);
+        front.close();
         await lifecycle.close();
         await moto.stop();
       })()),

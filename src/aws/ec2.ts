@@ -32,6 +32,7 @@ export interface TagDescription {
 export interface Vpc {
   VpcId: string;
   CidrBlock: string;
+  CidrBlockAssociationSet?: { CidrBlock: string }[];
   State?: string;
   Tags?: Tag[];
 }
@@ -75,6 +76,7 @@ export interface NatGateway {
   SubnetId?: string;
   VpcId?: string;
   NatGatewayAddresses?: { AllocationId?: string; PublicIp?: string }[];
+  FailureCode?: string;
   FailureMessage?: string;
   Tags?: Tag[];
 }
@@ -86,6 +88,12 @@ export interface Instance {
 }
 
 // ---- reads -------------------------------------------------------------------------
+
+/** Every VPC of the account (or those the filters select). */
+export async function describeVpcs(call: AwsCall, filters: string[] = []): Promise<Vpc[]> {
+  const r = await call<{ Vpcs?: Vpc[] }>(['ec2', 'describe-vpcs', ...(filters.length ? ['--filters', ...filters] : [])]);
+  return r.Vpcs ?? [];
+}
 
 export async function describeVpcsByCidr(call: AwsCall, cidr: string): Promise<Vpc[]> {
   const r = await call<{ Vpcs?: Vpc[] }>(['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`]);

@@ -2,6 +2,7 @@
 // answer NoSuchEntity to the next call, so the follow-up calls retry that code.
 import type { AwsCall } from './ec2.js';
 import type { CallOptions } from './cli.js';
+import { AwsCliError } from '../errors.js';
 import type { Tag } from './tags.js';
 
 const settle: CallOptions = { retryOn: ['NoSuchEntity'], attempts: 8 };
@@ -30,6 +31,16 @@ export interface InstanceProfile {
 export async function roleDetails(call: AwsCall): Promise<RoleDetail[]> {
   const r = await call<{ RoleDetailList?: RoleDetail[] }>(['iam', 'get-account-authorization-details', '--filter', 'Role']);
   return r.RoleDetailList ?? [];
+}
+
+/** The profile, or undefined when IAM says NoSuchEntity; any other error is thrown. */
+export async function getInstanceProfileIfAny(call: AwsCall, name: string): Promise<InstanceProfile | undefined> {
+  try {
+    return await getInstanceProfile(call, name);
+  } catch (err) {
+    if (err instanceof AwsCliError && err.awsCode === 'NoSuchEntity') return undefined;
+    throw err;
+  }
 }
 
 export async function getInstanceProfile(call: AwsCall, name: string): Promise<InstanceProfile | undefined> {

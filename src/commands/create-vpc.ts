@@ -3,7 +3,13 @@
 // what is missing; a killed run is finished by the next one, a complete phase is left alone.
 import type { Ctx } from '../context.js';
 import { JohannaError } from '../errors.js';
-import { applyPlan } from '../infra/apply.js';
+import type { AwsCall } from '../aws/ec2.js';
+import { applyPlan, type ApplyOutcome } from '../infra/apply.js';
+import type { DesiredPhase } from '../infra/desired.js';
+import type { Spare } from '../infra/discover.js';
+import { waitInstanceProfileUsable } from '../infra/instance-profile.js';
+import type { CreatePlan } from '../infra/plan.js';
+import { sweepSpares } from '../infra/spares.js';
 import { desiredPhase } from '../infra/desired.js';
 import { discoverForCreate } from '../infra/discover.js';
 import { planCreate } from '../infra/plan.js';
@@ -31,6 +37,7 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
   }
 
   const out = todo.length === 0 ? undefined : await applyPlan(ctx, call, d, existing, plan, deadline);
+  if (out) await afterApply(ctx, call, d, plan, out, deadline);
   const refs = out?.refs ?? {
     vpc: existing.vpcId,
     subnets: existing.subnets,
@@ -60,4 +67,26 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
     securityGroupIds: { eb_private: refs.sgPrivate, eb_public: refs.sgPublic },
     iam: d.iam,
   };
+}
+
+/**
+ * What a create leaves to check once it is done: the duplicates a retried create made
+ * (found by our tags, deleted), and a new instance profile, which EC2 and EB cannot use
+ * until IAM has propagated it (so create_nova does not launch into that window).
+ */
+async function afterApply(ctx: Ctx, call: AwsCall, d: DesiredPhase, plan: CreatePlan, out: ApplyOutcome, deadline: Deadline): Promise<void> {
+  const ran = new Set(plan.steps.map((s) => s.id));
+  const kinds = new Set<Spare['kind']>();
+  if (ran.has('vpc') && out.refs.vpc) kinds.add('vpc');
+  if (ran.has('igw') && out.refs.igw) kinds.add('internet-gateway');
+  if (ran.has('eip') && out.refs.eip) kinds.add('elastic-ip');
+  try {
+    out.done.push(...(await sweepSpares(ctx, call, d, out.refs, kinds)));
+  } catch (err) {
+    out.failed.push({ step: 'delete the duplicates of a retried create', error: (err as Error).message });
+  }
+  const subnet = out.refs.subnets.private_1;
+  if ((ran.has('instance-profile') || ran.has('instance-profile-role')) && subnet && out.failed.length === 0) {
+    await waitInstanceProfileUsable(ctx, call, d.iam.instanceProfile, subnet, deadline);
+  }
 }

@@ -124,6 +124,8 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
 /** Who holds the lock we just failed to take; undefined when a dead run of this host did and we took it over. */
 async function heldBy(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
   const holder = await readLock(ctx);
+  // Our own write, whose answer was lost and whose retry met its own condition (R17).
+  if (holder?.holder === me.holder) return undefined;
   const deadHere = holder && holder.machine !== undefined && holder.machine === me.machine && isDeadHereHolder(holder.holder);
   if (!holder || !deadHere) return holder ?? { ...me, holder: 'another run' };
   // Killed on this very machine (its pid is gone): no need to wait for the expiry.

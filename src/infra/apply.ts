@@ -4,14 +4,15 @@ import * as ec2 from '../aws/ec2.js';
 import * as iam from '../aws/iam.js';
 import { ownerTags } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
-import { AwsCliError, StateError } from '../errors.js';
-import { desiredIngress, missingPermissions, type DesiredPhase } from './desired.js';
-import { isOurs, type ExistingPhase } from './discover.js';
+import { AwsCliError, JohannaError, StateError } from '../errors.js';
+import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase } from './desired.js';
+import { isOurs, type ExistingPhase, type Spare } from './discover.js';
+import { deleteSpare } from './spares.js';
 import { createEbApplication } from './eb-application.js';
 import { NAME, ROLE, type IamRoleKey, type SubnetKey } from './names.js';
 import type { CreatePlan, PlanStep } from './plan.js';
 import { runGraph } from './run.js';
-import { waitUntil, type Deadline } from '../time.js';
+import { pollMs, waitFor, waitUntil, type Deadline } from '../time.js';
 
 /** The ids the steps read and write: from discovery, then from each create. */
 export interface Refs {
@@ -66,6 +67,53 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
     throw new StateError(`cannot continue without the ${what}`);
   };
 
+  /** create-route; a route already there (a retried create, a killed run) is replaced instead. */
+  const route = async (table: string, target: ec2.RouteTarget, replace: boolean) => {
+    try {
+      await ec2.putRoute(call, table, '0.0.0.0/0', target, replace);
+    } catch (err) {
+      if (replace || !isCode(err, 'RouteAlreadyExists')) throw err;
+      await ec2.putRoute(call, table, '0.0.0.0/0', target, true);
+    }
+  };
+
+  /** A new NAT gateway is pending for minutes (R1); only an available one takes a route. */
+  const natAvailable = async (id: string) => {
+    if (ctx.dryRun) return;
+    await waitFor(ctx, {
+      what: `NAT gateway ${id} to be available`,
+      deadline,
+      intervalMs: pollMs(ctx),
+      backoff: 1.5,
+      maxIntervalMs: 15_000,
+      hint: 'run create_vpc again: it waits for the same NAT gateway',
+      check: async () => {
+        const [n] = await ec2.describeNatGateways(call, [`Name=nat-gateway-id,Values=${id}`], { purpose: 'poll', retryOn: ['NatGatewayNotFound'] });
+        if (n?.State === 'available') return { done: undefined };
+        if (n && n.State !== 'pending') {
+          throw new JohannaError(
+            `NAT gateway ${id} is ${n.State}${n.FailureMessage ? `: ${n.FailureMessage}` : ''}${n.FailureCode ? ` (${n.FailureCode})` : ''}`,
+            'run create_vpc again: it replaces a failed NAT gateway with a new one',
+          );
+        }
+        return { state: n?.State ?? 'not visible yet' };
+      },
+    });
+  };
+
+  /** create-security-group; a duplicate name (a retried create) is adopted when it is ours. */
+  const securityGroup = async (name: string, description: string, role: string): Promise<string> => {
+    const vpc = need(refs.vpc, 'VPC');
+    try {
+      return got(await ec2.createSecurityGroup(call, vpc, name, description, ownerTags(phase, role, name)), `${name}-sg-id`);
+    } catch (err) {
+      if (!isCode(err, 'InvalidGroup.Duplicate')) throw err;
+      const g = (await ec2.describeSecurityGroups(call, vpc)).find((x) => x.GroupName === name);
+      if (g && isOurs(g.Tags, phase, role)) return g.GroupId;
+      throw new StateError(`security group ${name} in ${vpc} exists and is not phase ${phase}'s`, `delete or rename it, then run create_vpc again`);
+    }
+  };
+
   const actions: Record<string, (s: PlanStep) => Promise<'done' | 'there'>> = {
     'key-pair': async () => {
       try {
@@ -95,8 +143,11 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
         await iam.addRoleToInstanceProfile(call, d.iam.instanceProfile, d.iam.roles.ec2);
         return 'done';
       } catch (err) {
-        if (isCode(err, 'LimitExceeded')) return 'there'; // it already holds its one role
-        throw err;
+        if (!isCode(err, 'LimitExceeded')) throw err;
+        // It already holds its one role (a retried or killed add): ours, or a conflict.
+        const held = (await iam.getInstanceProfile(call, d.iam.instanceProfile))?.Roles?.map((r) => r.RoleName) ?? [];
+        if (held.includes(d.iam.roles.ec2)) return 'there';
+        throw new StateError(`instance profile ${d.iam.instanceProfile} holds role ${held.join(', ')}, not ${d.iam.roles.ec2}`, `remove that role from the profile, then run create_vpc again`);
       }
     },
     'eb-application': async () => ((await createEbApplication(call, d.applicationName, ownerTags(phase, ROLE.application))) ? 'done' : 'there'),
@@ -137,19 +188,23 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
       return 'done';
     },
     'route:public': async (s) => {
-      await ec2.putRoute(call, need(refs.publicRt, 'public route table'), '0.0.0.0/0', { gatewayId: need(refs.igw, 'internet gateway') }, Boolean(s.replace));
+      await route(need(refs.publicRt, 'public route table'), { gatewayId: need(refs.igw, 'internet gateway') }, Boolean(s.replace));
       return 'done';
     },
     'route:private': async (s) => {
-      await ec2.putRoute(call, need(refs.mainRt, 'main route table'), '0.0.0.0/0', { natGatewayId: need(refs.nat, 'NAT gateway') }, Boolean(s.replace));
+      await route(need(refs.mainRt, 'main route table'), { natGatewayId: need(refs.nat, 'NAT gateway') }, Boolean(s.replace));
+      return 'done';
+    },
+    'nat-ready': async () => {
+      await natAvailable(need(refs.nat, 'NAT gateway'));
       return 'done';
     },
     'sg:private': async () => {
-      refs.sgPrivate = got(await ec2.createSecurityGroup(call, need(refs.vpc, 'VPC'), NAME.sgPrivate, 'Johanna: EB instances, private', ownerTags(phase, ROLE.sgPrivate, NAME.sgPrivate)), 'eb_private-sg-id');
+      refs.sgPrivate = await securityGroup(NAME.sgPrivate, 'Johanna: EB instances (private subnets)', ROLE.sgPrivate);
       return 'done';
     },
     'sg:public': async () => {
-      refs.sgPublic = got(await ec2.createSecurityGroup(call, need(refs.vpc, 'VPC'), NAME.sgPublic, 'Johanna: EB instances and load balancer, public', ownerTags(phase, ROLE.sgPublic, NAME.sgPublic)), 'eb_public-sg-id');
+      refs.sgPublic = await securityGroup(NAME.sgPublic, 'Johanna: the load balancer (public subnets)', ROLE.sgPublic);
       return 'done';
     },
   };
@@ -180,22 +235,38 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
         return async () => {
           const k = arg as SubnetKey;
           const sub = d.subnets[k];
-          const id = await ec2.createSubnet(call, need(refs.vpc, 'VPC'), sub.cidr, sub.az, ownerTags(phase, ROLE.subnet(k), NAME.subnet(k)));
-          refs.subnets[k] = got(id, `subnet-${k}-id`);
-          return 'done';
+          const vpc = need(refs.vpc, 'VPC');
+          try {
+            refs.subnets[k] = got(await ec2.createSubnet(call, vpc, sub.cidr, sub.az, ownerTags(phase, ROLE.subnet(k), NAME.subnet(k))), `subnet-${k}-id`);
+            return 'done';
+          } catch (err) {
+            // A retried create meets the subnet its first attempt made (R17).
+            if (!isCode(err, 'InvalidSubnet.Conflict')) throw err;
+            const [found] = await ec2.describeSubnets(call, [`Name=vpc-id,Values=${vpc}`, `Name=cidr-block,Values=${sub.cidr}`]);
+            if (!found || !isOurs(found.Tags, phase, ROLE.subnet(k))) throw err;
+            refs.subnets[k] = found.SubnetId;
+            return 'there';
+          }
         };
       case 'assoc':
         return async () => {
           const k = arg as SubnetKey;
-          await ec2.associateRouteTable(call, need(refs.publicRt, 'public route table'), need(refs.subnets[k], `subnet eb_${k}`));
-          return 'done';
+          try {
+            await ec2.associateRouteTable(call, need(refs.publicRt, 'public route table'), need(refs.subnets[k], `subnet eb_${k}`));
+            return 'done';
+          } catch (err) {
+            if (isCode(err, 'Resource.AlreadyAssociated')) return 'there';
+            throw err;
+          }
         };
       case 'nat-cleanup':
         return async () => {
           const stale = e.staleNatGateways.find((n) => n.id === arg)!;
+          if (stale.state === 'failed') ctx.log.warn(`NAT gateway ${arg} failed${stale.failureMessage ? `: ${stale.failureMessage}` : ''}; replacing it`);
           if (stale.state !== 'deleting') await ec2.deleteNatGateway(call, arg);
-          // Its Elastic IP is ours to reuse only once the old gateway has let go of it.
-          if (stale.allocationId && stale.allocationId === refs.eip) {
+          // Its Elastic IP is ours to reuse only once the old gateway has let go of it (a
+          // failed one already has).
+          if (stale.state !== 'failed' && stale.allocationId && stale.allocationId === refs.eip) {
             await waitUntil(ctx, deadline, `NAT gateway ${arg} to be deleted`, async () => {
               const [n] = await ec2.describeNatGateways(call, [`Name=nat-gateway-id,Values=${arg}`], { purpose: 'poll' });
               return !n || n.State === 'deleted';
@@ -203,13 +274,24 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
           }
           return 'done';
         };
+      case 'spare':
+        return async () => {
+          const [kind, id] = [arg.slice(0, arg.lastIndexOf(':')), arg.slice(arg.lastIndexOf(':') + 1)];
+          await deleteSpare(call, { kind: kind as Spare['kind'], id });
+          return 'done';
+        };
       case 'rules':
         return async () => {
           const k = arg as 'private' | 'public';
           const want = desiredIngress(d.vpcCidr, need(refs.sgPrivate, 'eb_private group'), need(refs.sgPublic, 'eb_public group'))[k];
-          const perms = missingPermissions(want, e.securityGroups[k]?.ingress ?? []);
-          if (perms.length === 0) return 'there';
-          await ec2.authorizeIngress(call, need(k === 'private' ? refs.sgPrivate : refs.sgPublic, `eb_${k} group`), perms);
+          const have = e.securityGroups[k]?.ingress ?? [];
+          const perms = missingPermissions(want, have);
+          const extra = extraPermissions(want, have);
+          const group = need(k === 'private' ? refs.sgPrivate : refs.sgPublic, `eb_${k} group`);
+          if (perms.length === 0 && extra.length === 0) return 'there';
+          // Our group only (found by our tags): a rule it should not have is revoked.
+          if (extra.length) await ec2.revokeIngress(call, group, extra).catch((err) => { if (!isCode(err, 'InvalidPermission.NotFound')) throw err; });
+          if (perms.length) await ec2.authorizeIngress(call, group, perms).catch((err) => { if (!isCode(err, 'InvalidPermission.Duplicate')) throw err; });
           return 'done';
         };
     }

@@ -127,18 +127,18 @@ const SERVICE_POLICY = {
 };
 
 /**
- * The ingress rules of eb_private and eb_public: all traffic within and between the two
- * groups; eb_public also SSH from inside the VPC only and HTTP from anywhere.
+ * The ingress rules of our two groups (PREAMBLE, "the new instance layout"): eb_public is
+ * the load balancer's group, open on HTTP to the world; eb_private is the instances' group,
+ * HTTP from the load balancer only and SSH from inside the VPC only. Instances live in the
+ * private subnets with no public address, so nothing else may reach them.
  */
 export function desiredIngress(vpcCidr: string, privateSgId: string, publicSgId: string): { private: IpPermission[]; public: IpPermission[] } {
-  const both: IpPermission = { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: privateSgId }, { GroupId: publicSgId }] };
   return {
-    private: [both],
-    public: [
-      both,
+    private: [
+      { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, UserIdGroupPairs: [{ GroupId: publicSgId }] },
       { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: vpcCidr }] },
-      { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
     ],
+    public: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
   };
 }
 
@@ -157,16 +157,24 @@ export function atomicRules(perms: IpPermission[]): string[] {
 /** The desired rules the group does not have yet, as --ip-permissions (one entry a rule). */
 export function missingPermissions(desired: IpPermission[], existing: IpPermission[]): IpPermission[] {
   const have = new Set(atomicRules(existing));
-  const out: IpPermission[] = [];
-  for (const rule of atomicRules(desired)) {
-    if (have.has(rule)) continue;
-    const [proto, from, to, source] = rule.split('|');
-    const p: IpPermission = { IpProtocol: proto };
-    if (from !== '') p.FromPort = Number(from);
-    if (to !== '') p.ToPort = Number(to);
-    if (source.startsWith('sg-') || source.startsWith('<')) p.UserIdGroupPairs = [{ GroupId: source }];
-    else p.IpRanges = [{ CidrIp: source }];
-    out.push(p);
-  }
-  return out;
+  return atomicRules(desired).filter((r) => !have.has(r)).map(permissionOf);
+}
+
+/**
+ * The rules the group has that are not desired (an older layout's, or added by hand): on
+ * OUR groups, create_vpc revokes them, so the groups converge by content, not by count.
+ */
+export function extraPermissions(desired: IpPermission[], existing: IpPermission[]): IpPermission[] {
+  const want = new Set(atomicRules(desired));
+  return [...new Set(atomicRules(existing))].filter((r) => !want.has(r)).map(permissionOf);
+}
+
+function permissionOf(rule: string): IpPermission {
+  const [proto, from, to, source] = rule.split('|');
+  const p: IpPermission = { IpProtocol: proto };
+  if (from !== '') p.FromPort = Number(from);
+  if (to !== '') p.ToPort = Number(to);
+  if (source.startsWith('sg-') || source.startsWith('<')) p.UserIdGroupPairs = [{ GroupId: source }];
+  else p.IpRanges = [{ CidrIp: source }];
+  return p;
 }

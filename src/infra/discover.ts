@@ -8,7 +8,7 @@ import {
   describeRouteTables,
   describeSecurityGroups,
   describeSubnets,
-  describeVpcsByCidr,
+  describeVpcs,
   type AwsCall,
   type IpPermission,
   type KeyPair,
@@ -18,11 +18,14 @@ import {
   type SecurityGroup,
   type Subnet,
   type TagDescription,
+  type Address,
+  type InternetGateway,
+  type Vpc,
 } from '../aws/ec2.js';
 import { roleDetails, type RoleDetail } from '../aws/iam.js';
 import { phaseFilters, TAG_PHASE, TAG_ROLE, tagValue, type Tag } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
-import { StateError } from '../errors.js';
+import { ConfigError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
 import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames, type IamRoleKey, type SubnetKey } from './names.js';
 import { ebApplication } from './eb-application.js';
@@ -57,14 +60,21 @@ export interface ExistingPhase {
   /** Our NAT gateway in a usable state (pending or available). */
   natGateway?: { id: string; state: NatState };
   /** Our NAT gateways that are failed or on their way out: replaced, never reused. */
-  staleNatGateways: { id: string; state: NatState; allocationId?: string }[];
+  staleNatGateways: { id: string; state: NatState; allocationId?: string; failureMessage?: string }[];
+  /** Duplicates of ours (a create retried after a lost answer): deleted, never left behind. */
+  spares: Spare[];
   publicRouteTable?: { id: string; defaultTarget?: string; associatedSubnets: string[] };
   mainRouteTable?: { id: string; defaultTarget?: string };
   securityGroups: { private?: ExistingSecurityGroup; public?: ExistingSecurityGroup };
 }
 
+export interface Spare {
+  kind: 'vpc' | 'internet-gateway' | 'elastic-ip' | 'route-table';
+  id: string;
+}
+
 export function emptyPhase(): ExistingPhase {
-  return { networkInspected: false, igwAttached: false, roles: {}, instanceProfileReady: false, application: false, subnets: {}, staleNatGateways: [], securityGroups: {} };
+  return { networkInspected: false, igwAttached: false, roles: {}, instanceProfileReady: false, application: false, subnets: {}, staleNatGateways: [], spares: [], securityGroups: {} };
 }
 
 export function isOurs(tags: Tag[] | undefined, phase: string, role?: string): boolean {
@@ -133,18 +143,14 @@ function defaultRoute(rt: { Routes?: { DestinationCidrBlock?: string; GatewayId?
 }
 
 /**
- * Everything create_vpc needs to know, in two rounds of parallel reads: the VPC (by CIDR,
- * to catch a conflict), the roles and the application; then, only if our VPC exists, the
- * key pair, subnets, route tables, security groups and NAT gateways. The internet gateway
- * and the Elastic IP are looked up only when the routes and the NAT gateway do not already
- * prove them.
+ * Everything create_vpc needs to know, in two rounds of parallel reads: the VPCs (ours by
+ * tag, and any with the phase's CIDR, to catch a conflict), the roles and the application;
+ * then, only if our VPC exists, the key pair, subnets, route tables, security groups, NAT
+ * gateways, internet gateways and Elastic IPs. Everything is read, never inferred: a route
+ * proves nothing about what else exists, and duplicates must be seen to be removed.
  */
 export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase): Promise<ExistingPhase> {
-  const [vpcs, roles, app] = await Promise.all([
-    describeVpcsByCidr(call, d.vpcCidr),
-    roleDetails(call),
-    ebApplication(call, d.applicationName),
-  ]);
+  const [vpcs, roles, app] = await Promise.all([describeVpcs(call), roleDetails(call), ebApplication(call, d.applicationName)]);
   const e = emptyPhase();
   const mine = ourRoles(roles, d.iam, d.phase);
   for (const key of IAM_ROLE_KEYS) if (mine[key]) e.roles[key] = existingRole(mine[key]!);
@@ -153,48 +159,65 @@ export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase
   );
   e.application = Boolean(app);
 
+  const ours = ourVpcs(ctx, d, vpcs);
+  if (ours.length === 0) return e;
+  const [vpcId, spareVpcs] = ours.length === 1 ? [ours[0].VpcId, []] : await keeperVpc(call, d, ours);
+  const inVpc = [`Name=vpc-id,Values=${vpcId}`];
+  const [keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
+    describeKeyPairs(call, phaseFilters(d.phase, ROLE.keyPair)),
+    describeSubnets(call, inVpc),
+    describeRouteTables(call, vpcId),
+    describeSecurityGroups(call, vpcId),
+    describeNatGateways(call, inVpc),
+    describeInternetGateways(call, phaseFilters(d.phase, ROLE.internetGateway)),
+    describeAddresses(call, phaseFilters(d.phase, ROLE.natEip)),
+  ]);
+  const net = networkFrom(d.phase, vpcId, { keyPairs, subnets, routeTables, groups, nats, igws, addresses });
+  net.spares.push(...spareVpcs.map((id) => ({ kind: 'vpc' as const, id })));
+  return { ...e, ...net };
+}
+
+/** Every VPC of the account (one call: the CIDR check and our tags both need them). */
+function ourVpcs(ctx: Ctx, d: DesiredPhase, vpcs: Vpc[]): Vpc[] {
+  const hasCidr = (v: Vpc) => v.CidrBlock === d.vpcCidr || Boolean(v.CidrBlockAssociationSet?.some((a) => a.CidrBlock === d.vpcCidr));
   const ours = vpcs.filter((v) => isOurs(v.Tags, d.phase, ROLE.vpc));
-  const foreign = vpcs.filter((v) => !ours.includes(v));
+  const oursElsewhere = ours.filter((v) => !hasCidr(v));
+  if (oursElsewhere.length > 0) {
+    // The config's CIDR changed under a live phase: a second VPC would split the phase in two.
+    const old = oursElsewhere.map((v) => `${v.VpcId} (${v.CidrBlock})`).join(', ');
+    throw new ConfigError(
+      ctx.configFile,
+      [{ path: 'common.AWS_VPC_EB', message: `is ${d.vpcCidr}, but phase ${d.phase} already has VPC ${old}; a phase has one VPC` }],
+      `set common.AWS_VPC_EB (and the subnets) back to ${oursElsewhere[0].CidrBlock}, or remove the old network first with ./run terminate_vpc (it deletes by tags, whatever the CIDR), then run create_vpc again`,
+    );
+  }
+  const foreign = vpcs.filter((v) => hasCidr(v) && !ours.includes(v));
   if (ours.length === 0 && foreign.length > 0) {
     throw new StateError(
       `a VPC with the phase's CIDR ${d.vpcCidr} already exists and is not phase ${d.phase}'s: ${foreign.map((v) => v.VpcId).join(', ')}`,
       `Johanna never adopts a VPC it did not create: choose another common.AWS_VPC_EB (and subnets), or delete ${foreign[0].VpcId}`,
     );
   }
-  if (ours.length > 1) {
+  if (foreign.length > 0) ctx.log.warn(`another VPC also has CIDR ${d.vpcCidr} (${foreign.map((v) => v.VpcId).join(', ')}); it is left alone`);
+  return ours;
+}
+
+/**
+ * Several VPCs of ours: a create-vpc retried after a lost answer makes a second, empty
+ * one (CreateVpc takes no ClientToken). Keep the one with subnets; the empty ones are
+ * spares. Two with subnets is not a duplicate we can explain: the operator decides.
+ */
+async function keeperVpc(call: AwsCall, d: DesiredPhase, ours: Vpc[]): Promise<[string, string[]]> {
+  const subnets = await describeSubnets(call, [`Name=vpc-id,Values=${ours.map((v) => v.VpcId).join(',')}`]);
+  const used = ours.filter((v) => subnets.some((s) => s.VpcId === v.VpcId));
+  if (used.length > 1) {
     throw new StateError(
-      `phase ${d.phase} has ${ours.length} VPCs with CIDR ${d.vpcCidr}: ${ours.map((v) => v.VpcId).join(', ')}`,
-      'delete the one that holds nothing, then run create_vpc again',
+      `phase ${d.phase} has ${used.length} VPCs with subnets: ${used.map((v) => v.VpcId).join(', ')}`,
+      'run terminate_vpc (it removes all of them), then create_vpc again',
     );
   }
-  if (foreign.length > 0) ctx.log.warn(`another VPC also has CIDR ${d.vpcCidr} (${foreign.map((v) => v.VpcId).join(', ')}); it is left alone`);
-  if (ours.length === 0) return e;
-
-  const vpcId = ours[0].VpcId;
-  const inVpc = [`Name=vpc-id,Values=${vpcId}`];
-  const [keyPairs, subnets, routeTables, groups, nats] = await Promise.all([
-    describeKeyPairs(call, phaseFilters(d.phase, ROLE.keyPair)),
-    describeSubnets(call, inVpc),
-    describeRouteTables(call, vpcId),
-    describeSecurityGroups(call, vpcId),
-    describeNatGateways(call, inVpc),
-  ]);
-  const net = networkFrom(d.phase, vpcId, { keyPairs, subnets, routeTables, groups, nats });
-  // Not proven by a route or a NAT gateway: look them up (only on an unfinished phase).
-  const [igws, addresses] = await Promise.all([
-    net.igwAttached ? undefined : describeInternetGateways(call, phaseFilters(d.phase, ROLE.internetGateway)),
-    net.natGateway ? undefined : describeAddresses(call, phaseFilters(d.phase, ROLE.natEip)),
-  ]);
-  if (igws) {
-    const igw = igws.find((g) => isOurs(g.Tags, d.phase, ROLE.internetGateway));
-    net.internetGateway = igw?.InternetGatewayId;
-    net.igwAttached = Boolean(igw?.Attachments?.some((a) => a.VpcId === vpcId && (a.State === 'available' || a.State === 'attached')));
-  }
-  if (addresses) {
-    const mineEips = addresses.filter((a) => isOurs(a.Tags, d.phase, ROLE.natEip));
-    net.natEip = (mineEips.find((a) => !a.AssociationId) ?? mineEips[0])?.AllocationId;
-  }
-  return { ...e, ...net };
+  const keeper = used[0] ?? ours[0];
+  return [keeper.VpcId, ours.filter((v) => v !== keeper).map((v) => v.VpcId)];
 }
 
 export interface NetworkAnswers {
@@ -203,6 +226,8 @@ export interface NetworkAnswers {
   routeTables: RouteTable[];
   groups: SecurityGroup[];
   nats: NatGateway[];
+  igws: InternetGateway[];
+  addresses: Address[];
 }
 
 /** The network part of ExistingPhase from the raw answers (pure, for tests). */
@@ -214,13 +239,31 @@ export function networkFrom(phase: string, vpcId: string, a: NetworkAnswers): Ne
     const s = a.subnets.find((x) => isOurs(x.Tags, phase, ROLE.subnet(k)));
     if (s) subnets[k] = s.SubnetId;
   }
+  const spares: Spare[] = [];
   const ourNats = a.nats.filter((n) => isOurs(n.Tags, phase, ROLE.natGateway));
   const good = ourNats.find((n) => n.State === 'available') ?? ourNats.find((n) => n.State === 'pending');
   // Failed, deleting, or a duplicate of the one we keep: replaced, never reused.
   const stale = ourNats.filter((n) => n !== good && n.State !== 'deleted');
-  const publicRt = a.routeTables.find((rt) => isOurs(rt.Tags, phase, ROLE.publicRouteTable));
+
+  // The internet gateway attached to our VPC; unattached ones of ours are spares.
+  const igws = a.igws.filter((g) => isOurs(g.Tags, phase, ROLE.internetGateway));
+  const attached = (g: InternetGateway) => Boolean(g.Attachments?.some((x) => x.VpcId === vpcId && (x.State === 'available' || x.State === 'attached')));
+  const igw = igws.find(attached) ?? igws.find((g) => !g.Attachments?.length);
+  for (const g of igws) if (g !== igw && !g.Attachments?.length) spares.push({ kind: 'internet-gateway', id: g.InternetGatewayId });
+
+  // The NAT's Elastic IP (or a free one of ours for a new NAT); other free ones are spares.
+  const eips = a.addresses.filter((x) => isOurs(x.Tags, phase, ROLE.natEip));
+  const heldByStale = new Set(stale.map((n) => n.NatGatewayAddresses?.[0]?.AllocationId));
+  const goodEip = good?.NatGatewayAddresses?.[0]?.AllocationId;
+  const eip = goodEip ?? eips.find((x) => !x.AssociationId && !heldByStale.has(x.AllocationId))?.AllocationId ?? eips.find((x) => heldByStale.has(x.AllocationId))?.AllocationId;
+  for (const x of eips) if (x.AllocationId !== eip && !x.AssociationId && !heldByStale.has(x.AllocationId)) spares.push({ kind: 'elastic-ip', id: x.AllocationId });
+
+  // The public route table: the one that serves subnets, or has the route; others are spares.
+  const publicRts = a.routeTables.filter((rt) => isOurs(rt.Tags, phase, ROLE.publicRouteTable));
+  const publicRt = publicRts.find((rt) => rt.Associations?.some((x) => x.SubnetId)) ?? publicRts.find((rt) => defaultRoute(rt)) ?? publicRts[0];
+  for (const rt of publicRts) if (rt !== publicRt && !rt.Associations?.some((x) => x.SubnetId)) spares.push({ kind: 'route-table', id: rt.RouteTableId });
+
   const mainRt = a.routeTables.find((rt) => rt.Associations?.some((x) => x.Main));
-  const publicTarget = publicRt && defaultRoute(publicRt);
   const sg = (role: string): ExistingSecurityGroup | undefined => {
     const g = a.groups.find((x) => isOurs(x.Tags, phase, role));
     return g && { id: g.GroupId, ingress: g.IpPermissions ?? [] };
@@ -230,15 +273,15 @@ export function networkFrom(phase: string, vpcId: string, a: NetworkAnswers): Ne
     vpcId,
     keyPairId: a.keyPairs.filter((k) => isOurs(k.Tags, phase, ROLE.keyPair)).map((k) => k.KeyPairId ?? k.KeyName)[0],
     subnets,
-    // A route to an internet gateway exists only while it is attached: it proves both.
-    internetGateway: publicTarget?.startsWith('igw-') ? publicTarget : undefined,
-    igwAttached: Boolean(publicTarget?.startsWith('igw-')),
-    natEip: good?.NatGatewayAddresses?.[0]?.AllocationId,
+    internetGateway: igw?.InternetGatewayId,
+    igwAttached: Boolean(igw && attached(igw)),
+    natEip: eip,
     natGateway: good && { id: good.NatGatewayId, state: good.State },
-    staleNatGateways: stale.map((n) => ({ id: n.NatGatewayId, state: n.State, allocationId: n.NatGatewayAddresses?.[0]?.AllocationId })),
+    staleNatGateways: stale.map((n) => ({ id: n.NatGatewayId, state: n.State, allocationId: n.NatGatewayAddresses?.[0]?.AllocationId, failureMessage: n.FailureMessage })),
+    spares,
     publicRouteTable: publicRt && {
       id: publicRt.RouteTableId,
-      defaultTarget: publicTarget,
+      defaultTarget: defaultRoute(publicRt),
       associatedSubnets: (publicRt.Associations ?? []).flatMap((x) => (x.SubnetId ? [x.SubnetId] : [])),
     },
     mainRouteTable: mainRt && { id: mainRt.RouteTableId, defaultTarget: defaultRoute(mainRt) },

@@ -1,6 +1,6 @@
 // create_vpc's plan: desired minus existing, as a list of steps with their dependencies.
 // Pure: the same described state always gives the same plan, and --dry-run shows it.
-import { desiredIngress, missingPermissions, type DesiredPhase } from './desired.js';
+import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase } from './desired.js';
 import type { ExistingPhase } from './discover.js';
 import { IAM_ROLE_KEYS, SUBNET_KEYS, type SubnetKey } from './names.js';
 
@@ -38,12 +38,16 @@ function staticDeps(id: string): string[] {
     case 'route-table:public':
     case 'route-table:main':
       return ['vpc'];
+    // AWS fails a NAT gateway made before its VPC has an attached internet gateway (R1).
     case 'nat':
-      return ['subnet:public_1', 'eip'];
+      return ['subnet:public_1', 'eip', 'igw-attach'];
+    case 'nat-ready':
+      return ['nat'];
     case 'route:public':
       return ['route-table:public', 'igw-attach', 'igw'];
+    // Only to an `available` NAT gateway: a route to a pending one that then fails is a blackhole.
     case 'route:private':
-      return ['route-table:main', 'nat'];
+      return ['route-table:main', 'nat', 'nat-ready'];
     default:
       return [];
   }
@@ -102,10 +106,15 @@ export function planCreate(d: DesiredPhase, e: ExistingPhase): CreatePlan {
   else add('eip', 'Elastic IP for the NAT gateway');
   if (e.natGateway) have(`NAT gateway ${e.natGateway.id} (${e.natGateway.state})`);
   else add('nat', 'NAT gateway eb_nat in eb_public_1', 'create', { deps: stale.map((n) => `nat-cleanup:${n.id}`) });
+  // A new NAT gateway is pending for minutes; a phase is complete only once it is available.
+  if (!e.natGateway) add('nat-ready', 'wait for the NAT gateway to be available', 'lookup');
+  else if (e.natGateway.state !== 'available') add('nat-ready', `wait for NAT gateway ${e.natGateway.id} to be available`, 'fix');
 
   if (pub) have(`public route table ${pub.id}`);
   else add('route-table:public', 'public route table eb_public');
-  if (igwAttached) have('public route 0.0.0.0/0 -> internet gateway');
+  // By content: the route itself must name our gateway (a run killed between attaching the
+  // gateway and adding the route leaves an attached gateway and no route).
+  if (igwAttached && pub?.defaultTarget === igw) have('public route 0.0.0.0/0 -> internet gateway');
   else add('route:public', 'public route 0.0.0.0/0 -> internet gateway', 'create', { replace: Boolean(pub?.defaultTarget) });
   for (const k of ['public_1', 'public_2'] as SubnetKey[]) {
     const subnet = e.subnets[k];
@@ -127,9 +136,12 @@ export function planCreate(d: DesiredPhase, e: ExistingPhase): CreatePlan {
   const want = sgs.private && sgs.public ? desiredIngress(d.vpcCidr, sgs.private.id, sgs.public.id) : undefined;
   for (const k of ['private', 'public'] as const) {
     const missing = want ? missingPermissions(want[k], sgs[k]!.ingress) : undefined;
-    if (missing && missing.length === 0) have(`eb_${k} ingress rules`);
-    else add(`rules:${k}`, `eb_${k} ingress rules`, missing ? 'fix' : 'create');
+    const extra = want ? extraPermissions(want[k], sgs[k]!.ingress) : [];
+    if (missing && missing.length === 0 && extra.length === 0) have(`eb_${k} ingress rules`);
+    else add(`rules:${k}`, `eb_${k} ingress rules${extra.length ? ` (revoke ${extra.length} not wanted)` : ''}`, missing ? 'fix' : 'create');
   }
+
+  for (const x of e.spares) add(`spare:${x.kind}:${x.id}`, `delete spare ${x.kind} ${x.id} (a duplicate from a retried create)`, 'fix');
 
   const ids = new Set(steps.map((s) => s.id));
   for (const s of steps) s.deps = [...new Set([...staticDeps(s.id), ...s.deps])].filter((dep) => ids.has(dep));

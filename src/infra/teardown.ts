@@ -12,7 +12,8 @@ import { isOurs, phaseResources } from './discover.js';
 import { deleteEbApplication, ebApplication, ebEnvironments, ebTags } from './eb-application.js';
 import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames } from './names.js';
 import { BlockedError, runGraph, type Task } from './run.js';
-import { pause, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
+import { pause, pollMs, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
+import { deleteApplicationVersionOf, listApplicationVersionsOf } from '../aws/eb.js';
 
 /** Answers that mean the thing is already gone (or, for detach/revoke, already undone). */
 const GONE = new Set([
@@ -68,6 +69,7 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   const routeTables = vpcCandidates.length ? await ec2.describeRouteTables(call, vpcCandidates) : [];
   const vpcs = [...new Set(routeTables.map((rt) => rt.VpcId))];
 
+  const every = pollMs(ctx);
   /**
    * One delete: "gone" answers count as done; DependencyViolation (ENIs still draining,
    * another delete not visible yet) is retried until the deadline; anything else is left.
@@ -83,9 +85,13 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
       } catch (err) {
         const code = err instanceof AwsCliError ? err.awsCode ?? '' : '';
         if (GONE.has(code)) return;
-        if (retryDependency && code === 'DependencyViolation' && deadline.left() > 5000) {
+        // EB says "gone" in its message only (a retried delete after a lost answer).
+        if (err instanceof AwsCliError && /No Application (Version )?named .* found|Application Version .* does not exist/i.test(err.stderr)) return;
+        // Interfaces of a terminated environment linger for minutes (R6): wait them out,
+        // in a pause that Ctrl-C cuts short.
+        if (retryDependency && code === 'DependencyViolation' && deadline.left() > every) {
           ctx.log.live(`${label}: still in use, retrying (${Math.round((Date.now() - started) / 1000)}s)`);
-          await pause(5000, ctx.signal);
+          await pause(every, ctx.signal);
           throwIfInterrupted(ctx.signal, `${label} to be free of dependencies`);
           continue;
         }
@@ -119,6 +125,12 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
       out.notOurs.push(`EB application ${d.applicationName} (no ${TAG_PHASE}=${phase} tag)`);
       return;
     }
+    // DeleteApplication leaves the versions' bundles in EB's S3 bucket (and billing): each
+    // version goes first, with its bundle (--delete-source-bundle).
+    const versions = await listApplicationVersionsOf(call, d.applicationName);
+    await Promise.all(
+      versions.map((v) => del(`application version ${v.VersionLabel} and its bundle`, (o) => deleteApplicationVersionOf(call, d.applicationName, v.VersionLabel, o), false)),
+    );
     await del(`EB application ${d.applicationName}`, (o) => deleteEbApplication(call, d.applicationName, o), false);
   });
 
@@ -173,8 +185,9 @@ function addNetworkTasks(
       );
     }
   });
-  // A NAT gateway already deleted may answer an error here; the wait below is what counts.
-  for (const id of nats) task(`nat:${id}`, ['instances'], () => ec2.deleteNatGateway(call, id).then(() => ctx.dryRun || ctx.log.ok(`deleting NAT gateway ${id}`), () => undefined));
+  // One already gone answers NotFound (counted as done); any other error is reported, and
+  // what waits for the NAT gateways is not attempted rather than waited out to the deadline.
+  for (const id of nats) task(`nat:${id}`, ['instances'], () => del(`NAT gateway ${id} (delete requested)`, (o) => ec2.deleteNatGateway(call, id, o), false));
   task('nat-gone', nats.map((id) => `nat:${id}`), async () => {
     if (nats.length === 0) return;
     await waitUntil(ctx, deadline, `NAT gateway ${nats.join(', ')} to be deleted`, async () => {
@@ -238,7 +251,8 @@ function addIamTasks(names: IamNames, phase: string, details: iam.RoleDetail[], 
       let profile: { Path: string; Roles?: { RoleName: string }[]; Tags?: unknown } | undefined = ec2Role.InstanceProfileList?.find((p) => p.InstanceProfileName === names.instanceProfile);
       // A run killed between creating the profile and adding the role left it empty:
       // it is not in the role's list, so look it up by name.
-      if (!profile) profile = await iam.getInstanceProfile(call, names.instanceProfile).catch(() => undefined);
+      // Only NoSuchEntity means "not there"; any other error (AccessDenied, throttling) is reported.
+      if (!profile) profile = await iam.getInstanceProfileIfAny(call, names.instanceProfile);
       if (!profile) return;
       if (profile.Path !== names.path) {
         out.notOurs.push(`instance profile ${names.instanceProfile} (path ${profile.Path})`);

@@ -1,8 +1,10 @@
-// Issue 7, a faulty cloud: the sandbox throttles one API request in five, any service.
-// The aws CLI retries throttling itself (AWS_MAX_ATTEMPTS=5, standard mode, set by
-// Johanna) and src/aws/cli.ts retries on top, so every command must still succeed and
-// leave the phase exactly as it should. Short sandbox delays keep the file quick.
+// Issue 7 and 10, a faulty cloud: the sandbox throttles one API request in five, any
+// service, and loses the answer of one mutating request in ten after performing it (the
+// aws CLI retries the same request, so a create may happen twice). Every command must
+// still succeed and leave the phase exactly as it should: one of each resource, and
+// nothing after terminate. Short sandbox delays keep the file quick.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phaseInventory } from './helpers/inventory.js';
 import { readRunLog, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
 
 const PHASE = 'chaos';
@@ -19,9 +21,19 @@ async function ok(args: string[]): Promise<any> {
   return out;
 }
 
-describe('a faulty cloud: failRate 0.2 (one API request in five throttled)', () => {
+/** The sandbox's own count of the faults it injected. */
+async function faults(): Promise<{ throttled: number; lost: number }> {
+  return ((await (await fetch(`${p.sandbox.endpoint}/_sandbox/status`)).json()) as { faults: { throttled: number; lost: number } }).faults;
+}
+
+describe('a faulty cloud: failRate 0.2 (one API request in five throttled), loseResponses 0.1', () => {
   beforeAll(async () => {
-    p = await startPhase({ phase: PHASE, failRate: 0.2, delays: { launchMs: 500, swapMs: 200, terminateMs: 300, launchTimeoutMs: 8000 } });
+    p = await startPhase({
+      phase: PHASE,
+      failRate: 0.2,
+      strict: { loseResponses: 0.1 },
+      delays: { launchMs: 500, swapMs: 200, terminateMs: 300, launchTimeoutMs: 8000 },
+    });
   });
   afterAll(async () => {
     await p?.close();
@@ -37,18 +49,31 @@ describe('a faulty cloud: failRate 0.2 (one API request in five throttled)', () 
     // Binomial(200, 0.2): mean 40, sd ~5.7; these bounds are > 4 sd away.
     expect(throttled).toBeGreaterThan(15);
     expect(throttled).toBeLessThan(70);
+    expect((await faults()).throttled).toBe(throttled);
   });
 
-  it('create succeeds and serves the first version', async () => {
+  it('create succeeds and serves the first version, with exactly one of each resource', async () => {
     const out = await ok(['create']);
     versions.push(out.create_nova.versionLabel);
     expect((await p.get(p.host)).version).toBe(versions[0]);
-  }, 300_000);
+    const inv = await phaseInventory(p.aws, PHASE);
+    expect(inv.vpcs).toHaveLength(1);
+    expect(inv.subnets).toHaveLength(4);
+    expect(inv.igws).toHaveLength(1);
+    expect(inv.eips).toHaveLength(1);
+    expect(inv.liveNats).toHaveLength(1);
+    expect(inv.sgs).toHaveLength(2);
+    expect(inv.routeTables).toHaveLength(1);
+    expect(inv.roles).toHaveLength(3);
+    expect(inv.profiles).toHaveLength(1);
+    expect(inv.keyPairs).toHaveLength(1);
+  }, 600_000);
 
   it('two daily create_nova succeed; the main CNAME serves the newest', async () => {
     for (let i = 0; i < 2; i++) {
-      // Labels are per second: make sure two deploys never share one.
-      await new Promise((r) => setTimeout(r, 1100));
+      // Labels are per second (until issue 12's unique labels): a new second, not a sleep.
+      const last = Date.now();
+      await until('a new second for the version label', async () => (Math.floor(Date.now() / 1000) > Math.floor(last / 1000) ? true : undefined), 5000);
       const out = await ok(['create_nova']);
       expect(out.oldEnvironment).toMatch(/^nova-/);
       versions.push(out.versionLabel);
@@ -82,7 +107,47 @@ describe('a faulty cloud: failRate 0.2 (one API request in five throttled)', () 
     // The EB application goes too (it carries the phase tag).
     const apps = await p.aws(['elasticbeanstalk', 'describe-applications']);
     expect(apps.Applications.map((a: any) => a.ApplicationName)).not.toContain(PHASE);
-    // The faults were real: some calls needed more than one attempt of ours.
-    console.log(`chaos: ${retried} aws invocations were retries by src/aws/cli.ts`);
-  }, 300_000);
+    // The application's versions went with it, bundles included.
+    const bucket = (await p.aws(['s3api', 'list-buckets'])).Buckets.map((b: any) => b.Name).find((n: string) => n.startsWith('elasticbeanstalk-'));
+    if (bucket) {
+      const objects = (await p.aws(['s3api', 'list-objects-v2', '--bucket', bucket])).Contents ?? [];
+      expect(objects.filter((o: any) => versions.some((v) => o.Key.includes(v)))).toEqual([]);
+    }
+    // The faults were real, counted by the sandbox itself: throttled and lost answers.
+    const f = await faults();
+    console.log(`chaos: sandbox throttled ${f.throttled} requests and lost ${f.lost} answers; src/aws/cli.ts retried ${retried} times`);
+    expect(f.throttled).toBeGreaterThan(20);
+    expect(f.lost).toBeGreaterThan(3);
+  }, 600_000);
+});
+
+describe('the network under many lost answers (loseResponses 0.5, failRate 0.2)', () => {
+  let q: PhaseSandbox;
+  beforeAll(async () => {
+    q = await startPhase({ phase: 'lossy', failRate: 0.2, strict: { loseResponses: 0.5 } });
+  });
+  afterAll(async () => {
+    await q?.close();
+  });
+
+  it('create_vpc ends with exactly one of each (duplicates deleted), terminate_vpc with nothing', async () => {
+    const run = async (command: string) => {
+      const r = await q.run(['-f', '--json', command]);
+      expect(r.exitCode, `${command}:\n${r.stderr.slice(-3000)}`).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    await run('create_vpc');
+    const inv = await phaseInventory(q.aws, 'lossy');
+    expect([inv.vpcs, inv.igws, inv.eips, inv.liveNats, inv.routeTables, inv.profiles, inv.keyPairs].map((x) => x.length)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(inv.subnets).toHaveLength(4);
+    expect(inv.sgs).toHaveLength(2);
+    expect(inv.roles).toHaveLength(3);
+    await run('terminate_vpc');
+    const tagged = await q.aws(['ec2', 'describe-tags', '--filters', 'Name=key,Values=johanna:phase', 'Name=value,Values=lossy']);
+    expect(tagged.Tags).toEqual([]);
+    expect((await q.aws(['iam', 'list-roles', '--path-prefix', '/johanna/lossy/'])).Roles).toEqual([]);
+    const f = (await (await fetch(`${q.sandbox.endpoint}/_sandbox/status`)).json()) as { faults: { lost: number } };
+    console.log(`lossy: ${f.faults.lost} answers lost`);
+    expect(f.faults.lost).toBeGreaterThan(10);
+  }, 900_000);
 });

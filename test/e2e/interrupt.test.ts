@@ -15,6 +15,14 @@ const killedWith: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Version labels have one-second resolution (issue 12 makes them unique per run; until
+ * then): wait until the clock is past the second the previous deploy began in.
+ */
+async function nextLabelSecond(sinceMs: number): Promise<void> {
+  await until('a new second for the next version label', async () => (Math.floor(Date.now() / 1000) > Math.floor(sinceMs / 1000) ? true : undefined), 5000);
+}
+
 /** `./run` in its own process group, so that a kill of the group takes its aws children too. */
 function spawnRun(args: string[]): ResultPromise {
   return execa(RUN, ['-e', p.configFile, '-f', ...args], {
@@ -67,7 +75,11 @@ async function killWhen(command: string, label: string, when: (recs: RunLogLine[
       const r = await child;
       throw new Error(`${command} ended (exit ${r.exitCode}) before the kill point "${label}" (${recs.length} calls):\n${String(r.stderr).slice(-2000)}`);
     }
-    if (Date.now() > deadline) break;
+    // A kill at the deadline would prove nothing about the point it was meant for.
+    if (Date.now() > deadline) {
+      process.kill(-pid, 'SIGKILL');
+      throw new Error(`the kill point "${label}" of ${command} never came in 240 s (${recs.length} calls)`);
+    }
     await sleep(100);
   }
   try {
@@ -144,6 +156,35 @@ async function expectCompletePhase(): Promise<void> {
   expect(apps.Applications.filter((a: any) => a.ApplicationName === PHASE)).toHaveLength(1);
 }
 
+const tagOf = (o: any, key: string) => (o.Tags ?? []).find((t: any) => t.Key === key)?.Value;
+
+/** Not counts but content: the routes, their targets, the associations and the rules. */
+async function expectPhaseContent(): Promise<void> {
+  const inv = await inventory();
+  const vpcId = inv.vpcs[0].VpcId;
+  const subnet = (name: string) => inv.subnets.find((x) => tagOf(x, 'Name') === name).SubnetId;
+  const rts = (await p.aws(['ec2', 'describe-route-tables', '--filters', `Name=vpc-id,Values=${vpcId}`])).RouteTables as any[];
+  const pub = rts.find((rt) => tagOf(rt, 'johanna:role') === 'route-table-public');
+  const main = rts.find((rt) => rt.Associations?.some((a: any) => a.Main));
+  const defaultRoute = (rt: any) => rt.Routes.find((r: any) => r.DestinationCidrBlock === '0.0.0.0/0');
+  expect(defaultRoute(pub).GatewayId).toBe(inv.igws[0].InternetGatewayId);
+  expect(inv.igws[0].Attachments).toEqual([expect.objectContaining({ VpcId: vpcId })]);
+  expect(pub.Associations.map((a: any) => a.SubnetId).sort()).toEqual([subnet('eb_public_1'), subnet('eb_public_2')].sort());
+  expect(defaultRoute(main).NatGatewayId).toBe(inv.liveNats[0].NatGatewayId);
+  expect(inv.liveNats[0].State).toBe('available');
+  expect(inv.liveNats[0].NatGatewayAddresses[0].AllocationId).toBe(inv.eips[0].AllocationId);
+  const sg = Object.fromEntries(inv.sgs.map((g: any) => [g.GroupName, g]));
+  const rules = (g: any) =>
+    g.IpPermissions.flatMap((x: any) => [
+      ...(x.IpRanges ?? []).map((r: any) => `${x.IpProtocol}:${x.FromPort}:${r.CidrIp}`),
+      ...(x.UserIdGroupPairs ?? []).map((r: any) => `${x.IpProtocol}:${x.FromPort}:${r.GroupId}`),
+    ]).sort();
+  expect(rules(sg.eb_public)).toEqual(['tcp:80:0.0.0.0/0']);
+  expect(rules(sg.eb_private)).toEqual([`tcp:22:${p.config.common.AWS_VPC_EB}`, `tcp:80:${sg.eb_public.GroupId}`].sort());
+  const profile = (await p.aws(['iam', 'get-instance-profile', '--instance-profile-name', `johanna-${PHASE}-eb-ec2-role`])).InstanceProfile;
+  expect(profile.Roles.map((r: any) => r.RoleName)).toEqual([`johanna-${PHASE}-eb-ec2-role`]);
+}
+
 describe('interrupted runs: SIGKILL at several points, then run again', () => {
   beforeAll(async () => {
     p = await startPhase({ phase: PHASE, delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 8000 } });
@@ -154,36 +195,49 @@ describe('interrupted runs: SIGKILL at several points, then run again', () => {
     if (killedWith.length) console.log(`interrupt: killed ${killedWith.join('; ')}`);
   });
 
-  it('create_vpc killed after 3, 10 and 20 calls is finished by the next run, with nothing duplicated', async () => {
-    for (const k of [3, 10, 20]) await killWhen('create_vpc', `k=${k}`, afterCalls(k));
+  it('create_vpc killed between attaching the gateway and routing to it, then after 3 and 11 calls, is finished by content', async () => {
+    // The gateway attached, the public route not made yet: the kill point is proven twice,
+    // by the run log (the attach succeeded) and by the sandbox (no route yet).
+    await killWhen('create_vpc', 'after attach-internet-gateway', afterCall('ec2', 'attach-internet-gateway'));
+    const tables = await p.aws(['ec2', 'describe-route-tables', '--filters', `Name=tag:johanna:phase,Values=${PHASE}`]);
+    for (const rt of tables.RouteTables) expect(rt.Routes.some((r: any) => r.DestinationCidrBlock === '0.0.0.0/0')).toBe(false);
+
+    for (const k of [3, 11]) await killWhen('create_vpc', `k=${k}`, afterCalls(k));
     const done = await runOk(['create_vpc']);
     expect(done.vpcId).toMatch(/^vpc-/);
     const again = await runOk(['create_vpc']);
     expect(ownCalls(readRunLog(again.runLog)).filter((l) => l.mutating)).toEqual([]);
     await expectCompletePhase();
-  }, 480_000);
+    await expectPhaseContent();
+  }, 600_000);
 
   it('create_nova killed early, after create-environment, and after the swap; each re-run deploys, nothing is duplicated', async () => {
+    let started = Date.now();
     const first = await runOk(['create_nova']);
     const labels = [first.versionLabel];
 
     // Early: lock and preflight only, nothing created yet (or the upload at most).
+    await nextLabelSecond(started);
+    started = Date.now();
     await killWhen('create_nova', 'k=4', afterCalls(4));
-    await sleep(1100);
+    await nextLabelSecond(started);
     // After create-environment: an environment is left Launching; the next run refuses
     // while it is, so wait until it is Ready, then deploy.
+    started = Date.now();
     await killWhen('create_nova', 'after create-environment', afterCall('elasticbeanstalk', 'create-environment'));
     await settled();
-    await sleep(1100);
+    await nextLabelSecond(started);
+    started = Date.now();
     const second = await runOk(['create_nova'], 'create_nova after a kill after create-environment');
     labels.push(second.versionLabel);
     expect((await p.get(p.host)).version).toBe(second.versionLabel);
 
     // After the swap: the killed run's version already holds the main CNAME.
-    await sleep(1100);
+    await nextLabelSecond(started);
+    started = Date.now();
     await killWhen('create_nova', 'after swap-environment-cnames', afterCall('elasticbeanstalk', 'swap-environment-cnames'));
     await settled();
-    await sleep(1100);
+    await nextLabelSecond(started);
     const third = await runOk(['create_nova'], 'create_nova after a kill after the swap');
     labels.push(third.versionLabel);
     expect((await p.get(p.host)).version).toBe(third.versionLabel);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Exec } from '../../src/aws/cli.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildCtx, type Ctx } from '../../src/context.js';
-import { StateError } from '../../src/errors.js';
+import { ConfigError, StateError } from '../../src/errors.js';
 import { createVpc } from '../../src/commands/create-vpc.js';
 import { terminateVpc } from '../../src/commands/terminate-vpc.js';
 import { findPhaseNetwork } from '../../src/infra/discover.js';
@@ -81,10 +81,83 @@ describe('create_vpc discovery', () => {
     const r = await createVpc(ctx);
     expect(calls).toHaveLength(3);
     expect((r.created as string[]).length).toBe(28);
-    const printed = ctx.aws.records.filter((x) => x.dryRun).map((x) => x.args.slice(0, 2).join(' '));
+    const planned = ctx.aws.records.filter((x) => x.dryRun);
+    const printed = planned.map((x) => x.args.slice(0, 2).join(' '));
     expect(printed.filter((p) => p === 'ec2 create-subnet')).toHaveLength(4);
     expect(printed).toContain('ec2 create-nat-gateway');
-    expect(printed).not.toContain('ec2 associate-route-table --route-table-id <main-route-table-id>');
+    // The private subnets use the main table: only the two public ones are associated, both
+    // with the public table.
+    const assocs = planned.filter((x) => x.args[1] === 'associate-route-table');
+    expect(assocs).toHaveLength(2);
+    expect(assocs.every((x) => x.args[x.args.indexOf('--route-table-id') + 1] === '<public-route-table-id>')).toBe(true);
+  });
+
+  it('AWS_VPC_EB changed while the old VPC of the phase exists: exit 2 naming both CIDRs, no change', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [{ VpcId: 'vpc-old', CidrBlock: '10.99.0.0/16', Tags: T('dv', 'vpc') }] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+    ]);
+    const err = await createVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain('common.AWS_VPC_EB: is 10.210.0.0/16, but phase dv already has VPC vpc-old (10.99.0.0/16)');
+    expect(err.hint).toContain('terminate_vpc');
+    expect(calls.every((c) => /^(describe|get)-/.test(c[1]))).toBe(true);
+  });
+});
+
+describe('create_vpc and the NAT gateway', () => {
+  /** A complete phase dv whose NAT gateway nat-1 is still pending. */
+  function phaseWithPendingNat(poll: Answer): Script {
+    const role = (name: string, policy: string, profile = false) => ({
+      RoleName: name, Path: '/johanna/dv/', Arn: `arn:aws:iam::123:role/johanna/dv/${name}`, Tags: T('dv', 'iam-role'),
+      RolePolicyList: [{ PolicyName: policy }],
+      InstanceProfileList: profile ? [{ InstanceProfileName: name, Path: '/johanna/dv/', Roles: [{ RoleName: name }] }] : [],
+    });
+    const sub = (k: string, id: string) => ({ SubnetId: id, VpcId: 'vpc-1', CidrBlock: '', AvailabilityZone: '', Tags: T('dv', `subnet-${k}`) });
+    const cidr = config.common.AWS_VPC_EB;
+    return [
+      ['ec2 describe-vpcs', { Vpcs: [{ VpcId: 'vpc-1', CidrBlock: cidr, Tags: T('dv', 'vpc') }] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [
+        role('johanna-dv-eb-ec2-role', 'johanna-eb-web-tier', true),
+        role('johanna-dv-eb-ec2-worker-role', 'oneClick_aws-elasticbeanstalk-ec2-worker-role'),
+        role('johanna-dv-eb-service-role', 'oneClick_aws-elasticbeanstalk-service-role'),
+      ] }],
+      ['elasticbeanstalk describe-applications', { Applications: [{ ApplicationName: 'dv' }] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [{ KeyName: 'dv', KeyPairId: 'key-1', Tags: T('dv', 'key-pair') }] }],
+      ['ec2 describe-subnets', { Subnets: [sub('private-1', 's1'), sub('private-2', 's2'), sub('public-1', 's3'), sub('public-2', 's4')] }],
+      ['ec2 describe-route-tables', { RouteTables: [
+        { RouteTableId: 'rtb-main', VpcId: 'vpc-1', Associations: [{ Main: true, RouteTableAssociationId: 'a' }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1' }] },
+        { RouteTableId: 'rtb-pub', VpcId: 'vpc-1', Tags: T('dv', 'route-table-public'), Associations: [{ SubnetId: 's3', RouteTableAssociationId: 'b' }, { SubnetId: 's4', RouteTableAssociationId: 'c' }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1' }] },
+      ] }],
+      ['ec2 describe-security-groups', { SecurityGroups: [
+        { GroupId: 'sg-priv', GroupName: 'eb_private', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-private'), IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, UserIdGroupPairs: [{ GroupId: 'sg-pub' }] },
+          { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: cidr }] },
+        ] },
+        { GroupId: 'sg-pub', GroupName: 'eb_public', VpcId: 'vpc-1', Tags: T('dv', 'sg-eb-public'), IpPermissions: [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+      ] }],
+      // The poll names the NAT gateway; discovery asks for the VPC's.
+      ['ec2 describe-nat-gateways', poll, (a) => a.includes('Name=nat-gateway-id,Values=nat-1')],
+      ['ec2 describe-nat-gateways', { NatGateways: [{ NatGatewayId: 'nat-1', State: 'pending', Tags: T('dv', 'nat-gateway'), NatGatewayAddresses: [{ AllocationId: 'eip-1' }] }] }],
+      ['ec2 describe-internet-gateways', { InternetGateways: [{ InternetGatewayId: 'igw-1', Tags: T('dv', 'internet-gateway'), Attachments: [{ VpcId: 'vpc-1', State: 'available' }] }] }],
+      ['ec2 describe-addresses', { Addresses: [{ AllocationId: 'eip-1', AssociationId: 'x', Tags: T('dv', 'nat-eip') }] }],
+    ];
+  }
+
+  it('a pending NAT gateway is waited for; a complete phase is not complete until it is available', async () => {
+    const { exec, calls } = recorder(phaseWithPendingNat({ NatGateways: [{ NatGatewayId: 'nat-1', State: 'available' }] }));
+    const r = await createVpc(ctxWith(exec));
+    expect(r.created).toEqual(['wait for NAT gateway nat-1 to be available']);
+    expect(calls.filter((c) => !/^(describe|get)-/.test(c[1]))).toEqual([]);
+  });
+
+  it('a NAT gateway that failed is reported with its FailureMessage, and the next run is told to replace it', async () => {
+    const failed = { NatGateways: [{ NatGatewayId: 'nat-1', State: 'failed', FailureCode: 'Gateway.NotAttached', FailureMessage: 'Network vpc-1 has no Internet gateway attached' }] };
+    const err = await createVpc(ctxWith(recorder(phaseWithPendingNat(failed)).exec)).catch((e) => e);
+    expect(err.message).toContain('NAT gateway nat-1 is failed: Network vpc-1 has no Internet gateway attached (Gateway.NotAttached)');
+    expect(err.hint).toContain('run create_vpc again');
   });
 });
 
@@ -130,4 +203,49 @@ describe('terminate_vpc', () => {
     expect(r.notOurs).toEqual(['IAM role johanna-dv-eb-service-role (path /other/)', 'EB application dv (no johanna:phase=dv tag)']);
     expect(calls.filter((c) => !/^(describe|get|list)-/.test(c[1]))).toEqual([]);
   });
+
+  it('a delete-nat-gateway error is reported at once, and nothing waits for that NAT gateway', async () => {
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [] }],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+      ['iam get-account-authorization-details', noRoles],
+      ['ec2 describe-tags', { Tags: [...tagLines('vpc-1', 'vpc'), ...tagLines('nat-1', 'nat-gateway'), ...tagLines('subnet-1', 'subnet-public-1')] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+      ['ec2 describe-route-tables', { RouteTables: [{ RouteTableId: 'rtb-main', VpcId: 'vpc-1', Associations: [{ Main: true, RouteTableAssociationId: 'a' }] }] }],
+      ['ec2 describe-instances', { Reservations: [] }],
+      ['ec2 delete-nat-gateway', { error: 'UnauthorizedOperation' }],
+    ]);
+    const err = await terminateVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toContain('NAT gateway nat-1');
+    expect(err.message).toContain('UnauthorizedOperation');
+    // Not waited out: the NAT is never polled, and what needs it is not attempted.
+    expect(calls.some((c) => c[1] === 'describe-nat-gateways')).toBe(false);
+    expect(calls.some((c) => c[1] === 'delete-subnet' || c[1] === 'delete-vpc')).toBe(false);
+  });
+
+  it('a get-instance-profile error other than NoSuchEntity is reported, not taken as "no profile"', async () => {
+    const role = { RoleName: 'johanna-dv-eb-ec2-role', Path: '/johanna/dv/', Arn: 'arn:aws:iam::123:role/johanna/dv/johanna-dv-eb-ec2-role', RolePolicyList: [] };
+    const { exec, calls } = recorder([
+      ['elasticbeanstalk describe-environments', { Environments: [] }],
+      ['elasticbeanstalk list-tags-for-resource', { error: 'ResourceNotFoundException' }],
+      ['elasticbeanstalk describe-applications', { Applications: [] }],
+      ['iam get-account-authorization-details', { RoleDetailList: [role] }],
+      ['ec2 describe-tags', { Tags: [] }],
+      ['ec2 describe-key-pairs', { KeyPairs: [] }],
+      ['iam get-instance-profile', { error: 'AccessDenied' }],
+    ]);
+    const err = await terminateVpc(ctxWith(exec)).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.message).toContain('AccessDenied');
+    // The role waits for its profile: not deleted while the profile may still hold it.
+    expect(calls.some((c) => c[1] === 'delete-role')).toBe(false);
+  });
 });
+
+function tagLines(id: string, role: string) {
+  return [
+    { ResourceId: id, ResourceType: id.split('-')[0], Key: 'johanna:phase', Value: 'dv' },
+    { ResourceId: id, ResourceType: id.split('-')[0], Key: 'johanna:role', Value: role },
+  ];
+}

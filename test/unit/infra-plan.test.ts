@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
-import { atomicRules, desiredIngress, desiredPhase, missingPermissions } from '../../src/infra/desired.js';
+import { atomicRules, desiredIngress, desiredPhase, extraPermissions, missingPermissions } from '../../src/infra/desired.js';
 import { emptyPhase, networkFrom, phaseNetworkFrom, type ExistingPhase } from '../../src/infra/discover.js';
 import { iamNames } from '../../src/infra/names.js';
 import { planCreate } from '../../src/infra/plan.js';
@@ -71,8 +71,11 @@ describe('planCreate', () => {
     expect(deps['vpc']).toEqual([]);
     expect(deps['key-pair']).toEqual([]);
     expect(deps['subnet:public_1']).toEqual(['vpc']);
-    expect(deps['nat'].sort()).toEqual(['eip', 'subnet:public_1']);
-    expect(deps['route:private'].sort()).toEqual(['nat', 'route-table:main']);
+    // AWS fails a NAT gateway made before the internet gateway is attached (R1), and a
+    // route goes only to an available one.
+    expect(deps['nat'].sort()).toEqual(['eip', 'igw-attach', 'subnet:public_1']);
+    expect(deps['nat-ready']).toEqual(['nat']);
+    expect(deps['route:private'].sort()).toEqual(['nat', 'nat-ready', 'route-table:main']);
     expect(deps['route:public'].sort()).toEqual(['igw', 'igw-attach', 'route-table:public']);
     expect(deps['assoc:public_2'].sort()).toEqual(['route-table:public', 'subnet:public_2']);
     expect(deps['rules:public'].sort()).toEqual(['sg:private', 'sg:public']);
@@ -100,6 +103,27 @@ describe('planCreate', () => {
     expect(plan.steps.find((s) => s.id === 'policy:worker')!.kind).toBe('fix');
   });
 
+  it('an attached gateway with no public route (a run killed between the two) gets its route', () => {
+    const e = complete();
+    e.publicRouteTable!.defaultTarget = undefined;
+    expect(ids(e)).toEqual(['route:public']);
+  });
+
+  it('a public route to something else is replaced; a pending NAT is waited for', () => {
+    const e = complete();
+    e.publicRouteTable!.defaultTarget = 'igw-other';
+    e.natGateway = { id: 'nat-1', state: 'pending' };
+    const plan = planCreate(d, e);
+    expect(plan.steps.map((s) => s.id)).toEqual(['nat-ready', 'route:public']);
+    expect(plan.steps[1].replace).toBe(true);
+  });
+
+  it('duplicates of a retried create are deleted', () => {
+    const e = complete();
+    e.spares = [{ kind: 'vpc', id: 'vpc-2' }, { kind: 'elastic-ip', id: 'eipalloc-2' }];
+    expect(ids(e)).toEqual(['spare:vpc:vpc-2', 'spare:elastic-ip:eipalloc-2']);
+  });
+
   it('an unattached gateway is attached, then routed', () => {
     const e = complete();
     e.igwAttached = false;
@@ -114,9 +138,9 @@ describe('planCreate', () => {
     e.natGateway = undefined;
     e.staleNatGateways = [{ id: 'nat-old', state: 'failed' }];
     const plan = planCreate(d, e);
-    expect(plan.steps.map((s) => s.id)).toEqual(['nat-cleanup:nat-old', 'nat', 'route:private']);
+    expect(plan.steps.map((s) => s.id)).toEqual(['nat-cleanup:nat-old', 'nat', 'nat-ready', 'route:private']);
     expect(plan.steps[1].deps).toEqual(['nat-cleanup:nat-old']);
-    expect(plan.steps[2]).toMatchObject({ replace: true, deps: ['nat'] });
+    expect(plan.steps[3]).toMatchObject({ replace: true, deps: ['nat', 'nat-ready'] });
   });
 
   it('an instance profile without its role is completed', () => {
@@ -135,22 +159,31 @@ describe('planCreate', () => {
 });
 
 describe('security group rules', () => {
-  it('eb_public: all from both groups, ssh from the VPC only, http from anywhere', () => {
+  it('eb_public: http from anywhere; eb_private: http from eb_public, ssh from the VPC only', () => {
     const r = desiredIngress('10.210.0.0/16', 'sg-a', 'sg-b');
-    expect(atomicRules(r.public).sort()).toEqual(['-1|||sg-a', '-1|||sg-b', 'tcp|22|22|10.210.0.0/16', 'tcp|80|80|0.0.0.0/0']);
-    expect(atomicRules(r.private).sort()).toEqual(['-1|||sg-a', '-1|||sg-b']);
+    expect(atomicRules(r.public).sort()).toEqual(['tcp|80|80|0.0.0.0/0']);
+    expect(atomicRules(r.private).sort()).toEqual(['tcp|22|22|10.210.0.0/16', 'tcp|80|80|sg-b']);
   });
   it('only the missing rules are authorized, whatever way AWS groups the existing ones', () => {
-    const want = desiredIngress('10.210.0.0/16', 'sg-a', 'sg-b').public;
-    const have = [
-      { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-b', UserId: '123' }] },
-      { IpProtocol: 'tcp', FromPort: 80, ToPort: 80, IpRanges: [{ CidrIp: '0.0.0.0/0' }] },
-    ];
-    expect(missingPermissions(want, have)).toEqual([
-      { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-a' }] },
-      { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.210.0.0/16' }] },
-    ]);
+    const want = desiredIngress('10.210.0.0/16', 'sg-a', 'sg-b').private;
+    const have = [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, UserIdGroupPairs: [{ GroupId: 'sg-b', UserId: '123' }] }];
+    expect(missingPermissions(want, have)).toEqual([{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '10.210.0.0/16' }] }]);
     expect(missingPermissions(want, want)).toEqual([]);
+  });
+  it("the old layout's rules are extra: revoked, rule by rule", () => {
+    const want = desiredIngress('10.210.0.0/16', 'sg-a', 'sg-b').private;
+    const old = [{ IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-a' }, { GroupId: 'sg-b' }] }, ...want];
+    expect(extraPermissions(want, old)).toEqual([
+      { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-a' }] },
+      { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-b' }] },
+    ]);
+    expect(extraPermissions(want, want)).toEqual([]);
+  });
+  it('a complete phase with an extra rule plans a fix of that group only', () => {
+    const e = complete();
+    e.securityGroups.public!.ingress = [...e.securityGroups.public!.ingress, { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }];
+    const plan = planCreate(d, e);
+    expect(plan.steps.map((s) => [s.id, s.kind])).toEqual([['rules:public', 'fix']]);
   });
 });
 
@@ -172,13 +205,29 @@ describe('reading AWS answers', () => {
         { NatGatewayId: 'nat-gone', State: 'deleted', Tags: T('nat-gateway') },
         { NatGatewayId: 'nat-foreign', State: 'available' },
       ],
+      igws: [
+        { InternetGatewayId: 'igw-1', Tags: T('internet-gateway'), Attachments: [{ VpcId: 'vpc-1', State: 'available' }] },
+        { InternetGatewayId: 'igw-spare', Tags: T('internet-gateway'), Attachments: [] },
+        { InternetGatewayId: 'igw-foreign', Attachments: [] },
+      ],
+      addresses: [
+        { AllocationId: 'eip-free', Tags: T('nat-eip') },
+        { AllocationId: 'eip-spare', Tags: T('nat-eip') },
+        { AllocationId: 'eip-used', AssociationId: 'x', Tags: T('nat-eip') },
+      ],
     });
     expect(n.keyPairId).toBe('key-1');
     expect(n.subnets).toEqual({ public_1: 'subnet-c' }); // the untagged look-alike is not ours
     expect(n.internetGateway).toBe('igw-1');
     expect(n.igwAttached).toBe(true);
     expect(n.natGateway).toBeUndefined();
-    expect(n.staleNatGateways).toEqual([{ id: 'nat-old', state: 'failed', allocationId: undefined }]);
+    expect(n.staleNatGateways).toEqual([{ id: 'nat-old', state: 'failed', allocationId: undefined, failureMessage: undefined }]);
+    // One of each kept; the other free ones of ours are spares; foreign ones are not looked at.
+    expect(n.natEip).toBe('eip-free');
+    expect(n.spares).toEqual([
+      { kind: 'internet-gateway', id: 'igw-spare' },
+      { kind: 'elastic-ip', id: 'eip-spare' },
+    ]);
     expect(n.mainRouteTable).toEqual({ id: 'rtb-main', defaultTarget: 'nat-old' });
     expect(n.publicRouteTable).toEqual({ id: 'rtb-pub', defaultTarget: 'igw-1', associatedSubnets: ['subnet-c'] });
     expect(n.securityGroups.private?.id).toBe('sg-1');

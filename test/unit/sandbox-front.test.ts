@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { throttlingAnswer } from '../../sandbox/faults.js';
-import { serviceOf } from '../../sandbox/front.js';
+import { attemptOf, isMutatingRequest, serviceOf } from '../../sandbox/front.js';
 
 const message = (headers: Record<string, string>, url = '/') => ({ headers, url }) as unknown as IncomingMessage;
 const signed = (service: string) => ({
@@ -26,5 +26,24 @@ describe('throttlingAnswer', () => {
     const json = throttlingAnswer('dynamodb', message({ 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' }));
     expect(json.status).toBe(400);
     expect(JSON.parse(json.body).__type).toContain('ThrottlingException');
+  });
+});
+
+describe('what a lost answer may hit', () => {
+  const form = (action: string) => `Action=${action}&Version=2016-11-15`;
+  it('mutating requests only, per protocol', () => {
+    expect(isMutatingRequest('ec2', 'POST', {}, form('CreateVpc'))).toBe(true);
+    expect(isMutatingRequest('ec2', 'POST', {}, form('DescribeVpcs'))).toBe(false);
+    expect(isMutatingRequest('iam', 'POST', {}, form('GetInstanceProfile'))).toBe(false);
+    expect(isMutatingRequest('elasticbeanstalk', 'POST', {}, form('CreateEnvironment'))).toBe(true);
+    expect(isMutatingRequest('dynamodb', 'POST', { 'x-amz-target': 'DynamoDB_20120810.PutItem' }, '{}')).toBe(true);
+    expect(isMutatingRequest('dynamodb', 'POST', { 'x-amz-target': 'DynamoDB_20120810.GetItem' }, '{}')).toBe(false);
+    expect(isMutatingRequest('s3', 'PUT', {}, '')).toBe(true);
+    expect(isMutatingRequest('s3', 'GET', {}, '')).toBe(false);
+  });
+  it("reads the aws CLI's attempt header", () => {
+    expect(attemptOf({ 'amz-sdk-request': 'attempt=2; max=3' })).toEqual({ attempt: 2, max: 3 });
+    expect(attemptOf({ 'amz-sdk-request': 'attempt=1' })).toEqual({ attempt: 1, max: undefined });
+    expect(attemptOf({})).toEqual({ attempt: 1, max: undefined });
   });
 });
