@@ -29,6 +29,8 @@ export function yamlProblem(text: string): string | undefined {
     if (/^ *\t/.test(raw)) return `found character '\\t' that cannot start any token, ${where}`;
     const line = raw.trim().replace(/\s+#.*$/, '');
     if (depth === 0 && previous?.scalarValue && indent > previous.indent) return `mapping values are not allowed here, ${where}`;
+    // A list item's content starts after its `- `.
+    const contentIndent = indent + (/^-\s+/.exec(raw.trimStart())?.[0].length ?? 0);
     for (const quote of ['"', "'"]) {
       if ((line.split(quote).length - 1) % 2 === 1 && !/^[^"']*:\s*[|>]/.test(line)) return `while scanning a quoted scalar, found unexpected end of line, ${where}`;
     }
@@ -40,9 +42,15 @@ export function yamlProblem(text: string): string | undefined {
     if (depth === 0 && indent === 0 && !/^(-|---|\.\.\.|[^:]+:(\s|$)|"[^"]*"\s*:|'[^']*'\s*:)/.test(line) && !line.startsWith('{') && !line.startsWith('[')) {
       return `could not find expected ':', ${where}`;
     }
-    const value = /^(?:- +)?(?:"[^"]*"|'[^']*'|[^:'"]+):\s+(.+)$/.exec(line)?.[1];
+    // A key line: `key:` opens a block; `key: value` is a scalar. A line that is no key
+    // (`aws:a:b` has no ': ') is a plain scalar too. A deeper line after a scalar is YAML's
+    // "mapping values are not allowed here".
+    const key = /^(?:- +)?(?:"[^"]*"|'[^']*'|[^'"]*?):(?:\s+(.*))?$/.exec(line);
+    const isKey = key !== null && (key[1] !== undefined || line.endsWith(':'));
+    const value = isKey ? key![1] : undefined;
     if (value && /^[|>][-+]?\d*$/.test(value)) blockIndent = indent;
-    previous = { indent, scalarValue: depth === 0 && value !== undefined && !/^[|>&*[{]/.test(value) };
+    const scalar = isKey ? value !== undefined && !/^[|>&*[{]/.test(value) : !line.startsWith('-') && !/^[[{]/.test(line);
+    previous = { indent: contentIndent, scalarValue: depth === 0 && scalar };
   }
   return depth > 0 ? 'while parsing a flow node, did not find expected end of flow' : undefined;
 }

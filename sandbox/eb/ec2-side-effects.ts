@@ -124,6 +124,8 @@ export async function createEnvironmentResources(moto: MotoClient, environment: 
           'NetworkInterface.1.SubnetId': subnetId,
           'NetworkInterface.1.AssociatePublicIpAddress': String(publicIp),
           ...Object.fromEntries(groups.map((g, k) => [`NetworkInterface.1.SecurityGroupId.${k + 1}`, g])),
+          // moto lists an instance's groups from these, not from its interface's.
+          ...Object.fromEntries(groups.map((g, k) => [`SecurityGroupId.${k + 1}`, g])),
         }
       : {};
     const instance = await moto.ec2('RunInstances', {

@@ -166,14 +166,20 @@ export class EnvironmentLifecycle {
     if (!value) return 'Environment must have instance profile associated with it.';
     if (/^arn:aws[\w-]*:iam::\d*:role\//.test(value)) return `The instance profile ${value} associated with the environment is invalid.`;
     const name = value.split('/').pop()!;
-    const roles = await this.lookups.instanceProfileRoles(name);
-    if (roles === undefined || !(this.iam?.visible('instance-profile', name) ?? true)) {
+    const profile = await this.lookups.instanceProfile(name);
+    if (!profile || this.young(profile.createdAt) || !(this.iam?.visible('instance-profile', name) ?? true)) {
       return `The instance profile ${value} associated with the environment does not exist.`;
     }
-    if (roles.length === 0 || !(this.iam?.visible('instance-profile-role', name) ?? true)) {
+    const roles = await Promise.all(profile.roles.map((role) => this.lookups.role(role)));
+    if (roles.length === 0 || roles.some((role) => this.young(role?.createdAt)) || !(this.iam?.visible('instance-profile-role', name) ?? true)) {
       return `The instance profile ${value} associated with the environment has no role. Please attach a role to the instance profile.`;
     }
     return undefined;
+  }
+
+  /** Made less than --iam-delay ago: IAM answers for it, EB and EC2 do not see it yet (R8). */
+  private young(createdAt: Date | undefined): boolean {
+    return createdAt !== undefined && Date.now() - createdAt.getTime() < (this.iam?.delayMs ?? 0);
   }
 
   /**
@@ -186,7 +192,8 @@ export class EnvironmentLifecycle {
     const name = value.split('/').pop()!;
     const path = value.startsWith('arn:') ? '' : value.includes('/') ? `${value.slice(0, value.lastIndexOf('/'))}/` : '';
     const arn = value.startsWith('arn:') ? value : `arn:aws:iam::${ACCOUNT_ID}:role/${path}${name}`;
-    const usable = (await this.lookups.roleExists(name)) && (this.iam?.visible('role', name) ?? true);
+    const role = await this.lookups.role(name);
+    const usable = role !== undefined && !this.young(role.createdAt) && (this.iam?.visible('role', name) ?? true);
     return usable ? undefined : `Unable to assume role "${arn}". Verify that the role exists and is configured correctly.`;
   }
 

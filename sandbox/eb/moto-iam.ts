@@ -1,6 +1,11 @@
 import { XMLParser } from 'fast-xml-parser';
 import type { MotoClient } from '../moto-client.js';
 
+function dateOf(text: unknown): Date | undefined {
+  const date = typeof text === 'string' ? new Date(text) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
 /** An error answered by moto, with its AWS code (e.g. NoSuchEntity). */
 export class MotoError extends Error {
   constructor(readonly code: string, message: string) {
@@ -46,24 +51,30 @@ export class MotoLookups {
     return this.call('ec2', action, params);
   }
 
-  /** The instance profile's role names, or undefined when IAM has no such profile. */
-  async instanceProfileRoles(name: string): Promise<string[] | undefined> {
+  /**
+   * The instance profile's role names and when it was made, or undefined when IAM has no such
+   * profile. The creation time lets EB apply IAM's propagation delay (R8) to what it reads
+   * itself, whoever made the profile.
+   */
+  async instanceProfile(name: string): Promise<{ roles: string[]; createdAt?: Date } | undefined> {
     try {
       const answer = await this.iam('GetInstanceProfile', { InstanceProfileName: name });
-      const roles = answer?.GetInstanceProfileResult?.InstanceProfile?.Roles?.member ?? [];
-      return roles.map((role: { RoleName: string }) => role.RoleName);
+      const profile = answer?.GetInstanceProfileResult?.InstanceProfile;
+      const roles = profile?.Roles?.member ?? [];
+      return { roles: roles.map((role: { RoleName: string }) => role.RoleName), createdAt: dateOf(profile?.CreateDate) };
     } catch (error) {
       if (error instanceof MotoError && error.code === 'NoSuchEntity') return undefined;
       throw error;
     }
   }
 
-  async roleExists(name: string): Promise<boolean> {
+  /** When the role was made, or undefined when IAM has no such role. */
+  async role(name: string): Promise<{ createdAt?: Date } | undefined> {
     try {
-      await this.iam('GetRole', { RoleName: name });
-      return true;
+      const answer = await this.iam('GetRole', { RoleName: name });
+      return { createdAt: dateOf(answer?.GetRoleResult?.Role?.CreateDate) };
     } catch (error) {
-      if (error instanceof MotoError && error.code === 'NoSuchEntity') return false;
+      if (error instanceof MotoError && error.code === 'NoSuchEntity') return undefined;
       throw error;
     }
   }

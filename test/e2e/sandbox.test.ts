@@ -84,7 +84,10 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
       port: 0,
       routerPort: 0,
       stateDir,
-      delays: { launchMs: 300, swapMs: 800, terminateMs: 300, launchTimeoutMs: 6000 },
+      delays: { launchMs: 300, swapMs: 300, terminateMs: 300, launchTimeoutMs: 6000 },
+      // This file is the plain lifecycle; DNS caching and IAM propagation have their own file
+      // (sandbox-strict-eb.test.ts), so here every lookup is fresh and IAM visible at once.
+      strict: { dnsTtlMs: 0, iamDelayMs: 0 },
     });
   }, 30_000);
 
@@ -95,6 +98,14 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
   }, 30_000);
 
   it('stores an application and its versions', async () => {
+    // EB needs an instance profile to launch anything (R8).
+    const iam = async (...args: string[]) => {
+      const r = await aws('iam', ...args);
+      expect(r.exitCode, r.stderr).toBe(0);
+    };
+    await iam('create-role', '--role-name', 'dv-ec2', '--assume-role-policy-document', '{"Version":"2012-10-17","Statement":[]}');
+    await iam('create-instance-profile', '--instance-profile-name', 'dv-ec2');
+    await iam('add-role-to-instance-profile', '--instance-profile-name', 'dv-ec2', '--role-name', 'dv-ec2');
     expect((await eb('create-application', '--application-name', 'dv')).Application.ApplicationName).toBe('dv');
     expect((await eb('create-storage-location')).S3Bucket).toBe(BUCKET);
     writeFileSync(join(stateDir, 'good.zip'), bundle({ 'server.js': APP, Procfile: 'web: node server.js\n' }));
@@ -119,6 +130,8 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
         '--solution-stack-name', STACK, '--version-label', version, '--tags', 'Key=owner,Value=test',
         '--option-settings',
         `Namespace=aws:elasticbeanstalk:application:environment,OptionName=COLOR,Value=${color}`,
+        'Namespace=aws:autoscaling:launchconfiguration,OptionName=IamInstanceProfile,Value=dv-ec2',
+        'Namespace=aws:elasticbeanstalk:environment,OptionName=EnvironmentType,Value=SingleInstance',
         'Namespace=aws:elasticbeanstalk:application,OptionName=Application Healthcheck URL,Value=/health',
       );
     const launched = await Promise.all([
@@ -157,10 +170,16 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     const groups = JSON.parse(
       (await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
     ).SecurityGroups;
+    // A single-instance environment has no load balancer: only the instances' group, open on
+    // 80 and (without SSHSourceRestriction) on 22 to the world.
     expect(groups).toHaveLength(1);
     expect(groups[0].GroupName).toMatch(/^awseb-e-[a-z0-9]{10}-stack-AWSEBSecurityGroup-[A-Z0-9]+$/);
     const rules = groups[0].IpPermissions.map((rule: any) => `${rule.IpProtocol}:${rule.FromPort}:${rule.IpRanges[0].CidrIp}`);
     expect(rules.sort()).toEqual(['tcp:22:0.0.0.0/0', 'tcp:80:0.0.0.0/0']);
+    const instances = JSON.parse(
+      (await aws('ec2', 'describe-instances', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(instances).toHaveLength(1);
   }, 15_000);
 
   it('swaps CNAMEs after a delay, and a keep-alive client follows the swap', async () => {
@@ -168,15 +187,22 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     const host = `dv-nova.${REGION_SUFFIX}`;
     expect(JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color).toBe('blue');
     await eb('swap-environment-cnames', '--source-environment-name', 'nova-blue', '--destination-environment-name', 'nova-green');
-    // EB is still swapping: the old holder keeps serving.
-    expect(JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color).toBe('blue');
+    // Until EB says the swap is done, the old holder serves; once it says so, the new one
+    // does, on the same keep-alive connection (the DNS TTL is 0 in this file).
+    const seen: string[] = [];
     const deadline = Date.now() + 10_000;
-    let color = 'blue';
-    while (color === 'blue' && Date.now() < deadline) {
-      await sleep(200);
-      color = JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color;
+    for (;;) {
+      const swapped = (await environments()).find((env) => env.EnvironmentName === 'nova-green')!.CNAME === host;
+      const color = JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color;
+      seen.push(color);
+      if (swapped) {
+        expect(color).toBe('green');
+        break;
+      }
+      expect(color).toBe('blue');
+      expect(Date.now()).toBeLessThan(deadline);
     }
-    expect(color).toBe('green');
+    expect(seen[0]).toBe('blue');
     agent.destroy();
     const [blue, green] = await waitFor(['nova-blue', 'nova-green'], () => true, 0);
     expect(blue.CNAME).toBe(`dv-nova-2.${REGION_SUFFIX}`);
@@ -198,10 +224,16 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, '/')).status).toBe(404);
     const live = (await eb('describe-environments', '--application-name', 'dv', '--no-include-deleted')).Environments;
     expect(live.map((env: { EnvironmentName: string }) => env.EnvironmentName).sort()).toEqual(['nova-bad', 'nova-green']);
-    const groups = JSON.parse(
-      (await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
-    ).SecurityGroups;
-    expect(groups).toEqual([]);
+    const groupsOf = async () =>
+      JSON.parse((await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout).SecurityGroups;
+    const instances = JSON.parse(
+      (await aws('ec2', 'describe-instances', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(instances.map((i: any) => i.State.Name)).toEqual(['terminated']);
+    // Its group outlives it by the linger (--eni-linger, 3 s by default), then goes.
+    const end = Date.now() + 15_000;
+    while ((await groupsOf()).length > 0 && Date.now() < end) await sleep(300);
+    expect(await groupsOf()).toEqual([]);
     const messages = (await eb('describe-events', '--environment-name', 'nova-blue', '--max-records', '2')).Events.map((event: { Message: string }) => event.Message);
     expect(messages).toEqual(['terminateEnvironment completed successfully.', 'terminateEnvironment is starting.']);
   }, 30_000);
