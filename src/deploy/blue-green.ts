@@ -296,7 +296,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
 }
 
 /** Whether `name` is the environment this deploy made: our ownership tags and our version. */
-async function madeByThisRun(ctx: Ctx, app: string, name: string, label: string): Promise<boolean> {
+export async function madeByThisRun(ctx: Ctx, app: string, name: string, label: string): Promise<boolean> {
   const [e] = await eb.describeEnvironments(ctx, app, { names: [name] });
   if (!e?.EnvironmentArn || e.VersionLabel !== label) return false;
   return isOurs(await eb.listTags(ctx, e.EnvironmentArn), ctx.phase, 'nova-environment');
