@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLoad, type LoadReport } from './load.js';
+import { startLoad, type LoadReport, type RunningLoad } from './load.js';
 import { countCalls, readRunLog, ROOT, startBenchPhase, type BenchPhase, type CallCounts, type RunLogRecord, type RunOutcome } from './phase.js';
 
 interface Options {
@@ -119,14 +119,35 @@ function swapCallAt(recs: RunLogRecord[]): number | undefined {
   return s ? Date.parse(s.ts) : undefined;
 }
 
-async function underLoad(p: BenchPhase, rate: number, fn: () => Promise<RunOutcome>): Promise<{ r: RunOutcome; report: LoadReport; loadStartedAt: number }> {
+/** Several clients, each its own DNS cache in the router (sandbox/router.ts), as real users are. */
+const CLIENTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+/** Polls the running load until `done` holds: the bench waits on what it needs to see, not for a time. */
+async function loadUntil(load: RunningLoad, what: string, done: (r: LoadReport) => boolean, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done(load.snapshot())) {
+    if (Date.now() > end) throw new Error(`load: timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Runs `fn` under a steady load from every client. The load starts once every client has had
+ * an answer, and stops once every client has answered `after` (the new version, or for a
+ * refused deploy, any answer after the command).
+ */
+async function underLoad(p: BenchPhase, rate: number, fn: () => Promise<RunOutcome>, afterOf?: (r: RunOutcome) => string | undefined): Promise<{ r: RunOutcome; report: LoadReport; loadStartedAt: number }> {
   const loadStartedAt = Date.now();
-  const load = startLoad({ router: p.sandbox.router, host: p.host, rate, connections: 4, maxSeconds: 900 });
-  await sleep(1500); // the live version is seen answering before the command starts
+  const load = startLoad({ router: p.sandbox.router, host: p.host, rate, clients: CLIENTS, maxSeconds: 900 });
   let r: RunOutcome;
   try {
+    await loadUntil(load, 'every client to be answered', (s) => s.clients.every((c) => c.ok > 0));
     r = await fn();
-    await sleep(1500); // and the answers after it
+    const endedAt = Date.now() - loadStartedAt;
+    const after = afterOf?.(r);
+    await loadUntil(load, after ? `every client to get ${after}` : 'an answer to every client after the command', (s) =>
+      s.clients.every((c) => (after ? c.versions.some((v) => v.version === after && v.lastAtMs > endedAt) : c.versions.some((v) => v.lastAtMs > endedAt))),
+    );
   } catch (err) {
     await load.stop().catch(() => undefined);
     throw err;
@@ -183,8 +204,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     s.readyToServingMs.first = r.json.readyToServingMs;
     const v1: string = r.json.versionLabel;
 
-    await sleep(1100); // version labels are per second
-    const daily = await underLoad(p, o.rate, () => p.run(['create_nova']));
+    const daily = await underLoad(p, o.rate, () => p.run(['create_nova']), (r) => r.json?.versionLabel);
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
     const v2: string = daily.r.json.versionLabel;
@@ -212,7 +232,6 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const unhealthy = p.variant('unhealthy', (c) => {
       c.nova.ENVIRONMENT = { ...(c.nova.ENVIRONMENT ?? {}), NOVA_NO_ECHO_FILE: noEcho };
     });
-    await sleep(1100);
     const refused = await underLoad(p, o.rate, () => p.run(['create_nova'], unhealthy));
     record('create_nova (refused: unhealthy, under load)', refused.r, 1);
     s.loads.push({
@@ -225,7 +244,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     });
     await settled(p);
 
-    const rb = await underLoad(p, o.rate, () => p.run(['rollback']));
+    const rb = await underLoad(p, o.rate, () => p.run(['rollback']), () => v1);
     record('rollback (under load)', rb.r);
     {
       const { recs } = callsOf(rb.r);
@@ -244,8 +263,18 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     }
     await settled(p);
 
-    r = await p.run(['--grace-minutes', '0', 'terminate_eb_old_environment']);
-    record('terminate_eb_old_environment --grace-minutes 0', r);
+    // The cleanup under load: the environment rolled away from (v2) goes once the DNS TTL has
+    // passed since the rollback (rollback waits it out; the cleanup checks it again).
+    const cleanup = await underLoad(p, o.rate, () => p.run(['--grace-minutes', '0', 'terminate_eb_old_environment']));
+    record('terminate_eb_old_environment --grace-minutes 0', cleanup.r);
+    s.loads.push({
+      scenario: 'cleanup after the grace',
+      run: i + 1,
+      report: cleanup.report,
+      commandWallMs: cleanup.r.wallMs,
+      exitCode: cleanup.r.exitCode,
+      versionsExpected: [v1],
+    });
     await settled(p);
 
     r = await p.run(['terminate_nova']);
@@ -343,7 +372,7 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   L.push('');
   L.push(`## Zero downtime, measured`);
   L.push('');
-  L.push(`autocannon sends ${o.rate} req/s (4 connections) to the main CNAME through the sandbox router (Host header), from 1.5 s before the command until 1.5 s after it ends. "switch" is the first answer of the new version, in ms after the command's start / after the new environment was Ready (the deploy's first call after its wait, from the run log) / after the swap-environment-cnames call began.`);
+  L.push(`A steady ${o.rate} req/s on the main CNAME through the sandbox router, from ${CLIENTS.length} client addresses (${CLIENTS.join(', ')}) in turn. The router caches each client's DNS answer for the sandbox's default TTL (5 s; AWS: 60 s), so after a swap each client moves to the new version when its own cached answer expires, not all at once. The load starts once every client has had an answer and stops once every client has had the expected version after the command ended. "switch" is the first answer of the new version to any client, in ms after the command's start / after the new environment was Ready (the deploy's first call after its wait, from the run log) / after the swap-environment-cnames call began; "flaps" are answers of the old version to a client after that client's first of the new one.`);
   L.push('');
   L.push('| scenario | run | exit | command (s) | sent | req/s | non-2xx | conn errors | timeouts | p99 (ms) | versions answered (count) | switch after start | after Ready | after swap call | flaps |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
@@ -361,9 +390,43 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
     return l.report.non2xx + l.report.errors + l.report.timeouts > 0 || l.report.flapsAfterSwitch > 0 || JSON.stringify(got) !== JSON.stringify(l.versionsExpected);
   });
   L.push(bad.length === 0
-    ? 'Every scenario: zero non-2xx, zero connection errors, zero timeouts; the answers went from the old version to the new one exactly once (the refused deploy: the live version only).'
-    : `**${bad.length} scenario run(s) were not clean:** ${bad.map((b) => `${b.scenario} (run ${b.run})`).join(', ')}.`);
+    ? 'Every scenario: zero non-2xx, zero connection errors, zero timeouts, from every client address; each client went from the old version to the new one exactly once (the refused deploy and the cleanup: the live version only).'
+    : `**${bad.length} scenario run(s) were not clean:** ${bad.map((b) => `${b.scenario} (run ${b.run}): ${b.report.failures.map((x) => `${x.client} ${x.what} at ${x.atMs} ms`).join(', ') || 'versions ' + b.report.versions.map((v) => v.version).join(' → ')}`).join('; ')}.`);
   L.push('');
+  L.push('### Per client address (run 1)');
+  L.push('');
+  L.push('| scenario | client | sent | failed | versions answered (count) | this client switched at (ms from load start) | flaps |');
+  L.push('|---|---|---:|---:|---|---:|---:|');
+  for (const l of runs[0]?.loads ?? []) {
+    for (const c of l.report.clients) {
+      L.push(`| ${l.scenario} | ${c.client} | ${c.sent} | ${c.failed} | ${c.versions.map((v) => `${v.version} (${v.count})`).join(' → ')} | ${c.switchedAtMs ?? '–'} | ${c.flapsAfterSwitch} |`);
+    }
+  }
+  L.push('');
+  const daily = runs[0]?.loads.find((l) => l.scenario === 'daily create_nova');
+  if (daily) {
+    const versions = daily.report.versions.map((v) => v.version);
+    L.push('### Requests by version over time: the daily deploy (run 1), second by second');
+    L.push('');
+    L.push(`Seconds from the load's start; the swap call began at ${daily.switchAfterSwapCallMs !== undefined && daily.report.switchedAtMs !== undefined ? `${((daily.report.switchedAtMs - daily.switchAfterSwapCallMs) / 1000).toFixed(1)} s` : '?'}. Rows where nothing changed between the first and last second shown are folded.`);
+    L.push('');
+    L.push(`| second | ${versions.join(' | ')} | failed | ${CLIENTS.map((c) => `${c} answered`).join(' | ')} |`);
+    L.push(`|---:|${versions.map(() => '---:').join('|')}|---:|${CLIENTS.map(() => '---').join('|')}|`);
+    const perClientAt = (client: string, second: number) => {
+      const c = daily.report.clients.find((x) => x.client === client);
+      const v = c?.versions.filter((x) => x.firstAtMs <= (second + 1) * 1000 && x.lastAtMs >= second * 1000).map((x) => x.version) ?? [];
+      return v.join(' + ') || '–';
+    };
+    let previous = '';
+    for (const row of daily.report.timeline) {
+      const cells = `${versions.map((v) => row.byVersion[v] ?? 0).join(' | ')} | ${row.failed} | ${CLIENTS.map((c) => perClientAt(c, row.second)).join(' | ')}`;
+      const shape = versions.map((v) => ((row.byVersion[v] ?? 0) > 0 ? v : '')).join(',') + CLIENTS.map((c) => perClientAt(c, row.second)).join(',') + row.failed;
+      if (shape === previous && row.second !== daily.report.timeline.length - 1) continue;
+      previous = shape;
+      L.push(`| ${row.second} | ${cells} |`);
+    }
+    L.push('');
+  }
   L.push('## Machine');
   L.push('');
   for (const [k, v] of Object.entries(m)) L.push(`- ${k === 'load' ? 'load average at start' : k}: ${v}`);

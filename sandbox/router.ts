@@ -1,5 +1,5 @@
 import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
-import type { EbStore } from './eb/store.js';
+import type { EbStore, Environment } from './eb/store.js';
 import type { StrictOptions } from './server.js';
 
 function plain(res: ServerResponse, status: number, text: string): void {
@@ -7,20 +7,60 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+/** What a client's resolver remembers of one CNAME: the environment it pointed at, until when. */
+interface CachedAnswer {
+  environmentId: string;
+  expiresAt: number;
+}
+
+/**
+ * DNS as clients see it: each client (its source address: tests bind 127.0.0.2, 127.0.0.3,
+ * ...) resolves a CNAME once and keeps the answer for the TTL (--dns-ttl). EB's CNAME points
+ * at the environment's load balancer, whose records AWS serves with TTL 60 (aws-rules.md R12;
+ * mozilla/identity-ops#14), and AWS advises not terminating the old environment until old
+ * records expire (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/using-features.CNAMESwap.html).
+ */
+export class DnsCache {
+  private readonly answers = new Map<string, CachedAnswer>();
+
+  constructor(private readonly store: EbStore, private readonly ttlMs: number) {}
+
+  /** The environment this client reaches for `host` now, or undefined when the name does not resolve. */
+  resolve(client: string, host: string, now = Date.now()): Environment | undefined {
+    const key = `${client}\u0000${host}`;
+    const cached = this.answers.get(key);
+    if (cached && now < cached.expiresAt) return this.store.byId(cached.environmentId);
+    const holder = this.store.holderOf(host);
+    if (!holder) {
+      this.answers.delete(key);
+      return undefined;
+    }
+    if (this.ttlMs > 0) this.answers.set(key, { environmentId: holder.id, expiresAt: now + this.ttlMs });
+    return holder;
+  }
+}
+
 /**
  * Stands in for DNS plus each environment's load balancer: every request goes to the app of
- * the environment that holds its Host header's CNAME when the request arrives. Routing is
- * per request, not per connection, so a keep-alive client follows a CNAME swap at once,
- * while requests already in flight finish on the process they reached.
+ * the environment its client's resolver gives for the Host header's CNAME (DnsCache). A
+ * client whose cached answer names an environment that is going or gone gets what its load
+ * balancer would give: 503 while it terminates, 502 once it is gone.
  */
 export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtlMs'>): Server {
   const agent = new Agent({ keepAlive: true });
+  const dns = new DnsCache(store, strict.dnsTtlMs);
   return createServer((req, res) => {
     const host = String(req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    const environment = store.holderOf(host);
+    const client = req.socket.remoteAddress ?? '?';
+    const environment = dns.resolve(client, host);
     if (!environment) {
       req.resume();
       plain(res, 404, `No environment holds the CNAME ${host || '(no Host header)'}.\n`);
+      return;
+    }
+    if (environment.status === 'Terminated') {
+      req.resume();
+      plain(res, 502, '502 Bad Gateway\n');
       return;
     }
     const app = environment.app;

@@ -6,6 +6,8 @@ import { environmentDescription, environmentTags, eventDescription, versionDescr
 import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
 import type { EnvironmentInfo } from './environment-info.js';
 import { EbApiError, invalidParameter } from './errors.js';
+import { MotoLookups } from './moto-iam.js';
+import { checkCnamePrefix, checkEc2References, checkEnvironmentName, checkOptionSettings } from './validate.js';
 import type { ServiceModel } from './model.js';
 import { QueryParams } from './params.js';
 import { SOLUTION_STACKS, isKnownStack } from './solution-stacks.js';
@@ -35,6 +37,7 @@ const randomId = (length: number) =>
 /** The Elastic Beanstalk Query API: one handler an action, answering botocore-shaped XML. */
 export class ElasticBeanstalkApi {
   private readonly handlers: Record<string, Handler>;
+  private readonly lookups: MotoLookups;
 
   constructor(
     private readonly model: ServiceModel,
@@ -46,6 +49,9 @@ export class ElasticBeanstalkApi {
     private readonly iam: IamPropagation,
     private readonly strict: StrictOptions,
   ) {
+    this.lookups = new MotoLookups(moto);
+    for (const prefix of strict.takenCnames) store.takenCnames.add(prefix.toLowerCase());
+    lifecycle.configure(strict, iam);
     this.handlers = {
       CreateApplication: (p) => this.createApplication(p),
       DescribeApplications: (p) => this.describeApplications(p),
@@ -60,6 +66,7 @@ export class ElasticBeanstalkApi {
       }),
       CheckDNSAvailability: (p) => {
         const prefix = p.required('CNAMEPrefix');
+        checkCnamePrefix(prefix);
         return { Available: !this.store.cnamePrefixTaken(prefix), FullyQualifiedCNAME: this.store.cnameOf(prefix) };
       },
       CreateEnvironment: (p) => this.createEnvironment(p),
@@ -195,16 +202,21 @@ export class ElasticBeanstalkApi {
     return undefined;
   }
 
-  private createEnvironment(p: QueryParams) {
+  /**
+   * What EB refuses at once (R9): the application, the name (4-40, unique in the region),
+   * the stack and version, the CNAME prefix (4-63, free in the region: --taken-cnames holds
+   * some for another account), every option setting against the catalogue, and the EC2
+   * resources they name. IAM and the load balancer's zones fail later, as events.
+   */
+  private async createEnvironment(p: QueryParams) {
     const applicationName = p.required('ApplicationName');
     const name = p.required('EnvironmentName');
     this.store.application(applicationName);
-    if (!/^[A-Za-z0-9][A-Za-z0-9-]{2,39}$/.test(name) || name.endsWith('-')) {
-      throw invalidParameter(`Value ${name} at 'EnvironmentName' failed to satisfy constraint: must be 4 to 40 characters of letters, digits and hyphens, not ending in a hyphen.`);
-    }
-    if (this.store.live().some((environment) => environment.name === name)) {
-      throw invalidParameter(`Environment ${name} already exists.`);
-    }
+    checkEnvironmentName(name);
+    const nameInUse = () => {
+      if (this.store.live().some((environment) => environment.name === name)) throw invalidParameter(`Environment ${name} already exists.`);
+    };
+    nameInUse();
     const stack = p.string('SolutionStackName');
     if (!stack) throw invalidParameter('No solution stack or platform ARN specified.');
     if (!isKnownStack(stack)) throw invalidParameter(`No Solution Stack named '${stack}' found.`);
@@ -213,9 +225,21 @@ export class ElasticBeanstalkApi {
       throw invalidParameter(`No Application Version named '${versionLabel}' found.`);
     }
     const id = `e-${randomId(10)}`;
-    const prefix = p.string('CNAMEPrefix') ?? `${name}.eba-${randomId(8)}`;
+    const given = p.string('CNAMEPrefix');
+    if (given) checkCnamePrefix(given);
+    const prefix = given ?? `${name}.eba-${randomId(8)}`;
     const cname = this.store.cnameOf(prefix);
-    if (this.store.cnamePrefixTaken(prefix)) throw invalidParameter(`DNS name (${cname}) is not available.`);
+    const cnameFree = () => {
+      if (this.store.cnamePrefixTaken(prefix)) throw invalidParameter(`DNS name (${cname}) is not available.`);
+    };
+    cnameFree();
+    const settings = optionSettings(p, 'OptionSettings');
+    checkOptionSettings(settings);
+    await checkEc2References(this.lookups, settings);
+    // The EC2 checks answered asynchronously: a request for the same name or prefix may have
+    // been accepted meanwhile (a retried request whose first answer was lost).
+    nameInUse();
+    cnameFree();
     const now = new Date();
     const environment: Environment = {
       id,
@@ -232,7 +256,7 @@ export class ElasticBeanstalkApi {
       status: 'Launching',
       health: 'Grey',
       healthStatus: 'Pending',
-      optionSettings: optionSettings(p, 'OptionSettings'),
+      optionSettings: settings,
       tags: tags(p, 'Tags'),
       generation: 0,
       failedChecks: 0,
@@ -295,11 +319,13 @@ export class ElasticBeanstalkApi {
     const wants = (attribute: string) => requested.includes('All') || requested.includes(attribute);
     const running = environment.app && environment.app.exitCode === undefined;
     const severe = environment.healthStatus === 'Severe';
-    const causes = severe
-      ? [running ? `ELB health check to ${healthCheckPath(environment.optionSettings)} is failing.` : 'The application process is not running.']
-      : [];
+    const causes = !severe
+      ? []
+      : environment.healthCause
+        ? [environment.healthCause]
+        : [running ? `ELB health check to ${healthCheckPath(environment.optionSettings)} is failing.` : environment.status === 'Launching' ? 'Initialization in progress: ELB health is failing or not available for all instances.' : 'The application process is not running.'];
     const counts = { NoData: 0, Unknown: 0, Pending: 0, Ok: 0, Info: 0, Warning: 0, Degraded: 0, Severe: 0 };
-    if (environment.status === 'Launching') counts.Pending = 1;
+    if (environment.status === 'Launching') counts[severe ? 'Severe' : 'Pending'] = 1;
     else if (environment.status !== 'Terminated') counts[severe ? 'Severe' : 'Ok'] = 1;
     return {
       EnvironmentName: environment.name,
@@ -318,10 +344,12 @@ export class ElasticBeanstalkApi {
       EnvironmentResources: {
         EnvironmentName: environment.name,
         AutoScalingGroups: [{ Name: `awseb-${environment.id}-stack-AWSEBAutoScalingGroup` }],
-        Instances: environment.instanceId ? [{ Id: environment.instanceId }] : [],
+        Instances: (environment.resources?.instanceIds ?? []).map((Id) => ({ Id })),
         LaunchConfigurations: [],
         LaunchTemplates: [],
-        LoadBalancers: [{ Name: `awseb-${environment.id}-AWSEBLoa` }],
+        LoadBalancers: environment.resources?.loadBalancerGroup
+          ? [{ Name: `arn:aws:elasticloadbalancing:${this.store.region}:123456789012:loadbalancer/app/${environment.resources.loadBalancerName}/${environment.id.slice(2)}` }]
+          : [],
         Triggers: [],
         Queues: [],
       },
@@ -369,6 +397,7 @@ export class ElasticBeanstalkApi {
     const description = p.string('Description');
     if (description !== undefined) environment.description = description;
     const settings = optionSettings(p, 'OptionSettings');
+    checkOptionSettings(settings);
     const removals = p.structList('OptionsToRemove', ['Namespace', 'OptionName'] as const).map((option) => ({
       Namespace: option.Namespace ?? '',
       OptionName: option.OptionName ?? '',

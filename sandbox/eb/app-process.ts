@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -64,12 +64,43 @@ export function startApp(dir: string, port: number, properties: Record<string, s
   return app;
 }
 
-/** One health check as the load balancer does it: any 2xx within the timeout counts. */
+/**
+ * EB's Node.js platform installs dependencies when the bundle has a package.json that
+ * declares some and no node_modules folder: `npm install --omit=dev` ("Configuring your
+ * Node.js application's dependencies", https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/nodejs-platform-dependencies.html).
+ * The sandbox has no registry to reach, so npm runs --offline: a bundle whose dependencies
+ * are local (`file:` tarballs in it) installs; one that needs the registry fails its deploy,
+ * as it would on an instance without a route out. Answers the failure, or undefined.
+ */
+export function installDependencies(dir: string, logFile: string, timeoutMs = 120_000): Promise<string | undefined> {
+  const manifest = join(dir, 'package.json');
+  if (!existsSync(manifest) || existsSync(join(dir, 'node_modules'))) return Promise.resolve(undefined);
+  let dependencies: Record<string, string> = {};
+  try {
+    dependencies = JSON.parse(readFileSync(manifest, 'utf8')).dependencies ?? {};
+  } catch (error) {
+    return Promise.resolve(`package.json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (Object.keys(dependencies).length === 0) return Promise.resolve(undefined);
+  return new Promise((resolvePromise) => {
+    execFile(
+      'npm',
+      ['install', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--no-update-notifier'],
+      { cwd: dir, timeout: timeoutMs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, npm_config_cache: join(dir, '..', 'npm-cache') } },
+      (error, stdout, stderr) => {
+        writeFileSync(logFile, `$ npm install --omit=dev\n${stdout}${stderr}`, { flag: 'a' });
+        resolvePromise(error ? `npm install --omit=dev failed: ${String(stderr).trim().split('\n').filter(Boolean).slice(-1)[0] ?? error.message}` : undefined);
+      },
+    );
+  });
+}
+
+/** One health check as the ALB does it: its default matcher counts only 200 (R10 MatcherHTTPCode). */
 export function checkHealth(port: number, path: string, timeoutMs = 3000): Promise<boolean> {
   return new Promise((resolvePromise) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
-      resolvePromise((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+      resolvePromise(res.statusCode === 200);
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolvePromise(false));

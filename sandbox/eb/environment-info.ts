@@ -75,8 +75,8 @@ export class EnvironmentInfo {
     const compile = () => {
       // Terminated meanwhile: nothing left to read, as on AWS.
       if (environment.status === 'Terminated') return;
-      const instanceId = environment.instanceId;
-      if (instanceId) {
+      // Every instance runs the one app process here, so each gets the same log.
+      for (const instanceId of environment.resources?.instanceIds ?? []) {
         this.samples.push(this.compile(environment, instanceId, infoType));
         const verb = infoType === 'tail' ? 'tailing' : 'bundling';
         this.store.addEvent(environment, `[Instance: ${instanceId}] Successfully finished ${verb} 1 log(s)`);

@@ -1,12 +1,17 @@
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { IamPropagation } from '../iam-propagation.js';
 import type { MotoClient } from '../moto-client.js';
 import { freePort } from '../ports.js';
 import { sleep } from '../process-group.js';
-import { checkHealth, extractBundle, startApp } from './app-process.js';
-import { createEnvironmentResources, deleteEnvironmentResources } from './ec2-side-effects.js';
-import { invalidParameter } from './errors.js';
-import { versionKey, type EbStore, type Environment, type Health, type OptionSetting } from './store.js';
+import type { StrictOptions } from '../server.js';
+import { checkHealth, extractBundle, installDependencies, startApp } from './app-process.js';
+import { ebextensionsProblem } from './ebextensions.js';
+import { createEnvironmentResources, deleteLingering, isSingleInstance, terminateInstances } from './ec2-side-effects.js';
+import { EbApiError, invalidParameter } from './errors.js';
+import { MotoLookups } from './moto-iam.js';
+import { ACCOUNT_ID, versionKey, type EbStore, type Environment, type Health, type OptionSetting } from './store.js';
+import { listOf, option } from './validate.js';
 
 export interface LifecycleDelays {
   /** Time "EC2" takes to boot before the app is started. */
@@ -25,6 +30,8 @@ export interface LifecycleDelays {
 
 const ENVIRONMENT_PROPERTIES = 'aws:elasticbeanstalk:application:environment';
 const HEALTH_STATUS: Record<Health, string> = { Green: 'Ok', Yellow: 'Warning', Red: 'Severe', Grey: 'Unknown' };
+/** How long a launch stays Severe with --launch-health-blip ("a few seconds", R11). */
+export const BLIP_MS = 2500;
 
 // EB deploys its sample application when no version is given; ours answers 200 everywhere.
 const SAMPLE_APP = "require('http').createServer((q, s) => s.end('Congratulations')).listen(process.env.PORT, '127.0.0.1');\n";
@@ -52,10 +59,18 @@ export function mergeOptionSettings(current: OptionSetting[], changes: OptionSet
   return [...merged.values()];
 }
 
+/** Thrown by a deploy step with EB's event text: the step failed the way EB reports it. */
+class DeployFailure extends Error {}
+
 /** Launch, health, update, swap and termination of environments, each backed by a real process. */
 export class EnvironmentLifecycle {
   private readonly monitor: NodeJS.Timeout;
   private monitoring = false;
+  private readonly lookups: MotoLookups;
+  private readonly lingering = new Set<NodeJS.Timeout>();
+  /** Set by the API: the strict rules' settings and what IAM has made visible. */
+  private strict: Pick<StrictOptions, 'eniLingerMs' | 'launchHealthBlip'> = { eniLingerMs: 0, launchHealthBlip: false };
+  private iam?: IamPropagation;
 
   constructor(
     private readonly store: EbStore,
@@ -63,8 +78,14 @@ export class EnvironmentLifecycle {
     private readonly stateDir: string,
     private readonly delays: LifecycleDelays,
   ) {
+    this.lookups = new MotoLookups(moto);
     this.monitor = setInterval(() => void this.checkReadyEnvironments(), delays.healthIntervalMs);
     this.monitor.unref();
+  }
+
+  configure(strict: Pick<StrictOptions, 'eniLingerMs' | 'launchHealthBlip'>, iam: IamPropagation): void {
+    this.strict = strict;
+    this.iam = iam;
   }
 
   private superseded(environment: Environment, generation: number): boolean {
@@ -90,12 +111,15 @@ export class EnvironmentLifecycle {
   }
 
   /**
-   * Fetches the environment's version, starts it and waits for its health check. Answers
-   * whether it became healthy in time; a superseded deploy stops what it started.
+   * Fetches the environment's version, checks its .ebextensions, installs its dependencies,
+   * starts it and waits for its health check, as EB's Node.js platform does. Answers whether
+   * it became healthy in time; a superseded deploy stops what it started. A malformed
+   * config file or a failed install throws DeployFailure with EB's event.
    */
   private async deploy(environment: Environment, generation: number): Promise<boolean> {
     const folder = join(this.stateDir, 'envs', environment.id);
     const appDir = join(folder, 'app');
+    const logFile = join(folder, 'app.log');
     const bundle = await this.bundleFor(environment);
     if (bundle) extractBundle(bundle, appDir);
     else {
@@ -103,10 +127,16 @@ export class EnvironmentLifecycle {
       writeFileSync(join(appDir, 'Procfile'), 'web: node sample.js\n');
       writeFileSync(join(appDir, 'sample.js'), SAMPLE_APP);
     }
+    const badConfig = ebextensionsProblem(appDir, environment.versionLabel ?? 'Sample Application');
+    if (badConfig) throw new DeployFailure(badConfig);
+    const installFailed = await installDependencies(appDir, logFile);
+    if (installFailed) throw new DeployFailure(`Instance deployment failed. ${installFailed}`);
+    if (this.superseded(environment, generation)) return false;
     const properties = Object.fromEntries(
       environment.optionSettings.filter((setting) => setting.Namespace === ENVIRONMENT_PROPERTIES).map((setting) => [setting.OptionName, setting.Value]),
     );
-    const app = startApp(appDir, await freePort(), properties, join(folder, 'app.log'));
+    // EB gives the app PORT (8080 behind nginx on AWS); here, a free loopback port.
+    const app = startApp(appDir, await freePort(), properties, logFile);
     if (this.superseded(environment, generation)) {
       await app.stop(this.delays.stopGraceMs);
       return false;
@@ -126,34 +156,138 @@ export class EnvironmentLifecycle {
     environment.operation = this.runLaunch(environment, generation);
   }
 
+  /**
+   * EB's checks of the instance profile, made when the launch starts, not in the request:
+   * a missing profile (or one IAM has not yet propagated, --iam-delay) fails the launch with
+   * its event (aws-rules.md R8; aws/aws-elastic-beanstalk-cli#26, aws/aws-cdk#28353).
+   */
+  private async instanceProfileProblem(environment: Environment): Promise<string | undefined> {
+    const value = option(environment.optionSettings, 'aws:autoscaling:launchconfiguration', 'IamInstanceProfile');
+    if (!value) return 'Environment must have instance profile associated with it.';
+    if (/^arn:aws[\w-]*:iam::\d*:role\//.test(value)) return `The instance profile ${value} associated with the environment is invalid.`;
+    const name = value.split('/').pop()!;
+    const profile = await this.lookups.instanceProfile(name);
+    if (!profile || this.young(profile.createdAt) || !(this.iam?.visible('instance-profile', name) ?? true)) {
+      return `The instance profile ${value} associated with the environment does not exist.`;
+    }
+    const roles = await Promise.all(profile.roles.map((role) => this.lookups.role(role)));
+    if (roles.length === 0 || roles.some((role) => this.young(role?.createdAt)) || !(this.iam?.visible('instance-profile-role', name) ?? true)) {
+      return `The instance profile ${value} associated with the environment has no role. Please attach a role to the instance profile.`;
+    }
+    return undefined;
+  }
+
+  /** Made less than --iam-delay ago: IAM answers for it, EB and EC2 do not see it yet (R8). */
+  private young(createdAt: Date | undefined): boolean {
+    return createdAt !== undefined && Date.now() - createdAt.getTime() < (this.iam?.delayMs ?? 0);
+  }
+
+  /**
+   * A service role EB cannot assume does not stop the launch; enhanced health reports it as
+   * the cause of Severe health (R8 [32]). Undefined when the role is usable.
+   */
+  private async serviceRoleProblem(environment: Environment): Promise<string | undefined> {
+    const value = option(environment.optionSettings, 'aws:elasticbeanstalk:environment', 'ServiceRole');
+    if (!value) return undefined;
+    const name = value.split('/').pop()!;
+    const path = value.startsWith('arn:') ? '' : value.includes('/') ? `${value.slice(0, value.lastIndexOf('/'))}/` : '';
+    const arn = value.startsWith('arn:') ? value : `arn:aws:iam::${ACCOUNT_ID}:role/${path}${name}`;
+    const role = await this.lookups.role(name);
+    const usable = role !== undefined && !this.young(role.createdAt) && (this.iam?.visible('role', name) ?? true);
+    return usable ? undefined : `Unable to assume role "${arn}". Verify that the role exists and is configured correctly.`;
+  }
+
+  /**
+   * A load-balanced environment needs subnets in two zones: ELBv2 refuses, and EB relays it
+   * as an event, aborts its stack and fails the launch (R9 [40]).
+   */
+  private async zonesProblem(environment: Environment): Promise<string[] | undefined> {
+    if (isSingleInstance(environment.optionSettings)) return undefined;
+    const settings = environment.optionSettings;
+    const ids = listOf(option(settings, 'aws:ec2:vpc', 'ELBSubnets') ?? option(settings, 'aws:ec2:vpc', 'Subnets'));
+    if (!ids.length) return undefined; // the default VPC's subnets span the region's zones
+    const zones = new Set([...(await this.lookups.subnets(ids)).values()].map((s) => s.availabilityZone));
+    if (zones.size >= 2) return undefined;
+    const lb = environment.resources?.loadBalancerName ?? `awseb-AWSEB-${environment.id}`;
+    return [
+      `Creating load balancer named: ${lb} failed Reason: At least two subnets in two different Availability Zones must be specified`,
+      `Stack named 'awseb-${environment.id}-stack' aborted operation. Current state: 'CREATE_FAILED'  Reason: The following resource(s) failed to create: [AWSEBV2LoadBalancer].`,
+    ];
+  }
+
   private async runLaunch(environment: Environment, generation: number): Promise<void> {
     const { store } = this;
     let healthy = false;
+    let serviceRole: string | undefined;
+    const started = Date.now();
     try {
       await this.moto.createBucket(store.storageBucket);
       store.addEvent(environment, `Using ${store.storageBucket} as Amazon S3 storage bucket for environment data.`);
-      await createEnvironmentResources(this.moto, environment);
+      store.addEvent(environment, 'Environment health has transitioned to Pending. Initialization in progress (running for 3 seconds). There are no instances.');
+      const profile = await this.instanceProfileProblem(environment);
+      if (profile) return await this.failLaunch(environment, generation, [profile]);
+      serviceRole = await this.serviceRoleProblem(environment);
+      const resources = await createEnvironmentResources(this.moto, environment);
       if (this.superseded(environment, generation)) return;
-      store.addEvent(environment, `Created security group named: ${environment.securityGroup?.name}`);
+      if (resources.loadBalancerGroup?.ours) store.addEvent(environment, `Created security group named: ${resources.loadBalancerGroup.name}`);
+      store.addEvent(environment, `Created security group named: ${resources.instanceGroup?.name}`);
+      const zones = await this.zonesProblem(environment);
+      if (zones) return await this.failLaunch(environment, generation, zones);
       store.addEvent(environment, 'Waiting for EC2 instances to launch. This may take a few minutes.');
       await sleep(this.delays.launchMs);
       if (this.superseded(environment, generation)) return;
+      store.addEvent(environment, `Added instance [${resources.instanceIds.join(', ')}] to your environment.`);
+      if (!isSingleInstance(environment.optionSettings)) {
+        store.addEvent(environment, `Created load balancer named: arn:aws:elasticloadbalancing:${store.region}:${ACCOUNT_ID}:loadbalancer/app/${resources.loadBalancerName}/${environment.id.slice(2)}`);
+      }
+      if (this.strict.launchHealthBlip) await this.blip(environment, generation, started);
+      if (this.superseded(environment, generation)) return;
       healthy = await this.deploy(environment, generation);
     } catch (error) {
+      if (error instanceof DeployFailure) {
+        if (this.superseded(environment, generation)) return;
+        return await this.failLaunch(environment, generation, [error.message]);
+      }
       store.addEvent(environment, `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
     }
     if (this.superseded(environment, generation)) return;
     environment.status = 'Ready';
     environment.dateUpdated = new Date();
-    if (healthy) {
+    if (healthy && !serviceRole) {
       store.addEvent(environment, 'Instance deployment completed successfully.');
       store.addEvent(environment, `Application available at ${environment.cname}.`);
+      const took = Math.max(1, Math.round((Date.now() - started) / 1000));
+      this.setHealth(environment, 'Green', ` Initialization completed 1 seconds ago and took ${took} seconds.`);
       store.addEvent(environment, `Successfully launched environment: ${environment.name}`);
-      this.setHealth(environment, 'Green');
     } else {
-      this.setHealth(environment, 'Red', ' ELB health is failing or not available for all instances.');
+      this.setHealth(environment, 'Red', ` ${serviceRole ?? 'ELB health is failing or not available for all instances.'}`);
+      if (serviceRole) environment.healthCause = serviceRole;
       store.addEvent(environment, 'Create environment operation is complete, but with errors. For more information, see troubleshooting documentation.', 'ERROR');
     }
+  }
+
+  /** --launch-health-blip: Severe for a few seconds while still Launching, as real launches often show (R11). */
+  private async blip(environment: Environment, generation: number, started: number): Promise<void> {
+    const running = Math.round((Date.now() - started) / 1000);
+    this.setHealth(environment, 'Red', ` ELB health is failing or not available for all instances. Initialization in progress (running for ${running} seconds).`);
+    await sleep(BLIP_MS);
+    if (this.superseded(environment, generation)) return;
+    environment.health = 'Grey';
+    environment.healthStatus = 'Pending';
+    this.store.addEvent(environment, 'Environment health has transitioned from Severe to Pending. Initialization in progress.');
+  }
+
+  /**
+   * A launch EB gives up: its events, then "Failed to launch environment.", and the
+   * environment is torn down and ends Terminated (R8, R11).
+   */
+  private async failLaunch(environment: Environment, generation: number, errors: string[]): Promise<void> {
+    if (this.superseded(environment, generation)) return;
+    for (const message of errors) this.store.addEvent(environment, message, 'ERROR');
+    this.store.addEvent(environment, 'Failed to launch environment.', 'ERROR');
+    environment.generation++;
+    environment.status = 'Terminating';
+    await this.tearDown(environment);
   }
 
   private requireReady(environment: Environment): void {
@@ -179,7 +313,7 @@ export class EnvironmentLifecycle {
       try {
         healthy = await this.deploy(environment, generation);
       } catch (error) {
-        this.store.addEvent(environment, `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
+        this.store.addEvent(environment, error instanceof DeployFailure ? error.message : `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
       }
       if (this.superseded(environment, generation)) return;
       environment.status = 'Ready';
@@ -196,21 +330,40 @@ export class EnvironmentLifecycle {
     })();
   }
 
-  /** Both keep serving their old CNAMEs until the swap completes, then new requests follow at once. */
+  /**
+   * Both keep serving their old CNAMEs until the swap completes (~5 s on AWS, R12). A second
+   * swap naming either while one is under way (a retried request whose answer was lost) is
+   * EB's OperationInProgressFailure; once it is done, a second one swaps back, as on AWS.
+   */
   swap(source: Environment, destination: Environment): void {
     if (source === destination) throw invalidParameter('Cannot swap CNAMEs of an environment with itself.');
+    for (const environment of [source, destination]) {
+      if (environment.swapping) {
+        // The code is the model's (OperationInProgressException); the text is unconfirmed (R12, R15 [51]).
+        throw new EbApiError('OperationInProgressFailure', `Unable to swap CNAMEs for environment ${environment.name}. An operation is already in progress, please retry again shortly.`);
+      }
+    }
     this.requireReady(source);
     this.requireReady(destination);
     for (const environment of [source, destination]) this.store.addEvent(environment, 'swapEnvironmentCNAMEs is starting.');
+    this.store.addEvent(source, `Swapping CNAMEs for environments '${source.name}' and '${destination.name}'.`);
+    source.swapping = destination.swapping = true;
     const generations = [source.generation, destination.generation];
     const done = (async () => {
-      await sleep(this.delays.swapMs);
-      if (this.superseded(source, generations[0]) || this.superseded(destination, generations[1])) return;
-      [source.cname, destination.cname] = [destination.cname, source.cname];
-      [source.cnamePrefix, destination.cnamePrefix] = [destination.cnamePrefix, source.cnamePrefix];
-      source.dateUpdated = destination.dateUpdated = new Date();
-      for (const environment of [source, destination]) {
-        this.store.addEvent(environment, `Completed swapping CNAMEs for environments '${source.name}' and '${destination.name}'.`);
+      try {
+        await sleep(this.delays.swapMs);
+        if (this.superseded(source, generations[0]) || this.superseded(destination, generations[1])) return;
+        [source.cname, destination.cname] = [destination.cname, source.cname];
+        [source.cnamePrefix, destination.cnamePrefix] = [destination.cnamePrefix, source.cnamePrefix];
+        source.dateUpdated = destination.dateUpdated = new Date();
+        for (const environment of [source, destination]) {
+          this.store.addEvent(environment, `'${environment.cname}' now points to '${environment.endpointUrl}'.`);
+        }
+        for (const environment of [source, destination]) {
+          this.store.addEvent(environment, `Completed swapping CNAMEs for environments '${source.name}' and '${destination.name}'.`);
+        }
+      } finally {
+        source.swapping = destination.swapping = false;
       }
     })();
     source.operation = destination.operation = done;
@@ -219,36 +372,56 @@ export class EnvironmentLifecycle {
   /** Routing stops first (the status), then the app gets SIGTERM, then the EC2 resources go. */
   terminate(environment: Environment): void {
     if (environment.status === 'Terminating') {
+      // A second request for one already going (R13 calls the text unconfirmed).
       throw invalidParameter(`Environment named ${environment.name} is in an invalid state for this operation. Must be Ready.`);
     }
-    const pending = environment.operation;
     environment.generation++;
     environment.status = 'Terminating';
     environment.dateUpdated = new Date();
     this.store.addEvent(environment, 'terminateEnvironment is starting.');
+    const pending = environment.operation;
     environment.operation = (async () => {
       await pending?.catch(() => undefined);
-      await environment.app?.stop(this.delays.stopGraceMs);
-      environment.app = undefined;
-      try {
-        await deleteEnvironmentResources(this.moto, environment);
-      } catch (error) {
-        this.store.addEvent(environment, `Deleting the environment's EC2 resources failed: ${(error as Error).message}`, 'WARN');
-      }
-      await sleep(this.delays.terminateMs);
-      environment.status = 'Terminated';
-      environment.health = 'Grey';
-      environment.healthStatus = HEALTH_STATUS.Grey;
-      environment.terminatedAt = environment.dateUpdated = new Date();
+      await this.tearDown(environment);
       this.store.addEvent(environment, 'terminateEnvironment completed successfully.');
     })();
+  }
+
+  /**
+   * Stops the app, terminates the instances, and marks the environment Terminated; the load
+   * balancer's interfaces and EB's groups linger eniLingerMs more, as ALB interfaces do (R6).
+   */
+  private async tearDown(environment: Environment): Promise<void> {
+    await environment.app?.stop(this.delays.stopGraceMs);
+    environment.app = undefined;
+    const resources = environment.resources;
+    try {
+      if (resources) await terminateInstances(this.moto, resources);
+    } catch (error) {
+      this.store.addEvent(environment, `Deleting the environment's EC2 resources failed: ${(error as Error).message}`, 'WARN');
+    }
+    await sleep(this.delays.terminateMs);
+    environment.status = 'Terminated';
+    environment.health = 'Grey';
+    environment.healthStatus = HEALTH_STATUS.Grey;
+    environment.terminatedAt = environment.dateUpdated = new Date();
+    if (resources) {
+      const timer = setTimeout(() => {
+        this.lingering.delete(timer);
+        deleteLingering(this.moto, resources).catch((error: Error) =>
+          this.store.addEvent(environment, `Deleting the load balancer's interfaces failed: ${error.message}`, 'WARN'),
+        );
+      }, this.strict.eniLingerMs);
+      timer.unref();
+      this.lingering.add(timer);
+    }
   }
 
   private async checkReadyEnvironments(): Promise<void> {
     if (this.monitoring) return;
     this.monitoring = true;
     try {
-      const ready = this.store.environments.filter((environment) => environment.status === 'Ready' && environment.app);
+      const ready = this.store.environments.filter((environment) => environment.status === 'Ready' && environment.app && !environment.healthCause);
       await Promise.all(ready.map((environment) => this.checkOne(environment)));
     } finally {
       this.monitoring = false;
@@ -276,6 +449,7 @@ export class EnvironmentLifecycle {
   /** Stops every app process; the sandbox is going away. */
   async close(): Promise<void> {
     clearInterval(this.monitor);
+    for (const timer of this.lingering) clearTimeout(timer);
     await Promise.all(
       this.store.environments.map(async (environment) => {
         environment.generation++;

@@ -1,4 +1,5 @@
 import type { AppProcess } from './app-process.js';
+import type { EnvironmentResources } from './ec2-side-effects.js';
 import { invalidParameter } from './errors.js';
 
 export const ACCOUNT_ID = '123456789012';
@@ -74,8 +75,12 @@ export interface Environment {
   /** Consecutive failed health checks while Ready; two in a row turn the environment Red. */
   failedChecks: number;
   app?: AppProcess;
-  securityGroup?: { id: string; name: string };
-  instanceId?: string;
+  /** What the environment made in EC2 (moto). */
+  resources?: EnvironmentResources;
+  /** Why enhanced health holds it Severe whatever its app answers (a service role EB cannot assume). */
+  healthCause?: string;
+  /** A CNAME swap naming it is under way: a second one is OperationInProgressFailure. */
+  swapping?: boolean;
 }
 
 export const versionKey = (applicationName: string, label: string) => `${applicationName}\u0000${label}`;
@@ -87,6 +92,9 @@ export class EbStore {
   readonly environments: Environment[] = [];
   readonly events: EbEvent[] = [];
   private eventSeq = 0;
+
+  /** CNAME prefixes another account holds in the region (--taken-cnames); CNAMEs are regional. */
+  readonly takenCnames = new Set<string>();
 
   constructor(readonly region: string) {}
 
@@ -118,8 +126,14 @@ export class EbStore {
     return this.environments.filter((environment) => environment.status !== 'Terminated');
   }
 
+  /** Held by one of our live environments, or by another account (strict.takenCnames). */
   cnamePrefixTaken(prefix: string): boolean {
+    if (this.takenCnames.has(prefix.toLowerCase())) return true;
     return this.live().some((environment) => environment.cnamePrefix.toLowerCase() === prefix.toLowerCase());
+  }
+
+  byId(id: string): Environment | undefined {
+    return this.environments.find((environment) => environment.id === id);
   }
 
   /** The environment that serves a CNAME right now (what DNS would answer). */

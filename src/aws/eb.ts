@@ -1,6 +1,7 @@
 // Elastic Beanstalk through the aws CLI: small typed functions that build argv and read
 // the JSON. Everything goes through ctx.aws (src/aws/cli.ts).
 import type { Ctx } from '../context.js';
+import { AwsCliError } from '../errors.js';
 import type { Tag } from './tags.js';
 
 export interface Environment {
@@ -70,15 +71,35 @@ export async function storageBucket(ctx: Ctx): Promise<string> {
   return r.S3Bucket ?? '<eb-storage-bucket>';
 }
 
-export async function createApplicationVersion(ctx: Ctx, app: string, label: string, bucket: string, key: string, description: string): Promise<void> {
-  await ctx.aws.aws([
-    'elasticbeanstalk', 'create-application-version',
-    '--application-name', app,
-    '--version-label', label,
-    '--description', description.slice(0, 200),
-    '--source-bundle', `S3Bucket=${bucket},S3Key=${key}`,
-    '--no-auto-create-application',
-  ]);
+export async function createApplicationVersion(ctx: Ctx, app: string, label: string, bucket: string, key: string, description: string): Promise<'created' | 'adopted'> {
+  try {
+    await ctx.aws.aws([
+      'elasticbeanstalk', 'create-application-version',
+      '--application-name', app,
+      '--version-label', label,
+      '--description', description.slice(0, 200),
+      '--source-bundle', `S3Bucket=${bucket},S3Key=${key}`,
+      '--no-auto-create-application',
+    ]);
+    return 'created';
+  } catch (err) {
+    // A retried request whose first answer was lost finds the version it made (R17): the same
+    // label with our bundle is ours; anything else is a real conflict.
+    if (!(err instanceof AwsCliError && /Application Version .* already exists/i.test(err.stderr))) throw err;
+    const r = await ctx.aws.aws<{ ApplicationVersions?: { SourceBundle?: { S3Bucket?: string; S3Key?: string } }[] }>([
+      'elasticbeanstalk', 'describe-application-versions', '--application-name', app, '--version-labels', label,
+    ]);
+    const same = r.ApplicationVersions?.[0]?.SourceBundle;
+    if (same?.S3Bucket === bucket && same?.S3Key === key) return 'adopted';
+    throw err;
+  }
+}
+
+/** Whether a CNAME prefix is free in the region (prefixes are shared by every account). */
+export async function checkDnsAvailability(ctx: Ctx, prefix: string): Promise<{ available: boolean; cname?: string }> {
+  const r = await ctx.aws.aws<{ Available?: boolean; FullyQualifiedCNAME?: string }>(['elasticbeanstalk', 'check-dns-availability', '--cname-prefix', prefix]);
+  // A dry run answers {} for nothing; only a mutating call is skipped, and this one is not.
+  return { available: r.Available !== false, cname: r.FullyQualifiedCNAME };
 }
 
 export interface CreateEnvironmentInput {
@@ -113,11 +134,23 @@ export async function swapCnames(ctx: Ctx, source: string, destination: string):
   ]);
 }
 
-export async function terminateEnvironment(ctx: Ctx, name: string): Promise<void> {
-  await ctx.aws.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', name], {
-    // Terminating one that is already going is not an error for us.
-    expectFailure: true,
-  });
+/**
+ * Terminates one environment. One already terminating or gone (a retried request, a second
+ * cleanup, EB tearing down a failed launch) is not an error for us: answers 'already' then.
+ * EB's answer for it is "invalid state ... Must be Ready" or "No Environment found" (R13),
+ * so those are checked against what EB says of the environment before being forgiven.
+ */
+export async function terminateEnvironment(ctx: Ctx, name: string): Promise<'terminating' | 'already'> {
+  try {
+    await ctx.aws.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', name], { expectFailure: true });
+    return 'terminating';
+  } catch (err) {
+    if (!(err instanceof AwsCliError && /invalid state for this operation|No Environment found/i.test(err.stderr))) throw err;
+    const r = await ctx.aws.aws<{ Environments?: Environment[] }>(['elasticbeanstalk', 'describe-environments', '--environment-names', name, '--include-deleted']);
+    const env = r.Environments?.find((e) => e.EnvironmentName === name && e.Status !== 'Terminated') ?? r.Environments?.[0];
+    if (!env || env.Status === 'Terminating' || env.Status === 'Terminated') return 'already';
+    throw err;
+  }
 }
 
 export async function listTags(ctx: Ctx, arn: string): Promise<Tag[]> {

@@ -4,9 +4,10 @@
 import type { Ctx } from '../context.js';
 import { JohannaError, StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname, sameHost } from '../deploy/environments.js';
+import { swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
+import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
-import { pollMs, waitFor } from '../time.js';
+import { pollMs } from '../time.js';
 import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
 import type { CommandResult } from './registry.js';
 
@@ -50,22 +51,19 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
 
   ctx.log.step(`rollback: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const started = Date.now();
-  await eb.swapCnames(ctx, current.EnvironmentName, previous.EnvironmentName);
+  const ttlMs = await dnsTtlMs(ctx);
+  // Verified, never repeated: a second swap after a lost answer would swap back (R17).
+  await swapVerified(ctx, app, current.EnvironmentName, previous.EnvironmentName, main);
   if (ctx.dryRun) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
-  await waitFor(ctx, {
-    what: `${main} to point at ${previous.EnvironmentName}`,
-    deadline: Date.now() + 10 * 60_000,
-    intervalMs: Math.min(pollMs(ctx), 1000),
-    check: async () => {
-      const [e] = await eb.describeEnvironments(ctx, app, { names: [previous.EnvironmentName], purpose: 'poll' });
-      return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${e?.CNAME} (${e?.Status})` };
-    },
-  });
-  const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: 120_000, intervalMs: 250 });
+  const swapDoneAt = Date.now();
+  // Our own resolver may hold the old answer for up to the TTL.
+  const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: Math.max(120_000, 2 * ttlMs), intervalMs: 250 });
   if (!verify.ok) {
     const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
     throw new JohannaError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
   }
+  // Until the TTL has passed, clients may still reach the one we swapped away from: it is not free.
+  const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, previous.EnvironmentName, swapDoneAt, ttlMs);
   ctx.log.result(`rolled back: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   return {
     from: current.EnvironmentName,
@@ -73,6 +71,8 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
     versionLabel: label,
     previousVersionLabel: current.VersionLabel,
     ...(deployed ? { returningTo: { deployedAt: deployed.startedAt, deployedBy: deployed.who, ci: deployed.ci, gitHashJohanna: deployed.gitHashJohanna, gitHashNova: deployed.gitHashNova } } : {}),
+    dnsSettledAt: dnsSettledAt.toISOString(),
+    dnsTtlSeconds: ttlMs / 1000,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }

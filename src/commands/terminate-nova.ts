@@ -2,6 +2,7 @@
 // other is named and left alone), then wait until none is left in a transitional state,
 // with one deadline.
 import type { Ctx } from '../context.js';
+import { JohannaError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, isLive } from '../deploy/environments.js';
 import { pollMs, waitFor } from '../time.js';
@@ -18,12 +19,20 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
     ctx.log.result(`no environments in application ${app}`);
     return { terminated: [] };
   }
+  // Each one is tried; one that EB refuses does not stop the others (they are reported together).
+  const failed: string[] = [];
   for (const e of toTerminate) {
     ctx.log.step(`terminate ${e.EnvironmentName} (${e.CNAME ?? 'no CNAME'}, ${e.VersionLabel ?? 'no version'})`);
-    await eb.terminateEnvironment(ctx, e.EnvironmentName);
+    try {
+      if ((await eb.terminateEnvironment(ctx, e.EnvironmentName)) === 'already') ctx.log.info(`  ${e.EnvironmentName} was already terminating`);
+    } catch (err) {
+      failed.push(`${e.EnvironmentName}: ${(err as Error).message}`);
+      ctx.log.warn(`could not terminate ${e.EnvironmentName}: ${(err as Error).message}`);
+    }
   }
-  if (!ctx.dryRun) {
-    const names = live.map((e) => e.EnvironmentName);
+  const refused = new Set(failed.map((f) => f.slice(0, f.indexOf(':'))));
+  const names = live.map((e) => e.EnvironmentName).filter((n) => !refused.has(n));
+  if (!ctx.dryRun && names.length) {
     await waitFor(ctx, {
       what: `${names.join(', ')} to be Terminated`,
       deadline: Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
@@ -35,6 +44,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       },
     });
   }
+  if (failed.length) throw new JohannaError(`could not terminate ${failed.join('; ')}`, 'run terminate_nova again; see ./run status');
   ctx.log.result(`terminated ${live.map((e) => e.EnvironmentName).join(', ')}`);
   return { terminated: live.map((e) => e.EnvironmentName) };
 }

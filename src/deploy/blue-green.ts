@@ -5,16 +5,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Ctx } from '../context.js';
-import { AwsCliError, JohannaError, StateError } from '../errors.js';
+import { AwsCliError, InterruptedError, JohannaError, StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ownerTags } from '../aws/tags.js';
-import { findPhaseNetwork } from '../infra/discover.js';
+import { findPhaseNetwork, isOurs } from '../infra/discover.js';
 import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
-import { cnameFor, holderOfMain, isLive, mainCname, pickSolutionStack, sameHost, ENV_PREFIX } from './environments.js';
+import { choosePlatform, cnameFor, dnsTtlMs, holderOfMain, isLive, mainCname, sameHost, ENV_PREFIX } from './environments.js';
 import { probeUntilServing } from './probe.js';
 import { novaOptionSettings } from './settings.js';
-import { pollMs, waitFor } from '../time.js';
+import { pause, pollMs, waitFor } from '../time.js';
 
 export interface DeployResult {
   newEnvironment: string;
@@ -22,10 +22,14 @@ export interface DeployResult {
   versionLabel: string;
   cname: string;
   newEnvironmentCname?: string;
+  solutionStack?: string;
   gitHashJohanna?: string;
   gitHashNova?: string;
   elapsedSeconds: number;
   readyToServingMs?: number;
+  /** When every client honouring the DNS TTL reaches the new environment (after a swap). */
+  dnsSettledAt?: string;
+  dnsTtlSeconds?: number;
   oldEligibleForRemovalAt?: string;
   dryRun?: boolean;
 }
@@ -38,8 +42,42 @@ const DRY_RUN_NETWORK = {
   ebPrivateSgId: '<sg-eb_private-id>',
 };
 
-/** EB's words for a deploy that went wrong; seen in an event, we stop waiting at once. */
-const FAILURE_EVENT = /(is complete, but with errors|Failed to deploy application|Failed to launch environment|Stack named .* aborted|Environment health has transitioned from \w+ to Severe)/i;
+/**
+ * EB's words for a deploy that went wrong (aws-rules.md R8, R9, R11); seen in an event, we
+ * stop waiting at once. Severe health during a launch is not among them: real launches often
+ * pass through it and recover (R11), so the health gate judges health only once Ready.
+ */
+export const FAILURE_EVENT = /(is complete, but with errors|Failed to deploy application|Failed to launch environment|Stack named .* aborted|contains invalid YAML or JSON)/i;
+
+/** Red/Severe after Ready must last this many polls in a row to fail the deploy. */
+const RED_POLLS = 3;
+
+/** What the health gate makes of one look at the environment and its new events. */
+export type GateVerdict = { done: true } | { fail: string; hint?: string } | { wait: string; note?: string };
+
+/**
+ * The health gate as EB behaves: failure events fail at once; Red/Severe while Launching is
+ * reported and waited out; Red/Severe after Ready fails once it has lasted RED_POLLS polls.
+ */
+export function healthGate(
+  e: Pick<eb.Environment, 'Status' | 'Health' | 'HealthStatus' | 'VersionLabel'> | undefined,
+  events: Pick<eb.EbEvent, 'Message' | 'Severity'>[],
+  label: string,
+  redPolls: number,
+): GateVerdict {
+  for (const ev of events) {
+    if (FAILURE_EVENT.test(ev.Message) || ev.Severity === 'FATAL') return { fail: ev.Message };
+  }
+  if (!e) return { wait: 'not visible yet' };
+  if (!isLive(e)) return { fail: `it is ${e.Status}` };
+  const red = e.Health === 'Red' || e.HealthStatus === 'Severe';
+  if (red && e.Status === 'Launching') return { wait: `Launching, health ${e.Health} (${e.HealthStatus ?? '?'})`, note: `EB reports ${e.HealthStatus ?? e.Health} health while Launching; EB launches often pass through it, so the deploy waits` };
+  if (red && e.Status === 'Ready' && redPolls >= RED_POLLS) {
+    return { fail: `it is Ready with health ${e.Health} (${e.HealthStatus ?? '?'})`, hint: 'the live environment was not touched; the new version fails its health check' };
+  }
+  if (e.Status === 'Ready' && e.Health === 'Green' && e.VersionLabel === label) return { done: true };
+  return { wait: `${e.Status}, health ${e.Health ?? '?'}` };
+}
 
 export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const started = Date.now();
@@ -51,7 +89,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const main = mainCname(ctx);
 
   // 1. Preflight: everything read, nothing changed.
-  ctx.log.step('preflight: the phase network and the application\'s environments');
+  ctx.log.step('preflight: the phase network, the application\'s environments, the CNAMEs');
   const [found, envs, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
     eb.describeEnvironments(ctx, app),
@@ -71,16 +109,34 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   if (old && old.Status !== 'Ready') {
     throw new StateError(`${old.EnvironmentName} holds ${main} but is ${old.Status}, not Ready`, 'wait until it is Ready, or terminate it, then deploy again');
   }
-  const stack = pickSolutionStack(stacks, nova.PLATFORM);
+  const platform = choosePlatform(stacks, { wanted: nova.PLATFORM, live: old?.SolutionStackName });
+  const stack = platform.stack;
   if (!stack) {
     throw new StateError(
       nova.PLATFORM ? `no solution stack matches nova.PLATFORM "${nova.PLATFORM}"` : 'no "running Node.js" solution stack is offered in this region',
       'list them with ./run -- aws elasticbeanstalk list-available-solution-stacks and set nova.PLATFORM',
     );
   }
+  ctx.log.info(`  platform: ${stack} (${platform.why})`);
+  if (platform.newerBranch) {
+    ctx.log.warn(`a newer platform branch is offered: ${platform.newerBranch}; staying on ${stack}. To move, set nova.PLATFORM to it (test it first)`);
+  }
+  // CNAME prefixes are shared by every account in the region: one held elsewhere would
+  // fail the create after the upload, so ask before anything is made.
+  const now = new Date();
+  let ts = Math.floor(now.getTime() / 1000);
+  const prefixes = old ? [`${nova.CNAME}-${ts}`] : [nova.CNAME];
+  for (const prefix of prefixes) {
+    const dns = await eb.checkDnsAvailability(ctx, prefix);
+    if (!dns.available) {
+      throw new JohannaError(
+        `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
+        prefix === nova.CNAME ? 'choose another nova.CNAME; nothing was created' : 'run create_nova again in a second; nothing was created',
+      );
+    }
+  }
 
   // 2. Package and upload.
-  const now = new Date();
   const versionLabel = versionLabelFor(now);
   ctx.log.step(`package ${versionLabel}${nova.GIT_URL ? ` from ${nova.GIT_URL} ${nova.GIT_BRANCH}` : ' from ./nova'}`);
   const pkg = await packageNova({
@@ -96,12 +152,12 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const bucket = await eb.storageBucket(ctx);
   const key = `johanna/${app}/${versionLabel}.zip`;
   await ctx.aws.aws(['s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', pkg.zipPath]);
-  await eb.createApplicationVersion(ctx, app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+  const made = await eb.createApplicationVersion(ctx, app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+  if (made === 'adopted') ctx.log.info(`  application version ${versionLabel} was already made by this run (a lost answer); using it`);
 
   // 3. Create the new environment. Its name is unique per account and region, not per
   // application, so two phases deploying in the same second would collide: take the next.
   const names = iamNames(ctx.phase);
-  let ts = Math.floor(now.getTime() / 1000);
   let newName = '';
   let cnamePrefix = '';
   for (let attempt = 1; ; attempt++, ts++) {
@@ -117,8 +173,10 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
         solutionStack: stack,
         optionSettings: novaOptionSettings(ctx, {
           vpcId: network.vpcId,
-          subnetIds: network.publicSubnetIds,
-          securityGroupId: network.ebPublicSgId,
+          privateSubnetIds: network.privateSubnetIds,
+          publicSubnetIds: network.publicSubnetIds,
+          privateSecurityGroupId: network.ebPrivateSgId,
+          publicSecurityGroupId: network.ebPublicSgId,
           instanceProfile: names.instanceProfile,
           serviceRole: names.serviceRoleOption,
           versionLabel,
@@ -132,7 +190,14 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
       break;
     } catch (err) {
       const taken = err instanceof AwsCliError && /Environment .* already exists/i.test(err.stderr);
-      if (!taken || attempt >= 5) throw err;
+      if (!taken) throw err;
+      // The aws CLI retries a request whose answer was lost; the retry finds the environment
+      // the first attempt made. Ours carries our tags and this version: adopt it.
+      if (await madeByThisRun(ctx, app, newName, versionLabel)) {
+        ctx.log.info(`  ${newName} already exists with our tags and ${versionLabel}: the create's answer was lost; adopting it`);
+        break;
+      }
+      if (attempt >= 5) throw err;
       ctx.log.warn(`${newName} is taken in this account (another phase deploying this second?); trying ${ENV_PREFIX}${ts + 1}`);
     }
   }
@@ -142,6 +207,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     versionLabel,
     cname: main,
     newEnvironmentCname: cnameFor(ctx, cnamePrefix),
+    solutionStack: stack,
     gitHashJohanna: pkg.gitHashJohanna,
     gitHashNova: pkg.gitHashNova,
   };
@@ -149,13 +215,16 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     ctx.log.plan(`(then: wait for ${newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${nova.HEALTH_CHECK_URL}${old ? `, swap CNAMEs with ${old.EnvironmentName}` : ''})`);
     return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
   }
-  // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
-  // and its many test phases would only fight over the one file.
-  if (!ctx.sandbox) writeEbConfig(ctx, newName);
 
+  let swapStarted = false;
   let swapped = false;
   let revoke: Promise<Error | undefined> | undefined;
   try {
+    // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
+    // and its many test phases would only fight over the one file. Inside the try, so a
+    // file that cannot be written still removes the new environment.
+    if (!ctx.sandbox) writeEbConfig(ctx, newName);
+
     // 4. Wait, with one deadline, printing EB's events as they come.
     const ready = await waitUntilReady(ctx, app, newName, versionLabel, deadline);
     const readyAt = Date.now();
@@ -177,16 +246,19 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
     await runSmokeTest(ctx, own, left());
 
+    const ttlMs = await dnsTtlMs(ctx);
+    let swapDoneAt = Date.now();
     if (old) {
       ctx.log.step(`swap CNAMEs: ${newName} takes ${main} from ${old.EnvironmentName}`);
-      await eb.swapCnames(ctx, old.EnvironmentName, newName);
+      swapStarted = true;
+      await swapVerified(ctx, app, old.EnvironmentName, newName, main);
       swapped = true;
+      swapDoneAt = Date.now();
     }
-    // 7. Verify: the main CNAME serves the new version (HTTP first: it is what users see,
-    // and it answers sooner than a describe call), then that EB says the new one holds it.
-    // Once swapped, giving up early only reports a false failure (DNS answers for the main
-    // CNAME live 60 s), so the verification gets at least 5 minutes even past the deadline.
-    const verifyMs = Math.max(left(), 5 * 60_000);
+    // 7. Verify: the main CNAME serves the new version (HTTP first: it is what users see),
+    // then that EB says the new one holds it. Our own resolver may still hold the old answer
+    // for up to the TTL, so the verification gets at least 5 minutes even past the deadline.
+    const verifyMs = Math.max(left(), 5 * 60_000, 2 * ttlMs);
     const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
     if (!verify.ok) {
       throw new JohannaError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`, 'check ./run status; ./run rollback swaps back to the previous environment');
@@ -203,25 +275,101 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
         return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${newName} at ${e?.CNAME} (${e?.Status})` };
       },
     });
+    const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, newName, swapDoneAt, ttlMs) : undefined;
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
     const result: DeployResult = {
       ...base,
       elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
       readyToServingMs: servingMs,
-      oldEligibleForRemovalAt: old ? new Date(Date.now() + graceMs).toISOString() : undefined,
+      dnsSettledAt: dns?.toISOString(),
+      dnsTtlSeconds: old ? ttlMs / 1000 : undefined,
+      oldEligibleForRemovalAt: old ? new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString() : undefined,
     };
     printSummary(ctx, result);
     return result;
   } catch (err) {
     await revoke; // never leave an aws call running behind us
-    if (!swapped) await discardFailed(ctx, newName, old?.EnvironmentName);
+    if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, newName, versionLabel, old!.EnvironmentName, err);
+    if (!swapped && !swapStarted) await discardFailed(ctx, newName, old?.EnvironmentName);
     throw err;
   }
+}
+
+/** Whether `name` is the environment this deploy made: our ownership tags and our version. */
+export async function madeByThisRun(ctx: Ctx, app: string, name: string, label: string): Promise<boolean> {
+  const [e] = await eb.describeEnvironments(ctx, app, { names: [name] });
+  if (!e?.EnvironmentArn || e.VersionLabel !== label) return false;
+  return isOurs(await eb.listTags(ctx, e.EnvironmentArn), ctx.phase, 'nova-environment');
+}
+
+/**
+ * Swap the CNAMEs once, and know whether it happened. The aws CLI retries a request whose
+ * answer was lost; at EB the retry either meets the swap in progress
+ * (OperationInProgressFailure) or, later, swaps back (R17). So an error is never answered
+ * with a second swap: EB is asked what it did, and the swap counts when `to` holds `main`.
+ */
+export async function swapVerified(ctx: Ctx, app: string, from: string, to: string, main: string): Promise<void> {
+  let failure: unknown;
+  try {
+    await eb.swapCnames(ctx, from, to);
+  } catch (err) {
+    if (!(err instanceof AwsCliError)) throw err;
+    failure = err;
+    ctx.log.warn(`the swap call failed (${err.awsCode ?? `exit ${err.cliExitCode}`}); asking EB whether it swapped anyway, without swapping again`);
+  }
+  if (ctx.dryRun) return;
+  // EB takes about 5 s to swap (R12); the sandbox, its swap delay.
+  await waitFor(ctx, {
+    what: `EB to give ${main} to ${to}`,
+    deadline: Date.now() + (failure ? 60_000 : 10 * 60_000),
+    intervalMs: Math.min(pollMs(ctx), 1000),
+    hint: failure ? `the swap did not happen (${(failure as Error).message}); ${from} keeps serving` : undefined,
+    check: async () => {
+      const [e] = await eb.describeEnvironments(ctx, app, { names: [to], purpose: 'poll' });
+      return e && sameHost(e.CNAME, main) ? { done: e } : { state: `${to} at ${e?.CNAME} (${e?.Status})` };
+    },
+  });
+  if (failure) ctx.log.ok(`EB did swap: ${to} holds ${main} (the failed call's answer was lost)`);
+}
+
+/**
+ * After a swap, clients that resolved `main` before it keep reaching `from` until their DNS
+ * answer expires. Wait that out (60 s on AWS), then say so: until then `from` is not free.
+ */
+export async function waitOutDnsTtl(ctx: Ctx, main: string, from: string, to: string, swapDoneAt: number, ttlMs: number): Promise<Date> {
+  const at = new Date(swapDoneAt + ttlMs);
+  ctx.log.info(`  DNS: clients that resolved ${main} before the swap reach ${from} until ${at.toISOString()} (TTL ${ttlMs / 1000} s); it keeps serving them`);
+  await pause(Math.max(0, at.getTime() - Date.now()), ctx.signal);
+  if (ctx.signal?.aborted) throw new InterruptedError(`interrupted while waiting for the DNS TTL of ${main} to pass`);
+  ctx.log.ok(`DNS TTL passed: every client that honours it now reaches ${to} at ${main}`);
+  return at;
+}
+
+/** An interrupt once the swap was asked for: say where the main CNAME is now, and how to go back. */
+async function interruptedAfterSwap(ctx: Ctx, app: string, main: string, to: string, label: string, from: string, err: InterruptedError): Promise<InterruptedError> {
+  let holder: string | undefined;
+  try {
+    holder = holderOfMain(await eb.describeEnvironments(ctx, app), main)?.EnvironmentName;
+  } catch {
+    holder = undefined;
+  }
+  if (holder === to) {
+    return new InterruptedError(
+      `${err.message}; the deploy went live: ${to} (${label}) serves ${main}, ${from} keeps answering clients with cached DNS`,
+      `./run rollback swaps back to ${from}`,
+    );
+  }
+  return new InterruptedError(
+    `${err.message}, during the swap of ${main} from ${from} to ${to}: ${holder ? `${holder} holds it now` : 'EB did not say who holds it'}; EB may still complete the swap`,
+    `check ./run status; if ${to} serves ${main}, ./run rollback swaps back to ${from}`,
+  );
 }
 
 async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string, deadline: number): Promise<eb.Environment> {
   let since = new Date(Date.now() - 60_000);
   const seen = new Set<string>();
+  let redPolls = 0;
+  let noted = false;
   return waitFor<eb.Environment>(ctx, {
     what: `${name} to be Ready and Green with ${label}`,
     deadline,
@@ -231,23 +379,27 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
         eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' }),
         eb.describeEvents(ctx, app, { environmentName: name, startTime: since, purpose: 'poll' }),
       ]);
-      for (const ev of [...events].reverse()) {
+      const fresh = [...events].reverse().filter((ev) => {
         const id = ev.EventDate + ev.Message;
-        if (seen.has(id)) continue;
+        if (seen.has(id)) return false;
         seen.add(id);
-        ctx.log.info(`  EB ${ev.Severity ?? 'INFO'}: ${ev.Message}`);
-        if (FAILURE_EVENT.test(ev.Message) || ev.Severity === 'FATAL') {
-          throw new JohannaError(`${name} failed: ${ev.Message}`, 'the live environment was not touched; see the events above and the app log');
-        }
         const t = new Date(ev.EventDate);
         if (t > since) since = t;
-      }
+        return true;
+      });
+      for (const ev of fresh) ctx.log.info(`  EB ${ev.Severity ?? 'INFO'}: ${ev.Message}`);
       const e = envs[0];
-      if (!e) return { state: 'not visible yet' };
-      if (!isLive(e)) throw new JohannaError(`${name} is ${e.Status}`);
-      if (e.Health === 'Red') throw new JohannaError(`${name} is ${e.Status} with health Red (${e.HealthStatus ?? '?'})`, 'the live environment was not touched; the new version fails its health check');
-      if (e.Status === 'Ready' && e.Health === 'Green' && e.VersionLabel === label) return { done: e };
-      return { state: `${e.Status}, health ${e.Health ?? '?'}` };
+      redPolls = e && e.Status === 'Ready' && (e.Health === 'Red' || e.HealthStatus === 'Severe') ? redPolls + 1 : 0;
+      const verdict = healthGate(e, fresh, label, redPolls);
+      if ('fail' in verdict) {
+        throw new JohannaError(`${name} failed: ${verdict.fail}`, verdict.hint ?? 'the live environment was not touched; see the events above and the app log');
+      }
+      if ('done' in verdict) return { done: e! };
+      if (verdict.note && !noted) {
+        noted = true;
+        ctx.log.warn(verdict.note);
+      }
+      return { state: verdict.wait };
     },
   });
 }
@@ -334,7 +486,7 @@ function writeEbConfig(ctx: Ctx, envName: string): void {
 
 function printSummary(ctx: Ctx, r: DeployResult): void {
   ctx.log.result(`deployed ${r.versionLabel} to ${r.newEnvironment}; ${r.cname} serves it`);
-  if (r.oldEnvironment) ctx.log.result(`  previous: ${r.oldEnvironment}, now at ${r.newEnvironmentCname}; eligible for removal after ${r.oldEligibleForRemovalAt}`);
+  if (r.oldEnvironment) ctx.log.result(`  previous: ${r.oldEnvironment}, now at ${r.newEnvironmentCname}; DNS TTL (${r.dnsTtlSeconds} s) passed at ${r.dnsSettledAt}; eligible for removal after ${r.oldEligibleForRemovalAt}`);
   ctx.log.result(`  git: johanna ${r.gitHashJohanna}, nova ${r.gitHashNova}`);
   ctx.log.result(`  took ${r.elapsedSeconds}s; Ready to serving on the main CNAME: ${((r.readyToServingMs ?? 0) / 1000).toFixed(1)}s`);
 }

@@ -18,7 +18,7 @@ export function sameHost(a: string | undefined, b: string): boolean {
   return (a ?? '').toLowerCase().replace(/\.$/, '') === b.toLowerCase();
 }
 
-export function isLive(e: Environment): boolean {
+export function isLive(e: Pick<Environment, 'Status'>): boolean {
   return e.Status !== 'Terminated' && e.Status !== 'Terminating';
 }
 
@@ -66,4 +66,69 @@ export function pickSolutionStack(stacks: string[], wanted?: string): string | u
     return stacks.filter((s) => s.toLowerCase().includes(wanted.toLowerCase())).sort(newestFirst)[0];
   }
   return stacks.filter((s) => /running Node\.js/.test(s)).sort(newestFirst)[0];
+}
+
+/** `64bit Amazon Linux 2023 v6.6.3 running Node.js 20` -> branch `Node.js 20 on 64bit Amazon Linux 2023`, version [6, 6, 3]. */
+export function platformBranch(stack: string): { branch: string; version: number[] } | undefined {
+  const m = /^(.+?) v(\d+(?:\.\d+)*) running (.+)$/.exec(stack);
+  return m ? { branch: `${m[3]} on ${m[1]}`, version: m[2].split('.').map(Number) } : undefined;
+}
+
+function newerVersion(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (b[i] ?? 0) - (a[i] ?? 0);
+  return 0;
+}
+
+export interface PlatformChoice {
+  stack?: string;
+  /** Why this one: nova.PLATFORM, the live environment's branch, or the newest Node.js. */
+  why: string;
+  /** The newest Node.js stack when it is on another branch than the one taken: reported, not taken. */
+  newerBranch?: string;
+}
+
+/**
+ * The platform stays put: nova.PLATFORM when set; else the live environment's branch (e.g.
+ * Node.js 22 on Amazon Linux 2023) at its newest version, so a daily deploy takes platform
+ * patches but never moves to a new Node.js major or OS on its own; else (first deploy) the
+ * newest Node.js stack. A newer branch is named so the operator can choose it.
+ */
+export function choosePlatform(stacks: string[], o: { wanted?: string; live?: string }): PlatformChoice {
+  const newest = pickSolutionStack(stacks);
+  const report = (stack: string | undefined, why: string): PlatformChoice => {
+    const mine = stack && platformBranch(stack)?.branch;
+    const other = newest && platformBranch(newest)?.branch;
+    return { stack, why, newerBranch: !o.wanted && stack && newest && mine !== other ? newest : undefined };
+  };
+  if (o.wanted) return report(pickSolutionStack(stacks, o.wanted), `nova.PLATFORM "${o.wanted}"`);
+  const live = o.live ? platformBranch(o.live) : undefined;
+  if (live) {
+    const same = stacks
+      .map((s) => ({ s, p: platformBranch(s) }))
+      .filter((x) => x.p?.branch === live.branch)
+      .sort((a, b) => newerVersion(a.p!.version, b.p!.version))[0]?.s;
+    if (same) return report(same, `the live environment's branch (${live.branch})`);
+  }
+  return report(newest, o.live ? `the newest Node.js stack (the live environment's ${o.live} is no longer offered)` : 'the newest Node.js stack');
+}
+
+/** EB's CNAME leads to the load balancer's records, which AWS serves with a 60 s TTL (aws-rules.md R12). */
+export const AWS_DNS_TTL_MS = 60_000;
+
+/**
+ * How long clients may keep resolving a swapped CNAME to the environment it named. On AWS,
+ * the ELB records' 60 s. In the sandbox, the router's own TTL (--dns-ttl), read from the
+ * sandbox's status (`strict.dnsTtlMs`), so the tool waits exactly as long as it must there;
+ * AWS's figure when the sandbox does not say.
+ */
+export async function dnsTtlMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
+  if (!ctx.sandbox) return AWS_DNS_TTL_MS;
+  try {
+    const r = await fetch(`${ctx.sandbox.endpoint}/_sandbox/status`, { signal: AbortSignal.timeout(2000) });
+    const v = ((await r.json()) as { strict?: { dnsTtlMs?: unknown } })?.strict?.dnsTtlMs;
+    if (typeof v === 'number' && v >= 0) return v;
+  } catch {
+    // fall through: AWS's figure is the safe side
+  }
+  return AWS_DNS_TTL_MS;
 }

@@ -5,8 +5,14 @@ import type { OptionSetting } from '../aws/eb.js';
 
 export interface SettingsInput {
   vpcId: string;
-  subnetIds: string[];
-  securityGroupId: string;
+  /** The instances' subnets (no public address; out through the NAT gateway). */
+  privateSubnetIds: string[];
+  /** The load balancer's subnets. */
+  publicSubnetIds: string[];
+  /** eb_private: tcp 80 from eb_public only, tcp 22 from the VPC. */
+  privateSecurityGroupId: string;
+  /** eb_public: the load balancer's group, tcp 80 from the world. */
+  publicSecurityGroupId: string;
   instanceProfile: string;
   serviceRole: string;
   versionLabel: string;
@@ -15,7 +21,6 @@ export interface SettingsInput {
 export function novaOptionSettings(ctx: Pick<Ctx, 'config' | 'phase'>, i: SettingsInput): OptionSetting[] {
   const { nova, common } = ctx.config;
   const o = (Namespace: string, OptionName: string, Value: string): OptionSetting => ({ Namespace, OptionName, Value });
-  const subnets = i.subnetIds.join(',');
   const appEnv: Record<string, string> = {
     ...nova.ENVIRONMENT,
     PHASE: ctx.phase,
@@ -25,14 +30,19 @@ export function novaOptionSettings(ctx: Pick<Ctx, 'config' | 'phase'>, i: Settin
     URL_NOVA: common.URL_NOVA,
   };
   return [
-    // The original's `eb create --vpc.*` flags: public ELB and instances in the two public
-    // subnets, with public IPs, in the eb_public group.
+    // Private instances (issue 11; README "Layout"): the instances in the two private
+    // subnets with no public address, reaching out through the NAT gateway; the load
+    // balancer public in the two public subnets, in eb_public, which EB then uses instead
+    // of making a group of its own (ManagedSecurityGroup). The original put the instances
+    // in the public subnets with public IPs and port 80 open to the world.
     o('aws:ec2:vpc', 'VPCId', i.vpcId),
-    o('aws:ec2:vpc', 'Subnets', subnets),
-    o('aws:ec2:vpc', 'ELBSubnets', subnets),
+    o('aws:ec2:vpc', 'Subnets', i.privateSubnetIds.join(',')),
+    o('aws:ec2:vpc', 'ELBSubnets', i.publicSubnetIds.join(',')),
     o('aws:ec2:vpc', 'ELBScheme', 'public'),
-    o('aws:ec2:vpc', 'AssociatePublicIpAddress', 'true'),
-    o('aws:autoscaling:launchconfiguration', 'SecurityGroups', i.securityGroupId),
+    o('aws:ec2:vpc', 'AssociatePublicIpAddress', 'false'),
+    o('aws:autoscaling:launchconfiguration', 'SecurityGroups', i.privateSecurityGroupId),
+    o('aws:elbv2:loadbalancer', 'SecurityGroups', i.publicSecurityGroupId),
+    o('aws:elbv2:loadbalancer', 'ManagedSecurityGroup', i.publicSecurityGroupId),
     o('aws:autoscaling:launchconfiguration', 'EC2KeyName', common.AWS_KEY_PAIR_NAME),
     o('aws:autoscaling:launchconfiguration', 'IamInstanceProfile', i.instanceProfile),
     // SSH only from inside the VPC from the start (EB's default is the world; the deploy

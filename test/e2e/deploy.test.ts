@@ -1,6 +1,9 @@
 // Issue 5 end to end: the built ./run against a sandbox of its own, with the real aws CLI.
 // One phase lives through the file in order: create from nothing, a daily deploy under
-// load, a refused deploy, the old-environment cleanup, and terminate.
+// load, a refused deploy, the old-environment cleanup, and terminate. The sandbox is strict
+// (issue 11): launches pass through Severe (--launch-health-blip), a CNAME prefix is held by
+// another account (--taken-cnames), and the router caches DNS per client address with the
+// default TTL, so the load comes from several addresses.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,39 +13,73 @@ import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from './he
 
 let p: PhaseSandbox;
 const versions: string[] = [];
+const LONG = 400_000;
+/** Several clients, each with its own DNS cache in the router. */
+const CLIENTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+const HELD = 'dep-held-elsewhere';
+const OLD_PLATFORM = '64bit Amazon Linux 2 v5.10.1 running Node.js 18';
+
+/** Waits until every client has been answered `version` after `afterMs` (a condition, not a sleep). */
+async function everyClientGot(load: ReturnType<typeof startLoad>, version: string, afterMs: number): Promise<void> {
+  await until(`every client to be answered ${version}`, async () =>
+    load.snapshot().clients.every((c) => c.versions.some((v) => v.version === version && v.lastAtMs > afterMs)) ? true : undefined,
+  );
+}
 
 describe('create_nova: the daily blue/green deploy', () => {
   beforeAll(async () => {
-    p = await startPhase({ phase: 'dep', delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 6000 } });
+    p = await startPhase({
+      phase: 'dep',
+      delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 6000 },
+      strict: { launchHealthBlip: true, takenCnames: [HELD] },
+      // The first deploy on an older platform branch; the daily one must keep it.
+      edit: (c) => {
+        c.nova.PLATFORM = OLD_PLATFORM;
+      },
+    });
   });
   afterAll(async () => {
     await p?.close();
   });
 
-  it('refuses create_nova before create_vpc, changing nothing', async () => {
+  it('refuses create_nova before create_vpc, changing nothing', { timeout: LONG }, async () => {
     const r = await p.run(['-f', 'create_nova']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/run create_vpc first/);
     expect(await p.envs()).toEqual([]);
   });
 
-  it('creates the phase from nothing and serves Nova through the router', async () => {
+  it('creates the phase from nothing and serves Nova through the router; the launch went through Severe', { timeout: LONG }, async () => {
     const r = await p.run(['-f', '--json', 'create']);
     expect(r.exitCode, r.stderr).toBe(0);
+    // --launch-health-blip: EB said Severe while Launching; the deploy reported it and waited.
+    expect(r.stderr).toMatch(/EB WARN: Environment health has transitioned from Pending to Severe/);
+    expect(r.stderr).toMatch(/EB reports Severe health while Launching/);
     const out = JSON.parse(r.stdout);
     const nova = out.create_nova;
     expect(nova.newEnvironment).toMatch(/^nova-\d{10}$/);
     expect(nova.oldEnvironment).toBeUndefined();
     expect(nova.versionLabel).toMatch(/^app-\d{6}_\d{6}$/);
     versions.push(nova.versionLabel);
+    expect(nova.solutionStack).toBe(OLD_PLATFORM);
     const a = await p.get(p.host);
     expect(a.status).toBe(200);
     expect(JSON.parse(a.body)).toMatchObject({ echo: 'ok', phase: 'dep', version: nova.versionLabel, host: p.host });
     // EB's world-open SSH on the group it made was closed.
     const sgs = await p.aws(['ec2', 'describe-security-groups', '--filters', `Name=tag:elasticbeanstalk:environment-name,Values=${nova.newEnvironment}`]);
-    expect(sgs.SecurityGroups).toHaveLength(1);
+    expect(sgs.SecurityGroups).toHaveLength(1); // eb_public is the load balancer's: EB made no group for it
     const ssh = sgs.SecurityGroups[0].IpPermissions.filter((x: any) => x.FromPort === 22 && x.IpRanges.some((r: any) => r.CidrIp === '0.0.0.0/0'));
     expect(ssh).toEqual([]);
+    // Private instances: in the private subnets, no public address.
+    const subnets = await p.aws(['ec2', 'describe-subnets', '--filters', 'Name=tag:johanna:phase,Values=dep']);
+    const privateIds = subnets.Subnets.filter((x: any) => x.Tags.some((t: any) => t.Key === 'Name' && /private/.test(t.Value))).map((x: any) => x.SubnetId);
+    const reservations = await p.aws(['ec2', 'describe-instances', '--filters', `Name=tag:elasticbeanstalk:environment-name,Values=${nova.newEnvironment}`]);
+    const instances = reservations.Reservations.flatMap((x: any) => x.Instances);
+    expect(instances.length).toBeGreaterThan(0);
+    for (const i of instances) {
+      expect(privateIds).toContain(i.SubnetId);
+      expect(i.PublicIpAddress).toBeUndefined();
+    }
     // The environment carries the git hashes and our ownership tags.
     const [env] = await p.envs();
     const tags = await p.aws(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', env.EnvironmentArn]);
@@ -52,14 +89,41 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(keys.git_hash_nova).toBeDefined();
   });
 
-  it('deploys the next day under load with zero failed requests, within the call budget', async () => {
-    const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, maxSeconds: 240 });
+  it('a CNAME prefix held by another account: exit 1 naming it, before anything is uploaded', { timeout: LONG }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'held-'));
+    const cfg = path.join(dir, 'env.json');
+    writeFileSync(cfg, JSON.stringify({ ...p.config, nova: { ...p.config.nova, CNAME: HELD } }));
+    const versionsBefore = (await p.aws(['elasticbeanstalk', 'describe-application-versions', '--application-name', 'dep'])).ApplicationVersions.length;
+    const envsBefore = await p.envs();
+    const r = await p.run(['-f', '-e', cfg, 'create_nova']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`the CNAME prefix '${HELD}'`);
+    expect(r.stderr).toMatch(/not available/);
+    expect(r.stderr).not.toMatch(/==> package/);
+    expect((await p.aws(['elasticbeanstalk', 'describe-application-versions', '--application-name', 'dep'])).ApplicationVersions.length).toBe(versionsBefore);
+    expect((await p.envs()).map((e: any) => e.EnvironmentName)).toEqual(envsBefore.map((e: any) => e.EnvironmentName));
+  });
+
+  it('deploys the next day under load from several clients with zero failed requests, within the call budget', { timeout: LONG }, async () => {
+    // nova.PLATFORM unset from now on: the platform stays on the live branch, at its newest version.
+    delete p.config.nova.PLATFORM;
+    writeFileSync(p.configFile, JSON.stringify(p.config, null, 2));
+    const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, clients: CLIENTS, maxSeconds: 400 });
+    await until('every client to be answered', async () => (load.snapshot().clients.every((c) => c.ok > 0) ? true : undefined));
     const r = await p.run(['-f', '--json', 'create_nova']);
-    await new Promise((res) => setTimeout(res, 1500)); // answers after the switch, too
-    const report = await load.stop();
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     versions.push(out.versionLabel);
+    expect(out.solutionStack).toBe('64bit Amazon Linux 2 v5.10.2 running Node.js 18');
+    expect(r.stderr).toContain('a newer platform branch is offered: 64bit Amazon Linux 2023 v6.7.0 running Node.js 24');
+    // The answers after the switch too: every client, through its own DNS cache, reaches the new version.
+    await everyClientGot(load, out.versionLabel, load.snapshot().seconds * 1000);
+    const report = await load.stop();
+    expect(report.failures).toEqual([]);
+    for (const c of report.clients) expect(c.versions.map((v) => v.version), c.client).toEqual([versions[0], versions[1]]);
+    // It waited out the DNS TTL (the sandbox's 5 s) and said so.
+    expect(out.dnsTtlSeconds).toBe(5);
+    expect(r.stderr).toMatch(/DNS TTL passed: every client that honours it now reaches/);
     expect(out.oldEnvironment).toMatch(/^nova-/);
     expect(report.non2xx + report.errors + report.timeouts).toBe(0);
     expect(report.sent).toBeGreaterThan(200);
@@ -74,16 +138,17 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(out.readyToServingMs).toBeGreaterThan(0);
   });
 
-  it('refuses a deploy whose Nova fails its health check; the live version keeps serving', async () => {
+  it('refuses a deploy whose Nova fails its health check; the live version keeps serving', { timeout: LONG }, async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'noecho-'));
     const noEcho = path.join(dir, 'no_echo');
     writeFileSync(noEcho, '');
     const edited = { ...p.config, nova: { ...p.config.nova, ENVIRONMENT: { NOVA_NO_ECHO_FILE: noEcho } } };
     const cfg = path.join(dir, 'env.json');
     writeFileSync(cfg, JSON.stringify(edited));
-    const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, maxSeconds: 240 });
+    const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, clients: CLIENTS, maxSeconds: 400 });
     const r = await p.run(['-f', '-e', cfg, 'create_nova']);
     const report = await load.stop();
+    expect(report.failures).toEqual([]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Red|with errors|Severe/);
     expect(r.stderr).toMatch(/keeps serving/);
@@ -97,7 +162,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(left.map((e: any) => e.VersionLabel).sort()).toEqual([...versions].sort());
   });
 
-  it('terminate_eb_old_environment honours the grace period, then removes the old one with --grace-minutes 0', async () => {
+  it('terminate_eb_old_environment honours the grace period, then removes the old one with --grace-minutes 0, under load with 0 failures', { timeout: LONG }, async () => {
     const keep = await p.run(['-f', '--json', 'terminate_eb_old_environment']);
     expect(keep.exitCode, keep.stderr).toBe(0);
     const k = JSON.parse(keep.stdout);
@@ -106,6 +171,10 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(k.decisions.find((d: any) => d.action === 'keep' && /grace period is 50 min/.test(d.reason))).toBeDefined();
     expect(k.decisions.find((d: any) => /holds the main CNAME/.test(d.reason))).toBeDefined();
 
+    // The cleanup once the grace has passed, under load from every client: the DNS TTL since
+    // the swap has passed too (create_nova waited it out), so no client reaches the old one.
+    const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, clients: CLIENTS, maxSeconds: 400 });
+    await until('every client to be answered', async () => (load.snapshot().clients.every((c) => c.ok > 0) ? true : undefined));
     const go = await p.run(['-f', '--json', '--grace-minutes', '0', 'terminate_eb_old_environment']);
     expect(go.exitCode, go.stderr).toBe(0);
     const g = JSON.parse(go.stdout);
@@ -116,11 +185,16 @@ describe('create_nova: the daily blue/green deploy', () => {
       const e = await p.envs();
       return e.length === 1 ? e : undefined;
     });
+    await everyClientGot(load, versions[1], load.snapshot().seconds * 1000);
+    const report = await load.stop();
+    expect(report.failures).toEqual([]);
+    expect(report.sent).toBeGreaterThan(50);
+    expect(report.versions.map((v) => v.version)).toEqual([versions[1]]);
     expect(left[0].VersionLabel).toBe(versions[1]);
     expect((await p.get(p.host)).version).toBe(versions[1]);
   });
 
-  it('terminate leaves nothing of the phase behind', async () => {
+  it('terminate leaves nothing of the phase behind', { timeout: LONG }, async () => {
     const r = await p.run(['-f', 'terminate']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await p.envs()).toEqual([]);

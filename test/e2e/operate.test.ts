@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newestRunLog, ROOT, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
+import { execa } from 'execa';
+import { newestRunLog, ROOT, RUN, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
 import { startNotifyServer, type NotifyServer } from './helpers/notify-server.js';
 import { freePort } from '../fixtures/helpers.js';
 import { httpGet } from '../../src/deploy/probe.js';
@@ -409,6 +410,30 @@ describe('operating one phase, in order', () => {
       const r = await ph.run(['-f', 'rollback']);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(await served(), r.stdout).toBe(v3);
+    }, LONG);
+
+    // Issue 12: a SIGINT once the swap is done must not read as a failed deploy. The kill
+    // point is the wait for the DNS TTL, which comes only after EB shows the swap done.
+    it('a SIGINT after the swap says the deploy went live, which environment serves, and that rollback swaps back', async () => {
+      writeConfig();
+      const child = execa(RUN, ['-e', ph.configFile, '-f', 'create_nova'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+      let stderr = '';
+      let reached = false;
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!reached && /DNS: clients that resolved/.test(stderr)) {
+          reached = true;
+          child.kill('SIGINT');
+        }
+      });
+      const r = await child;
+      expect(reached, stderr).toBe(true);
+      expect(r.exitCode).not.toBe(0);
+      const live = /the deploy went live: (nova-\d+) \((app-\d{6}_\d{6})\) serves (\S+), (nova-\d+) keeps answering/.exec(stderr);
+      expect(live, stderr).not.toBeNull();
+      expect(live![3]).toBe(`${ph.host}`);
+      expect(stderr).toContain(`./run rollback swaps back to ${live![4]}`);
+      expect(await served()).toBe(live![2]);
     }, LONG);
 
     it('no run of this phase wrote the webhook URL to its run log', () => {

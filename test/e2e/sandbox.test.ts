@@ -84,17 +84,28 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
       port: 0,
       routerPort: 0,
       stateDir,
-      delays: { launchMs: 300, swapMs: 800, terminateMs: 300, launchTimeoutMs: 6000 },
+      delays: { launchMs: 300, swapMs: 300, terminateMs: 300, launchTimeoutMs: 6000 },
+      // This file is the plain lifecycle; DNS caching and IAM propagation have their own file
+      // (sandbox-strict-eb.test.ts), so here every lookup is fresh and IAM visible at once.
+      strict: { dnsTtlMs: 0, iamDelayMs: 0 },
     });
-  }, 30_000);
+  }, 120_000);
 
   afterAll(async () => {
     await sandbox?.close();
     delete process.env.SANDBOX_TEST_SECRET;
     rmSync(stateDir, { recursive: true, force: true });
-  }, 30_000);
+  }, 120_000);
 
   it('stores an application and its versions', async () => {
+    // EB needs an instance profile to launch anything (R8).
+    const iam = async (...args: string[]) => {
+      const r = await aws('iam', ...args);
+      expect(r.exitCode, r.stderr).toBe(0);
+    };
+    await iam('create-role', '--role-name', 'dv-ec2', '--assume-role-policy-document', '{"Version":"2012-10-17","Statement":[]}');
+    await iam('create-instance-profile', '--instance-profile-name', 'dv-ec2');
+    await iam('add-role-to-instance-profile', '--instance-profile-name', 'dv-ec2', '--role-name', 'dv-ec2');
     expect((await eb('create-application', '--application-name', 'dv')).Application.ApplicationName).toBe('dv');
     expect((await eb('create-storage-location')).S3Bucket).toBe(BUCKET);
     writeFileSync(join(stateDir, 'good.zip'), bundle({ 'server.js': APP, Procfile: 'web: node server.js\n' }));
@@ -110,7 +121,7 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     );
     const versions = (await eb('describe-application-versions', '--application-name', 'dv')).ApplicationVersions;
     expect(versions.map((version: { VersionLabel: string }) => version.VersionLabel).sort()).toEqual(['bad', 'good']);
-  }, 30_000);
+  }, 120_000);
 
   it('launches real environments, refuses a taken CNAME, and reports a failing one as Red', async () => {
     const create = (name: string, prefix: string, version: string, color: string) =>
@@ -119,6 +130,8 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
         '--solution-stack-name', STACK, '--version-label', version, '--tags', 'Key=owner,Value=test',
         '--option-settings',
         `Namespace=aws:elasticbeanstalk:application:environment,OptionName=COLOR,Value=${color}`,
+        'Namespace=aws:autoscaling:launchconfiguration,OptionName=IamInstanceProfile,Value=dv-ec2',
+        'Namespace=aws:elasticbeanstalk:environment,OptionName=EnvironmentType,Value=SingleInstance',
         'Namespace=aws:elasticbeanstalk:application,OptionName=Application Healthcheck URL,Value=/health',
       );
     const launched = await Promise.all([
@@ -133,15 +146,15 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     expect(taken.exitCode).toBeGreaterThanOrEqual(254);
     expect(taken.stderr).toContain(`An error occurred (InvalidParameterValue) when calling the CreateEnvironment operation: DNS name (dv-nova.${REGION_SUFFIX}) is not available.`);
 
-    const [blue, green] = await waitFor(['nova-blue', 'nova-green'], (env) => env.Status === 'Ready', 15_000);
+    const [blue, green] = await waitFor(['nova-blue', 'nova-green'], (env) => env.Status === 'Ready', 60_000);
     expect([blue.Health, blue.HealthStatus, blue.CNAME]).toEqual(['Green', 'Ok', `dv-nova.${REGION_SUFFIX}`]);
     expect([green.Health, green.HealthStatus]).toEqual(['Green', 'Ok']);
 
-    const [bad] = await waitFor(['nova-bad'], (env) => env.Status === 'Ready', 25_000);
+    const [bad] = await waitFor(['nova-bad'], (env) => env.Status === 'Ready', 60_000);
     expect([bad.Health, bad.HealthStatus]).toEqual(['Red', 'Severe']);
     const badEvents = (await eb('describe-events', '--environment-name', 'nova-bad', '--severity', 'ERROR')).Events;
     expect(badEvents[0].Message).toBe('Create environment operation is complete, but with errors. For more information, see troubleshooting documentation.');
-  }, 60_000);
+  }, 120_000);
 
   it('routes each CNAME to its app, with only its environment properties', async () => {
     const blue = await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, '/health');
@@ -151,32 +164,43 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     expect(JSON.parse(green.body).color).toBe('green');
     const unknown = await viaRouter(sandbox.router, `nobody.${REGION_SUFFIX}`, '/');
     expect(unknown.status).toBe(404);
-  }, 15_000);
+  }, 120_000);
 
   it('makes the security group and instance EB would make', async () => {
     const groups = JSON.parse(
       (await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
     ).SecurityGroups;
+    // A single-instance environment has no load balancer: only the instances' group, open on
+    // 80 and (without SSHSourceRestriction) on 22 to the world.
     expect(groups).toHaveLength(1);
     expect(groups[0].GroupName).toMatch(/^awseb-e-[a-z0-9]{10}-stack-AWSEBSecurityGroup-[A-Z0-9]+$/);
     const rules = groups[0].IpPermissions.map((rule: any) => `${rule.IpProtocol}:${rule.FromPort}:${rule.IpRanges[0].CidrIp}`);
     expect(rules.sort()).toEqual(['tcp:22:0.0.0.0/0', 'tcp:80:0.0.0.0/0']);
-  }, 15_000);
+    const instances = JSON.parse(
+      (await aws('ec2', 'describe-instances', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(instances).toHaveLength(1);
+  }, 120_000);
 
   it('swaps CNAMEs after a delay, and a keep-alive client follows the swap', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const host = `dv-nova.${REGION_SUFFIX}`;
     expect(JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color).toBe('blue');
     await eb('swap-environment-cnames', '--source-environment-name', 'nova-blue', '--destination-environment-name', 'nova-green');
-    // EB is still swapping: the old holder keeps serving.
-    expect(JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color).toBe('blue');
-    const deadline = Date.now() + 10_000;
-    let color = 'blue';
-    while (color === 'blue' && Date.now() < deadline) {
-      await sleep(200);
-      color = JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color;
+    // Until EB says the swap is done, the old holder serves; once it says so, the new one
+    // does, on the same keep-alive connection (the DNS TTL is 0 in this file).
+    // Whenever the app answers green, EB already shows the swap done (checked after it).
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const color = JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color;
+      const swapped = (await environments()).find((env) => env.EnvironmentName === 'nova-green')!.CNAME === host;
+      if (color === 'green') {
+        expect(swapped).toBe(true);
+        break;
+      }
+      expect(color).toBe('blue');
+      expect(Date.now()).toBeLessThan(deadline);
     }
-    expect(color).toBe('green');
     agent.destroy();
     const [blue, green] = await waitFor(['nova-blue', 'nova-green'], () => true, 0);
     expect(blue.CNAME).toBe(`dv-nova-2.${REGION_SUFFIX}`);
@@ -186,46 +210,52 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     for (const wording of ['createEnvironment is starting.', `Using ${BUCKET} as Amazon S3 storage bucket for environment data.`, 'Successfully launched environment: nova-blue']) {
       expect(messages).toContain(wording);
     }
-  }, 30_000);
+  }, 120_000);
 
   it('terminates an environment: routing stops, EC2 resources go, Terminated stays visible', async () => {
     const answer = await eb('terminate-environment', '--environment-name', 'nova-blue');
     expect(answer.Status).toBe('Terminating');
     // Routing stops first: the CNAME still resolves, but nothing serves behind it.
     expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, '/')).status).toBe(503);
-    const [blue] = await waitFor(['nova-blue'], (env) => env.Status === 'Terminated', 15_000);
+    const [blue] = await waitFor(['nova-blue'], (env) => env.Status === 'Terminated', 60_000);
     expect(blue.Health).toBe('Grey');
     expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, '/')).status).toBe(404);
     const live = (await eb('describe-environments', '--application-name', 'dv', '--no-include-deleted')).Environments;
     expect(live.map((env: { EnvironmentName: string }) => env.EnvironmentName).sort()).toEqual(['nova-bad', 'nova-green']);
-    const groups = JSON.parse(
-      (await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
-    ).SecurityGroups;
-    expect(groups).toEqual([]);
+    const groupsOf = async () =>
+      JSON.parse((await aws('ec2', 'describe-security-groups', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout).SecurityGroups;
+    const instances = JSON.parse(
+      (await aws('ec2', 'describe-instances', '--filters', 'Name=tag:elasticbeanstalk:environment-name,Values=nova-blue')).stdout,
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(instances.map((i: any) => i.State.Name)).toEqual(['terminated']);
+    // Its group outlives it by the linger (--eni-linger, 3 s by default), then goes.
+    const end = Date.now() + 15_000;
+    while ((await groupsOf()).length > 0 && Date.now() < end) await sleep(300);
+    expect(await groupsOf()).toEqual([]);
     const messages = (await eb('describe-events', '--environment-name', 'nova-blue', '--max-records', '2')).Events.map((event: { Message: string }) => event.Message);
     expect(messages).toEqual(['terminateEnvironment completed successfully.', 'terminateEnvironment is starting.']);
-  }, 30_000);
+  }, 120_000);
 
   it('restarts the app with new settings on update-environment', async () => {
     const answer = await eb('update-environment', '--environment-name', 'nova-green', '--option-settings',
       'Namespace=aws:elasticbeanstalk:application:environment,OptionName=COLOR,Value=teal');
     expect(answer.Status).toBe('Updating');
-    const [green] = await waitFor(['nova-green'], (env) => env.Status === 'Ready', 15_000);
+    const [green] = await waitFor(['nova-green'], (env) => env.Status === 'Ready', 60_000);
     expect([green.Health, green.HealthStatus]).toEqual(['Green', 'Ok']);
     expect(JSON.parse((await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, '/')).body).color).toBe('teal');
     const messages = (await eb('describe-events', '--environment-name', 'nova-green', '--max-records', '3')).Events.map((event: { Message: string }) => event.Message);
     expect(messages).toContain('Environment update completed successfully.');
-  }, 30_000);
+  }, 120_000);
 
   it('turns an environment Red when its app process dies', async () => {
     const status = (await (await fetch(`${sandbox.endpoint}/_sandbox/status`)).json()) as { environments: Array<{ name: string; status: string; pid: number }> };
     const green = status.environments.find((env) => env.name === 'nova-green' && env.status === 'Ready')!;
     process.kill(-green.pid, 'SIGKILL');
-    const [after] = await waitFor(['nova-green'], (env) => env.Health === 'Red', 10_000);
+    const [after] = await waitFor(['nova-green'], (env) => env.Health === 'Red', 60_000);
     expect([after.Status, after.HealthStatus]).toEqual(['Ready', 'Severe']);
     const health = await eb('describe-environment-health', '--environment-name', 'nova-green', '--attribute-names', 'All');
     expect(health).toMatchObject({ Color: 'Red', HealthStatus: 'Severe', Status: 'Ready' });
-  }, 30_000);
+  }, 120_000);
 
   it('answers an unknown environment with the EB error', async () => {
     const result = await aws('elasticbeanstalk', 'terminate-environment', '--environment-name', 'nova-nope');
@@ -233,7 +263,7 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     expect(result.stderr).toContain(
       "An error occurred (InvalidParameterValue) when calling the TerminateEnvironment operation: No Environment found for EnvironmentName = 'nova-nope'.",
     );
-  }, 15_000);
+  }, 120_000);
 });
 
 describe('sandbox faults', () => {
@@ -253,7 +283,7 @@ describe('sandbox faults', () => {
       await sandbox.close();
       rmSync(stateDir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('sandbox control (background process)', () => {
@@ -277,5 +307,5 @@ describe('sandbox control (background process)', () => {
       await stopSandbox(stateDir);
       rmSync(stateDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { EbEvent, Environment } from '../../src/aws/eb.js';
 import {
   byAgeNewestFirst,
+  choosePlatform,
+  platformBranch,
   envTimestamp,
   holderOfMain,
   lostMainAt,
@@ -12,6 +14,12 @@ import {
 } from '../../src/deploy/environments.js';
 import { decide, KEEP_VERSIONS, versionsToPrune } from '../../src/commands/terminate-eb-old-environment.js';
 import { lastSwapPartner } from '../../src/commands/rollback.js';
+import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
+import { terminateEnvironment } from '../../src/aws/eb.js';
+import { AwsCli } from '../../src/aws/cli.js';
+import { Logger } from '../../src/ui/log.js';
+import { Redactor } from '../../src/ui/redact.js';
+import { awsError, ok, recordingExec, Sink } from './fakes.js';
 
 const REGION = 'ap-northeast-2';
 const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
@@ -250,5 +258,139 @@ describe("terminate_eb_old_environment's versionsToPrune", () => {
 
   it('deletes nothing while there are no more than KEEP_VERSIONS, in any order', () => {
     expect(versionsToPrune([...versions.slice(4)].reverse(), new Set())).toEqual([]);
+  });
+});
+
+describe("terminate_eb_old_environment's decide and the DNS TTL", () => {
+  const now = new Date((T0 + 3600) * 1000);
+  const live = env(`nova-${T0}`, 'dv-nova');
+
+  it('keeps one that lost the main CNAME less than the TTL ago, even with grace 0; after it, terminates', () => {
+    const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0 - 1}`);
+    const justNow = [swapEvent(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 30_000))];
+    const [kept] = decide([live, old], justNow, MAIN, 0, now, 60_000).filter((d) => d.environment === old.EnvironmentName);
+    expect(kept.action).toBe('keep');
+    expect(kept.reason).toContain(`until ${new Date(now.getTime() + 30_000).toISOString()} (DNS TTL 60 s)`);
+    const later = [swapEvent(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 61_000))];
+    expect(decide([live, old], later, MAIN, 0, now, 60_000).find((d) => d.environment === old.EnvironmentName)?.action).toBe('terminate');
+  });
+});
+
+describe('the platform stays put', () => {
+  const stacks = [
+    '64bit Amazon Linux 2023 v6.7.0 running Node.js 24',
+    '64bit Amazon Linux 2023 v6.6.3 running Node.js 22',
+    '64bit Amazon Linux 2023 v6.6.2 running Node.js 22',
+    '64bit Amazon Linux 2 v5.10.2 running Node.js 18',
+    '64bit Amazon Linux 2 v5.10.1 running Node.js 18',
+  ];
+
+  it('reads a stack as a branch and a version', () => {
+    expect(platformBranch('64bit Amazon Linux 2 v5.10.2 running Node.js 18')).toEqual({ branch: 'Node.js 18 on 64bit Amazon Linux 2', version: [5, 10, 2] });
+    expect(platformBranch('Docker')).toBeUndefined();
+  });
+
+  it('keeps the live branch at its newest version, and names the newer branch without taking it', () => {
+    const c = choosePlatform(stacks, { live: '64bit Amazon Linux 2 v5.10.1 running Node.js 18' });
+    expect(c.stack).toBe('64bit Amazon Linux 2 v5.10.2 running Node.js 18');
+    expect(c.newerBranch).toBe('64bit Amazon Linux 2023 v6.7.0 running Node.js 24');
+    expect(choosePlatform(stacks, { live: '64bit Amazon Linux 2023 v6.6.2 running Node.js 22' }).stack).toBe('64bit Amazon Linux 2023 v6.6.3 running Node.js 22');
+  });
+
+  it('nova.PLATFORM names the branch to move to; a first deploy takes the newest Node.js', () => {
+    const moved = choosePlatform(stacks, { wanted: 'Node.js 24', live: '64bit Amazon Linux 2 v5.10.1 running Node.js 18' });
+    expect(moved).toMatchObject({ stack: '64bit Amazon Linux 2023 v6.7.0 running Node.js 24', newerBranch: undefined });
+    expect(choosePlatform(stacks, {}).stack).toBe('64bit Amazon Linux 2023 v6.7.0 running Node.js 24');
+  });
+
+  it('a live branch no longer offered falls back to the newest Node.js and says so', () => {
+    const c = choosePlatform(stacks, { live: '64bit Amazon Linux 2 v5.8.0 running Node.js 16' });
+    expect(c.stack).toBe('64bit Amazon Linux 2023 v6.7.0 running Node.js 24');
+    expect(c.why).toMatch(/no longer offered/);
+  });
+});
+
+describe('the health gate', () => {
+  const label = 'app-1';
+  const e = (Status: any, Health: any, HealthStatus: string) => ({ Status, Health, HealthStatus, VersionLabel: label });
+
+  it('Severe while Launching is reported, not fatal', () => {
+    const v = healthGate(e('Launching', 'Red', 'Severe'), [], label, 0);
+    expect(v).toMatchObject({ wait: 'Launching, health Red (Severe)' });
+    expect('note' in v && v.note).toMatch(/while Launching/);
+    expect(healthGate(e('Launching', 'Red', 'Severe'), [{ Message: 'Environment health has transitioned from Pending to Severe. ELB health is failing.' }], label, 0)).toHaveProperty('wait');
+  });
+
+  it('fails on EB failure events and FATAL, whatever the status', () => {
+    for (const Message of ['Failed to launch environment.', 'Create environment operation is complete, but with errors.', "Stack named 'awseb-e-x-stack' aborted operation."]) {
+      expect(healthGate(e('Launching', 'Grey', 'Pending'), [{ Message }], label, 0)).toEqual({ fail: Message });
+    }
+    expect(healthGate(e('Launching', 'Grey', 'Pending'), [{ Message: 'anything', Severity: 'FATAL' }], label, 0)).toEqual({ fail: 'anything' });
+  });
+
+  it('Red after Ready fails only once it persists; Green with our version is done', () => {
+    expect(healthGate(e('Ready', 'Red', 'Severe'), [], label, 1)).toHaveProperty('wait');
+    expect(healthGate(e('Ready', 'Red', 'Severe'), [], label, 3)).toHaveProperty('fail');
+    expect(healthGate(e('Ready', 'Green', 'Ok'), [], label, 0)).toEqual({ done: true });
+    expect(healthGate(e('Terminated', 'Grey', 'Unknown'), [], label, 0)).toEqual({ fail: 'it is Terminated' });
+  });
+});
+
+describe('terminateEnvironment (issue 12: one already terminating is not an error)', () => {
+  const cli = (script: Parameters<typeof recordingExec>[0]) => {
+    const exec = recordingExec(script);
+    const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined });
+    return { ctx: { aws, log } as any, exec };
+  };
+  const described = (Status: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: 'nova-1', Status }] }));
+
+  it('answers "already" when EB refuses because it is terminating or gone', async () => {
+    const invalid = awsError('InvalidParameterValue', 'TerminateEnvironment', 'Environment named nova-1 is in an invalid state for this operation. Must be Ready.');
+    for (const status of ['Terminating', 'Terminated']) {
+      const { ctx, exec } = cli([invalid, described(status)]);
+      expect(await terminateEnvironment(ctx, 'nova-1')).toBe('already');
+      expect(exec.calls.map((c) => c.args[1])).toEqual(['terminate-environment', 'describe-environments']);
+    }
+    const { ctx } = cli([awsError('InvalidParameterValue', 'TerminateEnvironment', "No Environment found for EnvironmentName = 'nova-1'."), ok('{"Environments":[]}')]);
+    expect(await terminateEnvironment(ctx, 'nova-1')).toBe('already');
+  });
+
+  it('still fails when the environment is in another state, or for another error', async () => {
+    const invalid = awsError('InvalidParameterValue', 'TerminateEnvironment', 'Environment named nova-1 is in an invalid state for this operation. Must be Ready.');
+    await expect(terminateEnvironment(cli([invalid, described('Updating')]).ctx, 'nova-1')).rejects.toThrow(/invalid state/);
+    await expect(terminateEnvironment(cli([awsError('AccessDenied', 'TerminateEnvironment', 'no')]).ctx, 'nova-1')).rejects.toThrow(/AccessDenied|no/);
+  });
+});
+
+describe('lost answers: the swap is verified, never repeated; an environment we made is adopted', () => {
+  const MAINC = `dv-nova.${REGION}.elasticbeanstalk.com`;
+  const cli = (script: Parameters<typeof recordingExec>[0]) => {
+    const exec = recordingExec(script);
+    const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined });
+    return { ctx: { aws, log, dryRun: false, phase: 'dv', sandbox: { endpoint: 'http://127.0.0.1:1', router: '127.0.0.1:2' } } as any, exec };
+  };
+  const holding = (name: string, cname: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: name, CNAME: cname, Status: 'Ready' }] }));
+
+  it('a swap whose answer was lost (the retry meets OperationInProgressFailure) is checked with describe, not sent again', async () => {
+    const { ctx, exec } = cli([awsError('OperationInProgressFailure', 'SwapEnvironmentCNAMEs', 'An operation is already in progress'), holding('nova-2', MAINC)]);
+    await swapVerified(ctx, 'dv', 'nova-1', 'nova-2', MAINC);
+    expect(exec.calls.map((c) => c.args[1])).toEqual(['swap-environment-cnames', 'describe-environments']);
+  });
+
+  it('a swap that answered waits until EB shows the new holder', async () => {
+    const { ctx, exec } = cli([ok(''), holding('nova-2', MAINC)]);
+    await swapVerified(ctx, 'dv', 'nova-1', 'nova-2', MAINC);
+    expect(exec.calls.filter((c) => c.args[1] === 'swap-environment-cnames')).toHaveLength(1);
+  });
+
+  it('adopts an environment with our tags and our version; not one without them', async () => {
+    const described = ok(JSON.stringify({ Environments: [{ EnvironmentName: 'nova-5', EnvironmentArn: 'arn:env/nova-5', VersionLabel: 'app-1', Status: 'Launching' }] }));
+    const ours = ok(JSON.stringify({ ResourceTags: [{ Key: 'johanna:phase', Value: 'dv' }, { Key: 'johanna:role', Value: 'nova-environment' }] }));
+    const theirs = ok(JSON.stringify({ ResourceTags: [{ Key: 'johanna:phase', Value: 'qa' }, { Key: 'johanna:role', Value: 'nova-environment' }] }));
+    expect(await madeByThisRun(cli([described, ours]).ctx, 'dv', 'nova-5', 'app-1')).toBe(true);
+    expect(await madeByThisRun(cli([described, theirs]).ctx, 'dv', 'nova-5', 'app-1')).toBe(false);
+    expect(await madeByThisRun(cli([described]).ctx, 'dv', 'nova-5', 'app-2')).toBe(false);
   });
 });

@@ -35,7 +35,7 @@ function environment(store: EbStore, over: Partial<Environment> = {}): Environme
     tags: [],
     generation: 0,
     failedChecks: 0,
-    instanceId: 'i-0123456789abcdef0',
+    resources: { vpcId: 'vpc-1', instanceIds: ['i-0123456789abcdef0'], loadBalancerEnis: [], loadBalancerName: 'awseb-AWSEB-1' },
     ...over,
   } as Environment;
   store.environments.push(e);
@@ -156,7 +156,7 @@ describe('EnvironmentInfo', () => {
   });
 
   it('an environment without an instance yet has nothing to compile, and says it pulled', async () => {
-    const { info, store } = setup({ instanceId: undefined });
+    const { info, store } = setup({ resources: undefined });
     info.request(params({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' }));
     for (let i = 0; i < 200 && store.events.length < 2; i++) await new Promise((r) => setImmediate(r));
     expect(store.events.map((e) => e.message)).toEqual(['requestEnvironmentInfo is starting.', 'Pulled logs for environment instances.']);
