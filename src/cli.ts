@@ -22,7 +22,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export function usage(): string {
   const rows: [string, string][] = [
     ...COMMANDS.map((c): [string, string] => [`./run ${c.name}`, c.summary]),
-    ['./run sandbox start|stop|status', 'the local AWS stand-in (--port, --router-port, --fail-rate, --foreground,'],
+    ['./run sandbox start|stop|status', 'the local AWS stand-in, one per endpoint port (--port, --router-port, --fail-rate, --foreground, --all,'],
     ['', '  --nat-delay, --eni-linger, --iam-delay, --dns-ttl, --lose-responses, --taken-cnames, --launch-health-blip)'],
     ['./run [AWS CLI COMMAND]', "(ex: './run -- aws ec2 describe-instances')"],
     ['cd [EB DIR]; ../run [EB CLI COMMAND]', "(ex: 'cd nova; ../run -- eb list --region ap-northeast-2')"],
@@ -79,6 +79,7 @@ function parseArgs(argv: string[]): Parsed {
     .option('--lose-responses <r>')
     .option('--taken-cnames <list>')
     .option('--launch-health-blip')
+    .option('--all')
     .option('-h, --help');
   try {
     program.parse(argv, { from: 'user' });
