@@ -2,9 +2,8 @@
 // automatic start of a phase whose config points at the sandbox.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isAlive, sleep } from './process-group.js';
+import { join, resolve, sep } from 'node:path';
+import { builtScript, isAlive, sleep } from './process-group.js';
 import { createSandbox, type SandboxDelays, type StrictOptions } from './server.js';
 import { logFile, pidFile, readInfo, readPid, removeInfo, writeInfo, type SandboxInfo } from './state-files.js';
 
@@ -135,15 +134,6 @@ async function isOurSandbox(pid: number, endpoint: string | undefined): Promise<
   }
 }
 
-/** main.js beside this file when built; from the sources (vitest), the built copy in dist/. */
-function mainScript(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'main.js'), join(here, '..', 'dist', 'sandbox', 'main.js')];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new Error(`the sandbox is not built (no ${candidates.join(' or ')}); run npm run build`);
-  return found;
-}
-
 async function running(stateDir: string): Promise<SandboxInfo | undefined> {
   const pid = readPid(stateDir);
   const info = readInfo(stateDir);
@@ -196,7 +186,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Starte
   if (options.foreground) return { ...(await runInForeground(options)), ...(restarted ? { restarted } : {}) };
 
   const log = logFile(options.stateDir);
-  const args = [mainScript(), '--port', String(options.port), '--router-port', String(options.routerPort), '--state-dir', options.stateDir];
+  const args = [builtScript('main.js'), '--port', String(options.port), '--router-port', String(options.routerPort), '--state-dir', options.stateDir];
   if (options.failRate !== undefined) args.push('--fail-rate', String(options.failRate));
   args.push(...strictArgs(options.strict));
   const delays = options.delays ?? {};

@@ -5,6 +5,7 @@
 // output is the command's (inherited), it exits with the command's code or signal, and a
 // signal sent to the guard alone is passed on.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { currentParent, isAlive } from './process-group.js';
 
@@ -33,9 +34,28 @@ let ending = false;
 function endGroup(): void {
   clearInterval(watch);
   ending = true;
-  console.error(`guard: parent ${parent} is gone; stopping ${file} (group ${process.pid})`);
-  process.kill(-process.pid, 'SIGTERM'); // the guard ignores it while ending
-  setTimeout(() => process.kill(-process.pid, 'SIGKILL'), GRACE_MS);
+  // Only a guard that leads its group (spawned detached) may signal the group: otherwise
+  // the group is its starter's, and only the command is ours to end.
+  const target = leadsGroup() ? -process.pid : child.pid!;
+  console.error(`guard: parent ${parent} is gone; stopping ${file} (${target < 0 ? `group ${process.pid}` : `pid ${target}`})`);
+  process.kill(target, 'SIGTERM'); // the guard ignores it while ending
+  setTimeout(() => {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    process.exit(1);
+  }, GRACE_MS);
+}
+
+function leadsGroup(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 const watch = setInterval(() => {

@@ -56,10 +56,10 @@ export function currentParent(): number | undefined {
   }
 }
 
-/** guard.js beside this file when built; from the sources (vitest), the built copy in dist/. */
-function guardScript(): string {
+/** A sandbox script (main.js, guard.js) beside this file when built; from the sources (vitest), the built copy in dist/. */
+export function builtScript(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'guard.js'), join(here, '..', 'dist', 'sandbox', 'guard.js')];
+  const candidates = [join(here, name), join(here, '..', 'dist', 'sandbox', name)];
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) throw new Error(`the sandbox is not built (no ${candidates.join(' or ')}); run npm run build`);
   return found;
@@ -72,5 +72,5 @@ function guardScript(): string {
  * leads the group, so stopGroup and a kill of -pid reach the command and the guard alike.
  */
 export function guarded(command: { file: string; args: string[] }): { file: string; args: string[] } {
-  return { file: process.execPath, args: [guardScript(), String(process.pid), command.file, ...command.args] };
+  return { file: process.execPath, args: [builtScript('guard.js'), String(process.pid), command.file, ...command.args] };
 }
