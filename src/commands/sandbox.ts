@@ -48,7 +48,7 @@ export async function ensureSandbox(root: string, target: SandboxTarget, log: Lo
   if (mine.running) log.warn(`the sandbox at ${target.endpoint} is half-dead (${mine.problems?.join('; ')}): restarting it; what it held is gone`);
   else log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
   const s = await startSandbox({ port, routerPort: portOf(target.router), stateDir: dir });
-  log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop --port ${port}`);
+  log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop${portFlag(port)}`);
 }
 
 /** `./run sandbox start`'s own flags; the strict ones are in seconds (or a rate, or a list). */
