@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { freePort } from './ports.js';
-import { sleep, stopGroup } from './process-group.js';
+import { guarded, sleep, stopGroup } from './process-group.js';
 
 export interface MotoServer {
   port: number;
@@ -24,8 +24,11 @@ async function answers(port: number): Promise<boolean> {
 async function startOnce(logFile: string): Promise<{ child: ChildProcess; port: number } | undefined> {
   const port = await freePort();
   const log = openSync(logFile, 'a');
-  // Its own process group, so stopping it also ends anything it forks.
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  // Its own process group, so stopping it also ends anything it forks; under a guard, so
+  // it dies with this process even when this process is SIGKILLed (moto is Python, and
+  // knows nothing of its parent). `pid` is the guard's, the group's leader.
+  const { file, args } = guarded({ file: 'moto_server', args: ['-H', '127.0.0.1', '-p', String(port)] });
+  const child = spawn(file, args, {
     detached: true,
     stdio: ['ignore', log, log],
   });

@@ -46,13 +46,14 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--dns-ttl <s>', description: "how long a client keeps a CNAME's answer [5; AWS: 60]", number: seconds },
   { flags: '--taken-cnames <list>', description: 'CNAME prefixes held by another account (comma-separated)' },
   { flags: '--launch-health-blip', description: 'launches pass through Severe health before Ok' },
+  { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 
 /** "How to Play": the commands, the passthrough, the options (`./run`, `./run --help`). */
 export function usage(): string {
   const rows: [string, string][] = [
     ...COMMANDS.map((c): [string, string] => [`./run ${c.name}`, c.summary]),
-    ['./run sandbox start|stop|status', 'the local AWS stand-in (./run sandbox --help for its options)'],
+    ['./run sandbox start|stop|status', 'the local AWS stand-in, one per endpoint port (./run sandbox --help)'],
     ['./run [AWS CLI COMMAND]', "(ex: './run -- aws ec2 describe-instances')"],
     ['cd [EB DIR]; ../run [EB CLI COMMAND]', "(ex: 'cd nova; ../run -- eb list --region ap-northeast-2')"],
   ];
@@ -76,7 +77,8 @@ export function usage(): string {
     "Command options (./run <command> --help shows a command's own, with an example):",
     ...[...owned.values()].map(({ o, by }) => option(o, by.length > 3 ? 'changing commands: ' : `${by.join(', ')}: `)),
     '',
-    'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run, 130 canceled.',
+    'Exit codes: 0 done, 1 failed, 2 usage or config error, 3 phase locked by another run,',
+    '            130 canceled or interrupted by SIGINT, 143 interrupted by SIGTERM (after the cleanup).',
   ];
   return lines.join('\n') + '\n';
 }

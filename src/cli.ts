@@ -1,10 +1,12 @@
 // Commander wiring, config, confirmation and dispatch. The only place that exits.
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
 import { EXIT, JohannaError, LockedError, UsageError } from './errors.js';
 import { parseArgs, usage } from './args.js';
+import { isMutating } from './aws/cli.js';
 import { passthrough } from './commands/passthrough.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { ensureSandbox } from './commands/sandbox.js';
@@ -26,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   let json = mine.includes('--json');
   let commandName = through ? through[0] ?? '' : '';
   let ctx: Ctx | undefined;
+  let interrupt: Interrupt | undefined;
   try {
     const parsed = parseArgs(mine);
     const opts = parsed.opts;
@@ -64,7 +67,9 @@ export async function main(argv: string[]): Promise<number> {
     const redactor = makeRedactor(process.env, config);
     log = new Logger({ verbose: Boolean(opts.verbose), json, color: useColor(opts, process.env, process.stderr), redactor });
     for (const w of warnings) log.warn(w);
-    ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: onInterrupt(log) });
+    interrupt = onInterrupt(log);
+    ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: interrupt.signal });
+    checkRunLog(ctx, through ? (through[0] !== 'aws' || isMutating(through.slice(1))) : spec!.changes && !ctx.dryRun);
 
     const needsConfirm = through ? true : spec!.changes;
     if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin });
@@ -88,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       throw err;
     }
     await notify(ctx, true, result);
-    if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, runLog: ctx.aws.runLog?.file, awsCalls: ctx.aws.records.length });
+    if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, ...runLogJson(ctx), awsCalls: ctx.aws.records.length });
     return EXIT.ok;
   } catch (err) {
     const e = err instanceof JohannaError ? err : undefined;
@@ -104,11 +109,53 @@ export async function main(argv: string[]): Promise<number> {
         ok: false,
         command: commandName,
         error: { code: e?.code ?? 'INTERNAL', message: e?.message ?? String((err as Error)?.message ?? err), hint: e?.hint },
-        ...(ctx ? { runLog: ctx.aws.runLog?.file, awsCalls: ctx.aws.records.length } : {}),
+        ...(interrupt?.received ? { interrupted: interrupt.received } : {}),
+        ...(ctx ? { ...runLogJson(ctx), awsCalls: ctx.aws.records.length } : {}),
       });
     }
+    // A run stopped by a signal exits as the shell reports one (128 + its number: 130 for
+    // SIGINT, 143 for SIGTERM), whatever error the stop surfaced as: an aborted wait, or an
+    // aws child that got the terminal's Ctrl-C too. It gets there only after its cleanup.
+    if (interrupt?.received) return 128 + os.constants.signals[interrupt.received];
     return e?.exitCode ?? EXIT.failed;
   }
+}
+
+/** An unwritable run log (logs/<phase> not a writable folder): changing commands refuse before any call. */
+class RunLogError extends JohannaError {
+  override readonly code = 'RUN_LOG';
+  // Exit 2, as for a config error: the contract's 2 promises that nothing was changed and
+  // no AWS call was made, which holds (the check runs before any), and the fix is the
+  // operator's, in the installation; 1 would say the work failed and invite a retry.
+  override readonly exitCode = EXIT.usage;
+}
+
+function checkRunLog(ctx: Ctx, changes: boolean): void {
+  const runLog = ctx.aws.runLog;
+  if (!runLog) return;
+  if (runLog.problem) {
+    if (changes) {
+      throw new RunLogError(
+        `${runLog.problem}; a changing command keeps a record of every aws call, so nothing was done`,
+        `make ${path.dirname(runLog.file)} a writable folder, or look first with --dry-run or status (they run without a log)`,
+      );
+    }
+    ctx.log.warn(`${runLog.problem}; this read-only run goes on without a run log`);
+  }
+  // Once started, a run that loses its log finishes its work or its cleanup and releases
+  // its lock: stopping half-way would do more harm than a log with missing lines.
+  runLog.onProblem = (problem) => ctx.log.warn(`${problem}; the run goes on, but its run log misses every call from here on`);
+}
+
+function runLogJson(ctx: Ctx): Record<string, unknown> {
+  const runLog = ctx.aws.runLog;
+  return { runLog: runLog?.file, ...(runLog?.problem ? { runLogProblem: runLog.problem } : {}) };
+}
+
+interface Interrupt {
+  signal: AbortSignal;
+  /** The first signal received, if any. */
+  received?: 'SIGINT' | 'SIGTERM';
 }
 
 /**
@@ -116,16 +163,18 @@ export async function main(argv: string[]): Promise<number> {
  * its new environment and every command releases its lock on the way out. A second signal
  * exits at once.
  */
-function onInterrupt(log: Logger): AbortSignal {
+function onInterrupt(log: Logger): Interrupt {
   const abort = new AbortController();
-  const handler = (sig: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+  const interrupt: Interrupt = { signal: abort.signal };
+  const handler = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (abort.signal.aborted) process.exit(128 + os.constants.signals[sig]);
     log.warn(`${sig}: stopping at the next safe point and cleaning up (send it again to stop at once)`);
+    interrupt.received = sig;
     abort.abort();
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return abort.signal;
+  return interrupt;
 }
 
 // Exit explicitly: a stray handle (a prompt, a socket) must never keep a cron job alive.

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { request } from 'node:http';
 import { dirname, join, resolve, sep } from 'node:path';
 import { unzipSync } from 'fflate';
-import { stopGroup } from '../process-group.js';
+import { guarded, stopGroup } from '../process-group.js';
 
 export interface AppProcess {
   pid: number;
@@ -45,7 +45,7 @@ function command(dir: string): { file: string; args: string[] } {
  * it (PORT and the environment properties) plus PATH/HOME to find node, and nothing of ours.
  */
 export function startApp(dir: string, port: number, properties: Record<string, string>, logFile: string): AppProcess {
-  const { file, args } = command(dir);
+  const { file, args } = guarded(command(dir)); // dies with the sandbox, even a SIGKILLed one
   const log = openSync(logFile, 'a');
   let child: ChildProcess;
   try {

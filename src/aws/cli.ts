@@ -130,16 +130,45 @@ export interface RunLogRecord {
   purpose?: string;
 }
 
-/** One JSON line per call, appended synchronously so a killed run keeps its record. */
+/**
+ * One JSON line per call, appended synchronously so a killed run keeps its record. A log
+ * that cannot be written never fails a call: that would stop a deploy half-way, skip its
+ * cleanup and leave its lock held. The first failure is kept in `problem` and passed to
+ * `onProblem` once; the calls stay in memory (AwsCli.records) for the run's summary.
+ */
 export class RunLog {
   readonly file: string;
+  /** Why the log cannot be written (set at construction, or at the first append that fails). */
+  problem?: string;
+  /** Told once, when an append first fails (cli.ts warns). */
+  onProblem?: (problem: string) => void;
+
   constructor(dir: string, command: string, now = new Date()) {
-    mkdirSync(dir, { recursive: true });
     const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     this.file = path.join(dir, `${stamp}-${command}-${process.pid}.jsonl`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      // Created now, so a changing command can refuse before its first call rather than
+      // lose its record half-way.
+      appendFileSync(this.file, '');
+    } catch (err) {
+      this.problem = RunLog.describe(this.file, err);
+    }
   }
+
   append(record: object): void {
-    appendFileSync(this.file, JSON.stringify(record) + '\n');
+    // Once broken, stay quiet: a log with holes would read as a complete one.
+    if (this.problem) return;
+    try {
+      appendFileSync(this.file, JSON.stringify(record) + '\n');
+    } catch (err) {
+      this.problem = RunLog.describe(this.file, err);
+      this.onProblem?.(this.problem);
+    }
+  }
+
+  private static describe(file: string, err: unknown): string {
+    return `cannot write the run log ${file}: ${(err as Error).message}`;
   }
 }
 

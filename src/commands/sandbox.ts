@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { GlobalOptions, SandboxTarget } from '../context.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, StateError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 
 // Loaded on use: a real-AWS run never needs the sandbox's code.
@@ -13,7 +13,8 @@ const control = () => import('../../sandbox/control.js');
 export const DEFAULT_PORT = 4566;
 export const DEFAULT_ROUTER_PORT = 4580;
 
-function stateDir(root: string): string {
+/** Every sandbox of a checkout keeps its state under .sandbox/, one folder per endpoint port. */
+function sandboxRoot(root: string): string {
   return path.join(root, '.sandbox');
 }
 
@@ -21,23 +22,33 @@ function portOf(hostPort: string): number {
   return Number(hostPort.replace(/\/$/, '').split(':').pop());
 }
 
-/** Anything answering HTTP there (our sandbox, or a moto or LocalStack of the user's own). */
-async function answers(endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Start the sandbox in the background if nothing answers at the phase's endpoint yet. */
+/**
+ * Start the sandbox in the background if nothing answers at the phase's endpoint yet; a
+ * half-dead one of this checkout (moto or the router gone) is restarted. One we did not
+ * start (a test's, or a moto or LocalStack of the user's) is used as it is, unless it is
+ * a sandbox of ours with a dead part: then the run stops here, saying what to do, instead
+ * of failing at its first aws call.
+ */
 export async function ensureSandbox(root: string, target: SandboxTarget, log: Logger): Promise<void> {
-  if (await answers(target.endpoint)) return;
-  const { startSandbox } = await control();
-  log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
-  const s = await startSandbox({ port: portOf(target.endpoint), routerPort: portOf(target.router), stateDir: stateDir(root) });
-  log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop`);
+  const { checkEndpoint, sandboxStatus, startSandbox, stateDirFor } = await control();
+  const port = portOf(target.endpoint);
+  const dir = stateDirFor(sandboxRoot(root), port);
+  const mine = await sandboxStatus(dir);
+  if (mine.running && mine.healthy) return;
+  if (!mine.running) {
+    const check = await checkEndpoint(target.endpoint);
+    if (check.sandbox && check.sandbox.problems.length) {
+      throw new StateError(
+        `the sandbox at ${target.endpoint} (pid ${check.sandbox.pid ?? '?'}) is half-dead: ${check.sandbox.problems.join('; ')}`,
+        `it was not started from ${dir}, so restart it where it was started, or end it (kill ${check.sandbox.pid ?? '<pid>'}) and run this again`,
+      );
+    }
+    if (check.answers) return;
+  }
+  if (mine.running) log.warn(`the sandbox at ${target.endpoint} is half-dead (${mine.problems?.join('; ')}): restarting it; what it held is gone`);
+  else log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
+  const s = await startSandbox({ port, routerPort: portOf(target.router), stateDir: dir });
+  log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop${portFlag(port)}`);
 }
 
 /** `./run sandbox start`'s own flags; the strict ones are in seconds (or a rate, or a list). */
@@ -53,6 +64,8 @@ export interface SandboxFlags {
   loseResponses?: string;
   takenCnames?: string;
   launchHealthBlip?: boolean;
+  /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
+  all?: boolean;
 }
 
 function strictFromFlags(opts: SandboxFlags) {
@@ -79,8 +92,7 @@ export interface SandboxCommandInput {
 
 export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
   const { opts, log } = i;
-  const dir = stateDir(i.root);
-  const { sandboxStatus, startSandbox, stopSandbox } = await control();
+  const { sandboxStatus, startSandbox, stateDirFor, stateDirs, stopAllSandboxes, stopSandbox } = await control();
   // Ports default to the phase config's sandbox section when there is one.
   let port = DEFAULT_PORT;
   let routerPort = DEFAULT_ROUTER_PORT;
@@ -93,46 +105,92 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
   }
   if (opts.port) port = Number(opts.port);
   if (opts.routerPort) routerPort = Number(opts.routerPort);
+  if (opts.all && i.action === 'start') throw new UsageError('--all goes with sandbox stop or status, not start', './run sandbox stop --all');
+  const dir = stateDirFor(sandboxRoot(i.root), port);
 
   switch (i.action) {
     case 'start': {
       // In the foreground the sandbox runs inside this process and startSandbox returns
       // only once it has been stopped (Ctrl-C or SIGTERM).
       if (opts.foreground) log.info(`sandbox in the foreground at http://127.0.0.1:${port}, router 127.0.0.1:${routerPort}; Ctrl-C stops it`);
-      const s = await startSandbox({
-        port,
-        routerPort,
-        stateDir: dir,
-        failRate: opts.failRate ? Number(opts.failRate) : undefined,
-        foreground: Boolean(opts.foreground),
-        strict: strictFromFlags(opts),
-      });
-      if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s });
+      let s;
+      try {
+        s = await startSandbox({
+          port,
+          routerPort,
+          stateDir: dir,
+          failRate: opts.failRate ? Number(opts.failRate) : undefined,
+          foreground: Boolean(opts.foreground),
+          strict: strictFromFlags(opts),
+        });
+      } catch (err) {
+        throw new StateError((err as Error).message);
+      }
+      if (s.restarted) log.warn(`the sandbox at http://127.0.0.1:${port} was half-dead (${s.restarted.join('; ')}): restarted it; what it held is gone`);
+      if (s.alreadyRunning && s.router !== `127.0.0.1:${routerPort}`) log.warn(`it runs with its router at ${s.router}, not 127.0.0.1:${routerPort}; stop it first (./run sandbox stop${portFlag(port)}) to change that`);
+      if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s, stateDir: dir });
       else if (opts.foreground) log.result('sandbox stopped');
-      else log.result(`${s.alreadyRunning ? 'already running' : 'started'}: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}, log ${path.join(dir, 'sandbox.log')})`);
+      else log.result(`${s.alreadyRunning ? 'already running' : s.restarted ? 'restarted' : 'started'}: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}, log ${path.join(dir, 'sandbox.log')})`);
       return EXIT.ok;
     }
     case 'stop': {
+      if (opts.all) {
+        const all = await stopAllSandboxes(sandboxRoot(i.root));
+        if (opts.json) log.jsonResult({ ok: true, command: 'sandbox stop', all });
+        else if (!all.some((s) => s.stopped || s.orphans?.length)) log.result('none running');
+        for (const s of all) {
+          if (!opts.json && (s.stopped || s.orphans?.length)) log.result(`${s.stateDir}: ${stopWords(s)}`);
+        }
+        return EXIT.ok;
+      }
       const s = await stopSandbox(dir);
-      if (opts.json) log.jsonResult({ ok: true, command: 'sandbox stop', ...s });
-      else log.result(s.stopped ? `stopped (pid ${s.pid})` : 'not running');
+      if (opts.json) log.jsonResult({ ok: true, command: 'sandbox stop', ...s, stateDir: dir });
+      else log.result(`http://127.0.0.1:${port}: ${stopWords(s)}`);
       return EXIT.ok;
     }
     case 'status': {
-      const s = await sandboxStatus(dir);
-      if (opts.json) {
-        log.jsonResult({ ok: true, command: 'sandbox status', ...s });
-      } else if (!s.running) {
-        log.result('not running (start it with ./run sandbox start)');
-      } else {
-        log.result(`running: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid})`);
-        for (const e of (s.environments ?? []) as Record<string, unknown>[]) {
-          log.result(`  ${String(e.name).padEnd(20)} ${String(e.cname ?? '').padEnd(50)} ${e.status} ${e.health}`);
+      const dirs = opts.all ? stateDirs(sandboxRoot(i.root)) : [dir];
+      const all = await Promise.all(dirs.map((d) => sandboxStatus(d)));
+      if (opts.json) log.jsonResult({ ok: all.every((s) => !s.running || s.healthy), command: 'sandbox status', ...(opts.all ? { all } : all[0]) });
+      if (!opts.json) {
+        for (const s of opts.all ? all.filter((x) => x.running) : all) {
+          const p = Number(path.basename(s.stateDir ?? dir)) || port;
+          printStatus(log, s, p, opts.all ? `${s.endpoint}: ` : '');
         }
       }
-      return EXIT.ok;
+      if (opts.all && !all.some((s) => s.running) && !opts.json) log.result('none running');
+      // A half-dead sandbox fails every aws call: a status that says so must not exit 0.
+      return all.some((s) => s.running && !s.healthy) ? EXIT.failed : EXIT.ok;
     }
     default:
       throw new UsageError(`sandbox takes start, stop or status${i.action ? `, not '${i.action}'` : ''}`, './run sandbox start');
+  }
+}
+
+function stopWords(s: { stopped: boolean; pid?: number; orphans?: number[] }): string {
+  const orphans = s.orphans?.length ? `killed ${s.orphans.length} process${s.orphans.length === 1 ? '' : 'es'} left in its folder (pid ${s.orphans.join(', ')})` : '';
+  if (s.stopped) return `stopped (pid ${s.pid})${orphans ? `; ${orphans}` : ''}`;
+  return orphans || 'not running';
+}
+
+/** ` --port N`, or nothing for the default port: what to add to act on that sandbox again. */
+function portFlag(port: number): string {
+  return port === DEFAULT_PORT ? '' : ` --port ${port}`;
+}
+
+function printStatus(log: Logger, s: Awaited<ReturnType<Awaited<ReturnType<typeof control>>['sandboxStatus']>>, port: number, label = ''): void {
+  const flag = portFlag(port);
+  if (!s.running) {
+    log.result(`${label}not running (start it with ./run sandbox start${flag})`);
+    return;
+  }
+  if (!s.healthy) {
+    log.result(`${label}HALF-DEAD: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}): ${s.problems?.join('; ')}`);
+    log.result(`  every aws call fails against it: restart it with ./run sandbox start${flag} (what it held is gone), or stop it with ./run sandbox stop${flag}`);
+    return;
+  }
+  log.result(`${label}running: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid})`);
+  for (const e of (s.environments ?? []) as Record<string, unknown>[]) {
+    log.result(`  ${String(e.name).padEnd(20)} ${String(e.cname ?? '').padEnd(50)} ${e.status} ${e.health}`);
   }
 }

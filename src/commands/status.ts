@@ -7,7 +7,7 @@ import { TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
 import { ROLE, SUBNET_KEYS, iamNames } from '../infra/names.js';
 import { phaseResources } from '../infra/discover.js';
 import { byAgeNewestFirst, envTimestamp, holderOfMain, isLive, lostMainAt, mainCname } from '../deploy/environments.js';
-import { readLock } from '../deploy/lock.js';
+import { lockState, type LockState } from '../deploy/lock.js';
 import type { CommandResult } from './registry.js';
 
 const NETWORK_ROLES = [
@@ -56,7 +56,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]),
     eb.describeEnvironments(ctx, app),
     soft(eb.describeEvents(ctx, app, { maxRecords: 1000 })),
-    soft(readLock(ctx)),
+    // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
+    lockState(ctx),
   ]);
   const found = phaseResources(tags, ctx.phase);
   const resources: Record<string, string | null> = {};
@@ -90,7 +91,6 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   });
   const present = Object.values(resources).filter(Boolean).length;
   const created = present > 0 || environments.length > 0;
-  const lockHolder = lock && lock.expiresAt * 1000 > Date.now() ? lock : undefined;
 
   const l = ctx.log;
   l.result(`phase ${ctx.phase} in ${ctx.region}${identity?.Account ? `, account ${identity.Account}` : ''}${ctx.sandbox ? ' (sandbox)' : ''}`);
@@ -109,7 +109,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
       );
     }
   }
-  l.result(lockHolder ? `  lock: held by ${lockHolder.holder} (${lockHolder.command}, since ${lockHolder.startedAt})` : '  lock: free');
+  l.result(`  lock: ${lockLine(lock)}`);
   return {
     account: identity?.Account,
     region: ctx.region,
@@ -118,6 +118,37 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     mainCname: main,
     live: liveEnv?.EnvironmentName,
     environments,
-    lock: lockHolder ?? null,
+    // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
+    lock: lockJson(lock),
   };
+}
+
+/** The same words the deploy uses when it meets that lock. */
+function lockLine(lock: LockState): string {
+  switch (lock.state) {
+    case 'free':
+      return 'free';
+    case 'held':
+      return `held by ${lock.holder.holder} (${lock.holder.command}, since ${lock.holder.startedAt})`;
+    case 'malformed':
+      return (
+        `MALFORMED: the item lacks a valid ${lock.lock.malformed.join(', ')} (${JSON.stringify(lock.lock.item)}); ` +
+        `it blocks every deploy of the phase. Clear it with: ${lock.clear}`
+      );
+    case 'unknown':
+      return `unknown: could not read it: ${lock.error}`;
+  }
+}
+
+function lockJson(lock: LockState): Record<string, unknown> | null {
+  switch (lock.state) {
+    case 'free':
+      return null;
+    case 'held':
+      return { state: 'held', ...lock.holder };
+    case 'malformed':
+      return { state: 'malformed', malformed: lock.lock.malformed, item: lock.lock.item, clear: lock.clear };
+    case 'unknown':
+      return { state: 'unknown', error: lock.error };
+  }
 }

@@ -1,14 +1,17 @@
 // The phase's deploy lock, shared by every machine that runs Johanna against the account
 // (two cron hosts, CI runners): a DynamoDB conditional write. The item records who holds
 // it, for which command and since when, and expires so that a killed run cannot block the
-// phase forever. Read-only commands take no lock. Lock calls are marked purpose "lock" in
-// the run log, apart from the command's own work.
+// phase forever; a live run renews it, so a long command never outlives its lease. Read-only
+// commands take no lock. Lock calls are marked purpose "lock" in the run log, apart from
+// the command's own work.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
-import { AwsCliError, LockedError } from '../errors.js';
+import { AwsCliError, LockedError, StateError } from '../errors.js';
 import { TAG_ROLE } from '../aws/tags.js';
+import { quoteForDisplay } from '../aws/cli.js';
 import { pause, throwIfInterrupted } from '../time.js';
 
 export const LOCK_TABLE = 'johanna-locks';
@@ -23,7 +26,34 @@ export interface LockHolder {
   expiresAt: number; // epoch seconds
 }
 
+/**
+ * A lock item that no run of Johanna wrote (fields missing or of the wrong type). Its
+ * condition can never be met, so it blocks every deploy until someone deletes it.
+ */
+export interface MalformedLock {
+  phase: string;
+  /** The fields that are missing or not of the type we write. */
+  malformed: string[];
+  /** The attributes the item does have, as stored. */
+  item: Record<string, unknown>;
+}
+
+export type LockItem = LockHolder | MalformedLock;
+
+export function isMalformed(l: LockItem | undefined): l is MalformedLock {
+  return l !== undefined && 'malformed' in l;
+}
+
+type DynamoItem = Record<string, { S?: string; N?: string }>;
+
 const opts = { purpose: 'lock' } as const;
+const CONDITION_FAILED = 'ConditionalCheckFailedException';
+
+const isAwsCode = (err: unknown, code: string) => err instanceof AwsCliError && err.awsCode === code;
+
+function key(phase: string): string {
+  return JSON.stringify({ phase: { S: phase } });
+}
 
 function item(h: LockHolder): string {
   return JSON.stringify({
@@ -36,25 +66,63 @@ function item(h: LockHolder): string {
   });
 }
 
-export async function readLock(ctx: Ctx): Promise<LockHolder | undefined> {
+/** The item as we write it, or what is wrong with it: a lock we cannot read is never "free". */
+function parseItem(phase: string, raw: DynamoItem): LockItem {
+  const text = (k: string) => (typeof raw[k]?.S === 'string' && raw[k].S !== '' ? raw[k].S : undefined);
+  const expires = raw.expiresAt?.N !== undefined ? Number(raw.expiresAt.N) : NaN;
+  const malformed = [
+    ...['holder', 'command', 'startedAt'].filter((k) => text(k) === undefined),
+    ...(Number.isFinite(expires) ? [] : ['expiresAt']),
+  ];
+  if (malformed.length) return { phase, malformed, item: raw };
+  return { phase, holder: text('holder')!, machine: text('machine'), command: text('command')!, startedAt: text('startedAt')!, expiresAt: expires };
+}
+
+export async function readLock(ctx: Ctx): Promise<LockItem | undefined> {
   try {
-    const r = await ctx.aws.aws<{ Item?: Record<string, { S?: string; N?: string }> }>(
-      ['dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: ctx.phase } }), '--consistent-read'],
+    const r = await ctx.aws.aws<{ Item?: DynamoItem }>(
+      ['dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase), '--consistent-read'],
       { ...opts, expectFailure: true },
     );
-    if (!r.Item) return undefined;
-    return {
-      phase: ctx.phase,
-      holder: r.Item.holder?.S ?? '?',
-      machine: r.Item.machine?.S,
-      command: r.Item.command?.S ?? '?',
-      startedAt: r.Item.startedAt?.S ?? '?',
-      expiresAt: Number(r.Item.expiresAt?.N ?? 0),
-    };
+    return r.Item ? parseItem(ctx.phase, r.Item) : undefined;
   } catch (err) {
-    if (err instanceof AwsCliError && err.awsCode === 'ResourceNotFoundException') return undefined;
+    if (isAwsCode(err, 'ResourceNotFoundException')) return undefined;
     throw err;
   }
+}
+
+/** The exact command that deletes the phase's lock item, for the operator to run. */
+export function clearLockCommand(ctx: Pick<Ctx, 'phase' | 'configFile'>, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, ctx.configFile);
+  const file = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : ctx.configFile;
+  return ['./run', '-e', file, '--', 'aws', 'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase)].map(quoteForDisplay).join(' ');
+}
+
+export function malformedLockError(ctx: Pick<Ctx, 'phase' | 'configFile'>, lock: MalformedLock): StateError {
+  return new StateError(
+    `the deploy lock of phase '${ctx.phase}' is malformed: its item in ${LOCK_TABLE} lacks a valid ${lock.malformed.join(', ')} ` +
+      `(the item: ${JSON.stringify(lock.item)}). No run of Johanna wrote it, and it blocks every deploy of the phase until it is deleted`,
+    `check that no deploy of '${ctx.phase}' is running, then clear it with: ${clearLockCommand(ctx)}`,
+  );
+}
+
+/** What `status` and the deploy both say about the lock, from one reading. */
+export type LockState =
+  | { state: 'free'; expired?: LockHolder }
+  | { state: 'held'; holder: LockHolder }
+  | { state: 'malformed'; lock: MalformedLock; clear: string }
+  | { state: 'unknown'; error: string };
+
+export async function lockState(ctx: Ctx, now = Date.now()): Promise<LockState> {
+  let lock: LockItem | undefined;
+  try {
+    lock = await readLock(ctx);
+  } catch (err) {
+    return { state: 'unknown', error: (err as Error).message };
+  }
+  if (!lock) return { state: 'free' };
+  if (isMalformed(lock)) return { state: 'malformed', lock, clear: clearLockCommand(ctx) };
+  return lock.expiresAt * 1000 > now ? { state: 'held', holder: lock } : { state: 'free', expired: lock };
 }
 
 async function createTable(ctx: Ctx): Promise<void> {
@@ -73,7 +141,7 @@ async function createTable(ctx: Ctx): Promise<void> {
     );
   } catch (err) {
     // Another run created it at the same moment: fine, we wait for it like our own.
-    if (!(err instanceof AwsCliError && err.awsCode === 'ResourceInUseException')) throw err;
+    if (!isAwsCode(err, 'ResourceInUseException')) throw err;
   }
   await ctx.aws.aws(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE], opts);
 }
@@ -82,11 +150,13 @@ function describeHolder(h: LockHolder): string {
   return `${h.holder} (${h.command}, since ${h.startedAt}, expires ${new Date(h.expiresAt * 1000).toISOString()})`;
 }
 
-/** Try once; undefined means we hold it now, else who does. */
-async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
+/** One attempt: we hold the lock now, another run does, or the item vanished under us (try again). */
+type Attempt = { acquired: true } | { acquired: false; holder?: LockHolder };
+
+async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<Attempt> {
   // ALL_OLD answers with the item we replaced, so taking over an expired lock costs no extra read.
   const put = () =>
-    ctx.aws.aws<{ Attributes?: Record<string, { S?: string; N?: string }> }>(
+    ctx.aws.aws<{ Attributes?: DynamoItem }>(
       [
         'dynamodb', 'put-item', '--table-name', LOCK_TABLE, '--item', item(me),
         '--condition-expression', 'attribute_not_exists(phase) OR expiresAt < :now',
@@ -99,16 +169,15 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
   try {
     answer = await put();
   } catch (err) {
-    if (!(err instanceof AwsCliError)) throw err;
-    if (err.awsCode === 'ConditionalCheckFailedException') return heldBy(ctx, me);
-    if (err.awsCode !== 'ResourceNotFoundException') throw err;
+    if (isAwsCode(err, CONDITION_FAILED)) return heldBy(ctx, me);
+    if (!isAwsCode(err, 'ResourceNotFoundException')) throw err;
     // The first run ever in this account and region: make the table, then try again, and
     // a run that raced us to it may hold the lock by now.
     await createTable(ctx);
     try {
       answer = await put();
     } catch (again) {
-      if (again instanceof AwsCliError && again.awsCode === 'ConditionalCheckFailedException') return heldBy(ctx, me);
+      if (isAwsCode(again, CONDITION_FAILED)) return heldBy(ctx, me);
       throw again;
     }
   }
@@ -118,25 +187,36 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefi
       `took over an expired deploy lock from ${old.holder.S} (${old.command?.S ?? '?'}, since ${old.startedAt?.S ?? '?'})`,
     );
   }
-  return undefined;
+  return { acquired: true };
 }
 
-/** Who holds the lock we just failed to take; undefined when a dead run of this host did and we took it over. */
-async function heldBy(ctx: Ctx, me: LockHolder): Promise<LockHolder | undefined> {
+/**
+ * Who holds the lock we just failed to take. It may be us: when the answer to our put is
+ * lost, the CLI sends the put again and the retry fails its own condition against the
+ * item the first one wrote. A dead run of this machine's lock is taken over at once.
+ */
+async function heldBy(ctx: Ctx, me: LockHolder): Promise<Attempt> {
   const holder = await readLock(ctx);
-  // Our own write, whose answer was lost and whose retry met its own condition (R17).
-  if (holder?.holder === me.holder) return undefined;
-  const deadHere = holder && holder.machine !== undefined && holder.machine === me.machine && isDeadHereHolder(holder.holder);
-  if (!holder || !deadHere) return holder ?? { ...me, holder: 'another run' };
+  if (!holder) return { acquired: false };
+  if (isMalformed(holder)) throw malformedLockError(ctx, holder);
+  if (holder.holder === me.holder) {
+    ctx.log.debug('the deploy lock already names this run (a put whose answer was lost, then retried): we hold it');
+    return { acquired: true };
+  }
+  const deadHere = holder.machine !== undefined && holder.machine === me.machine && isDeadHereHolder(holder.holder);
+  if (!deadHere) return { acquired: false, holder };
   // Killed on this very machine (its pid is gone): no need to wait for the expiry.
   ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
   try {
     await takeOver(ctx, me, holder.holder);
   } catch (e) {
-    if (e instanceof AwsCliError && e.awsCode === 'ConditionalCheckFailedException') return (await readLock(ctx)) ?? holder;
-    throw e;
+    if (!isAwsCode(e, CONDITION_FAILED)) throw e;
+    const now = await readLock(ctx);
+    if (isMalformed(now)) throw malformedLockError(ctx, now);
+    if (now?.holder === me.holder) return { acquired: true };
+    return { acquired: false, holder: now ?? holder };
   }
-  return undefined;
+  return { acquired: true };
 }
 
 /** The kernel's id of this boot: differs between hosts (and reboots), even when host names match. */
@@ -172,9 +252,73 @@ async function takeOver(ctx: Ctx, me: LockHolder, dead: string): Promise<void> {
   );
 }
 
-export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
+/**
+ * Keeps the lease alive while the run lives: every `everyMs` the expiry moves to a full TTL
+ * from now, conditionally on the item still naming us. `create` and `terminate` chain two
+ * deadlines, so a run may legitimately outlast one TTL; a killed run stops renewing and its
+ * lock expires as before.
+ */
+class Lease {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private lost = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly me: LockHolder,
+    private readonly ttlSeconds: number,
+    private readonly everyMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.inFlight && !this.lost) this.inFlight = this.renew().finally(() => (this.inFlight = undefined));
+    }, this.everyMs);
+    // The lease follows the run; it never keeps a finished process alive.
+    this.timer.unref();
+  }
+
+  /** No renewal runs after this resolves, so the release that follows is the last word. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.inFlight;
+  }
+
+  private async renew(): Promise<void> {
+    const expiresAt = Math.floor(Date.now() / 1000) + this.ttlSeconds;
+    try {
+      await this.ctx.aws.aws(
+        [
+          'dynamodb', 'update-item', '--table-name', LOCK_TABLE, '--key', key(this.me.phase),
+          '--update-expression', 'SET expiresAt = :expires',
+          '--condition-expression', 'holder = :me',
+          '--expression-attribute-values', JSON.stringify({ ':expires': { N: String(expiresAt) }, ':me': { S: this.me.holder } }),
+        ],
+        { ...opts, expectFailure: true },
+      );
+      this.me.expiresAt = expiresAt;
+      this.ctx.log.debug(`renewed the deploy lock until ${new Date(expiresAt * 1000).toISOString()}`);
+    } catch (err) {
+      if (isAwsCode(err, CONDITION_FAILED)) {
+        // Our item is gone or names another run: someone deleted it by hand or took it
+        // over. Renewing again could only fail the same way.
+        this.lost = true;
+        this.ctx.log.warn(`the deploy lock of phase '${this.me.phase}' no longer names this run (deleted or taken over); another run may start while this one works`);
+        return;
+      }
+      this.ctx.log.warn(`could not renew the deploy lock (trying again in ${Math.round(this.everyMs / 60_000)} min): ${(err as Error).message}`);
+    }
+  }
+}
+
+export interface PhaseLockOptions {
+  /** How often a live run renews its lease (default: a third of the TTL, so two renewals may fail before it lapses). */
+  renewEveryMs?: number;
+}
+
+export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseLockOptions = {}): Promise<T> {
   // Never shorter than the longest a deploy may take, or a second host could take over a
-  // lock that is still in use.
+  // lock whose renewal is merely late.
   const ttlMinutes = Math.max(ctx.config.lock.TTL_MINUTES, ctx.config.nova.DEPLOY_TIMEOUT_MINUTES + 30);
   const me: LockHolder = {
     phase: ctx.phase,
@@ -186,9 +330,13 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<
   };
   const waitMinutes = ctx.opts.lockWait ? Number(ctx.opts.lockWait) : 0;
   const deadline = Date.now() + waitMinutes * 60_000;
+  let vanished = 0;
   for (;;) {
-    const taken = await tryAcquire(ctx, me);
-    if (!taken) break;
+    const attempt = await tryAcquire(ctx, me);
+    if (attempt.acquired) break;
+    // Released between our put and our read: try again at once, a few times.
+    if (!attempt.holder && ++vanished < 3) continue;
+    const taken = attempt.holder ?? { ...me, holder: 'another run' };
     if (Date.now() >= deadline) {
       throw new LockedError(
         `phase '${ctx.phase}' is locked by ${describeHolder(taken)}`,
@@ -199,20 +347,37 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<
     await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
     throwIfInterrupted(ctx.signal, 'the deploy lock');
   }
+  const lease = new Lease(ctx, me, ttlMinutes * 60, o.renewEveryMs ?? (ttlMinutes * 60_000) / 3);
+  lease.start();
+  // finally covers success, a failure, an exception in the command and an interrupt (the
+  // signal only aborts the run's waits: the command unwinds through here).
   try {
     return await fn();
   } finally {
-    try {
-      await ctx.aws.aws(
-        [
-          'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: ctx.phase } }),
-          '--condition-expression', 'holder = :me',
-          '--expression-attribute-values', JSON.stringify({ ':me': { S: me.holder } }),
-        ],
-        { ...opts, expectFailure: true },
-      );
-    } catch (err) {
-      ctx.log.warn(`could not release the deploy lock: ${(err as Error).message}`);
+    await lease.stop();
+    await release(ctx, me);
+  }
+}
+
+async function release(ctx: Ctx, me: LockHolder): Promise<void> {
+  try {
+    await ctx.aws.aws(
+      [
+        'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase),
+        '--condition-expression', 'holder = :me',
+        '--expression-attribute-values', JSON.stringify({ ':me': { S: me.holder } }),
+      ],
+      { ...opts, expectFailure: true },
+    );
+  } catch (err) {
+    if (isAwsCode(err, CONDITION_FAILED)) {
+      // A delete whose answer was lost and was retried finds nothing: released all the same.
+      const now = await readLock(ctx).catch(() => undefined);
+      if (!now || isMalformed(now) || now.holder !== me.holder) {
+        if (now && !isMalformed(now)) ctx.log.warn(`the deploy lock had been taken over by ${now.holder} before this run released it`);
+        return;
+      }
     }
+    ctx.log.warn(`could not release the deploy lock: ${(err as Error).message}`);
   }
 }

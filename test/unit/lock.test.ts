@@ -3,15 +3,18 @@
 // and that a lost race is exit 3 naming the holder.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type Ctx, type GlobalOptions } from '../../src/context.js';
-import { AwsCliError, EXIT, LockedError } from '../../src/errors.js';
-import { isDeadHereHolder, LOCK_TABLE, readLock, thisMachine, withPhaseLock } from '../../src/deploy/lock.js';
+import { AwsCliError, EXIT, LockedError, StateError } from '../../src/errors.js';
+import { clearLockCommand, isDeadHereHolder, LOCK_TABLE, lockState, readLock, thisMachine, withPhaseLock } from '../../src/deploy/lock.js';
+import { status } from '../../src/commands/status.js';
 import { Logger } from '../../src/ui/log.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
 import { awsError, ok, recordingExec, Sink, type Call, type Step } from './fakes.js';
+import type { Exec, ExecResult } from '../../src/aws/cli.js';
 
 const conditionFailed = () => awsError('ConditionalCheckFailedException', 'PutItem', 'The conditional request failed');
 const noTable = (op = 'PutItem') => awsError('ResourceNotFoundException', op, 'Requested resource not found');
@@ -24,14 +27,32 @@ const GHOST = {
   expiresAt: { N: '1760002000' },
 };
 
-function setup(script: Step[], opts: GlobalOptions = {}): { ctx: Ctx; exec: ReturnType<typeof recordingExec>; err: Sink } {
+function setup(script: Step[], opts: GlobalOptions = {}): { ctx: Ctx; exec: ReturnType<typeof recordingExec>; err: Sink; out: Sink } {
+  return setupWith(recordingExec(script), opts);
+}
+
+function setupWith<E extends Exec>(exec: E, opts: GlobalOptions = {}): { ctx: Ctx; exec: E; err: Sink; out: Sink } {
   const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
   const redactor = makeRedactor({}, config);
   const err = new Sink();
-  const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: new Sink(), stderr: err });
-  const exec = recordingExec(script);
+  const out = new Sink();
+  const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: out, stderr: err });
   const ctx = buildCtx({ root: '/nonexistent', command: 'create_nova', config, configFile: 'env.test.json', opts, log, redactor, env: {}, exec, runLog: false });
-  return { ctx, exec, err };
+  return { ctx, exec, err, out };
+}
+
+/** An exec that answers by operation ("dynamodb update-item") and records every call, for calls whose number depends on time. */
+function byOperation(answers: Record<string, (c: Call) => ExecResult>): Exec & { calls: Call[] } {
+  const calls: Call[] = [];
+  const exec = (async (file, args, opts) => {
+    const call = { file, args, opts };
+    calls.push(call);
+    const answer = answers[args.slice(0, 2).join(' ')];
+    if (!answer) throw new Error(`unexpected call: ${file} ${args.join(' ')}`);
+    return answer(call);
+  }) as Exec & { calls: Call[] };
+  exec.calls = calls;
+  return exec;
 }
 
 const op = (c: Call) => c.args.slice(0, 2).join(' ');
@@ -193,7 +214,7 @@ describe('withPhaseLock', () => {
   });
 
   it('a release that fails is a warning; the work\'s result stands', async () => {
-    const { ctx, err } = setup([ok(), conditionFailed()]);
+    const { ctx, err } = setup([ok(), awsError('AccessDeniedException', 'DeleteItem', 'not allowed')]);
     await expect(withPhaseLock(ctx, async () => 42)).resolves.toBe(42);
     expect(err.text).toMatch(/warning: could not release the deploy lock: aws dynamodb delete-item/);
   });
@@ -277,5 +298,142 @@ describe('readLock', () => {
   it('no item, or no table yet: nobody holds it', async () => {
     await expect(readLock(setup([ok('{}')]).ctx)).resolves.toBeUndefined();
     await expect(readLock(setup([noTable('GetItem')]).ctx)).resolves.toBeUndefined();
+  });
+});
+
+describe('the lease lives as long as the run (issue 12: the lock could expire under a running command)', () => {
+  // BUG before: nothing renewed the lease, so `create` or `terminate` (two deadlines
+  // chained) could outlive it and a second host could take the phase mid-run.
+  it('renews expiresAt while the work runs, only while the item still names us, and stops at the release', async () => {
+    const exec = byOperation({ 'dynamodb put-item': () => ok(), 'dynamodb update-item': () => ok(), 'dynamodb delete-item': () => ok() });
+    const { ctx } = setupWith(exec);
+    const updates = () => exec.calls.filter((c) => op(c) === 'dynamodb update-item');
+    await withPhaseLock(ctx, () => vi.waitFor(() => expect(updates().length).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 5 }), { renewEveryMs: 20 });
+    const holder = JSON.parse(argAfter(exec.calls[0], '--item')).holder.S;
+    const renew = updates()[0];
+    expect(renew.args.slice(0, 8)).toEqual(['dynamodb', 'update-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: 'dv' } }), '--update-expression', 'SET expiresAt = :expires']);
+    expect(argAfter(renew, '--condition-expression')).toBe('holder = :me');
+    const values = JSON.parse(argAfter(renew, '--expression-attribute-values'));
+    expect(values[':me']).toEqual({ S: holder });
+    expect(Number(values[':expires'].N) - Math.floor(Date.now() / 1000)).toBeGreaterThanOrEqual(90 * 60 - 2);
+    expect(op(exec.calls.at(-1)!)).toBe('dynamodb delete-item');
+    // No renewal after the release: the timer is gone, so the count stays put.
+    const count = exec.calls.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(exec.calls.length).toBe(count);
+    expect(ctx.aws.records.every((r) => r.purpose === 'lock')).toBe(true);
+  });
+
+  it('a renewal that finds the item no longer ours warns once and stops renewing; the release still runs', async () => {
+    const exec = byOperation({ 'dynamodb put-item': () => ok(), 'dynamodb update-item': () => conditionFailed(), 'dynamodb delete-item': () => ok() });
+    const { ctx, err } = setupWith(exec);
+    await withPhaseLock(ctx, () => vi.waitFor(() => expect(err.text).toContain('no longer names this run'), { timeout: 5000, interval: 5 }).then(() => new Promise((r) => setTimeout(r, 100))), { renewEveryMs: 20 });
+    expect(exec.calls.filter((c) => op(c) === 'dynamodb update-item')).toHaveLength(1);
+    expect(op(exec.calls.at(-1)!)).toBe('dynamodb delete-item');
+  });
+
+  it('the release runs when the work throws, and the error goes on', async () => {
+    const exec = byOperation({ 'dynamodb put-item': () => ok(), 'dynamodb update-item': () => ok(), 'dynamodb delete-item': () => ok() });
+    const { ctx } = setupWith(exec);
+    await expect(withPhaseLock(ctx, async () => { throw new TypeError('a bug in the command'); }, { renewEveryMs: 20 })).rejects.toThrow('a bug in the command');
+    expect(op(exec.calls.at(-1)!)).toBe('dynamodb delete-item');
+  });
+});
+
+describe('lost answers (issue 11: a conditional failure whose holder is itself)', () => {
+  // BUG before: the put's answer lost, the CLI's retry failed its own condition against
+  // the item the first put wrote, and the run reported itself as the holder (exit 3).
+  it('a put that fails its condition against our own item: we hold the lock', async () => {
+    let mine = '';
+    const { ctx, exec } = setup([
+      (c) => {
+        mine = argAfter(c, '--item');
+        return conditionFailed();
+      },
+      () => ok(JSON.stringify({ Item: JSON.parse(mine) })),
+      ok(),
+    ]);
+    let ran = false;
+    await withPhaseLock(ctx, async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb delete-item']);
+  });
+
+  it('a release whose retry finds the item gone is released, not a warning', async () => {
+    const { ctx, err } = setup([ok(), conditionFailed(), ok('{}')]);
+    await withPhaseLock(ctx, async () => undefined);
+    expect(err.text).not.toContain('could not release');
+  });
+});
+
+describe('a malformed lock item (issue 12: {"phase":"dv"} blocked every deploy as "locked by ?")', () => {
+  const MALFORMED = { Item: { phase: { S: 'dv' } } };
+
+  it('the deploy reports it as malformed with the command that clears it: exit 1, no wait, no work', async () => {
+    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(MALFORMED))], { lockWait: '5' });
+    let ran = false;
+    const err = await withPhaseLock(ctx, async () => {
+      ran = true;
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err.exitCode).toBe(EXIT.failed);
+    expect(err.message).toContain("the deploy lock of phase 'dv' is malformed");
+    expect(err.message).toContain('holder, command, startedAt, expiresAt');
+    expect(err.message).not.toContain('1970');
+    expect(err.hint).toContain(clearLockCommand(ctx));
+    expect(clearLockCommand(ctx, path.dirname(path.resolve('env.test.json')))).toBe(
+      `./run -e env.test.json -- aws dynamodb delete-item --table-name ${LOCK_TABLE} --key '{"phase":{"S":"dv"}}'`,
+    );
+    expect(ran).toBe(false);
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item']);
+  });
+
+  it('a holder with a non-numeric expiry is malformed too', async () => {
+    const { ctx } = setup([ok(JSON.stringify({ Item: { ...GHOST, expiresAt: { S: 'tomorrow' } } }))]);
+    await expect(readLock(ctx)).resolves.toMatchObject({ malformed: ['expiresAt'] });
+  });
+});
+
+describe('status and the deploy agree on the lock', () => {
+  const emptyPhase = (getItem: () => ExecResult) =>
+    byOperation({
+      'sts get-caller-identity': () => ok('{"Account":"123456789012"}'),
+      'ec2 describe-tags': () => ok('{"Tags":[]}'),
+      'iam list-roles': () => ok('{"Roles":[]}'),
+      'iam list-instance-profiles': () => ok('{"InstanceProfiles":[]}'),
+      'elasticbeanstalk describe-applications': () => ok('{"Applications":[]}'),
+      'elasticbeanstalk describe-environments': () => ok('{"Environments":[]}'),
+      'elasticbeanstalk describe-events': () => ok('{"Events":[]}'),
+      'dynamodb get-item': getItem,
+    });
+
+  // BUG before: status read the lock "softly", so AccessDenied printed "lock: free".
+  it('a lock that cannot be read (AccessDenied) is "unknown", with the reason; never "free"', async () => {
+    const { ctx, out } = setupWith(emptyPhase(() => awsError('AccessDeniedException', 'GetItem', 'User is not authorized to perform: dynamodb:GetItem')));
+    const result = await status(ctx);
+    expect(out.text).not.toContain('lock: free');
+    expect(out.text).toMatch(/lock: unknown: could not read it: .*AccessDeniedException.*dynamodb:GetItem/);
+    expect(result.lock).toMatchObject({ state: 'unknown' });
+  });
+
+  // BUG before: status said "lock: free" while every deploy was refused.
+  it('a malformed item: status says MALFORMED with the same clear command the deploy gives', async () => {
+    const { ctx, out } = setupWith(emptyPhase(() => ok(JSON.stringify({ Item: { phase: { S: 'dv' } } }))));
+    const result = await status(ctx);
+    expect(out.text).toContain('lock: MALFORMED');
+    expect(out.text).toContain(`Clear it with: ${clearLockCommand(ctx)}`);
+    expect(result.lock).toMatchObject({ state: 'malformed', malformed: ['holder', 'command', 'startedAt', 'expiresAt'], clear: clearLockCommand(ctx) });
+  });
+
+  it('free, held and expired, as before', async () => {
+    const future = Math.floor(Date.now() / 1000) + 600;
+    const held = setupWith(emptyPhase(() => ok(JSON.stringify({ Item: { ...GHOST, expiresAt: { N: String(future) } } }))));
+    expect(await lockState(held.ctx)).toMatchObject({ state: 'held', holder: { holder: 'ghost@elsewhere:1:abcdef' } });
+    expect(await lockState(setupWith(emptyPhase(() => ok(JSON.stringify({ Item: GHOST })))).ctx)).toMatchObject({ state: 'free', expired: { holder: 'ghost@elsewhere:1:abcdef' } });
+    expect(await lockState(setupWith(emptyPhase(() => ok('{}'))).ctx)).toEqual({ state: 'free' });
+    await status(held.ctx);
+    expect(held.out.text).toContain('lock: held by ghost@elsewhere:1:abcdef (create_nova, since 2025-10-09T08:00:00.000Z)');
   });
 });

@@ -1,0 +1,194 @@
+// Issue 12, as an operator meets it, with the built ./run and the real aws CLI against a
+// sandbox: a run log that cannot be written (read-only commands go on with a warning,
+// changing ones refuse before any call, a run that loses it mid-deploy still cleans up and
+// releases its lock), a malformed lock item put by hand (status and the deploy agree, and
+// the command they print clears it), and an interrupted deploy exiting 130/143.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, RUN, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
+
+const PHASE = 'lkst';
+const LOGS = path.join(ROOT, 'logs', PHASE);
+let p: PhaseSandbox;
+
+beforeAll(async () => {
+  rmSync(LOGS, { recursive: true, force: true });
+  p = await startPhase({ phase: PHASE });
+});
+
+afterAll(async () => {
+  rmSync(LOGS, { recursive: true, force: true });
+  await p?.close();
+});
+
+const lockItem = async () => (await p.aws(['dynamodb', 'get-item', '--table-name', 'johanna-locks', '--key', JSON.stringify({ phase: { S: PHASE } }), '--consistent-read'])).Item;
+const tables = async () => (await p.aws(['dynamodb', 'list-tables'])).TableNames as string[];
+
+/** The records of a run log so far; a line being written at this moment is skipped. */
+function records(file: string | undefined): any[] {
+  if (!file || !existsSync(file)) return [];
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l)];
+        } catch {
+          return [];
+        }
+      });
+  } catch {
+    return []; // replaced by a folder already
+  }
+}
+
+function runLogOf(command: string, pid: number): string | undefined {
+  if (!existsSync(LOGS)) return undefined;
+  const f = readdirSync(LOGS).find((n) => n.endsWith(`-${command}-${pid}.jsonl`));
+  return f && path.join(LOGS, f);
+}
+
+/** A shell line as the CLI prints it (words, single-quoted words), back into arguments. */
+function shellWords(line: string): string[] {
+  return [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
+}
+
+describe('a run log that cannot be written (logs/<phase> is a file: this fails for root too, unlike a chmod)', () => {
+  beforeAll(() => {
+    rmSync(LOGS, { recursive: true, force: true });
+    mkdirSync(path.dirname(LOGS), { recursive: true });
+    writeFileSync(LOGS, 'not a folder\n');
+  });
+  afterAll(() => rmSync(LOGS, { recursive: true, force: true }));
+
+  // BUG before: status exited 1 with "internal error: EEXIST" (EPERM for a read-only folder).
+  it('status still works, with a warning naming the log', async () => {
+    const r = await p.run(['status']);
+    expect(r.stderr).toContain(`warning: cannot write the run log ${LOGS}/`);
+    expect(r.stderr).toContain('this read-only run goes on without a run log');
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stdout).toContain(`phase ${PHASE} in ap-northeast-2`);
+    expect(r.exitCode).toBe(0);
+  });
+
+  // BUG before: a changing command also died with "internal error" (exit 1), and one that
+  // lost the log later left its lock held and its new environment up (below).
+  it('a changing command refuses before any aws call: exit 2, naming the folder to fix', async () => {
+    const r = await p.run(['-f', 'create_vpc']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`error: cannot write the run log ${LOGS}/`);
+    expect(r.stderr).toContain(`make ${LOGS} a writable folder`);
+    // Nothing was made: not even the lock table, the first thing a changing command makes.
+    expect(await tables()).not.toContain('johanna-locks');
+    expect((await p.aws(['ec2', 'describe-vpcs', '--filters', `Name=tag:johanna:phase,Values=${PHASE}`])).Vpcs).toEqual([]);
+  });
+
+  it('--dry-run of a changing command only reads: it goes on, with the warning', async () => {
+    const r = await p.run(['-f', '--dry-run', 'create_vpc']);
+    expect(r.stderr).toContain('this read-only run goes on without a run log');
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('a malformed lock item, put with the aws CLI', () => {
+  beforeAll(async () => {
+    // The table as Johanna makes it, then an item with nothing but its key.
+    await p.aws([
+      'dynamodb', 'create-table', '--table-name', 'johanna-locks', '--attribute-definitions', 'AttributeName=phase,AttributeType=S',
+      '--key-schema', 'AttributeName=phase,KeyType=HASH', '--billing-mode', 'PAY_PER_REQUEST',
+    ]);
+    await p.aws(['dynamodb', 'put-item', '--table-name', 'johanna-locks', '--item', JSON.stringify({ phase: { S: PHASE } })]);
+  });
+
+  let clear = '';
+
+  // BUG before: status said "lock: free" while every deploy was refused as
+  // "locked by ? ... expires 1970-01-01", "wait for that run to finish".
+  it('status says MALFORMED and prints the command that clears it', async () => {
+    const r = await p.run(['status']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toContain('lock: free');
+    expect(r.stdout).toContain('lock: MALFORMED: the item lacks a valid holder, command, startedAt, expiresAt');
+    clear = /Clear it with: (.+)$/m.exec(r.stdout)?.[1] ?? '';
+    expect(clear).toBe(`./run -e ${p.configFile} -- aws dynamodb delete-item --table-name johanna-locks --key '{"phase":{"S":"${PHASE}"}}'`);
+  });
+
+  it('the deploy says the same: malformed, the same command, exit 1 at once (waiting cannot help)', async () => {
+    const r = await p.run(['-f', '--lock-wait', '5', 'create_nova'], { timeoutMs: 120_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`error: the deploy lock of phase '${PHASE}' is malformed`);
+    expect(r.stderr).toContain(clear);
+    expect(r.stderr).not.toContain('1970');
+    expect(r.stderr).not.toContain('waiting for the deploy lock');
+    expect(await lockItem()).toEqual({ phase: { S: PHASE } });
+  });
+
+  it('the printed command, run as printed (it asks for the phase), clears it; then status says free', async () => {
+    const [run, ...args] = shellWords(clear);
+    expect(run).toBe('./run');
+    const r = await execa(RUN, args, { cwd: ROOT, reject: false, input: `${PHASE}\n`, env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await lockItem()).toBeUndefined();
+    expect((await p.run(['status'])).stdout).toContain('lock: free');
+  });
+});
+
+describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cleanup', () => {
+  // A live environment first: an interrupted first deploy keeps its environment (it holds
+  // the main CNAME from birth); a daily one must remove its new environment.
+  beforeAll(async () => {
+    const r = await p.run(['-f', 'create']);
+    expect(r.exitCode, r.stderr).toBe(0);
+  }, 400_000);
+
+  /** Start create_nova and return once its create-environment call is in the run log (the kill point). */
+  async function deployUntilCreated(): Promise<{ child: ResultPromise; pid: number; log: string; env: string }> {
+    const child = execa(RUN, ['-e', p.configFile, '-f', 'create_nova'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    const pid = child.pid!;
+    let exited = false;
+    void child.then(() => (exited = true));
+    const created = await until('create_nova to call create-environment', async () => {
+      if (exited) throw new Error(`create_nova ended before create-environment: ${String((await child).stderr).slice(-1500)}`);
+      const log = runLogOf('create_nova', pid);
+      const rec = records(log).find((r) => r.args[1] === 'create-environment' && r.exitCode === 0);
+      return rec && log ? { log, env: rec.args[rec.args.indexOf('--environment-name') + 1] as string } : undefined;
+    }, 180_000);
+    return { child, pid, ...created };
+  }
+
+  // BUG before: a single SIGINT during a deploy exited 1 (the contract says 130); and a
+  // run log that broke mid-deploy failed every later call, cleanup and release included.
+  it('SIGINT while the new environment launches, its run log broken just before: 130, environment removed, lock released', async () => {
+    const { child, pid, env, log } = await deployUntilCreated();
+    // The log file becomes a folder: every later append fails with EISDIR, even for root.
+    rmSync(log);
+    mkdirSync(log);
+    process.kill(pid, 'SIGINT');
+    const r = await child;
+    expect(r.stderr).toContain('SIGINT: stopping at the next safe point');
+    expect(r.stderr).toContain(`warning: cannot write the run log ${log}: EISDIR`);
+    expect(r.stderr).toContain('the run goes on, but its run log misses every call from here on');
+    expect(r.stderr).toContain(`terminating ${env}`);
+    expect(r.exitCode).toBe(130);
+    const left = (await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating');
+    expect(left).toEqual([]);
+    expect(await lockItem()).toBeUndefined();
+    rmSync(log, { recursive: true, force: true });
+  });
+
+  it('SIGTERM (a cron or CI timeout) at the same point: 143, environment removed, lock released', async () => {
+    // process.kill, not child.kill: execa follows its SIGTERM with a SIGKILL after 5 s.
+    const { child, pid, env } = await deployUntilCreated();
+    process.kill(pid, 'SIGTERM');
+    const r = await child;
+    expect(r.stderr).toContain('SIGTERM: stopping at the next safe point');
+    expect(r.stderr).toContain(`terminating ${env}`);
+    expect(r.exitCode).toBe(143);
+    const left = (await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating');
+    expect(left).toEqual([]);
+    expect(await lockItem()).toBeUndefined();
+  });
+});
