@@ -183,7 +183,6 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     s.readyToServingMs.first = r.json.readyToServingMs;
     const v1: string = r.json.versionLabel;
 
-    await sleep(1100); // version labels are per second
     const daily = await underLoad(p, o.rate, () => p.run(['create_nova']));
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
@@ -212,7 +211,6 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const unhealthy = p.variant('unhealthy', (c) => {
       c.nova.ENVIRONMENT = { ...(c.nova.ENVIRONMENT ?? {}), NOVA_NO_ECHO_FILE: noEcho };
     });
-    await sleep(1100);
     const refused = await underLoad(p, o.rate, () => p.run(['create_nova'], unhealthy));
     record('create_nova (refused: unhealthy, under load)', refused.r, 1);
     s.loads.push({

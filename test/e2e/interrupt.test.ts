@@ -169,21 +169,17 @@ describe('interrupted runs: SIGKILL at several points, then run again', () => {
 
     // Early: lock and preflight only, nothing created yet (or the upload at most).
     await killWhen('create_nova', 'k=4', afterCalls(4));
-    await sleep(1100);
     // After create-environment: an environment is left Launching; the next run refuses
     // while it is, so wait until it is Ready, then deploy.
     await killWhen('create_nova', 'after create-environment', afterCall('elasticbeanstalk', 'create-environment'));
     await settled();
-    await sleep(1100);
     const second = await runOk(['create_nova'], 'create_nova after a kill after create-environment');
     labels.push(second.versionLabel);
     expect((await p.get(p.host)).version).toBe(second.versionLabel);
 
     // After the swap: the killed run's version already holds the main CNAME.
-    await sleep(1100);
     await killWhen('create_nova', 'after swap-environment-cnames', afterCall('elasticbeanstalk', 'swap-environment-cnames'));
     await settled();
-    await sleep(1100);
     const third = await runOk(['create_nova'], 'create_nova after a kill after the swap');
     labels.push(third.versionLabel);
     expect((await p.get(p.host)).version).toBe(third.versionLabel);
