@@ -2,7 +2,7 @@
 // over key for key) plus optional new ones. Values may be strings, as in the original, or
 // JSON numbers/booleans; the parsed Config has real types.
 import { z } from 'zod';
-import { AWS_CIDR_BITS, contains, overlaps, parseCidr } from './cidr.js';
+import { AWS_CIDR_BITS, contains, overlaps, parseCidr, type Cidr } from './cidr.js';
 import { isSecretName } from '../ui/redact.js';
 
 // Secrets are marked here, beside their fields, and redacted by that mark wherever output
@@ -41,14 +41,17 @@ const boolLike = z
     return z.NEVER;
   });
 
-// AWS takes /16 to /28 for a VPC and for a subnet (EC2 User Guide, "VPC CIDR blocks" and
-// "Subnet sizing"); anything else would be refused by create-vpc/create-subnet mid-way.
+// AWS takes /16 to /28 for a VPC and for a subnet (Amazon VPC User Guide, "VPC CIDR
+// blocks" and "Subnet CIDR blocks": https://docs.aws.amazon.com/vpc/latest/userguide/
+// vpc-cidr-blocks.html, subnet-sizing.html); create-vpc/create-subnet refuse any other
+// size with InvalidVpc.Range/InvalidSubnet.Range, after the run has changed things.
+const inAwsRange = (c: Cidr | undefined) => !c || (c.bits >= AWS_CIDR_BITS.min && c.bits <= AWS_CIDR_BITS.max);
 const cidr = (what: string) =>
   str(`${what} as an IPv4 CIDR such as 10.210.0.0/16`)
     .refine((v) => parseCidr(v) !== undefined, {
       message: `not a network CIDR; expected ${what} such as 10.210.0.0/16 (no host bits set)`,
     })
-    .refine((v) => { const c = parseCidr(v); return !c || (c.bits >= AWS_CIDR_BITS.min && c.bits <= AWS_CIDR_BITS.max); }, {
+    .refine((v) => inAwsRange(parseCidr(v)), {
       message: `AWS takes /${AWS_CIDR_BITS.min} to /${AWS_CIDR_BITS.max} for a VPC or a subnet; use a prefix length in that range`,
     });
 
@@ -93,7 +96,8 @@ export function webhookProblem(v: string): string | undefined {
 // in China and GovCloud, and we have not built for those.
 const REGION = /^(?!cn-)[a-z]{2}-[a-z]+-\d$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-// An EB CNAME prefix is 4 to 63 characters (CreateEnvironment, CNAMEPrefix). The new
+// An EB CNAME prefix is 4 to 63 characters (CreateEnvironment's CNAMEPrefix, shape
+// DNSCnamePrefix in botocore's elasticbeanstalk/2010-12-01/service-2.json; aws-rules.md [43]). The new
 // environment gets `<CNAME>-<unix timestamp>` on a daily deploy: 11 more characters.
 const CNAME_MIN = 4;
 const CNAME_MAX = 63 - 11;
