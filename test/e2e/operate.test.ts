@@ -19,7 +19,7 @@ const PHASE = 'op1';
 const LOGS = path.join(ROOT, 'logs', PHASE);
 const SECRET = 'secretpath123';
 const HOOK_PATH = `/services/T000/B000/${SECRET}`;
-const LABEL = /app-\d{6}_\d{6}/;
+const LABEL = /app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4}/;
 const STAMPED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z /;
 const LONG = 300_000;
 
