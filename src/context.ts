@@ -2,9 +2,9 @@
 // config, the one aws/eb runner, the logger and the global flags.
 import path from 'node:path';
 import { AwsCli, buildAwsEnv, RunLog, type Exec } from './aws/cli.js';
-import type { Config } from './config/schema.js';
+import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
-import { Redactor, secretsFrom } from './ui/redact.js';
+import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
 
 export interface GlobalOptions {
   force?: boolean;
@@ -53,10 +53,19 @@ export function useColor(opts: GlobalOptions, env: NodeJS.ProcessEnv, stderr: { 
   return opts.color !== false && !env.NO_COLOR && Boolean(stderr.isTTY);
 }
 
+/**
+ * The run's redactor: credentials and the webhook from the environment, every config value
+ * the schema marks secret, and the userinfo of any URL in the config (a GIT_URL's token).
+ */
 export function makeRedactor(env: NodeJS.ProcessEnv, config?: Config): Redactor {
-  return new Redactor(
-    secretsFrom(env, [config?.aws.AWS_SECRET_ACCESS_KEY, config?.aws.AWS_ACCESS_KEY_ID, config?.notify.SLACK_WEBHOOK_URL]),
-  );
+  const fromConfig = config ? [...secretConfigValues(config), ...stringsOf(config).flatMap(userinfoOf)] : [];
+  return new Redactor([...secretsFrom(env), ...userinfoOf(env.SLACK_WEBHOOK_URL ?? ''), ...fromConfig]);
+}
+
+function stringsOf(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (v && typeof v === 'object') return Object.values(v).flatMap(stringsOf);
+  return [];
 }
 
 export interface BuildCtxInput {

@@ -1,5 +1,8 @@
 // IPv4 CIDR arithmetic for config validation: small enough to read, so no library.
 
+/** The prefix lengths AWS takes for a VPC and for a subnet. */
+export const AWS_CIDR_BITS = { min: 16, max: 28 } as const;
+
 export interface Cidr {
   base: number; // network address as an unsigned 32-bit number
   bits: number;

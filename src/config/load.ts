@@ -1,10 +1,13 @@
 // Find, read and validate the phase config before anything touches AWS. Every problem is
 // reported at once (ConfigError), each with its JSON path and what is expected.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSchema, crossFieldProblems, unknownKeys, type Config } from './schema.js';
+
+/** A phase config is a few KiB; anything near this is not one (and must not fill memory). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export interface LoadedConfig {
   config: Config;
@@ -54,6 +57,15 @@ export function loadConfig(file: string): LoadedConfig {
         ? `copy env.sample.json to env.json and fill it in (cp env.sample.json env.json), or try the local sandbox with -e env.sandbox.json`
         : 'check the path given with -e/--env or JOHANNA_ENV',
     );
+  }
+  // Only a regular file of sane size is read: /dev/zero would grow memory without end, and
+  // a FIFO would hang a cron job on its read.
+  const st = statSync(file);
+  if (!st.isFile()) {
+    throw new ConfigError(file, [{ path: '', message: 'not a regular file (a device, a pipe or a folder)' }], 'point -e/--env or JOHANNA_ENV at the phase\'s JSON config file');
+  }
+  if (st.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(file, [{ path: '', message: `${st.size} bytes; a phase config is at most ${MAX_CONFIG_BYTES} bytes` }], 'point -e/--env or JOHANNA_ENV at the phase\'s JSON config file');
   }
   let raw: unknown;
   try {

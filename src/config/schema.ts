@@ -2,7 +2,17 @@
 // over key for key) plus optional new ones. Values may be strings, as in the original, or
 // JSON numbers/booleans; the parsed Config has real types.
 import { z } from 'zod';
-import { contains, overlaps, parseCidr } from './cidr.js';
+import { AWS_CIDR_BITS, contains, overlaps, parseCidr, type Cidr } from './cidr.js';
+import { isSecretName } from '../ui/redact.js';
+
+// Secrets are marked here, beside their fields, and redacted by that mark wherever output
+// goes (secretConfigValues below, used by makeRedactor): a new secret field needs only its
+// mark. SECRET: the whole value. SECRET_BY_NAME: a name -> value map whose values are
+// secret when their names look secret (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*).
+export const SECRET = 'secret';
+export const SECRET_BY_NAME = 'secret-by-name';
+const secret = <T extends z.ZodTypeAny>(t: T): T => t.describe(SECRET);
+const secretByName = <T extends z.ZodTypeAny>(t: T): T => t.describe(SECRET_BY_NAME);
 
 const str = (what: string) =>
   z.string({ required_error: `missing; expected ${what}`, invalid_type_error: `expected ${what} as a string` }).trim().min(1, `empty; expected ${what}`);
@@ -31,17 +41,65 @@ const boolLike = z
     return z.NEVER;
   });
 
+// AWS takes /16 to /28 for a VPC and for a subnet (Amazon VPC User Guide, "VPC CIDR
+// blocks" and "Subnet CIDR blocks": https://docs.aws.amazon.com/vpc/latest/userguide/
+// vpc-cidr-blocks.html, subnet-sizing.html); create-vpc/create-subnet refuse any other
+// size with InvalidVpc.Range/InvalidSubnet.Range, after the run has changed things.
+const inAwsRange = (c: Cidr | undefined) => !c || (c.bits >= AWS_CIDR_BITS.min && c.bits <= AWS_CIDR_BITS.max);
 const cidr = (what: string) =>
-  str(`${what} as an IPv4 CIDR such as 10.210.0.0/16`).refine((v) => parseCidr(v) !== undefined, {
-    message: `not a network CIDR; expected ${what} such as 10.210.0.0/16 (no host bits set)`,
-  });
+  str(`${what} as an IPv4 CIDR such as 10.210.0.0/16`)
+    .refine((v) => parseCidr(v) !== undefined, {
+      message: `not a network CIDR; expected ${what} such as 10.210.0.0/16 (no host bits set)`,
+    })
+    .refine((v) => inAwsRange(parseCidr(v)), {
+      message: `AWS takes /${AWS_CIDR_BITS.min} to /${AWS_CIDR_BITS.max} for a VPC or a subnet; use a prefix length in that range`,
+    });
+
+// Exactly one OpenSSH public key on one line: "<type> <base64> [comment]". EC2 imports
+// RSA and ED25519 keys only. Anything more (a second key, a private key block pasted after
+// the public one) is refused, and the message never repeats the value: it may hold a
+// private key, which must not reach the file handed to import-key-pair, nor any output.
+const PUBLIC_KEY = /^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+=*\S*( [^\r\n]*)?$/;
+export function publicKeyProblem(v: string): string | undefined {
+  if (/PRIVATE KEY/.test(v)) return 'this holds a private key: expected only the OpenSSH public key, not a private key (the one line of your .pub file); remove the private key from the config';
+  const text = v.trim();
+  if (/[\r\n]/.test(text)) return 'expected exactly one OpenSSH public key on one line (the content of your .pub file)';
+  if (!PUBLIC_KEY.test(text)) return 'expected an OpenSSH RSA or ED25519 public key ("ssh-rsa AAAA..." or "ssh-ed25519 AAAA..."), not a private key';
+  if (/\b(ssh-rsa|ssh-ed25519|ecdsa-sha2-\S+|ssh-dss) AAAA/.test(text.slice(text.indexOf(' ') + 1))) return 'expected exactly one OpenSSH public key, found more than one';
+  return undefined;
+}
+
+// git clone takes URLs and paths; a value starting with '-' would become a git option.
+// https:// and ssh:// (and file:// or a path, for a local repo), or scp-like user@host:path.
+const GIT_URL = /^(https:\/\/[^\s]+|ssh:\/\/[^\s]+|file:\/\/\/?[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+|\.{0,2}\/[^\s]*)$/;
+export function gitUrlProblem(v: string): string | undefined {
+  // The value is not repeated: it may carry a token (https://user:token@host/...).
+  if (v.startsWith('-')) return 'must not start with "-" (git would take it for an option); expected https://, ssh://, git@host:path or a path';
+  if (!GIT_URL.test(v)) return 'expected a git URL: https://host/repo.git, ssh://host/repo.git, git@host:repo.git, or a local path (/path or file:///path)';
+  return undefined;
+}
+
+// A notification carries the run's news: https, or plain http to loopback only (tests).
+export function webhookProblem(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'expected an https URL for the Slack incoming webhook';
+  }
+  if (u.protocol === 'https:') return undefined;
+  if (u.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname)) return undefined;
+  return `expected an https URL for the Slack incoming webhook (plain http only to 127.0.0.1 for tests), not ${u.protocol}//`;
+}
 
 // The standard partition only: ARNs (arn:aws:) and EB's domain (elasticbeanstalk.com) differ
 // in China and GovCloud, and we have not built for those.
 const REGION = /^(?!cn-)[a-z]{2}-[a-z]+-\d$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-// The new environment gets `<CNAME>-<unix timestamp>` on a daily deploy: 11 more characters,
-// and an EB CNAME prefix is at most 63.
+// An EB CNAME prefix is 4 to 63 characters (CreateEnvironment's CNAMEPrefix, shape
+// DNSCnamePrefix in botocore's elasticbeanstalk/2010-12-01/service-2.json; aws-rules.md [43]). The new
+// environment gets `<CNAME>-<unix timestamp>` on a daily deploy: 11 more characters.
+const CNAME_MIN = 4;
 const CNAME_MAX = 63 - 11;
 
 const loopbackUrl = z
@@ -60,18 +118,17 @@ export const configSchema = z
         AWS_DEFAULT_REGION: str('a region such as ap-northeast-2').refine((v) => REGION.test(v), {
           message: 'not a region of the standard AWS partition; expected e.g. ap-northeast-2 (China and GovCloud are not supported)',
         }),
-        AWS_ACCESS_KEY_ID: z.string().optional(),
-        AWS_SECRET_ACCESS_KEY: z.string().optional(),
+        AWS_ACCESS_KEY_ID: secret(z.string().optional()),
+        AWS_SECRET_ACCESS_KEY: secret(z.string().optional()),
       },
       { required_error: 'missing section; expected {"AWS_DEFAULT_REGION": ..., "AWS_AVAILABILITY_ZONE_1": ..., "AWS_AVAILABILITY_ZONE_2": ...}' },
     ),
     common: z.object(
       {
-        AWS_KEY_PAIR_MATERIAL: str('a public key such as "ssh-rsa AAAA..."').refine(
-          // EC2 imports RSA and ED25519 keys only.
-          (v) => /^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/=]+/.test(v),
-          { message: 'expected an OpenSSH RSA or ED25519 public key ("ssh-rsa AAAA..." or "ssh-ed25519 AAAA..."), not a private key' },
-        ),
+        AWS_KEY_PAIR_MATERIAL: str('a public key such as "ssh-rsa AAAA..."').superRefine((v, ctx) => {
+          const problem = publicKeyProblem(v);
+          if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+        }),
         AWS_KEY_PAIR_NAME: str('a key pair name').refine((v) => v.length <= 255, { message: 'at most 255 characters' }),
         AWS_SUBNET_EB_PRIVATE_1: cidr('a subnet of AWS_VPC_EB'),
         AWS_SUBNET_EB_PRIVATE_2: cidr('a subnet of AWS_VPC_EB'),
@@ -99,31 +156,50 @@ export const configSchema = z
       {
         AWS_ASG_MAX_VALUE: intLike('the Auto Scaling group maximum', 1, 10000),
         AWS_ASG_MIN_VALUE: intLike('the Auto Scaling group minimum', 1, 10000),
-        CNAME: str('a CNAME prefix such as dv-nova').refine((v) => DNS_LABEL.test(v) && v.length <= CNAME_MAX, {
-          message: `not a valid DNS label: use a-z, 0-9 and -, not starting or ending with -, at most ${CNAME_MAX} characters (a daily deploy appends -<timestamp>)`,
+        CNAME: str('a CNAME prefix such as dv-nova').refine((v) => DNS_LABEL.test(v) && v.length >= CNAME_MIN && v.length <= CNAME_MAX, {
+          message: `not a valid DNS label: use a-z, 0-9 and -, not starting or ending with -, at least ${CNAME_MIN} and at most ${CNAME_MAX} characters (EB takes 4 to 63; a daily deploy appends -<timestamp>)`,
         }),
         INSTANCE_TYPE: str('an EC2 instance type').regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as t2.nano').default('t2.nano'),
         PLATFORM: str('a solution stack name or a part of one').optional(),
         HEALTH_CHECK_URL: str('a path such as /echo/').regex(/^\/\S*$/, 'expected a path starting with /, such as /echo/').default('/echo/'),
         DEPLOY_TIMEOUT_MINUTES: intLike('minutes', 1, 24 * 60).default(30),
         OLD_ENVIRONMENT_GRACE_MINUTES: intLike('minutes', 0, 7 * 24 * 60).default(50),
-        GIT_URL: str('a git URL').optional(),
-        GIT_BRANCH: str('a git branch').optional(),
-        SMOKE_TEST_COMMAND: str('a shell command').optional(),
+        // Not secret as a whole (it is shown), but its userinfo is, like any URL's.
+        GIT_URL: str('a git URL')
+          .superRefine((v, ctx) => {
+            const problem = gitUrlProblem(v);
+            if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+          })
+          .optional(),
+        GIT_BRANCH: str('a git branch').regex(/^[^-\s][^\s]*$/, 'expected a branch or tag name (no spaces, not starting with -)').optional(),
+        // May carry a token (curl -H "Authorization: ..."), so never shown.
+        SMOKE_TEST_COMMAND: secret(str('a shell command').optional()),
         KEEP_FAILED_ENVIRONMENT: boolLike.default(false),
         // Extra environment settings for the app (name -> value), beside PHASE, VERSION_LABEL, DEBUG, HOST_NOVA, URL_NOVA.
-        ENVIRONMENT: z
-          .record(
-            z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names (letters, digits, _)'),
-            z.union([z.string(), z.number(), z.boolean()]).transform(String),
-          )
-          .default({}),
+        // A value whose name looks secret (API_TOKEN, DB_PASSWORD, ...) is never shown.
+        ENVIRONMENT: secretByName(
+          z
+            .record(
+              z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names (letters, digits, _)'),
+              z.union([z.string(), z.number(), z.boolean()]).transform(String),
+            )
+            .default({}),
+        ),
       },
       { required_error: 'missing section; expected {"CNAME": ..., "AWS_ASG_MIN_VALUE": ..., "AWS_ASG_MAX_VALUE": ...}' },
     ),
     notify: z
       .object({
-        SLACK_WEBHOOK_URL: z.string().url('expected an https URL for the Slack incoming webhook').optional(),
+        // Whoever has it can post to the channel.
+        SLACK_WEBHOOK_URL: secret(
+          z
+            .string()
+            .superRefine((v, ctx) => {
+              const problem = webhookProblem(v);
+              if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+            })
+            .optional(),
+        ),
       })
       .default({}),
     lock: z
@@ -142,6 +218,48 @@ export const configSchema = z
   });
 
 export type Config = z.output<typeof configSchema>;
+
+/** The marks a field carries through its wrappers (optional, default, refinements). */
+function marks(t: z.ZodTypeAny | undefined): Set<string> {
+  const out = new Set<string>();
+  for (let cur = t; cur; cur = cur._def?.innerType ?? cur._def?.schema) if (cur.description) out.add(cur.description);
+  return out;
+}
+
+function objectOf(t: z.ZodTypeAny): z.ZodObject<z.ZodRawShape> | undefined {
+  let cur: z.ZodTypeAny | undefined = t;
+  while (cur && !(cur instanceof z.ZodObject)) cur = cur._def?.innerType ?? cur._def?.schema;
+  return cur as z.ZodObject<z.ZodRawShape> | undefined;
+}
+
+/** "section.KEY" of every field the schema marks SECRET or SECRET_BY_NAME. */
+export function secretPaths(): { path: string; mark: string }[] {
+  const out: { path: string; mark: string }[] = [];
+  for (const [section, sec] of Object.entries(configSchema.shape as Record<string, z.ZodTypeAny>)) {
+    const obj = objectOf(sec);
+    if (!obj) continue;
+    for (const [key, field] of Object.entries(obj.shape as Record<string, z.ZodTypeAny>)) {
+      const m = marks(field);
+      if (m.has(SECRET)) out.push({ path: `${section}.${key}`, mark: SECRET });
+      else if (m.has(SECRET_BY_NAME)) out.push({ path: `${section}.${key}`, mark: SECRET_BY_NAME });
+    }
+  }
+  return out;
+}
+
+/** The secret values of a parsed config, by the schema's marks: what makeRedactor registers. */
+export function secretConfigValues(config: Config): string[] {
+  const out: string[] = [];
+  for (const { path, mark } of secretPaths()) {
+    const [section, key] = path.split('.');
+    const v = (config as unknown as Record<string, Record<string, unknown> | undefined>)[section]?.[key];
+    if (mark === SECRET && typeof v === 'string') out.push(v);
+    if (mark === SECRET_BY_NAME && v && typeof v === 'object') {
+      for (const [name, value] of Object.entries(v as Record<string, unknown>)) if (isSecretName(name) && typeof value === 'string') out.push(value);
+    }
+  }
+  return out;
+}
 
 /** Keys the schema knows, to warn about typos (an unknown key is ignored, not an error). */
 export function unknownKeys(raw: unknown): string[] {
@@ -209,7 +327,6 @@ export function crossFieldProblems(raw: unknown): CrossProblem[] {
     return { k, t, c: t ? parseCidr(t) : undefined };
   });
   if (vpc) {
-    if (vpc.bits < 16 || vpc.bits > 28) at('common.AWS_VPC_EB', `a VPC CIDR must be /16 to /28, got /${vpc.bits}`);
     for (const s of subnets) if (s.c && !contains(vpc, s.c)) at(`common.${s.k}`, `${s.t} is outside the VPC CIDR ${vpcText}`);
   }
   for (let i = 0; i < subnets.length; i++) {

@@ -137,7 +137,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   }
 
   // 2. Package and upload.
-  const versionLabel = versionLabelFor(now);
+  const versionLabel = versionLabelFor(now, ctx.phase);
   ctx.log.step(`package ${versionLabel}${nova.GIT_URL ? ` from ${nova.GIT_URL} ${nova.GIT_BRANCH}` : ' from ./nova'}`);
   const pkg = await packageNova({
     root: ctx.root,

@@ -3,11 +3,13 @@
 // EB's Node.js platform installs any dependencies itself from package.json, so we never
 // ship node_modules, sources, tests or local EB/git state.
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { zipSync, type Zippable } from 'fflate';
 import { JohannaError } from '../errors.js';
+import { MASK } from '../ui/redact.js';
 
 export interface PackageInput {
   /** Repo root (where ./run is); its node_modules provides TypeScript. */
@@ -20,7 +22,7 @@ export interface PackageInput {
   gitBranch?: string;
   asgMin: number;
   asgMax: number;
-  /** e.g. app-261127_043100; also the zip's file name. */
+  /** e.g. app-261127_043100-dv-1a2b; also the zip's file name. */
   versionLabel: string;
   /** Where the zip is written, e.g. <root>/.build. */
   outDir: string;
@@ -44,13 +46,24 @@ export class PackageError extends JohannaError {
 // builds of the same commit give byte-identical zips. (DOS time cannot go before 1980.)
 const ZIP_MTIME = new Date(1980, 0, 1);
 
-/** 'app-YYMMDD_HHMMSS' in UTC, e.g. app-261127_043100. */
-export function versionLabelFor(date: Date): string {
+/**
+ * 'app-YYMMDD_HHMMSS-<phase>-<4 hex>' in UTC, e.g. app-261127_043100-dv-1a2b. The time comes
+ * first, so labels sort by time across phases (and after the old 'app-YYMMDD_HHMMSS' ones);
+ * the phase and a random suffix make it unique per phase and run: two cron lines deploying
+ * in the same second never share a label, an S3 key or a .build/<label>.zip. At most
+ * 4+13+1+16+1+4 = 39 characters (EB allows 100).
+ */
+export function versionLabelFor(date: Date, phase: string, suffix = randomBytes(2).toString('hex')): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return (
     `app-${p(date.getUTCFullYear() % 100)}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}` +
-    `_${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`
+    `_${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}-${phase}-${suffix}`
   );
+}
+
+/** A URL for messages: its userinfo (https://user:token@host) masked, the rest kept. */
+export function displayUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, `$1${MASK}@`);
 }
 
 /**
@@ -128,7 +141,8 @@ export async function packageNova(i: PackageInput): Promise<PackageResult> {
 }
 
 async function clone(url: string, branch: string | undefined, dest: string): Promise<void> {
-  const args = ['clone', '--quiet', '--depth', '1', ...(branch ? ['--branch', branch] : []), url, dest];
+  // `--` ends the options: whatever the URL looks like, git takes it as the repository.
+  const args = ['clone', '--quiet', '--depth', '1', ...(branch ? ['--branch', branch] : []), '--', url, dest];
   // No prompt and no stall may hang a cron job: a private repo without credentials, an
   // unknown SSH host key or a dead remote must fail, and in bounded time.
   const r = await execa('git', args, {
@@ -138,7 +152,7 @@ async function clone(url: string, branch: string | undefined, dest: string): Pro
   });
   if (r.exitCode !== 0) {
     throw new PackageError(
-      `git clone of ${url}${branch ? ` (branch ${branch})` : ''} failed: ${r.stderr.trim()}`,
+      `git clone of ${displayUrl(url)}${branch ? ` (branch ${branch})` : ''} failed: ${r.stderr.trim().split(url).join(displayUrl(url))}`,
       'check nova.GIT_URL and nova.GIT_BRANCH, and that this machine can read the repository',
     );
   }
@@ -164,9 +178,16 @@ async function compile(root: string, source: string, outDir: string): Promise<vo
   }
 }
 
-/** Relative paths of the files under dir, '/'-separated and sorted; [] when dir does not exist. */
-async function listFiles(dir: string, recursive = true, prefix = ''): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+/**
+ * Relative paths of the files under dir, '/'-separated and sorted; [] when dir does not
+ * exist. Any other error (EACCES, ENOTDIR, EIO) is thrown: a folder we cannot read is not
+ * an empty one, and a zip without it would deploy without its files.
+ */
+export async function listFiles(dir: string, recursive = true, prefix = ''): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw new PackageError(`cannot read ${dir}: ${err.code ?? err.message}`, 'check the folder\'s permissions; nothing was uploaded');
+  });
   const out: string[] = [];
   for (const e of entries) {
     if (e.isFile()) out.push(prefix + e.name);

@@ -1,7 +1,10 @@
 // Slack notifications (the original called HipChat/Slack REST APIs): on success and on
 // failure of the commands that change what users reach. The webhook URL is a secret: it
-// is in the redactor, and a notification that cannot be sent is only a warning.
+// is in the redactor, and a notification that cannot be sent is only a warning. The body
+// goes through the same redaction and control-character cleaning as every printed line.
 import type { Ctx } from '../context.js';
+import { webhookProblem } from '../config/schema.js';
+import { stripControl } from './redact.js';
 
 const NOTIFIED = new Set(['create', 'create_nova', 'rollback', 'terminate', 'terminate_nova', 'terminate_vpc', 'terminate_eb_old_environment']);
 
@@ -31,12 +34,18 @@ export function message(ctx: Ctx, ok: boolean, result: Record<string, unknown> |
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'}, nova ${r.gitHashNova ?? '?'}`);
   if (Array.isArray(r.terminated) && r.terminated.length) parts.push(`terminated ${r.terminated.join(', ')}`);
   if (error) parts.push(`reason: ${error}`);
-  return ctx.redactor.redact(parts.join('\n'));
+  return ctx.redactor.redact(parts.map((p) => stripControl(p)).join('\n'));
 }
 
 export async function notify(ctx: Ctx, ok: boolean, result?: Record<string, unknown>, error?: string): Promise<void> {
   const url = webhookUrl(ctx);
   if (!url || ctx.dryRun || !shouldNotify(ctx.command, ok, result)) return;
+  // The config's URL was checked with the config; the environment's is checked here.
+  const problem = webhookProblem(url);
+  if (problem) {
+    ctx.log.warn(`not sending the notification: SLACK_WEBHOOK_URL: ${problem}`);
+    return;
+  }
   try {
     const res = await fetch(url, {
       method: 'POST',

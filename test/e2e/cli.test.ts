@@ -38,6 +38,7 @@ afterAll(() => {
 });
 
 const awsWasCalled = () => existsSync(marker);
+const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUPRIVATEKEYBODY\n-----END OPENSSH PRIVATE KEY-----';
 
 describe('usage', () => {
   it('no command: "How to Play" with every command and the passthrough examples on stdout, exit 0', async () => {
@@ -208,6 +209,41 @@ describe('config errors stop before any aws process', () => {
     (await import('node:fs')).writeFileSync(broken, '{"aws": ');
     expect((await run(['-e', broken, 'status'], { env })).exitCode).toBe(2);
     expect((await run(['-e', file, 'status'], { env })).exitCode).toBe(2);
+    expect(awsWasCalled()).toBe(false);
+  });
+
+  // An adversarial pass found values that reached AWS before AWS refused them. Each is
+  // exit 2 now, before any aws process, and a refused private key is never echoed.
+  it.each<[string, (c: any) => void, string]>([
+    ['a CNAME under 4 characters', (c) => (c.nova.CNAME = 'dvn'), 'nova.CNAME'],
+    ['a /29 subnet', (c) => (c.common.AWS_SUBNET_EB_PRIVATE_1 = '10.210.0.0/29'), 'common.AWS_SUBNET_EB_PRIVATE_1'],
+    ['a /32 subnet', (c) => (c.common.AWS_SUBNET_EB_PUBLIC_1 = '10.210.128.7/32'), 'common.AWS_SUBNET_EB_PUBLIC_1'],
+    ['a public key followed by a private key', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${c.common.AWS_KEY_PAIR_MATERIAL}\n${PRIVATE_KEY}`), 'common.AWS_KEY_PAIR_MATERIAL'],
+    ['a file:// webhook', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'file:///etc/passwd' }), 'notify.SLACK_WEBHOOK_URL'],
+    ['a plain http webhook off loopback', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'http://hooks.example.com/services/T/B/x' }), 'notify.SLACK_WEBHOOK_URL'],
+    ['a GIT_URL that git would take for an option', (c) => ((c.nova.GIT_URL = '--upload-pack=touch /tmp/johanna-pwned'), (c.nova.GIT_BRANCH = 'main')), 'nova.GIT_URL'],
+  ])('%s: exit 2 naming the field, no aws call', async (name, edit, field) => {
+    const cfg = sampleConfig();
+    cfg.common.PHASE = PHASE;
+    edit(cfg);
+    const file = writeJson(path.join(tmp, `adversarial-${name.replace(/\W+/g, '-')}.json`), cfg);
+    const r = await run(['-e', file, '-f', 'create'], { env });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`- ${field.replace(/\./g, '\\.')}: `));
+    expect(r.stdout + r.stderr).not.toContain('PRIVATEKEYBODY');
+    expect(awsWasCalled()).toBe(false);
+  });
+
+  // /dev/zero grew memory to GBs and a FIFO hung: neither is read now.
+  it('-e at a device, a FIFO or a folder: exit 2 at once, nothing read, no aws call', async () => {
+    const fifo = path.join(tmp, 'env.fifo');
+    await execa('mkfifo', [fifo]);
+    for (const file of ['/dev/zero', fifo, tmp]) {
+      const r = await run(['-e', file, 'status'], { env, timeout: 20_000 });
+      expect(r.timedOut, file).toBe(false);
+      expect(r.exitCode, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('not a regular file');
+    }
     expect(awsWasCalled()).toBe(false);
   });
 

@@ -59,7 +59,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     const nova = out.create_nova;
     expect(nova.newEnvironment).toMatch(/^nova-\d{10}$/);
     expect(nova.oldEnvironment).toBeUndefined();
-    expect(nova.versionLabel).toMatch(/^app-\d{6}_\d{6}$/);
+    expect(nova.versionLabel).toMatch(/^app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4}$/);
     versions.push(nova.versionLabel);
     expect(nova.solutionStack).toBe(OLD_PLATFORM);
     const a = await p.get(p.host);

@@ -15,14 +15,6 @@ const killedWith: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Version labels have one-second resolution (issue 12 makes them unique per run; until
- * then): wait until the clock is past the second the previous deploy began in.
- */
-async function nextLabelSecond(sinceMs: number): Promise<void> {
-  await until('a new second for the next version label', async () => (Math.floor(Date.now() / 1000) > Math.floor(sinceMs / 1000) ? true : undefined), 5000);
-}
-
 /** `./run` in its own process group, so that a kill of the group takes its aws children too. */
 function spawnRun(args: string[]): ResultPromise {
   return execa(RUN, ['-e', p.configFile, '-f', ...args], {
@@ -212,32 +204,22 @@ describe('interrupted runs: SIGKILL at several points, then run again', () => {
   }, 600_000);
 
   it('create_nova killed early, after create-environment, and after the swap; each re-run deploys, nothing is duplicated', async () => {
-    let started = Date.now();
     const first = await runOk(['create_nova']);
     const labels = [first.versionLabel];
 
     // Early: lock and preflight only, nothing created yet (or the upload at most).
-    await nextLabelSecond(started);
-    started = Date.now();
     await killWhen('create_nova', 'k=4', afterCalls(4));
-    await nextLabelSecond(started);
     // After create-environment: an environment is left Launching; the next run refuses
     // while it is, so wait until it is Ready, then deploy.
-    started = Date.now();
     await killWhen('create_nova', 'after create-environment', afterCall('elasticbeanstalk', 'create-environment'));
     await settled();
-    await nextLabelSecond(started);
-    started = Date.now();
     const second = await runOk(['create_nova'], 'create_nova after a kill after create-environment');
     labels.push(second.versionLabel);
     expect((await p.get(p.host)).version).toBe(second.versionLabel);
 
     // After the swap: the killed run's version already holds the main CNAME.
-    await nextLabelSecond(started);
-    started = Date.now();
     await killWhen('create_nova', 'after swap-environment-cnames', afterCall('elasticbeanstalk', 'swap-environment-cnames'));
     await settled();
-    await nextLabelSecond(started);
     const third = await runOk(['create_nova'], 'create_nova after a kill after the swap');
     labels.push(third.versionLabel);
     expect((await p.get(p.host)).version).toBe(third.versionLabel);

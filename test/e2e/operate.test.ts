@@ -20,7 +20,7 @@ const PHASE = 'op1';
 const LOGS = path.join(ROOT, 'logs', PHASE);
 const SECRET = 'secretpath123';
 const HOOK_PATH = `/services/T000/B000/${SECRET}`;
-const LABEL = /app-\d{6}_\d{6}/;
+const LABEL = /app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4}/;
 const STAMPED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z /;
 const LONG = 300_000;
 
@@ -91,6 +91,9 @@ beforeAll(async () => {
     delays: { launchMs: 500, swapMs: 200, terminateMs: 300 },
     edit: (c) => {
       c.notify = { SLACK_WEBHOOK_URL: hook.url(HOOK_PATH) };
+      // The app gets the webhook too, so the URL really goes into create-environment's
+      // arguments (the -v line, the run log): the checks below can fail.
+      c.nova.ENVIRONMENT = { TEAM_WEBHOOK: hook.url(HOOK_PATH) };
     },
   });
   base = structuredClone(ph.config);
@@ -370,6 +373,7 @@ describe('operating one phase, in order', () => {
           `printf '%s\\n%s\\n%s\\n' "$JOHANNA_URL" "$JOHANNA_HOST" "$JOHANNA_CONNECT" > '${seen}' && ` +
           `curl -sf -H "Host: $JOHANNA_HOST" "$JOHANNA_CONNECT/echo/" > '${answer}'`;
         c.notify.SLACK_WEBHOOK_URL = `http://127.0.0.1:${dead}${HOOK_PATH}`;
+        c.nova.ENVIRONMENT.TEAM_WEBHOOK = c.notify.SLACK_WEBHOOK_URL;
       });
       const r = await ph.run(['-f', '-v', 'create_nova']);
       expect(r.exitCode, r.stderr).toBe(0);

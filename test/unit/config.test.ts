@@ -1,12 +1,14 @@
 // The phase config: every bad value is caught before anything touches AWS, each with its
 // JSON path and what is expected; every problem at once; defaults; warnings; where the
 // file is looked for.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, resolveConfigPath } from '../../src/config/load.js';
+import { loadConfig, MAX_CONFIG_BYTES, parseConfig, resolveConfigPath } from '../../src/config/load.js';
+import { secretPaths } from '../../src/config/schema.js';
 import { contains, overlaps, parseCidr } from '../../src/config/cidr.js';
 import { ConfigError, EXIT } from '../../src/errors.js';
 import sampleJson from '../../env.sample.json' with { type: 'json' };
@@ -85,7 +87,23 @@ const BAD: [string, (c: Raw) => void, string, string | RegExp][] = [
   ['a negative OLD_ENVIRONMENT_GRACE_MINUTES', (c) => (c.nova.OLD_ENVIRONMENT_GRACE_MINUTES = '-5'), 'nova.OLD_ENVIRONMENT_GRACE_MINUTES', 'from 0 to 10080'],
   ['a Slack webhook that is not a URL', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'hooks.slack.com/services/T/B/x' }), 'notify.SLACK_WEBHOOK_URL', 'Slack incoming webhook'],
   ['a bad environment variable name', (c) => (c.nova.ENVIRONMENT = { 'NOT-OK': '1' }), 'nova.ENVIRONMENT.NOT-OK', 'environment variable names'],
+  // Values AWS would refuse mid-way, after changing things: refused here, before any call.
+  ['a CNAME under 4 characters (EB takes 4 to 63)', (c) => (c.nova.CNAME = 'dvn'), 'nova.CNAME', 'at least 4 and at most 52 characters'],
+  ['a subnet smaller than /28', (c) => (c.common.AWS_SUBNET_EB_PRIVATE_1 = '10.210.0.0/29'), 'common.AWS_SUBNET_EB_PRIVATE_1', '/16 to /28'],
+  ['a /32 subnet', (c) => (c.common.AWS_SUBNET_EB_PUBLIC_2 = '10.210.144.1/32'), 'common.AWS_SUBNET_EB_PUBLIC_2', '/16 to /28'],
+  ['a VPC smaller than /28', (c) => (c.common.AWS_VPC_EB = '10.210.0.0/29'), 'common.AWS_VPC_EB', '/16 to /28'],
+  ['a public key followed by a private key', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${PUB}\n${PRIVATE}`), 'common.AWS_KEY_PAIR_MATERIAL', 'this holds a private key'],
+  ['two public keys', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${PUB} ${PUB}`), 'common.AWS_KEY_PAIR_MATERIAL', 'more than one'],
+  ['a public key on two lines', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${PUB}\nmore`), 'common.AWS_KEY_PAIR_MATERIAL', 'on one line'],
+  ['a plain http webhook to another host', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'http://hooks.example.com/services/T/B/x' }), 'notify.SLACK_WEBHOOK_URL', 'https'],
+  ['a file:// webhook', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'file:///etc/passwd' }), 'notify.SLACK_WEBHOOK_URL', 'not file://'],
+  ['a GIT_URL that is a git option', (c) => ((c.nova.GIT_URL = '--upload-pack=touch /tmp/pwned'), (c.nova.GIT_BRANCH = 'main')), 'nova.GIT_URL', 'must not start with "-"'],
+  ['a GIT_URL over plain http', (c) => ((c.nova.GIT_URL = 'http://example.com/nova.git'), (c.nova.GIT_BRANCH = 'main')), 'nova.GIT_URL', 'expected a git URL'],
+  ['a GIT_BRANCH that is a git option', (c) => ((c.nova.GIT_URL = 'https://example.com/nova.git'), (c.nova.GIT_BRANCH = '--upload-pack=x')), 'nova.GIT_BRANCH', 'not starting with -'],
 ];
+
+const PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2ngFsdMQb0Zl8vTd2P8bsZtXr5uHhvOuFydQ+2mx9p me@host';
+const PRIVATE = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQPRIVATEBODY\n-----END OPENSSH PRIVATE KEY-----';
 
 describe('parseConfig rejects a bad config with the JSON path and what is expected', () => {
   it('has a table of at least 18 cases', () => expect(BAD.length).toBeGreaterThanOrEqual(18));
@@ -230,6 +248,41 @@ describe('parseConfig accepts a valid config', () => {
     expect(config.common.DEBUG).toBe(false);
   });
 
+  it('never repeats a refused key or GIT_URL in its message: they may hold a private key or a token', () => {
+    const problems = problemsOf(
+      with_((c) => {
+        c.common.AWS_KEY_PAIR_MATERIAL = `${PUB}\n${PRIVATE}`;
+        c.nova.GIT_URL = '-https://user:gittoken999@example.com/x';
+        c.nova.GIT_BRANCH = 'main';
+      }),
+    );
+    const text = JSON.stringify(problems);
+    expect(text).not.toContain('PRIVATEBODY');
+    expect(text).not.toContain('gittoken999');
+  });
+
+  it('accepts the git URLs git clone takes, the loopback http webhook of the tests, and CNAMEs of 4', () => {
+    for (const url of ['https://example.com/nova.git', 'https://user:token@example.com/nova.git', 'ssh://git@example.com/nova.git', 'git@github.com:org/nova.git', 'file:///srv/git/nova', '/srv/git/nova', '../nova-repo']) {
+      expect(() => parseConfig(with_((c) => ((c.nova.GIT_URL = url), (c.nova.GIT_BRANCH = 'release/1.2'))), 'env.json'), url).not.toThrow();
+    }
+    for (const url of ['https://hooks.slack.com/services/T/B/x', 'http://127.0.0.1:9999/hook', 'http://localhost:1/x']) {
+      expect(() => parseConfig(with_((c) => (c.notify = { SLACK_WEBHOOK_URL: url })), 'env.json'), url).not.toThrow();
+    }
+    expect(() => parseConfig(with_((c) => (c.nova.CNAME = 'dvno')), 'env.json')).not.toThrow();
+    expect(() => parseConfig(with_((c) => (c.common.AWS_KEY_PAIR_MATERIAL = PUB)), 'env.json')).not.toThrow();
+    expect(() => parseConfig(with_((c) => (c.common.AWS_SUBNET_EB_PRIVATE_1 = '10.210.0.0/28')), 'env.json')).not.toThrow();
+  });
+
+  it('marks the secret fields in the schema itself: credentials, the smoke test, the webhook, secret-named app settings', () => {
+    expect(secretPaths()).toEqual([
+      { path: 'aws.AWS_ACCESS_KEY_ID', mark: 'secret' },
+      { path: 'aws.AWS_SECRET_ACCESS_KEY', mark: 'secret' },
+      { path: 'nova.SMOKE_TEST_COMMAND', mark: 'secret' },
+      { path: 'nova.ENVIRONMENT', mark: 'secret-by-name' },
+      { path: 'notify.SLACK_WEBHOOK_URL', mark: 'secret' },
+    ]);
+  });
+
   it('accepts the longest CNAME that still fits -<timestamp>', () => {
     expect(() => parseConfig(with_((c) => (c.nova.CNAME = 'a'.repeat(52))), 'env.json')).not.toThrow();
   });
@@ -313,6 +366,25 @@ describe('loadConfig', () => {
     const file = path.join(tmp, 'broken.json');
     writeFileSync(file, '{ "aws": ');
     expect(() => loadConfig(file)).toThrow(/not valid JSON/);
+  });
+
+  // /dev/zero grew memory to GBs, a FIFO hung the run: only a regular file of sane size is read.
+  it('refuses what is not a regular file of at most 1 MiB: a device, a FIFO, a folder, a huge file', () => {
+    const fifo = path.join(tmp, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    const dir = path.join(tmp, 'a-folder.json');
+    mkdirSync(dir);
+    const huge = path.join(tmp, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ pad: 'x'.repeat(MAX_CONFIG_BYTES) }));
+    for (const file of ['/dev/zero', fifo, dir]) {
+      expect(() => loadConfig(file), file).toThrow(/not a regular file/);
+    }
+    expect(() => loadConfig(huge)).toThrow(/a phase config is at most 1048576 bytes/);
+    try {
+      loadConfig('/dev/zero');
+    } catch (err) {
+      expect((err as ConfigError).exitCode).toBe(EXIT.usage);
+    }
   });
 
   it('reads and validates a file', () => {

@@ -15,9 +15,10 @@ const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const SLACK = 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
 
 
-function makeCtx(command: string, o: { webhook?: string; env?: NodeJS.ProcessEnv; dryRun?: boolean; aws?: boolean } = {}): Ctx & { out: Sink; err: Sink } {
+function makeCtx(command: string, o: { webhook?: string; env?: NodeJS.ProcessEnv; dryRun?: boolean; aws?: boolean; edit?: (c: any) => void } = {}): Ctx & { out: Sink; err: Sink } {
   const raw = structuredClone(sandboxJson) as any;
   if (o.webhook) raw.notify = { SLACK_WEBHOOK_URL: o.webhook };
+  o.edit?.(raw);
   if (o.aws) delete raw.sandbox;
   const { config } = parseConfig(raw, 'env.test.json');
   const env = o.env ?? {};
@@ -117,6 +118,35 @@ describe('message', () => {
     expect(m).not.toContain('XXXXXXXXXXXXXXXXXXXXXXXX');
     expect(m.split(MASK)).toHaveLength(4);
   });
+
+  // What a failed deploy's reason really carries: the smoke test command, the package step's
+  // GIT_URL, an aws error quoting the create-environment arguments.
+  it('carries none of the config\'s secrets that a failure reason can quote', () => {
+    const ctx = makeCtx('create_nova', {
+      edit: (c) => {
+        c.nova.SMOKE_TEST_COMMAND = 'curl -H "X-Token: smoketok-4242" "$JOHANNA_URL"';
+        c.nova.GIT_URL = 'https://johanna:gittoken-5151@git.example.com/nova.git';
+        c.nova.GIT_BRANCH = 'main';
+        c.nova.ENVIRONMENT = { API_TOKEN: 'apitok-6262', MODE: 'fast-mode-on' };
+      },
+    });
+    const settings = JSON.stringify([{ Namespace: 'aws:elasticbeanstalk:application:environment', OptionName: 'API_TOKEN', Value: 'apitok-6262' }]);
+    const reasons = [
+      `smoke test failed (exit 1): ${ctx.config.nova.SMOKE_TEST_COMMAND}`,
+      `git clone of ${ctx.config.nova.GIT_URL} (branch main) failed: fatal: unable to access '${ctx.config.nova.GIT_URL}/'`,
+      `aws elasticbeanstalk create-environment --option-settings ${settings} MODE=fast-mode-on failed (exit 254)`,
+    ];
+    const m = message(ctx, false, undefined, reasons.join('\n'));
+    for (const secret of ['smoketok-4242', 'gittoken-5151', 'apitok-6262']) expect(m, secret).not.toContain(secret);
+    expect(m).toContain('https://***@git.example.com/nova.git');
+    expect(m).toContain('fast-mode-on'); // what is not secret still reads
+  });
+
+  it('carries no control characters from AWS data: the body is as plain as a cron log', () => {
+    const m = message(makeCtx('rollback'), false, undefined, 'environment nova-1\x1b[2J\x07 is Terminating\r');
+    expect(m).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+    expect(m).toContain('reason: environment nova-1 is Terminating');
+  });
 });
 
 describe('webhookUrl', () => {
@@ -193,6 +223,21 @@ describe('notify, against a loopback webhook', () => {
     expect(ctx.err.text).not.toContain('secretpath123');
     answer = 200;
   }, 15_000);
+
+  it('a SLACK_WEBHOOK_URL from the environment that is not https (nor http to loopback) is not posted to: a warning', async () => {
+    const saved = process.env.SLACK_WEBHOOK_URL;
+    try {
+      for (const bad of ['file:///etc/passwd', 'http://hooks.example.com/services/T/B/x']) {
+        process.env.SLACK_WEBHOOK_URL = bad; // notify reads the run's own environment
+        const ctx = makeCtx('create_nova', { aws: true });
+        await notify(ctx, true, {});
+        expect(ctx.err.text).toMatch(/warning: not sending the notification: SLACK_WEBHOOK_URL: expected an https URL/);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.SLACK_WEBHOOK_URL;
+      else process.env.SLACK_WEBHOOK_URL = saved;
+    }
+  });
 
   it('sends nothing under --dry-run, for a command that is not news, or without a webhook', async () => {
     posts.length = 0;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asgConfig, gitHash, packageNova, PackageError, versionLabelFor } from '../../src/deploy/package.js';
+import { asgConfig, displayUrl, gitHash, listFiles, packageNova, PackageError, versionLabelFor } from '../../src/deploy/package.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'package-test-'));
@@ -33,9 +33,26 @@ function novaCopy(dir: string): string {
 }
 
 describe('versionLabelFor', () => {
-  it('formats UTC as app-YYMMDD_HHMMSS', () => {
-    expect(versionLabelFor(new Date(Date.UTC(2026, 10, 27, 4, 31, 0)))).toBe('app-261127_043100');
-    expect(versionLabelFor(new Date('2030-01-02T03:04:05+09:00'))).toBe('app-300101_180405');
+  it('formats UTC as app-YYMMDD_HHMMSS-<phase>-<4 hex>', () => {
+    expect(versionLabelFor(new Date(Date.UTC(2026, 10, 27, 4, 31, 0)), 'dv', '1a2b')).toBe('app-261127_043100-dv-1a2b');
+    expect(versionLabelFor(new Date('2030-01-02T03:04:05+09:00'), 'qa', 'ffff')).toBe('app-300101_180405-qa-ffff');
+    expect(versionLabelFor(new Date(), 'dv')).toMatch(/^app-\d{6}_\d{6}-dv-[0-9a-f]{4}$/);
+  });
+
+  // Two phases (two cron lines at 04:00), or two runs of one, in the same second once got
+  // one label, so one S3 key and one .build/<label>.zip: each uploaded the other's bundle.
+  it('is unique per phase and per run within one second, and fits EB\'s 100 characters', () => {
+    const t = new Date(Date.UTC(2026, 10, 27, 4, 0, 0));
+    const labels = new Set<string>();
+    for (const phase of ['dv', 'qa']) for (let i = 0; i < 20; i++) labels.add(versionLabelFor(t, phase));
+    expect(labels.size).toBeGreaterThanOrEqual(38); // 4 random hex digits: a repeat among 20 is rare, two is rarer
+    expect(versionLabelFor(t, 'p'.repeat(16)).length).toBeLessThanOrEqual(100);
+  });
+
+  it('sorts by time, across phases and after the old labels of the same second', () => {
+    const a = versionLabelFor(new Date(Date.UTC(2026, 10, 27, 4, 0, 0)), 'zz', 'ffff');
+    const b = versionLabelFor(new Date(Date.UTC(2026, 10, 27, 4, 0, 1)), 'aa', '0000');
+    expect([b, a, 'app-261127_040000'].sort()).toEqual(['app-261127_040000', a, b]);
   });
 });
 
@@ -103,6 +120,32 @@ describe('packageNova', () => {
     expect(strFromU8(unzip(r.zipPath)['Procfile'])).toContain('# release');
     expect(r.gitHashNova).toBe(head);
   }, 60_000);
+
+  // A folder we cannot read once counted as an empty one, and the zip went out without it.
+  it('a .ebextensions that cannot be read as a folder fails the package; only a missing one is empty', async () => {
+    expect(await listFiles(path.join(tmp, 'no-such-folder'))).toEqual([]);
+    const dir = novaCopy(path.join(tmp, 'ebext-file'));
+    writeFileSync(path.join(dir, '.ebextensions'), 'a file where a folder belongs');
+    await expect(listFiles(path.join(dir, '.ebextensions'))).rejects.toThrow(/cannot read .*\.ebextensions: ENOTDIR/);
+    await expect(packageNova({ root, novaDir: dir, asgMin: 1, asgMax: 1, versionLabel: 'x', outDir: path.join(tmp, 'out-ebext') })).rejects.toBeInstanceOf(PackageError);
+  }, 60_000);
+
+  // GIT_URL went to git with no `--` before it: a value starting with '-' was a git option.
+  it('passes GIT_URL after `--`: a value like an option is taken as the repository', async () => {
+    const base = { root, asgMin: 1, asgMax: 1, versionLabel: 'x', outDir: path.join(tmp, 'out-dash') };
+    await expect(packageNova({ ...base, gitUrl: '--bare', gitBranch: 'main' })).rejects.toThrow(/repository '--bare' does not exist/);
+  }, 30_000);
+
+  it('never shows the credentials of a GIT_URL in its error, only the URL around them', async () => {
+    const base = { root, asgMin: 1, asgMax: 1, versionLabel: 'x', outDir: path.join(tmp, 'out-cred') };
+    const err = await packageNova({ ...base, gitUrl: 'https://johanna:gittoken12345@127.0.0.1:1/nova.git', gitBranch: 'main' }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as Error).message).toContain('git clone of https://***@127.0.0.1:1/nova.git (branch main) failed');
+    expect((err as Error).message).not.toContain('gittoken12345');
+    expect((err as Error).message).not.toContain('johanna:');
+    expect(displayUrl('ssh://git@host/x.git')).toBe('ssh://***@host/x.git');
+    expect(displayUrl('file:///srv/nova')).toBe('file:///srv/nova');
+  }, 30_000);
 
   it('says what failed for a missing branch or a bad ASG size', async () => {
     const base = { root, asgMin: 1, asgMax: 1, versionLabel: 'x', outDir: path.join(tmp, 'out-bad') };
