@@ -10,7 +10,7 @@ import { ROOT, RUN, startPhase, until, type PhaseSandbox } from './helpers/sandb
 
 const PHASE = 'hel';
 const LOGS = path.join(ROOT, 'logs', PHASE);
-const LABEL = /^app-\d{6}_\d{6}$/;
+const LABEL = /^app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4}$/;
 const HASH = /^[0-9a-f]{7,40}(-dirty)?$/; // -dirty: built from a work tree with changes
 const STAMPED_EVENT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) \S+  \S/;
 const LONG = 300_000;

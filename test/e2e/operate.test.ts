@@ -433,7 +433,7 @@ describe('operating one phase, in order', () => {
       const r = await child;
       expect(reached, stderr).toBe(true);
       expect(r.exitCode).not.toBe(0);
-      const live = /the deploy went live: (nova-\d+) \((app-\d{6}_\d{6})\) serves (\S+), (nova-\d+) keeps answering/.exec(stderr);
+      const live = /the deploy went live: (nova-\d+) \((app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4})\) serves (\S+), (nova-\d+) keeps answering/.exec(stderr);
       expect(live, stderr).not.toBeNull();
       expect(live![3]).toBe(`${ph.host}`);
       expect(stderr).toContain(`./run rollback swaps back to ${live![4]}`);
