@@ -410,7 +410,7 @@ export class AwsCli {
       const code = err.awsCode ?? '';
       if (THROTTLING.has(code) || /Rate exceeded/i.test(r.stderr)) {
         const n = cliAttemptsOf(r.stderr);
-        err.hint = `AWS throttled this call${n ? ` ${n} times` : ''} and the aws CLI gave up (AWS_MAX_ATTEMPTS=${this.env.AWS_MAX_ATTEMPTS ?? '?'}, ${this.env.AWS_RETRY_MODE ?? '?'} mode): run again later, or raise AWS_MAX_ATTEMPTS`;
+        err.hint = `AWS is throttling: the aws CLI gave up${n ? ` after ${n} attempts` : ''} (AWS_MAX_ATTEMPTS=${this.env.AWS_MAX_ATTEMPTS ?? '?'}, ${this.env.AWS_RETRY_MODE ?? '?'} mode); run again later, or raise AWS_MAX_ATTEMPTS`;
       }
       if (!(opts.retryOn ?? []).includes(code) || attempt >= attempts) throw err;
       waitMs = Math.round(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));

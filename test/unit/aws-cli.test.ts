@@ -116,7 +116,7 @@ describe('AwsCli.aws', () => {
     expect(err.awsCode).toBe('Throttling');
     expect(exec.calls).toHaveLength(1);
     expect(sleeps).toEqual([]);
-    expect(err.hint).toMatch(/throttled this call 8 times.*AWS_MAX_ATTEMPTS/);
+    expect(err.hint).toMatch(/gave up after 8 attempts \(AWS_MAX_ATTEMPTS=\?/);
     expect(aws.records[0]).toMatchObject({ exitCode: 254, cliAttempts: 8 });
   });
 
