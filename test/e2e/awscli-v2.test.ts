@@ -382,13 +382,17 @@ function runner(cli: string): AwsCli {
 
 /**
  * Timestamps as instants (v1 prints what the service sent, v2 ISO 8601 with an offset), the
- * keys whose text differed noted in `formatOnly`; moto's own run-to-run noise (request ids)
- * dropped.
+ * keys whose text differed noted in `formatOnly`; ResponseMetadata (never printed) dropped.
  */
 function normalise(v: unknown, formatOnly: Set<string>, key = ''): unknown {
   if (Array.isArray(v)) return v.map((x) => normalise(x, formatOnly, key));
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => k !== 'ResponseMetadata').map(([k, x]) => [k, normalise(x, formatOnly, k)]));
+  }
+  // v1 prints a JSON-protocol service's timestamps (DynamoDB's) as epoch seconds, v2 as text.
+  if (typeof v === 'number' && /DateTime$/.test(key)) {
+    formatOnly.add(key);
+    return { instant: Math.round(v * 1000) };
   }
   if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v)) {
     const t = Date.parse(v);
