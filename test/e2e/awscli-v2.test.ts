@@ -340,11 +340,17 @@ describe('an AWS phase, and a CLI too old (a stand-in aws that never reaches a n
 });
 
 /**
- * Fields aws-cli 2.9.19's service models predate, so that v2 drops them from its output,
- * and that src/ never reads (src/aws/ec2.ts reads AllocationId and PublicIp of a NAT
- * gateway's addresses).
+ * Fields aws-cli 2.9.19's service models predate, so that v2 drops them from its output
+ * (found by this test against moto 5.2.1), and that src/ never reads: of a NAT gateway's
+ * addresses src/aws/ec2.ts reads AllocationId and PublicIp, of a security group its id,
+ * name and rules, and it never describes the lock table.
  */
-const UNREAD_NEWER_FIELDS = ['describe-nat-gateways NatGateways.NatGatewayAddresses.AssociationId'];
+const UNREAD_NEWER_FIELDS = [
+  'describe-nat-gateways NatGateways.NatGatewayAddresses.AssociationId',
+  'describe-security-groups SecurityGroups.SecurityGroupArn',
+  'describe-table Table.DeletionProtectionEnabled',
+  'describe-table Table.WarmThroughput',
+];
 
 /** Remove from `a` the keys `b` lacks at the same place, noting each as "<op> <path>". */
 function dropKeysNotIn(a: unknown, b: unknown, at: string, missing: Set<string>): void {
