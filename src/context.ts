@@ -1,7 +1,7 @@
 // The run's context, built once in cli.ts and passed to every command: the validated
 // config, the one aws/eb runner, the logger and the global flags.
 import path from 'node:path';
-import { AwsCli, buildAwsEnv, RunLog, type Exec } from './aws/cli.js';
+import { AwsCli, buildAwsEnv, parseAwsCliVersion, RunLog, type Exec } from './aws/cli.js';
 import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
 import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
@@ -80,7 +80,25 @@ export interface BuildCtxInput {
   exec?: Exec;
   /** Write the run log (off for unit tests). */
   runLog?: boolean;
+  /**
+   * The `aws --version` line an injected `exec` stands for, so that it is not asked: the
+   * recorded answers of the unit tests are v1's unless a test says otherwise.
+   */
+  awsCliVersion?: string;
   signal?: AbortSignal;
+}
+
+/**
+ * The aws program: JOHANNA_AWS_CLI, else the config's aws.CLI, else `aws` on PATH. A
+ * relative path is taken from where it was written: the caller's folder for the
+ * environment variable, the config file's folder for the config.
+ */
+export function awsCliBin(env: NodeJS.ProcessEnv, config: Config, configFile: string): string {
+  const fromEnv = env.JOHANNA_AWS_CLI?.trim();
+  if (fromEnv) return fromEnv.includes('/') ? path.resolve(fromEnv) : fromEnv;
+  const fromConfig = config.aws.CLI;
+  if (fromConfig) return fromConfig.includes('/') ? path.resolve(path.dirname(configFile), fromConfig) : fromConfig;
+  return 'aws';
 }
 
 export function buildCtx(i: BuildCtxInput): Ctx {
@@ -96,7 +114,17 @@ export function buildCtx(i: BuildCtxInput): Ctx {
   });
   const phase = config.common.PHASE;
   const runLog = i.runLog === false ? undefined : new RunLog(path.join(i.root, 'logs', phase), i.command);
-  const aws = new AwsCli({ env: awsEnv, log: i.log, redactor: i.redactor, dryRun: i.opts.dryRun, runLog, exec: i.exec });
+  const aws = new AwsCli({
+    env: awsEnv,
+    log: i.log,
+    redactor: i.redactor,
+    dryRun: i.opts.dryRun,
+    runLog,
+    exec: i.exec,
+    bin: awsCliBin(env, config, i.configFile),
+    endpoint: sandbox?.endpoint,
+    version: i.exec ? parseAwsCliVersion(i.awsCliVersion ?? 'aws-cli/1.45.11') : undefined,
+  });
   return {
     root: i.root,
     command: i.command,

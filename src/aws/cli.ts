@@ -1,11 +1,13 @@
 // The ONLY module that spawns `aws` or `eb`. Everything that talks to AWS goes through
 // AwsCli: argument arrays (never a shell string), JSON output parsed, secrets redacted,
-// each call timed and appended to the run log, throttling retried, non-zero exits turned
-// into AwsCliError, and under --dry-run every mutating call printed instead of run.
+// each call timed and appended to the run log, eventual-consistency codes retried,
+// non-zero exits turned into AwsCliError, and under --dry-run every mutating call printed
+// instead of run. It also knows which aws CLI it runs (v1 or v2, from `--version`) and
+// gives every call of a sandbox phase `--endpoint-url`, refusing any call without it.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { AwsCliError, MissingToolError } from '../errors.js';
+import { AwsCliError, MissingToolError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import type { Redactor } from '../ui/redact.js';
 
@@ -19,6 +21,8 @@ export interface ExecResult {
 
 export interface ExecOptions {
   env: NodeJS.ProcessEnv;
+  /** The program to start for the tool, when it is not the tool's own name on PATH (JOHANNA_AWS_CLI). */
+  bin?: string;
   cwd?: string;
   /** Stream the child's output as it comes (passthrough): stdin is the user's, output goes here. */
   onOutput?: (text: string, stream: 'out' | 'err') => void;
@@ -29,7 +33,7 @@ export type Exec = (file: Tool, args: string[], opts: ExecOptions) => Promise<Ex
 
 export const execaExec: Exec = async (file, args, opts) => {
   try {
-    const sub = execa(file, args, {
+    const sub = execa(opts.bin ?? file, args, {
       env: opts.env,
       extendEnv: false,
       cwd: opts.cwd,
@@ -43,12 +47,12 @@ export const execaExec: Exec = async (file, args, opts) => {
     }
     const r = await sub;
     if (r.failed && r.exitCode === undefined) {
-      if ((r as { code?: string }).code === 'ENOENT') throw missingTool(file);
-      throw new AwsCliError([file, ...args], -1, r.message ?? 'could not start');
+      if ((r as { code?: string }).code === 'ENOENT') throw missingTool(file, opts.bin);
+      throw new AwsCliError([opts.bin ?? file, ...args], -1, r.message ?? 'could not start');
     }
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') throw missingTool(file);
+    if ((err as { code?: string }).code === 'ENOENT') throw missingTool(file, opts.bin);
     throw err;
   }
 };
@@ -81,7 +85,10 @@ function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text:
   });
 }
 
-function missingTool(file: Tool): MissingToolError {
+function missingTool(file: Tool, bin?: string): MissingToolError {
+  if (file === 'aws' && bin && bin !== 'aws') {
+    return new MissingToolError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
+  }
   return file === 'aws'
     ? new MissingToolError('the aws CLI is not on PATH', 'install it: `pip install awscli` (v1) or the AWS CLI v2 installer, then check with `aws --version`')
     : new MissingToolError('the eb CLI is not on PATH', 'install it: `pip install awsebcli`, then check with `eb --version`; the daily deploy itself needs only the aws CLI');
@@ -94,6 +101,78 @@ export function isMutating(args: readonly string[]): boolean {
   return !/^(describe|list|get|check|lookup|head|wait|validate|search|filter|batch-get|simulate|query|scan|retrieve)(-|$)/.test(op) && op !== 'wait';
 }
 
+// ---- which aws CLI -------------------------------------------------------------------
+
+export interface AwsCliVersion {
+  /** The line `--version` printed, e.g. "aws-cli/2.9.19 Python/3.11.2 Linux/6.1 source/x86_64.debian.12". */
+  text: string;
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+/** `aws --version` prints `aws-cli/X.Y.Z Python/...` (old v1s printed it on stderr: read both). */
+export function parseAwsCliVersion(output: string): AwsCliVersion | undefined {
+  const m = /\baws-cli\/(\d+)\.(\d+)\.(\d+)/.exec(output);
+  if (!m) return undefined;
+  const line = output.split('\n').find((l) => l.includes(m[0])) ?? m[0];
+  return { text: line.trim(), major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
+}
+
+/** "aws-cli/2.9.19 (v2)": for -v, status and errors. */
+export function shortVersion(v: AwsCliVersion): string {
+  return `aws-cli/${v.major}.${v.minor}.${v.patch} (v${v.major})`;
+}
+
+/**
+ * The oldest aws CLI of each major version we run. Sandbox calls carry --endpoint-url, so
+ * AWS_ENDPOINT_URL support (v1 1.29, v2 2.13) is no longer what sets the floor. What we use:
+ * - v2: --no-cli-auto-prompt and --cli-binary-format (2.0.0), --no-cli-pager (2.0.43), tags
+ *   on import-key-pair (EC2 API of 2021). 2.9 is the oldest v2 we test (Debian 12's 2.9.19).
+ * - v1: tags on import-key-pair (2021), AWS_RETRY_MODE/AWS_MAX_ATTEMPTS (2020). 1.29 (2023)
+ *   has both for certain and is the floor the README named before; we test 1.45.
+ * Older ones might work, or fail in ways nobody has seen: they are refused before any call.
+ */
+export const MIN_AWS_CLI: Readonly<Record<1 | 2, readonly [number, number]>> = { 1: [1, 29], 2: [2, 9] };
+
+function minimumText(): string {
+  return `v1 ${MIN_AWS_CLI[1].join('.')} or v2 ${MIN_AWS_CLI[2].join('.')}`;
+}
+
+/** Exit 2, naming the minimum, for a version too old (or of a major version we do not know). */
+export function checkAwsCliVersion(v: AwsCliVersion, bin: string): void {
+  const hint =
+    'upgrade it (`pip install -U awscli` for v1, the AWS CLI v2 installer or your package manager for v2), or point JOHANNA_AWS_CLI (or aws.CLI in the config) at another one';
+  if (v.major !== 1 && v.major !== 2) {
+    throw new UsageError(`${bin} is ${shortVersion(v)}; Johanna knows the aws CLI v1 and v2 only (${minimumText()} or newer)`, hint);
+  }
+  if (v.minor < MIN_AWS_CLI[v.major][1]) {
+    throw new UsageError(`${bin} is ${shortVersion(v)}, too old; Johanna needs the aws CLI ${minimumText()} or newer`, hint);
+  }
+}
+
+// ---- retries: one layer for each kind of error ------------------------------------------
+//
+// Throttling and transient faults (HTTP 5xx, timeouts, dropped connections) are retried by
+// the aws CLI itself, inside its one process: AWS_RETRY_MODE=standard with
+// AWS_MAX_ATTEMPTS=8 (buildAwsEnv), exponential backoff with jitter, rand(0,1) x
+// min(2^n, 20) s, so at most 8 requests and at most ~71 s of waits for a call. botocore
+// honours an `x-amz-retry-after` header there (aws-cli 1.45 does; 2.9 does not), capped at
+// its backoff + 5 s. A new process per retry would cost ~1 s of CPU each; this runner does
+// not retry throttling again (before, its 6 attempts ran on top of the CLI's 5: up to 30
+// requests a call). It retries only what the CLI takes as final: the codes a caller names
+// in `retryOn` (eventual consistency: an id just created is "not found" for a moment), up
+// to `attempts` runs (default 6), waiting 0.25, 0.5, 1, 2, 4 s, jittered down to half,
+// capped at 8 s. In the pathological mix (every run throttled 7 times, then the retryOn
+// code) a call makes at most attempts x 8 requests. The run log has the figures: each run's
+// `attempt`, the `waitMs` before it, and `cliAttempts` when the CLI gave up throttled.
+
+/** The aws CLI's own attempts per call (AWS_MAX_ATTEMPTS), unless the operator set theirs. */
+export const CLI_MAX_ATTEMPTS = 8;
+/** The runner's runs per call, for the `retryOn` codes only. */
+export const RETRY_ATTEMPTS = 6;
+
+/** Error codes the CLI's standard mode retries as throttling (botocore retries/special.py, standard.py). */
 const THROTTLING = new Set([
   'Throttling',
   'ThrottlingException',
@@ -104,12 +183,20 @@ const THROTTLING = new Set([
   'TooManyRequestsException',
   'SlowDown',
   'ProvisionedThroughputExceededException',
+  'EC2ThrottledException',
+  'BandwidthLimitExceeded',
 ]);
+
+/** How many requests the CLI made before it gave up: "... operation (reached max retries: 7): ..." */
+export function cliAttemptsOf(stderr: string): number | undefined {
+  const m = /\(reached max retries: (\d+)\)/.exec(stderr);
+  return m ? Number(m[1]) + 1 : undefined;
+}
 
 export interface CallOptions {
   /** AWS error codes worth retrying for this call (eventual consistency: a just-created id "not found"). */
   retryOn?: string[];
-  /** How many attempts in all, for throttling and retryOn codes. */
+  /** How many runs in all for the retryOn codes (throttling is the aws CLI's own to retry). */
   attempts?: number;
   /** Do not log a failure at -v; the caller expects and handles it. */
   expectFailure?: boolean;
@@ -125,7 +212,12 @@ export interface RunLogRecord {
   ms: number;
   mutating: boolean;
   dryRun?: boolean;
+  /** The runner's run number for this call (retryOn codes), when above 1. */
   attempt?: number;
+  /** How long the runner waited before this run, in ms. */
+  waitMs?: number;
+  /** Requests the aws CLI made itself before giving up throttled. */
+  cliAttempts?: number;
   error?: string;
   purpose?: string;
 }
@@ -180,18 +272,51 @@ export interface AwsCliOptions {
   runLog?: RunLog;
   exec?: Exec;
   sleep?: (ms: number) => Promise<void>;
+  /** The aws program: JOHANNA_AWS_CLI, else aws.CLI from the config, else `aws` on PATH. */
+  bin?: string;
+  /** A sandbox phase's endpoint: every aws call carries it as --endpoint-url. Unset for an AWS phase. */
+  endpoint?: string;
+  /** The CLI's version when it is already known (a unit test's recording exec); otherwise asked once. */
+  version?: AwsCliVersion;
+}
+
+/** What a sandbox endpoint must look like (the config's rule too): nothing but loopback. */
+const LOOPBACK_ENDPOINT = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/;
+
+/** The values of every --endpoint-url in an argument list (both spellings). */
+function endpointArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === '--endpoint-url') out.push(argv[i + 1] ?? '');
+    else if (a.startsWith('--endpoint-url=')) out.push(a.slice('--endpoint-url='.length));
+  });
+  return out;
+}
+
+interface CallMeta {
+  mutating: boolean;
+  attempt: number;
+  quiet?: boolean;
+  purpose?: string;
+  waitMs?: number;
 }
 
 export class AwsCli {
   readonly env: NodeJS.ProcessEnv;
   readonly dryRun: boolean;
   readonly runLog?: RunLog;
+  /** The aws program every aws call starts. */
+  readonly bin: string;
+  /** The sandbox endpoint every aws call carries, for a sandbox phase. */
+  readonly endpoint?: string;
   /** Every call of this run, for summaries and counts (also in the run log). */
   readonly records: RunLogRecord[] = [];
   private readonly log: Logger;
   private readonly redactor: Redactor;
   private readonly exec: Exec;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly knownVersion?: AwsCliVersion;
+  private versionAsked?: Promise<AwsCliVersion>;
 
   constructor(opts: AwsCliOptions) {
     this.env = opts.env;
@@ -201,6 +326,89 @@ export class AwsCli {
     this.runLog = opts.runLog;
     this.exec = opts.exec ?? execaExec;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.bin = opts.bin ?? 'aws';
+    this.endpoint = opts.endpoint;
+    this.knownVersion = opts.version;
+  }
+
+  /**
+   * The aws CLI's version: `<bin> --version`, asked once per run before the first aws call
+   * (v2 takes switches v1 refuses), and refused with exit 2 when too old. Shown with -v and
+   * by `status`, and written once into the run log.
+   */
+  cliVersion(): Promise<AwsCliVersion> {
+    this.versionAsked ??= this.askVersion();
+    return this.versionAsked;
+  }
+
+  private async askVersion(): Promise<AwsCliVersion> {
+    let v = this.knownVersion;
+    if (!v) {
+      const r = await this.exec('aws', ['--version'], { env: this.env, bin: this.bin });
+      v = parseAwsCliVersion(`${r.stdout}\n${r.stderr}`);
+      if (!v) {
+        const said = this.redactor.redact(`${r.stdout}\n${r.stderr}`.trim().split('\n')[0] ?? '').slice(0, 200);
+        throw new MissingToolError(
+          `'${this.bin} --version' did not print an aws CLI version (exit ${r.exitCode}${said ? `: ${said}` : ''})`,
+          'JOHANNA_AWS_CLI, aws.CLI in the config, or `aws` on PATH must be the AWS CLI: `aws --version` prints aws-cli/X.Y.Z',
+        );
+      }
+    }
+    checkAwsCliVersion(v, this.bin);
+    this.log.debug(`aws CLI: ${this.bin} ${v.text}`);
+    this.runLog?.append({
+      ts: new Date().toISOString(),
+      cli: { bin: this.bin, version: v.text, major: v.major, retryMode: this.env.AWS_RETRY_MODE, maxAttempts: this.env.AWS_MAX_ATTEMPTS, endpoint: this.endpoint },
+    });
+    return v;
+  }
+
+  /**
+   * What follows the caller's arguments in every aws process: the sandbox endpoint, and
+   * v2's switches. All are global options, which v1 and v2 both take after the operation.
+   */
+  private plumbing(v: AwsCliVersion, ownCall: boolean): string[] {
+    const out: string[] = [];
+    // v2 before 2.13 ignores AWS_ENDPOINT_URL: only the argument keeps a call in the sandbox.
+    if (this.endpoint !== undefined) out.push('--endpoint-url', this.endpoint);
+    if (v.major >= 2) {
+      // v2 pipes output through `less` unless told (AWS_PAGER='' says it too), and prompts
+      // for parameters when a user's config has cli_auto_prompt on: neither may happen here.
+      out.push('--no-cli-pager', '--no-cli-auto-prompt');
+      // v2 reads a blob given inline or as file:// as base64, v1 as raw bytes: our calls ask
+      // v2 for v1's way, so they mean the same to both (fileb:// is raw bytes in both). A
+      // passthrough keeps the user's own CLI's meaning.
+      if (ownCall) out.push('--cli-binary-format', 'raw-in-base64-out');
+    }
+    return out;
+  }
+
+  /**
+   * The last check before an aws process starts: a sandbox phase's call carries
+   * --endpoint-url with the sandbox's loopback endpoint and no other, or it is refused (exit
+   * 2). Without it the call would go to AWS's real endpoints with whatever credentials the
+   * CLI finds.
+   */
+  private guardEndpoint(argv: readonly string[]): void {
+    if (this.endpoint === undefined) return;
+    const given = endpointArgs(argv);
+    const op = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
+    if (!LOOPBACK_ENDPOINT.test(this.endpoint)) {
+      throw new UsageError(
+        `refusing to run aws ${op}: the sandbox endpoint '${this.endpoint}' is not http://127.0.0.1:<port>`,
+        'set sandbox.ENDPOINT in the config to the sandbox\'s loopback address',
+      );
+    }
+    const foreign = given.filter((g) => g !== this.endpoint);
+    if (foreign.length) {
+      throw new UsageError(
+        `refusing to run aws ${op} with --endpoint-url ${foreign.join(', ')}: this is a sandbox phase, its calls go to ${this.endpoint} only`,
+        'leave --endpoint-url out: Johanna gives every call of a sandbox phase the sandbox\'s endpoint',
+      );
+    }
+    if (given.length === 0) {
+      throw new UsageError(`refusing to run aws ${op} without --endpoint-url ${this.endpoint}: it would leave the sandbox`, 'this is a bug in Johanna: please report it');
+    }
   }
 
   /**
@@ -208,15 +416,16 @@ export class AwsCli {
    * --dry-run a mutating call is printed as `! aws ...` and answers {} without running.
    */
   async aws<T = any>(args: string[], opts: CallOptions = {}): Promise<T> {
-    const full = [...args, '--output', 'json'];
     const mutating = isMutating(args);
     if (mutating && this.dryRun) {
       this.planned(args);
       return {} as T;
     }
-    const attempts = opts.attempts ?? 6;
+    const full = [...args, '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
+    const attempts = opts.attempts ?? RETRY_ATTEMPTS;
+    let waitMs = 0;
     for (let attempt = 1; ; attempt++) {
-      const r = await this.timed('aws', full, { env: this.env }, mutating, attempt, opts.expectFailure, opts.purpose);
+      const r = await this.timed('aws', full, { env: this.env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs });
       if (r.exitCode === 0) {
         const text = r.stdout.trim();
         if (!text) return {} as T;
@@ -228,11 +437,14 @@ export class AwsCli {
       }
       const err = new AwsCliError(this.redactor.redactArgs(['aws', ...args]), r.exitCode, this.redactor.redact(r.stderr));
       const code = err.awsCode ?? '';
-      const retryable = THROTTLING.has(code) || (opts.retryOn ?? []).includes(code) || /Rate exceeded/i.test(r.stderr);
-      if (!retryable || attempt >= attempts) throw err;
-      const delay = Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-      this.log.debug(`  retrying in ${(delay / 1000).toFixed(1)}s after ${code || 'throttling'} (attempt ${attempt}/${attempts})`);
-      await this.sleep(delay);
+      if (THROTTLING.has(code) || /Rate exceeded/i.test(r.stderr)) {
+        const n = cliAttemptsOf(r.stderr);
+        err.hint = `AWS is throttling: the aws CLI gave up${n ? ` after ${n} attempts` : ''} (AWS_MAX_ATTEMPTS=${this.env.AWS_MAX_ATTEMPTS ?? '?'}, ${this.env.AWS_RETRY_MODE ?? '?'} mode); run again later, or raise AWS_MAX_ATTEMPTS`;
+      }
+      if (!(opts.retryOn ?? []).includes(code) || attempt >= attempts) throw err;
+      waitMs = Math.round(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+      this.log.debug(`  retrying in ${(waitMs / 1000).toFixed(1)}s after ${code} (attempt ${attempt}/${attempts})`);
+      await this.sleep(waitMs);
     }
   }
 
@@ -247,7 +459,10 @@ export class AwsCli {
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
-    return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, isMutating(args), 1, true);
+    const meta = { mutating: isMutating(args), attempt: 1, quiet: true };
+    if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, meta);
+    const full = [...args, ...this.plumbing(await this.cliVersion(), false)];
+    return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, bin: this.bin }, meta);
   }
 
   /** A mutating aws call under --dry-run: printed as `! aws ...` and logged, not run. */
@@ -257,22 +472,28 @@ export class AwsCli {
     this.record({ ts: new Date().toISOString(), tool: 'aws', args: shown.slice(1), exitCode: null, ms: 0, mutating: true, dryRun: true });
   }
 
-  private async timed(tool: Tool, args: string[], opts: ExecOptions, mutating: boolean, attempt: number, quiet?: boolean, purpose?: string): Promise<ExecResult> {
+  private async timed(tool: Tool, args: string[], opts: ExecOptions, meta: CallMeta): Promise<ExecResult> {
+    if (tool === 'aws') this.guardEndpoint(args);
     const shown = this.redactor.redactArgs(args);
+    const retry = { ...(meta.attempt > 1 ? { attempt: meta.attempt } : {}), ...(meta.waitMs ? { waitMs: meta.waitMs } : {}) };
     const started = Date.now();
     let r: ExecResult;
     try {
       r = await this.exec(tool, args, opts);
     } catch (err) {
-      this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: null, ms: Date.now() - started, mutating, attempt, error: this.redactor.redact((err as Error).message) });
+      this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: null, ms: Date.now() - started, mutating: meta.mutating, attempt: meta.attempt, error: this.redactor.redact((err as Error).message) });
       throw err;
     }
     const ms = Date.now() - started;
     this.log.debug(`$ ${tool} ${shown.map(quoteForDisplay).join(' ')}  (${(ms / 1000).toFixed(2)}s, exit ${r.exitCode})`);
-    if (r.exitCode !== 0 && !quiet) this.log.debug(this.redactor.redact(r.stderr.trim()));
+    if (r.exitCode !== 0 && !meta.quiet) this.log.debug(this.redactor.redact(r.stderr.trim()));
     // A failed call keeps the tool's last words, so a cron run's log says why.
     const error = r.exitCode !== 0 ? this.redactor.redact(r.stderr.trim().split('\n').filter(Boolean).pop() ?? '') : undefined;
-    this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating, ...(attempt > 1 ? { attempt } : {}), ...(purpose ? { purpose } : {}), ...(error ? { error } : {}) });
+    const cliAttempts = r.exitCode !== 0 ? cliAttemptsOf(r.stderr) : undefined;
+    this.record({
+      ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating: meta.mutating,
+      ...retry, ...(cliAttempts ? { cliAttempts } : {}), ...(meta.purpose ? { purpose: meta.purpose } : {}), ...(error ? { error } : {}),
+    });
     return r;
   }
 
@@ -297,11 +518,16 @@ export interface AwsEnvInput {
   secretAccessKey?: string;
 }
 
-/** The environment every aws/eb child gets: region, credentials and endpoint never appear as arguments. */
+/**
+ * The environment every aws/eb child gets: region and credentials never appear as arguments.
+ * A sandbox's endpoint is here too (for eb, and any other tool that reads it) besides the
+ * --endpoint-url argument the runner gives every aws call.
+ */
 export function buildAwsEnv(i: AwsEnvInput): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...i.base, AWS_DEFAULT_REGION: i.region, AWS_REGION: i.region, AWS_PAGER: '' };
   env.AWS_RETRY_MODE ??= 'standard';
-  env.AWS_MAX_ATTEMPTS ??= '5';
+  // The one retry layer for throttling (see CLI_MAX_ATTEMPTS); an operator's own setting wins.
+  env.AWS_MAX_ATTEMPTS ??= String(CLI_MAX_ATTEMPTS);
   if (i.accessKeyId && i.secretAccessKey) {
     env.AWS_ACCESS_KEY_ID = i.accessKeyId;
     env.AWS_SECRET_ACCESS_KEY = i.secretAccessKey;

@@ -120,6 +120,8 @@ export const configSchema = z
         }),
         AWS_ACCESS_KEY_ID: secret(z.string().optional()),
         AWS_SECRET_ACCESS_KEY: secret(z.string().optional()),
+        // The aws CLI to run (a name on PATH or a path, relative to this file); JOHANNA_AWS_CLI wins.
+        CLI: str('the aws CLI to run, e.g. /usr/local/bin/aws').optional(),
       },
       { required_error: 'missing section; expected {"AWS_DEFAULT_REGION": ..., "AWS_AVAILABILITY_ZONE_1": ..., "AWS_AVAILABILITY_ZONE_2": ...}' },
     ),

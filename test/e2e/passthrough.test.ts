@@ -114,7 +114,8 @@ describe('./run -- aws', () => {
     const r = await run(['-e', cfg, '-f', '--', 'aws', 'ec2', 'describe-vpcs', '--output', 'text'], { env });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^VPCS\t/m);
-    const direct = await execa('aws', ['ec2', 'describe-vpcs', '--output', 'text'], {
+    // The same CLI as ./run's (the second test pass runs v2, which needs --endpoint-url).
+    const direct = await execa(process.env.JOHANNA_AWS_CLI || 'aws', ['ec2', 'describe-vpcs', '--output', 'text', '--endpoint-url', front.url], {
       reject: false,
       env: { AWS_ENDPOINT_URL: front.url, AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_DEFAULT_REGION: 'ap-northeast-2', AWS_EC2_METADATA_DISABLED: 'true' },
       stripFinalNewline: false,
@@ -161,14 +162,17 @@ describe('./run -- aws', () => {
       expect(text).not.toContain('ptptptptptptptpt');
     }
     // -v printed the command line, redacted, with its duration
-    expect(ok.stderr).toMatch(/\$ aws ec2 describe-vpcs --filters 'Name=tag:token,Values=\*\*\*' {2}\(\d+\.\d\ds, exit 0\)/);
+    // (with the sandbox's --endpoint-url, and v2's switches in the second test pass)
+    expect(ok.stderr).toMatch(/\$ aws ec2 describe-vpcs --filters 'Name=tag:token,Values=\*\*\*' --endpoint-url http:\/\/127\.0\.0\.1:\d+( --no-cli-pager --no-cli-auto-prompt)? {2}\(\d+\.\d\ds, exit 0\)/);
     // aws echoed the id in its error: that is redacted too
     expect(bad.stderr).toContain('InvalidVpcID.NotFound');
     expect(bad.stderr).toContain('***');
 
-    const [rec] = okLog.trim().split('\n').map((l) => JSON.parse(l));
-    expect(rec).toMatchObject({ tool: 'aws', args: ['ec2', 'describe-vpcs', '--filters', 'Name=tag:token,Values=***'], exitCode: 0, mutating: false });
-    const [badRec] = badLog.trim().split('\n').map((l) => JSON.parse(l));
+    // The run log's calls (its first line says which aws CLI ran them).
+    const [rec] = okLog.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.tool);
+    expect(rec).toMatchObject({ tool: 'aws', exitCode: 0, mutating: false });
+    expect(rec.args.slice(0, 6)).toEqual(['ec2', 'describe-vpcs', '--filters', 'Name=tag:token,Values=***', '--endpoint-url', front.url]);
+    const [badRec] = badLog.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.tool);
     expect(badRec.exitCode).toBe(bad.exitCode);
   });
 

@@ -5,8 +5,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AwsCli, buildAwsEnv, isMutating, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
-import { AwsCliError, MissingToolError } from '../../src/errors.js';
+import { AwsCli, buildAwsEnv, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
+import { parseConfig } from '../../src/config/load.js';
+import { awsCliBin, buildCtx } from '../../src/context.js';
+import { AwsCliError, MissingToolError, UsageError } from '../../src/errors.js';
+import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
 import { Logger } from '../../src/ui/log.js';
 import { MASK, Redactor } from '../../src/ui/redact.js';
 import { awsError, ok, recordingExec, Sink, type Call } from './fakes.js';
@@ -21,7 +24,23 @@ const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 
 const fail = (code: string, message = 'boom', exitCode = 254): ExecResult => awsError(code, 'Operation', message, exitCode);
 
-function setup(script: Parameters<typeof recordingExec>[0], o: { dryRun?: boolean; verbose?: boolean; runLog?: RunLog; secrets?: string[] } = {}) {
+const V1 = 'aws-cli/1.45.11 Python/3.11.7 Linux/6.18.44 botocore/1.43.11';
+const V2 = 'aws-cli/2.9.19 Python/3.11.2 Linux/6.18.44 source/x86_64.debian.12 prompt/off';
+const ENDPOINT = 'http://127.0.0.1:4566';
+
+interface SetupOptions {
+  dryRun?: boolean;
+  verbose?: boolean;
+  runLog?: RunLog;
+  secrets?: string[];
+  /** The CLI's `--version` line, known up front (default v1); `null`: the runner asks the exec for it. */
+  version?: string | null;
+  bin?: string;
+  endpoint?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function setup(script: Parameters<typeof recordingExec>[0], o: SetupOptions = {}) {
   const out = new Sink();
   const err = new Sink();
   const redactor = new Redactor(o.secrets ?? [SECRET]);
@@ -29,13 +48,16 @@ function setup(script: Parameters<typeof recordingExec>[0], o: { dryRun?: boolea
   const exec = recordingExec(script);
   const sleeps: number[] = [];
   const aws = new AwsCli({
-    env: { AWS_DEFAULT_REGION: 'ap-northeast-2' },
+    env: o.env ?? { AWS_DEFAULT_REGION: 'ap-northeast-2' },
     log,
     redactor,
     dryRun: o.dryRun,
     runLog: o.runLog,
     exec,
     sleep: async (ms) => void sleeps.push(ms),
+    bin: o.bin,
+    endpoint: o.endpoint,
+    version: o.version === null ? undefined : parseAwsCliVersion(o.version ?? V1),
   });
   return { aws, exec, out, err, sleeps };
 }
@@ -83,31 +105,51 @@ describe('AwsCli.aws', () => {
     expect(err.awsCode).toBeUndefined();
   });
 
-  it('retries throttling with a growing delay, then succeeds', async () => {
-    const { aws, exec, sleeps } = setup([fail('Throttling', 'Rate exceeded'), fail('RequestLimitExceeded'), ok('{"ok":true}')]);
-    await expect(aws.aws(['ec2', 'describe-subnets'])).resolves.toEqual({ ok: true });
+  // Issue 12, "retries stack": the runner retried throttling up to 6 times on top of the
+  // aws CLI's own 5 attempts (30 requests a call). Throttling is the CLI's alone now.
+  it('a throttled call runs the aws CLI once: its own standard-mode retries are the only ones', async () => {
+    const throttled = fail('Throttling', 'Rate exceeded');
+    throttled.stderr = '\nAn error occurred (Throttling) when calling the DescribeSubnets operation (reached max retries: 7): Rate exceeded\n';
+    const { aws, exec, sleeps } = setup([throttled]);
+    const err = (await aws.aws(['ec2', 'describe-subnets']).catch((e) => e)) as AwsCliError;
+    expect(err).toBeInstanceOf(AwsCliError);
+    expect(err.awsCode).toBe('Throttling');
+    expect(exec.calls).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(err.hint).toMatch(/gave up after 8 attempts \(AWS_MAX_ATTEMPTS=\?/);
+    expect(aws.records[0]).toMatchObject({ exitCode: 254, cliAttempts: 8 });
+  });
+
+  it('the budget: AWS_MAX_ATTEMPTS=8 in standard mode for the CLI, and no runner retry for any throttling code', async () => {
+    expect(CLI_MAX_ATTEMPTS).toBe(8);
+    expect(buildAwsEnv({ base: {}, region: 'us-east-1' })).toMatchObject({ AWS_RETRY_MODE: 'standard', AWS_MAX_ATTEMPTS: '8' });
+    for (const code of ['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'SlowDown', 'TooManyRequestsException', 'ProvisionedThroughputExceededException']) {
+      const { aws, exec } = setup([fail(code)]);
+      await expect(aws.aws(['ec2', 'describe-subnets'])).rejects.toBeInstanceOf(AwsCliError);
+      expect(exec.calls, code).toHaveLength(1);
+    }
+    const { aws, exec } = setup([{ exitCode: 255, stdout: '', stderr: 'Rate exceeded' }]);
+    await expect(aws.aws(['elasticbeanstalk', 'describe-environments'])).rejects.toBeInstanceOf(AwsCliError);
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('a retryOn code is retried up to `attempts` runs, each recorded with its attempt and the wait before it', async () => {
+    const { aws, exec, sleeps } = setup([fail('InvalidVpcID.NotFound'), fail('InvalidVpcID.NotFound'), fail('InvalidVpcID.NotFound', 'last')]);
+    const err = await aws.aws(['ec2', 'create-subnet', '--vpc-id', 'vpc-1'], { retryOn: ['InvalidVpcID.NotFound'], attempts: 3 }).catch((e) => e);
+    expect(err.awsCode).toBe('InvalidVpcID.NotFound');
     expect(exec.calls).toHaveLength(3);
     expect(sleeps).toHaveLength(2);
     expect(sleeps[0]).toBeGreaterThanOrEqual(125);
     expect(sleeps[0]).toBeLessThanOrEqual(250);
     expect(sleeps[1]).toBeGreaterThanOrEqual(250);
     expect(sleeps[1]).toBeLessThanOrEqual(500);
-    expect(aws.records.map((r) => r.attempt)).toEqual([undefined, 2, 3]);
+    expect(aws.records.map((r) => [r.attempt, r.waitMs])).toEqual([[undefined, undefined], [2, sleeps[0]], [3, sleeps[1]]]);
   });
 
-  it('retries a "Rate exceeded" message without an error code', async () => {
-    const { aws, exec } = setup([{ exitCode: 255, stdout: '', stderr: 'Rate exceeded' }, ok('{}')]);
-    await aws.aws(['elasticbeanstalk', 'describe-environments']);
-    expect(exec.calls).toHaveLength(2);
-  });
-
-  it('gives up on throttling after `attempts`, with the last error', async () => {
-    const { aws, exec, sleeps } = setup([fail('Throttling'), fail('Throttling'), fail('ThrottlingException', 'last')]);
-    const err = await aws.aws(['ec2', 'describe-subnets'], { attempts: 3 }).catch((e) => e);
-    expect(err).toBeInstanceOf(AwsCliError);
-    expect(err.awsCode).toBe('ThrottlingException');
-    expect(exec.calls).toHaveLength(3);
-    expect(sleeps).toHaveLength(2);
+  it('the default budget for a retryOn code is 6 runs', async () => {
+    const { aws, exec } = setup(Array.from({ length: 6 }, () => fail('NoSuchEntity')));
+    await expect(aws.aws(['iam', 'get-role', '--role-name', 'r'], { retryOn: ['NoSuchEntity'] })).rejects.toBeInstanceOf(AwsCliError);
+    expect(exec.calls).toHaveLength(6);
   });
 
   it('retries the codes given in retryOn, and only those', async () => {
@@ -225,18 +267,22 @@ describe('RunLog', () => {
     const dir = path.join(tmp, 'logs', 'dv');
     const runLog = new RunLog(dir, 'create_vpc', new Date('2026-11-27T04:31:00.123Z'));
     expect(path.basename(runLog.file)).toBe(`20261127T043100Z-create_vpc-${process.pid}.jsonl`);
-    const { aws } = setup([ok('{}'), fail('Throttling'), ok('{}'), fail('AccessDenied')], { runLog });
+    const { aws } = setup([ok('{}'), fail('InvalidVpcID.NotFound'), ok('{}'), fail('AccessDenied')], { runLog });
     await aws.aws(['ssm', 'put-parameter', '--value', SECRET], { purpose: 'lock' });
-    await aws.aws(['ec2', 'describe-vpcs']);
+    await aws.aws(['ec2', 'describe-vpcs'], { retryOn: ['InvalidVpcID.NotFound'] });
     await aws.aws(['ec2', 'delete-vpc', '--vpc-id', 'vpc-1']).catch(() => undefined);
     expect(readdirSync(dir)).toEqual([path.basename(runLog.file)]);
     const text = readFileSync(runLog.file, 'utf8');
     expect(text).not.toContain(SECRET);
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [cli, ...lines] = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    // First, once: which aws CLI ran the calls, and its retry budget.
+    expect(cli).toMatchObject({ cli: { bin: 'aws', version: V1, major: 1 } });
+    expect(cli).not.toHaveProperty('tool');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatchObject({ tool: 'aws', args: ['ssm', 'put-parameter', '--value', MASK, '--output', 'json'], exitCode: 0, mutating: true, purpose: 'lock' });
     expect(lines[1]).toMatchObject({ args: ['ec2', 'describe-vpcs', '--output', 'json'], exitCode: 254, mutating: false });
     expect(lines[2]).toMatchObject({ exitCode: 0, attempt: 2 });
+    expect(lines[2].waitMs).toBeGreaterThan(0);
     expect(lines[3]).toMatchObject({ args: ['ec2', 'delete-vpc', '--vpc-id', 'vpc-1', '--output', 'json'], exitCode: 254, mutating: true });
     for (const l of lines) {
       expect(typeof l.ms).toBe('number');
@@ -302,7 +348,7 @@ describe('buildAwsEnv', () => {
 
   it('sets the region, no pager and standard retries, and keeps the rest of the environment', () => {
     const env = buildAwsEnv({ base, region: 'ap-northeast-2' });
-    expect(env).toMatchObject({ ...base, AWS_DEFAULT_REGION: 'ap-northeast-2', AWS_REGION: 'ap-northeast-2', AWS_PAGER: '', AWS_RETRY_MODE: 'standard', AWS_MAX_ATTEMPTS: '5' });
+    expect(env).toMatchObject({ ...base, AWS_DEFAULT_REGION: 'ap-northeast-2', AWS_REGION: 'ap-northeast-2', AWS_PAGER: '', AWS_RETRY_MODE: 'standard', AWS_MAX_ATTEMPTS: '8' });
     expect(env.AWS_ENDPOINT_URL).toBeUndefined();
     expect(base).not.toHaveProperty('AWS_REGION'); // the input is not changed
   });
@@ -341,4 +387,190 @@ describe('buildAwsEnv', () => {
     expect(env.AWS_ACCESS_KEY_ID).toBe(base.AWS_ACCESS_KEY_ID);
     expect(env.AWS_PROFILE).toBe('prod');
   });
+});
+
+describe('which aws CLI (issue 15)', () => {
+  it('asks `<bin> --version` once per run, before the first call, with the phase\'s env, and shows it with -v', async () => {
+    const { aws, exec, err } = setup([ok(V2 + '\n'), ok('{}'), ok('{}')], { version: null, bin: '/usr/bin/aws', verbose: true });
+    await aws.aws(['ec2', 'describe-vpcs']);
+    await aws.passthrough('aws', ['ec2', 'describe-subnets']);
+    expect(exec.calls.map((c) => [c.opts.bin, c.args[0]])).toEqual([['/usr/bin/aws', '--version'], ['/usr/bin/aws', 'ec2'], ['/usr/bin/aws', 'ec2']]);
+    expect(exec.calls[0].opts.env).toEqual({ AWS_DEFAULT_REGION: 'ap-northeast-2' });
+    await expect(aws.cliVersion()).resolves.toMatchObject({ major: 2, minor: 9, patch: 19, text: V2 });
+    expect(exec.calls).toHaveLength(3); // cached
+    expect(err.text).toContain(`aws CLI: /usr/bin/aws ${V2}`);
+  });
+
+  it('reads the version from stderr too (old v1s printed it there)', async () => {
+    const { aws } = setup([{ exitCode: 0, stdout: '', stderr: 'aws-cli/1.29.4 Python/3.8.10 Linux/5.4 botocore/1.31.4\n' }], { version: null });
+    await expect(aws.cliVersion()).resolves.toMatchObject({ major: 1, minor: 29, patch: 4 });
+  });
+
+  it('a version too old is exit 2 naming the minimum, before any aws call', async () => {
+    for (const [line, shown] of [
+      ['aws-cli/1.28.9 Python/3.8 Linux/5 botocore/1.30.9', 'aws-cli/1.28.9 (v1)'],
+      ['aws-cli/2.8.13 Python/3.9 Linux/5 exe/x86_64', 'aws-cli/2.8.13 (v2)'],
+      ['aws-cli/3.0.0 Python/3.13', 'aws-cli/3.0.0 (v3)'],
+    ]) {
+      const { aws, exec } = setup([ok(line)], { version: null, bin: 'aws' });
+      const e = await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x);
+      expect(e, line).toBeInstanceOf(UsageError);
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain(`aws is ${shown}`);
+      expect(e.message).toContain('v1 1.29 or v2 2.9');
+      expect(e.hint).toMatch(/JOHANNA_AWS_CLI/);
+      expect(exec.calls).toHaveLength(1); // --version only
+    }
+  });
+
+  it('the oldest accepted: 1.29.0 and 2.9.0', async () => {
+    for (const line of ['aws-cli/1.29.0 Python/3.8', 'aws-cli/2.9.0 Python/3.9']) {
+      const { aws } = setup([ok(line), ok('{}')], { version: null });
+      await expect(aws.aws(['ec2', 'describe-vpcs']), line).resolves.toEqual({});
+    }
+  });
+
+  it('a program that is not the aws CLI: exit 1 saying what it printed, nothing else run', async () => {
+    const { aws, exec } = setup([{ exitCode: 99, stdout: '', stderr: 'fake aws: no AWS here\n' }], { version: null, bin: '/opt/fake/aws' });
+    const e = await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x);
+    expect(e).toBeInstanceOf(MissingToolError);
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toBe("'/opt/fake/aws --version' did not print an aws CLI version (exit 99: fake aws: no AWS here)");
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('a --dry-run of mutating calls only asks nothing: no aws process at all', async () => {
+    const { aws, exec } = setup([], { version: null, dryRun: true });
+    await aws.aws(['ec2', 'create-vpc', '--cidr-block', '10.0.0.0/16']);
+    await aws.passthrough('aws', ['ec2', 'delete-vpc', '--vpc-id', 'vpc-1']);
+    expect(exec.calls).toEqual([]);
+  });
+
+  it('the binary: JOHANNA_AWS_CLI wins over aws.CLI, which wins over `aws`; relative paths from where they were written', () => {
+    const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
+    expect(awsCliBin({}, config, '/etc/johanna/env.json')).toBe('aws');
+    const withCli = { ...config, aws: { ...config.aws, CLI: 'bin/aws2' } };
+    expect(awsCliBin({}, withCli, '/etc/johanna/env.json')).toBe('/etc/johanna/bin/aws2');
+    expect(awsCliBin({}, { ...config, aws: { ...config.aws, CLI: 'aws2' } }, '/etc/johanna/env.json')).toBe('aws2');
+    expect(awsCliBin({ JOHANNA_AWS_CLI: '/usr/bin/aws' }, withCli, '/etc/johanna/env.json')).toBe('/usr/bin/aws');
+    expect(awsCliBin({ JOHANNA_AWS_CLI: './aws' }, withCli, '/etc/johanna/env.json')).toBe(path.resolve('aws'));
+    expect(awsCliBin({ JOHANNA_AWS_CLI: '  ' }, withCli, '/etc/johanna/env.json')).toBe('/etc/johanna/bin/aws2');
+  });
+
+  it('aws.CLI in the config: a non-empty string', () => {
+    const raw = structuredClone(sandboxJson) as any;
+    raw.aws.CLI = '';
+    expect(() => parseConfig(raw, 'env.test.json')).toThrow(/aws\.CLI: empty; expected the aws CLI to run/);
+    raw.aws.CLI = '/usr/bin/aws';
+    expect(parseConfig(raw, 'env.test.json').config.aws.CLI).toBe('/usr/bin/aws');
+  });
+});
+
+describe('v2\'s switches (issue 15)', () => {
+  it('v2: every call of ours turns the pager and the auto-prompt off and asks for v1\'s blob format', async () => {
+    const { aws, exec } = setup([ok('{}')], { version: V2 });
+    await aws.aws(['ec2', 'describe-vpcs']);
+    expect(exec.calls[0].args).toEqual(['ec2', 'describe-vpcs', '--output', 'json', '--no-cli-pager', '--no-cli-auto-prompt', '--cli-binary-format', 'raw-in-base64-out']);
+  });
+
+  it('v2 passthrough: pager and auto-prompt off, but the user\'s own blob format', async () => {
+    const { aws, exec } = setup([ok('{}')], { version: V2 });
+    await aws.passthrough('aws', ['lambda', 'invoke', '--function-name', 'f', '--payload', 'eyJhIjoxfQ==', 'out.json']);
+    expect(exec.calls[0].args).toEqual(['lambda', 'invoke', '--function-name', 'f', '--payload', 'eyJhIjoxfQ==', 'out.json', '--no-cli-pager', '--no-cli-auto-prompt']);
+  });
+
+  it('v1: none of them (v1 refuses them as unknown options)', async () => {
+    const { aws, exec } = setup([ok('{}'), ok('{}')], { version: V1 });
+    await aws.aws(['ec2', 'describe-vpcs']);
+    await aws.passthrough('aws', ['ec2', 'describe-vpcs']);
+    expect(exec.calls.map((c) => c.args)).toEqual([['ec2', 'describe-vpcs', '--output', 'json'], ['ec2', 'describe-vpcs']]);
+  });
+});
+
+describe('--endpoint-url for a sandbox phase (issue 15)', () => {
+  it('every aws call carries it, ours and the passthrough, for v1 and v2; eb does not get it', async () => {
+    for (const version of [V1, V2]) {
+      const { aws, exec } = setup([ok('{}'), ok(''), ok('{}'), ok('')], { version, endpoint: ENDPOINT });
+      await aws.aws(['ec2', 'describe-vpcs']);
+      await aws.aws(['s3', 'cp', '/tmp/a.zip', 's3://b/a.zip']);
+      await aws.passthrough('aws', ['s3', 'ls']);
+      await aws.passthrough('eb', ['list']);
+      const [a, b, c, d] = exec.calls;
+      for (const call of [a, b, c]) expect(call.args.slice(call.args.indexOf('--endpoint-url'), call.args.indexOf('--endpoint-url') + 2), version).toEqual(['--endpoint-url', ENDPOINT]);
+      expect(a.args.slice(0, 6)).toEqual(['ec2', 'describe-vpcs', '--output', 'json', '--endpoint-url', ENDPOINT]);
+      expect(d.args).toEqual(['list']);
+    }
+  });
+
+  it('an AWS phase\'s calls never have one', async () => {
+    const { aws, exec } = setup([ok('{}'), ok('{}')], { version: V2 });
+    await aws.aws(['ec2', 'describe-vpcs']);
+    await aws.passthrough('aws', ['ec2', 'describe-vpcs']);
+    expect(exec.calls.flatMap((c) => c.args).filter((a) => a.includes('endpoint'))).toEqual([]);
+  });
+
+  it('the guard: a sandbox phase with an endpoint that is not loopback gets no aws process (exit 2)', async () => {
+    for (const endpoint of ['', 'https://ec2.ap-northeast-2.amazonaws.com', 'http://10.0.0.1:4566']) {
+      const { aws, exec } = setup([], { endpoint });
+      const e = await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x);
+      expect(e, endpoint).toBeInstanceOf(UsageError);
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain('refusing to run aws ec2 describe-vpcs');
+      await expect(aws.passthrough('aws', ['ec2', 'describe-vpcs'])).rejects.toBeInstanceOf(UsageError);
+      expect(exec.calls).toEqual([]);
+      expect(aws.records).toEqual([]);
+    }
+  });
+
+  it('the guard: a passthrough naming another endpoint is refused, in either spelling; the sandbox\'s own is fine', async () => {
+    const { aws, exec } = setup([ok('{}')], { endpoint: ENDPOINT });
+    for (const args of [
+      ['ec2', 'describe-vpcs', '--endpoint-url', 'https://ec2.ap-northeast-2.amazonaws.com'],
+      ['--endpoint-url=https://ec2.ap-northeast-2.amazonaws.com', 'ec2', 'describe-vpcs'],
+    ]) {
+      const e = await aws.passthrough('aws', args).catch((x) => x);
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toContain(`its calls go to ${ENDPOINT} only`);
+    }
+    expect(exec.calls).toEqual([]);
+    await aws.passthrough('aws', ['ec2', 'describe-vpcs', '--endpoint-url', ENDPOINT]);
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('buildCtx: a sandbox config gives the runner its endpoint; an AWS config none', () => {
+    const make = (raw: any) => {
+      const { config } = parseConfig(raw, 'env.test.json');
+      const redactor = new Redactor();
+      const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: new Sink(), stderr: new Sink() });
+      return buildCtx({ root: tmp, command: 'status', config, configFile: 'env.test.json', opts: {}, log, redactor, env: {}, exec: recordingExec([]), runLog: false });
+    };
+    expect(make(structuredClone(sandboxJson)).aws.endpoint).toBe(sandboxJson.sandbox.ENDPOINT.replace(/\/$/, ''));
+    const aws = structuredClone(sandboxJson) as any;
+    delete aws.sandbox;
+    expect(make(aws).aws.endpoint).toBeUndefined();
+  });
+});
+
+describe('the error text of v1 and v2 (issue 15)', () => {
+  // Printed by aws-cli 1.45.11 and 2.9.19 against the sandbox (exit codes: v1 255 for
+  // everything; v2 254 for a service error, 255 for a waiter, 252 for a usage error).
+  const cases: [string, number, string, string | undefined][] = [
+    ['v1 service error', 255, "\nAn error occurred (InvalidVpcID.NotFound) when calling the DescribeVpcs operation: VpcID {'vpc-nope'} does not exist.\n", 'InvalidVpcID.NotFound'],
+    ['v2 service error', 254, "\nAn error occurred (InvalidVpcID.NotFound) when calling the DescribeVpcs operation: VpcID {'vpc-nope'} does not exist.\n", 'InvalidVpcID.NotFound'],
+    ['v1/v2 waiter', 255, "\nWaiter VpcAvailable failed: An error occurred (InvalidVpcID.NotFound): VpcID {'vpc-nope'} does not exist.\n", 'InvalidVpcID.NotFound'],
+    ['v2 throttled to the end', 254, '\nAn error occurred (ThrottlingException) when calling the DescribeEnvironments operation (reached max retries: 7): Rate exceeded\n', 'ThrottlingException'],
+    ['v2 usage error', 252, '\nusage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]\nTo see help text, you can run:\n\n  aws help\n\nUnknown options: --bogus\n\n', undefined],
+    ['v2 invalid choice', 252, "\naws: error: argument operation: Invalid choice, valid choices are:\n\ndescribe-vpcs | describe-subnets\n\nInvalid choice: 'describe-vpcz', maybe you meant:\n\n  * describe-vpcs\n", undefined],
+    ['no connection', 255, '\nCould not connect to the endpoint URL: "http://127.0.0.1:1/"\n', undefined],
+  ];
+  for (const [what, exitCode, stderr, code] of cases) {
+    it(`${what}: exit ${exitCode}, code ${code ?? 'none'}`, async () => {
+      const { aws } = setup([{ exitCode, stdout: '', stderr }]);
+      const e = (await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x)) as AwsCliError;
+      expect(e).toBeInstanceOf(AwsCliError);
+      expect(e.cliExitCode).toBe(exitCode);
+      expect(e.awsCode).toBe(code);
+      expect(e.message).not.toMatch(/failed \(exit \d+\): $/);
+    });
+  }
 });

@@ -55,6 +55,8 @@ function byOperation(answers: Record<string, (c: Call) => ExecResult>): Exec & {
   return exec;
 }
 
+/** A sandbox phase's calls end with its endpoint (src/aws/cli.ts). */
+const SANDBOX = ['--endpoint-url', sandboxJson.sandbox.ENDPOINT.replace(/\/$/, '')];
 const op = (c: Call) => c.args.slice(0, 2).join(' ');
 const argAfter = (c: Call, flag: string) => c.args[c.args.indexOf(flag) + 1];
 
@@ -79,7 +81,7 @@ describe('withPhaseLock', () => {
       '--condition-expression', 'attribute_not_exists(phase) OR expiresAt < :now',
       '--expression-attribute-values', argAfter(put, '--expression-attribute-values'),
       '--return-values', 'ALL_OLD',
-      '--output', 'json',
+      '--output', 'json', ...SANDBOX,
     ]);
     const item = JSON.parse(argAfter(put, '--item'));
     expect(item.phase).toEqual({ S: 'dv' });
@@ -96,7 +98,7 @@ describe('withPhaseLock', () => {
       'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: 'dv' } }),
       '--condition-expression', 'holder = :me',
       '--expression-attribute-values', JSON.stringify({ ':me': { S: item.holder.S } }),
-      '--output', 'json',
+      '--output', 'json', ...SANDBOX,
     ]);
     // Lock bookkeeping is marked apart from the command's own calls.
     expect(ctx.aws.records.map((r) => r.purpose)).toEqual(['lock', 'lock']);
@@ -142,7 +144,7 @@ describe('withPhaseLock', () => {
     expect(ran).toBe(false);
     expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item']);
     expect(exec.calls[1].args).toEqual([
-      'dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: 'dv' } }), '--consistent-read', '--output', 'json',
+      'dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify({ phase: { S: 'dv' } }), '--consistent-read', '--output', 'json', ...SANDBOX,
     ]);
   });
 
@@ -156,9 +158,9 @@ describe('withPhaseLock', () => {
       '--key-schema', 'AttributeName=phase,KeyType=HASH',
       '--billing-mode', 'PAY_PER_REQUEST',
       '--tags', 'Key=johanna:role,Value=lock-table',
-      '--output', 'json',
+      '--output', 'json', ...SANDBOX,
     ]);
-    expect(exec.calls[2].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE, '--output', 'json']);
+    expect(exec.calls[2].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE, '--output', 'json', ...SANDBOX]);
     expect(exec.calls[3].args).toEqual(exec.calls[0].args);
     expect(err.text).toContain(`creating the deploy-lock table ${LOCK_TABLE}`);
   });
