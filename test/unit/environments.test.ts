@@ -16,7 +16,7 @@ import { decide, KEEP_VERSIONS, versionsToPrune } from '../../src/commands/termi
 import { lastSwapPartner } from '../../src/commands/rollback.js';
 import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
 import { terminateEnvironment } from '../../src/aws/eb.js';
-import { AwsCli } from '../../src/aws/cli.js';
+import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
 import { Logger } from '../../src/ui/log.js';
 import { Redactor } from '../../src/ui/redact.js';
 import { awsError, ok, recordingExec, Sink } from './fakes.js';
@@ -340,7 +340,7 @@ describe('terminateEnvironment (issue 12: one already terminating is not an erro
   const cli = (script: Parameters<typeof recordingExec>[0]) => {
     const exec = recordingExec(script);
     const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
-    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined });
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
     return { ctx: { aws, log } as any, exec };
   };
   const described = (Status: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: 'nova-1', Status }] }));
@@ -368,7 +368,7 @@ describe('lost answers: the swap is verified, never repeated; an environment we 
   const cli = (script: Parameters<typeof recordingExec>[0]) => {
     const exec = recordingExec(script);
     const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
-    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined });
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
     return { ctx: { aws, log, dryRun: false, phase: 'dv', sandbox: { endpoint: 'http://127.0.0.1:1', router: '127.0.0.1:2' } } as any, exec };
   };
   const holding = (name: string, cname: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: name, CNAME: cname, Status: 'Ready' }] }));

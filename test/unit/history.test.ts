@@ -21,6 +21,9 @@ const noTable = (op = 'PutItem') => awsError('ResourceNotFoundException', op, 'R
 const op = (c: Call) => c.args.slice(0, 2).join(' ');
 const argAfter = (c: Call, flag: string) => c.args[c.args.indexOf(flag) + 1];
 
+/** A sandbox phase's calls carry its endpoint (issue 15), after the operation's own arguments. */
+const ENDPOINT = ['--endpoint-url', 'http://127.0.0.1:4566'];
+
 function setup(script: Step[], opts: GlobalOptions = {}, command = 'create_nova'): { ctx: Ctx; exec: ReturnType<typeof recordingExec>; err: Sink } {
   const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
   const redactor = makeRedactor({}, config);
@@ -102,7 +105,7 @@ describe('buildRecord', () => {
       call(['elasticbeanstalk', 'describe-environments', '--application-name', 'dv']),
       // the first name was taken: only the call that worked counts
       call(['elasticbeanstalk', 'create-environment', '--environment-name', 'nova-1764215999', '--version-label', 'app-x'], 254),
-      call(['elasticbeanstalk', 'create-environment', '--application-name', 'dv', '--environment-name', 'nova-1764216000', '--version-label', 'app-261127_040000', '--tags', tags, '--output', 'json']),
+      call(['elasticbeanstalk', 'create-environment', '--application-name', 'dv', '--environment-name', 'nova-1764216000', '--version-label', 'app-261127_040000', '--tags', tags, '--output', 'json', ...ENDPOINT]),
     ];
     const error = new JohannaError('nova-1764216000 does not serve app-261127_040000 at http://x/echo/: HTTP 404');
     const r = buildRecord(facts({ calls, error }));
@@ -181,7 +184,7 @@ describe('the ledger calls', () => {
     const { ctx, exec } = setup([ok()]);
     await appendRecord(ctx, rec);
     expect(exec.calls.map(op)).toEqual(['dynamodb put-item']);
-    expect(exec.calls[0].args).toEqual(['dynamodb', 'put-item', '--table-name', HISTORY_TABLE, '--item', argAfter(exec.calls[0], '--item'), '--output', 'json']);
+    expect(exec.calls[0].args).toEqual(['dynamodb', 'put-item', '--table-name', HISTORY_TABLE, '--item', argAfter(exec.calls[0], '--item'), '--output', 'json', ...ENDPOINT]);
     expect(JSON.parse(argAfter(exec.calls[0], '--item'))).toMatchObject({ phase: { S: 'dv' }, time: { S: '2026-11-27T04:00:00.000Z#a1b2' }, outcome: { S: 'ok' }, exitCode: { N: '0' } });
     expect(ctx.aws.records.map((r) => r.purpose)).toEqual(['history']);
   });
@@ -197,8 +200,9 @@ describe('the ledger calls', () => {
       '--billing-mode', 'PAY_PER_REQUEST',
       '--tags', 'Key=johanna:role,Value=history-table',
       '--output', 'json',
+      ...ENDPOINT,
     ]);
-    expect(exec.calls[2].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', HISTORY_TABLE, '--output', 'json']);
+    expect(exec.calls[2].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', HISTORY_TABLE, '--output', 'json', ...ENDPOINT]);
     expect(exec.calls[3].args).toEqual(exec.calls[0].args);
     expect(err.text).toContain(`creating the deploy-history table ${HISTORY_TABLE}`);
     expect(ctx.aws.records.every((r) => r.purpose === 'history')).toBe(true);
@@ -222,6 +226,7 @@ describe('the ledger calls', () => {
       '--no-scan-index-forward',
       '--max-items', '2',
       '--output', 'json',
+      ...ENDPOINT,
     ]);
     expect(got.map((r) => r.startedAt)).toEqual(['2026-11-27T04:00:00.000Z', '2026-11-26T04:00:00.000Z']);
     expect(got[0]).toEqual(JSON.parse(JSON.stringify(rec)));
