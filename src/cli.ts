@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
-import { EXIT, JohannaError, LockedError, UsageError } from './errors.js';
+import { EXIT, JohannaError, LockedError, RunLogError, UsageError } from './errors.js';
 import { parseArgs, usage } from './args.js';
 import { isMutating } from './aws/cli.js';
 import { passthrough } from './commands/passthrough.js';
@@ -122,13 +122,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** An unwritable run log (logs/<phase> not a writable folder): changing commands refuse before any call. */
-class RunLogError extends JohannaError {
-  override readonly code = 'RUN_LOG';
-  // Exit 2, as for a config error: the contract's 2 promises that nothing was changed and
-  // no AWS call was made, which holds (the check runs before any), and the fix is the
-  // operator's, in the installation; 1 would say the work failed and invite a retry.
-  override readonly exitCode = EXIT.usage;
-}
 
 function checkRunLog(ctx: Ctx, changes: boolean): void {
   const runLog = ctx.aws.runLog;

@@ -110,3 +110,57 @@ export class StateError extends JohannaError {
 export class InterruptedError extends JohannaError {
   override readonly code = 'INTERRUPTED';
 }
+
+/** Packaging Nova failed (a build, a clone, the zip); the message carries the tool's own words. */
+export class PackageError extends JohannaError {
+  override readonly code = 'PACKAGE';
+  constructor(message: string, hint = 'nothing was uploaded or created; fix the build and run create_nova again') {
+    super(message, hint);
+  }
+}
+
+/** The new environment failed before the swap: health gate, probe or smoke test. */
+export class DeployError extends JohannaError {
+  override readonly code = 'DEPLOY';
+  constructor(message: string, hint = 'the live environment was not touched; see the events above and ./run logs') {
+    super(message, hint);
+  }
+}
+
+/** After a swap (a deploy or a rollback), the main CNAME does not serve what it should. */
+export class VerifyError extends JohannaError {
+  override readonly code = 'VERIFY';
+  constructor(message: string, hint = 'check ./run status; ./run rollback swaps back to the previous environment') {
+    super(message, hint);
+  }
+}
+
+/** A convergent command (create_vpc, terminate_nova, the cleanup) left some of its work undone. */
+export class IncompleteError extends JohannaError {
+  override readonly code = 'INCOMPLETE';
+}
+
+/** The run log cannot be written: a changing command refuses before it changes anything. */
+export class RunLogError extends JohannaError {
+  override readonly code = 'RUN_LOG';
+  // Exit 2, as for a config error: the contract's 2 promises that nothing was changed and
+  // no AWS call was made, which holds (the check runs before any), and the fix is the
+  // operator's, in the installation; 1 would say the work failed and invite a retry.
+  override readonly exitCode = EXIT.usage;
+}
+
+/** Inside a task graph: not attempted because a step it needs failed (listed, not thrown at the user). */
+export class BlockedError extends JohannaError {
+  override readonly code = 'BLOCKED';
+  constructor(readonly by: string) {
+    super(`not attempted: ${by} failed`);
+  }
+}
+
+/** Inside teardown: a delete that failed and is already listed with its reason. */
+export class RecordedError extends JohannaError {
+  override readonly code = 'RECORDED';
+  constructor(readonly item: string) {
+    super(`${item}: recorded`);
+  }
+}

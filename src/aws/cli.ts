@@ -481,7 +481,10 @@ export class AwsCli {
     try {
       r = await this.exec(tool, args, opts);
     } catch (err) {
-      this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: null, ms: Date.now() - started, mutating: meta.mutating, attempt: meta.attempt, error: this.redactor.redact((err as Error).message) });
+      const message = this.redactor.redact((err as Error).message);
+      this.record({ ts: new Date(started).toISOString(), tool, args: shown, exitCode: null, ms: Date.now() - started, mutating: meta.mutating, attempt: meta.attempt, error: message });
+      // execa's message repeats the whole command line: never let the raw arguments out.
+      if (err instanceof AwsCliError) throw new AwsCliError([tool, ...shown], err.cliExitCode, message);
       throw err;
     }
     const ms = Date.now() - started;

@@ -2,7 +2,7 @@
 // Plan (what exists, found by our tags, against what the config wants), then apply only
 // what is missing; a killed run is finished by the next one, a complete phase is left alone.
 import type { Ctx } from '../context.js';
-import { JohannaError } from '../errors.js';
+import { IncompleteError } from '../errors.js';
 import type { AwsCall } from '../aws/ec2.js';
 import { applyPlan, type ApplyOutcome } from '../infra/apply.js';
 import type { DesiredPhase } from '../infra/desired.js';
@@ -51,7 +51,7 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
   ctx.log.result(`create_vpc ${ctx.phase}: ${verb} ${created.length}, already present ${present.length}${out?.failed.length ? `, failed ${out.failed.length}` : ''}${refs.vpc ? ` (VPC ${refs.vpc})` : ''}`);
 
   if (out && out.failed.length > 0) {
-    const err = new JohannaError(
+    const err = new IncompleteError(
       `create_vpc could not finish phase ${ctx.phase}:\n` + out.failed.map((f) => `  - ${f.step}: ${f.error}`).join('\n'),
       'fix the cause and run create_vpc again: it creates only what is still missing',
     );

@@ -6,7 +6,7 @@
 // minutes), so it is fetched without credentials and never printed.
 import { unzipSync } from 'fflate';
 import type { Ctx } from '../context.js';
-import { JohannaError, TimeoutError } from '../errors.js';
+import { StateError, TimeoutError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { pickEnvironment } from '../deploy/pick-environment.js';
 import { pollMs, waitFor } from '../time.js';
@@ -30,7 +30,7 @@ export async function logs(ctx: Ctx): Promise<CommandResult> {
   const name = env.EnvironmentName;
   // What was compiled before our request (samples stay for 15 minutes) is not an answer to it.
   const [instances, before] = await Promise.all([eb.environmentInstances(ctx, name), eb.retrieveEnvironmentInfo(ctx, name, infoType)]);
-  if (!instances.length) throw new JohannaError(`${name} has no instances to take logs from (${env.Status}, health ${env.Health ?? '?'})`);
+  if (!instances.length) throw new StateError(`${name} has no instances to take logs from (${env.Status}, health ${env.Health ?? '?'})`);
   const old = new Set(before.map((i) => i.Message));
   ctx.log.step(`${name}: asking EB for the ${infoType === 'tail' ? 'last 100 lines of each log' : 'whole logs'} of ${instances.join(', ')}`);
   await eb.requestEnvironmentInfo(ctx, name, infoType);
@@ -86,10 +86,10 @@ async function download(ctx: Ctx, url: string, instanceId: string): Promise<Uint
   try {
     res = await fetch(url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS)]) });
   } catch (err) {
-    throw new JohannaError(`could not download the logs of ${instanceId}: ${(err as Error).message}`);
+    throw new StateError(`could not download the logs of ${instanceId}: ${(err as Error).message}`, 'run ./run logs again');
   }
   // Say the status, not the URL: the URL is the key to the logs.
-  if (!res.ok) throw new JohannaError(`could not download the logs of ${instanceId}: HTTP ${res.status}`, 'the compiled logs are kept 15 minutes; run ./run logs again');
+  if (!res.ok) throw new StateError(`could not download the logs of ${instanceId}: HTTP ${res.status}`, 'the compiled logs are kept 15 minutes; run ./run logs again');
   return new Uint8Array(await res.arrayBuffer());
 }
 

@@ -2,7 +2,7 @@
 // (the original had none: "a hot fix within 10 minutes"). Rolling back twice returns to
 // where you started, since the environment we swap away from becomes the previous one.
 import type { Ctx } from '../context.js';
-import { JohannaError, StateError } from '../errors.js';
+import { StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
 import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
@@ -60,7 +60,7 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: Math.max(120_000, 2 * ttlMs), intervalMs: 250 });
   if (!verify.ok) {
     const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
-    throw new JohannaError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
+    throw new VerifyError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
   }
   // Until the TTL has passed, clients may still reach the one we swapped away from: it is not free.
   const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, previous.EnvironmentName, swapDoneAt, ttlMs);

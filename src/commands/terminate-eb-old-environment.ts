@@ -3,7 +3,7 @@
 // cannot establish; says for each what it decided and why. It also prunes old application
 // versions: EB allows 1,000 per account and region, and a daily deploy makes one a day.
 import type { Ctx } from '../context.js';
-import { JohannaError } from '../errors.js';
+import { IncompleteError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { dnsTtlMs, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from '../deploy/environments.js';
 import type { CommandResult } from './registry.js';
@@ -71,7 +71,7 @@ export async function terminateEbOldEnvironment(ctx: Ctx): Promise<CommandResult
   }
   if (!decisions.length) ctx.log.result('no old environments');
   const pruned = await pruneVersions(ctx, app, envs);
-  if (failed.length) throw new JohannaError(`could not terminate ${failed.length} environment${failed.length > 1 ? 's' : ''}: ${failed.join('; ')}`, 'run terminate_eb_old_environment again; see ./run status');
+  if (failed.length) throw new IncompleteError(`could not terminate ${failed.length} environment${failed.length > 1 ? 's' : ''}: ${failed.join('; ')}`, 'run terminate_eb_old_environment again; see ./run status');
   return { graceMinutes: grace, decisions, terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment), prunedVersions: pruned };
 }
 

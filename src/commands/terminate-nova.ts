@@ -2,7 +2,7 @@
 // other is named and left alone), then wait until none is left in a transitional state,
 // with one deadline.
 import type { Ctx } from '../context.js';
-import { JohannaError } from '../errors.js';
+import { IncompleteError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, isLive } from '../deploy/environments.js';
 import { pollMs, waitFor } from '../time.js';
@@ -44,7 +44,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       },
     });
   }
-  if (failed.length) throw new JohannaError(`could not terminate ${failed.join('; ')}`, 'run terminate_nova again; see ./run status');
+  if (failed.length) throw new IncompleteError(`could not terminate ${failed.join('; ')}`, 'run terminate_nova again; see ./run status');
   ctx.log.result(`terminated ${live.map((e) => e.EnvironmentName).join(', ')}`);
   return { terminated: live.map((e) => e.EnvironmentName) };
 }

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Ctx } from '../context.js';
-import { AwsCliError, InterruptedError, JohannaError, StateError } from '../errors.js';
+import { AwsCliError, DeployError, InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ownerTags } from '../aws/tags.js';
 import { findPhaseNetwork, isOurs } from '../infra/discover.js';
@@ -129,7 +129,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   for (const prefix of prefixes) {
     const dns = await eb.checkDnsAvailability(ctx, prefix);
     if (!dns.available) {
-      throw new JohannaError(
+      throw new StateError(
         `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
         prefix === nova.CNAME ? 'choose another nova.CNAME; nothing was created' : 'run create_nova again in a second; nothing was created',
       );
@@ -241,7 +241,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     const own = ready.CNAME ?? cnameFor(ctx, cnamePrefix);
     const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: Math.min(60_000, left()), intervalMs: pollMs(ctx) });
     if (!probe.ok) {
-      throw new JohannaError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
+      throw new DeployError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
     }
     ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
     await runSmokeTest(ctx, own, left());
@@ -261,7 +261,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     const verifyMs = Math.max(left(), 5 * 60_000, 2 * ttlMs);
     const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
     if (!verify.ok) {
-      throw new JohannaError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`, 'check ./run status; ./run rollback swaps back to the previous environment');
+      throw new VerifyError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`);
     }
     const servingMs = Date.now() - readyAt;
     const revokeError = await revoke;
@@ -392,7 +392,7 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
       redPolls = e && e.Status === 'Ready' && (e.Health === 'Red' || e.HealthStatus === 'Severe') ? redPolls + 1 : 0;
       const verdict = healthGate(e, fresh, label, redPolls);
       if ('fail' in verdict) {
-        throw new JohannaError(`${name} failed: ${verdict.fail}`, verdict.hint ?? 'the live environment was not touched; see the events above and the app log');
+        throw new DeployError(`${name} failed: ${verdict.fail}`, verdict.hint);
       }
       if ('done' in verdict) return { done: e! };
       if (verdict.note && !noted) {
@@ -434,7 +434,7 @@ async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<
   // The operator's own command line from the config, so a shell runs it.
   const r = await execa('sh', ['-c', cmd], { env, reject: false, all: true, cwd: ctx.root, timeout: Math.max(1000, timeoutMs), cancelSignal: ctx.signal });
   for (const line of String(r.all ?? '').split('\n').filter(Boolean)) ctx.log.info(`  | ${line}`);
-  if (r.exitCode !== 0) throw new JohannaError(`smoke test failed (exit ${r.exitCode}): ${cmd}`, 'the swap was refused; the live environment was not touched');
+  if (r.exitCode !== 0) throw new DeployError(`smoke test failed (exit ${r.exitCode}): ${cmd}`, 'the swap was refused; the live environment was not touched');
   ctx.log.ok('smoke test passed');
 }
 

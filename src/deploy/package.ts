@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { zipSync, type Zippable } from 'fflate';
-import { JohannaError } from '../errors.js';
+import { JohannaError, PackageError } from '../errors.js';
 import { MASK } from '../ui/redact.js';
 
 export interface PackageInput {
@@ -35,11 +35,6 @@ export interface PackageResult {
   files: string[];
   gitHashJohanna: string;
   gitHashNova: string;
-}
-
-/** A build or clone step failed; the message carries the tool's own output. */
-export class PackageError extends JohannaError {
-  override readonly code = 'PACKAGE';
 }
 
 // A fixed timestamp on every entry makes the zip a function of its content alone, so two

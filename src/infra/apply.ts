@@ -4,7 +4,7 @@ import * as ec2 from '../aws/ec2.js';
 import * as iam from '../aws/iam.js';
 import { ownerTags } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
-import { AwsCliError, JohannaError, StateError } from '../errors.js';
+import { AwsCliError, StateError } from '../errors.js';
 import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase } from './desired.js';
 import { isOurs, type ExistingPhase, type Spare } from './discover.js';
 import { deleteSpare } from './spares.js';
@@ -91,7 +91,7 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
         const [n] = await ec2.describeNatGateways(call, [`Name=nat-gateway-id,Values=${id}`], { purpose: 'poll', retryOn: ['NatGatewayNotFound'] });
         if (n?.State === 'available') return { done: undefined };
         if (n && n.State !== 'pending') {
-          throw new JohannaError(
+          throw new StateError(
             `NAT gateway ${id} is ${n.State}${n.FailureMessage ? `: ${n.FailureMessage}` : ''}${n.FailureCode ? ` (${n.FailureCode})` : ''}`,
             'run create_vpc again: it replaces a failed NAT gateway with a new one',
           );

@@ -3,6 +3,7 @@
 // steps they need are done. Waits live in src/time.ts.
 import type { AwsCall } from '../aws/ec2.js';
 import type { Ctx } from '../context.js';
+import { BlockedError } from '../errors.js';
 
 export const AWS_CONCURRENCY = 4;
 
@@ -38,11 +39,6 @@ export interface Task {
   run: () => Promise<void>;
 }
 
-export class BlockedError extends Error {
-  constructor(readonly by: string) {
-    super(`not attempted: ${by} failed`);
-  }
-}
 
 /** Runs every task once its deps are done; a failed task blocks only what depends on it. */
 export async function runGraph(tasks: Task[]): Promise<{ id: string; error: unknown }[]> {

@@ -6,12 +6,12 @@ import * as iam from '../aws/iam.js';
 import type { CallOptions } from '../aws/cli.js';
 import { phaseFilters, TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
-import { AwsCliError, StateError } from '../errors.js';
+import { AwsCliError, BlockedError, RecordedError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
 import { isOurs, phaseResources } from './discover.js';
 import { deleteEbApplication, ebApplication, ebEnvironments, ebTags } from './eb-application.js';
 import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames } from './names.js';
-import { BlockedError, runGraph, type Task } from './run.js';
+import { runGraph, type Task } from './run.js';
 import { pause, pollMs, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
 import { deleteApplicationVersionOf, listApplicationVersionsOf } from '../aws/eb.js';
 
@@ -157,7 +157,6 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
 }
 
 /** A failed delete that is already listed in `left`. */
-class RecordedError extends Error {}
 
 function addNetworkTasks(
   ctx: Ctx,

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asgConfig, displayUrl, gitHash, listFiles, packageNova, PackageError, versionLabelFor } from '../../src/deploy/package.js';
+import { asgConfig, displayUrl, gitHash, listFiles, packageNova, versionLabelFor } from '../../src/deploy/package.js';
+import { PackageError } from '../../src/errors.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'package-test-'));
