@@ -202,6 +202,13 @@ export interface CallOptions {
   expectFailure?: boolean;
   /** Why the call is made when it is not the command's own work: "lock" (the deploy lock), "poll" (a wait), for counts. */
   purpose?: string;
+  /**
+   * Send the request once: the aws CLI must not resend it after a lost answer, because a
+   * second identical request would undo the first (SwapEnvironmentCNAMEs swaps back; R17).
+   * The caller checks what happened instead. A throttled request was not performed, so the
+   * runner still retries that.
+   */
+  once?: boolean;
 }
 
 export interface RunLogRecord {
@@ -424,8 +431,9 @@ export class AwsCli {
     const full = [...args, '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
     const attempts = opts.attempts ?? RETRY_ATTEMPTS;
     let waitMs = 0;
+    const env = opts.once ? { ...this.env, AWS_MAX_ATTEMPTS: '1' } : this.env;
     for (let attempt = 1; ; attempt++) {
-      const r = await this.timed('aws', full, { env: this.env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs });
+      const r = await this.timed('aws', full, { env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs });
       if (r.exitCode === 0) {
         const text = r.stdout.trim();
         if (!text) return {} as T;
@@ -437,7 +445,14 @@ export class AwsCli {
       }
       const err = new AwsCliError(this.redactor.redactArgs(['aws', ...args]), r.exitCode, this.redactor.redact(r.stderr));
       const code = err.awsCode ?? '';
-      if (THROTTLING.has(code) || /Rate exceeded/i.test(r.stderr)) {
+      const throttled = THROTTLING.has(code) || /Rate exceeded/i.test(r.stderr);
+      if (throttled && opts.once && attempt < RETRY_ATTEMPTS) {
+        waitMs = Math.round(Math.min(8000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+        this.log.debug(`  throttled (not performed): sending it again in ${(waitMs / 1000).toFixed(1)}s (attempt ${attempt}/${RETRY_ATTEMPTS})`);
+        await this.sleep(waitMs);
+        continue;
+      }
+      if (throttled) {
         const n = cliAttemptsOf(r.stderr);
         err.hint = `AWS is throttling: the aws CLI gave up${n ? ` after ${n} attempts` : ''} (AWS_MAX_ATTEMPTS=${this.env.AWS_MAX_ATTEMPTS ?? '?'}, ${this.env.AWS_RETRY_MODE ?? '?'} mode); run again later, or raise AWS_MAX_ATTEMPTS`;
       }

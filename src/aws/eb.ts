@@ -126,12 +126,12 @@ export async function createEnvironment(ctx: Ctx, i: CreateEnvironmentInput): Pr
   ]);
 }
 
+/** Sent once: a resent swap would swap back (the caller, swapVerified, asks EB what happened). */
 export async function swapCnames(ctx: Ctx, source: string, destination: string): Promise<void> {
-  await ctx.aws.aws([
-    'elasticbeanstalk', 'swap-environment-cnames',
-    '--source-environment-name', source,
-    '--destination-environment-name', destination,
-  ]);
+  await ctx.aws.aws(
+    ['elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', source, '--destination-environment-name', destination],
+    { once: true },
+  );
 }
 
 /**

@@ -574,3 +574,19 @@ describe('the error text of v1 and v2 (issue 15)', () => {
     });
   }
 });
+
+describe('a call sent once (issue 11: a resent swap would swap back)', () => {
+  it('runs the aws CLI with AWS_MAX_ATTEMPTS=1, and still retries a throttled answer itself', async () => {
+    const { aws, exec } = setup([awsError('Throttling', 'SwapEnvironmentCNAMEs', 'Rate exceeded'), ok('{}')]);
+    await aws.aws(['elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', 'a', '--destination-environment-name', 'b'], { once: true });
+    expect(exec.calls).toHaveLength(2);
+    for (const c of exec.calls) expect(c.opts.env.AWS_MAX_ATTEMPTS).toBe("1");
+  });
+
+  it('a lost answer (connection closed) is not sent again: the caller asks EB what happened', async () => {
+    const closed = { exitCode: 255, stdout: '', stderr: 'Connection was closed before we received a valid response from endpoint URL: "http://127.0.0.1:1/".\n' };
+    const { aws, exec } = setup([closed]);
+    await expect(aws.aws(['elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', 'a', '--destination-environment-name', 'b'], { once: true })).rejects.toThrow(/Connection was closed/);
+    expect(exec.calls).toHaveLength(1);
+  });
+});
