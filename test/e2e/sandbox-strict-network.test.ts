@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { awsEnv } from '../../bench/phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { until } from './helpers/sandbox-phase.js';
@@ -14,6 +14,9 @@ import { until } from './helpers/sandbox-phase.js';
 // take several seconds. The tests wait on states, never on these figures.
 const NAT_DELAY = 12_000;
 const IAM_DELAY = 15_000;
+
+// A test is a dozen aws CLI calls or more; on a busy machine each may take seconds.
+vi.setConfig({ testTimeout: 600_000 });
 
 let sb: Sandbox;
 let dir: string;
