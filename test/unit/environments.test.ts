@@ -15,7 +15,7 @@ import {
 import { decide, KEEP_VERSIONS, versionsToPrune } from '../../src/commands/terminate-eb-old-environment.js';
 import { lastSwapPartner } from '../../src/commands/rollback.js';
 import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
-import { terminateEnvironment } from '../../src/aws/eb.js';
+import { createApplicationVersion, terminateEnvironment } from '../../src/aws/eb.js';
 import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
 import { Logger } from '../../src/ui/log.js';
 import { Redactor } from '../../src/ui/redact.js';
@@ -383,6 +383,13 @@ describe('lost answers: the swap is verified, never repeated; an environment we 
     const { ctx, exec } = cli([ok(''), holding('nova-2', MAINC)]);
     await swapVerified(ctx, 'dv', 'nova-1', 'nova-2', MAINC);
     expect(exec.calls.filter((c) => c.args[1] === 'swap-environment-cnames')).toHaveLength(1);
+  });
+
+  it('a create-application-version retried after a lost answer adopts the version with our bundle, and only that', async () => {
+    const exists = awsError('InvalidParameterValue', 'CreateApplicationVersion', 'Application Version app-1 already exists.');
+    const version = (key: string) => ok(JSON.stringify({ ApplicationVersions: [{ VersionLabel: 'app-1', SourceBundle: { S3Bucket: 'b', S3Key: key } }] }));
+    expect(await createApplicationVersion(cli([exists, version('k')]).ctx, 'dv', 'app-1', 'b', 'k', 'd')).toBe('adopted');
+    await expect(createApplicationVersion(cli([exists, version('other')]).ctx, 'dv', 'app-1', 'b', 'k', 'd')).rejects.toThrow(/already exists/);
   });
 
   it('adopts an environment with our tags and our version; not one without them', async () => {
