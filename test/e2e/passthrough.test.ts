@@ -176,11 +176,8 @@ describe('./run -- aws', () => {
     expect(badRec.exitCode).toBe(bad.exitCode);
   });
 
-  // BUG: ensureSandbox (src/commands/sandbox.ts) decides "nothing answers at ENDPOINT" with
-  // isEndpointUp, which only accepts a 200 from GET /_sandbox/status. A plain moto server
-  // (or any other AWS stand-in) answers there with 404, so ./run tries to start its own
-  // sandbox on the same port, which fails with EADDRINUSE: "internal error: the sandbox
-  // exited while starting", exit 1. The contract says it starts one only if nothing answers.
+  // The contract starts a sandbox only if nothing answers at ENDPOINT: a plain moto (or any
+  // other stand-in) answers 404 at /_sandbox/status, and must be used, not fought for the port.
   it('a sandbox ENDPOINT where a plain moto server answers is used as is (no sandbox started)', async () => {
     const c = sandboxConfig();
     c.common.PHASE = PHASE;

@@ -374,9 +374,8 @@ describe('buildAwsEnv', () => {
     expect(env).not.toHaveProperty('AWS_PROFILE');
   });
 
-  // BUG: file credentials replace the environment's key pair but keep its AWS_SESSION_TOKEN,
-  // so the aws CLI sends the file's long-term key with another identity's session token
-  // and every call fails (InvalidClientTokenId / UnrecognizedClientException).
+  // Another identity's session token beside the file's long-term key makes every call fail
+  // (InvalidClientTokenId / UnrecognizedClientException).
   it('credentials from the file drop an inherited session token that belongs to other credentials', () => {
     const env = buildAwsEnv({ base, region: 'ap-northeast-2', accessKeyId: 'AKIAFILEFILEFILEFILE', secretAccessKey: 'file-secret' });
     expect(env).not.toHaveProperty('AWS_SESSION_TOKEN');
