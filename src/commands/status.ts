@@ -8,6 +8,8 @@ import { ROLE, SUBNET_KEYS, iamNames } from '../infra/names.js';
 import { phaseResources } from '../infra/discover.js';
 import { byAgeNewestFirst, envTimestamp, holderOfMain, isLive, lostMainAt, mainCname } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
+import { formatRecord, readHistory } from '../deploy/history.js';
+import { shortVersion } from '../aws/cli.js';
 import type { CommandResult } from './registry.js';
 
 const NETWORK_ROLES = [
@@ -48,7 +50,7 @@ async function soft<T>(p: Promise<T>): Promise<T | undefined> {
 export async function status(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const iam = iamNames(ctx.phase);
-  const [identity, tags, roles, profiles, apps, envs, events, lock] = await Promise.all([
+  const [identity, tags, roles, profiles, apps, envs, events, lock, history] = await Promise.all([
     soft(ctx.aws.aws<{ Account?: string }>(['sts', 'get-caller-identity'])),
     describeTagsByKeys(ctx.aws.aws.bind(ctx.aws), [TAG_PHASE, TAG_ROLE]),
     ctx.aws.aws<{ Roles?: { RoleName: string }[] }>(['iam', 'list-roles', '--path-prefix', iam.path]),
@@ -58,7 +60,9 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     soft(eb.describeEvents(ctx, app, { maxRecords: 1000 })),
     // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
     lockState(ctx),
+    soft(readHistory(ctx, 1)),
   ]);
+  const cli = await ctx.aws.cliVersion();
   const found = phaseResources(tags, ctx.phase);
   const resources: Record<string, string | null> = {};
   for (const role of NETWORK_ROLES) resources[role] = found.get(role)?.join(',') ?? null;
@@ -110,6 +114,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     }
   }
   l.result(`  lock: ${lockLine(lock)}`);
+  l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
+  l.result(`  aws CLI: ${ctx.aws.bin} ${shortVersion(cli)}`);
   return {
     account: identity?.Account,
     region: ctx.region,
@@ -120,6 +126,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     environments,
     // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
     lock: lockJson(lock),
+    lastRun: history?.[0],
+    awsCli: { bin: ctx.aws.bin, version: cli.text, major: cli.major },
   };
 }
 

@@ -323,6 +323,15 @@ describe('an AWS phase, and a CLI too old (a stand-in aws that never reaches a n
     }
   });
 
+  it('status names the aws CLI it runs and its version, in text and in --json', async () => {
+    const env = { ...process.env, JOHANNA_AWS_CLI: '/usr/bin/aws', NO_COLOR: '1' };
+    const json = await execa(RUN, ['-e', p.configFile, 'status', '--json'], { cwd: ROOT, reject: false, env });
+    expect(json.exitCode, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout).awsCli).toMatchObject({ bin: '/usr/bin/aws', major: 2 });
+    const text = await execa(RUN, ['-e', p.configFile, 'status'], { cwd: ROOT, reject: false, env });
+    expect(text.stdout).toMatch(/aws CLI: \/usr\/bin\/aws aws-cli\/2\.\d+\.\d+ \(v2\)/);
+  });
+
   it('a CLI older than the minimum: exit 2 naming the minimum, no call made', async () => {
     rmSync(log, { force: true });
     const r = await execa(RUN, ['-e', p.configFile, 'status'], { cwd: ROOT, reject: false, env: { ...process.env, JOHANNA_AWS_CLI: standIn('2.8.13'), NO_COLOR: '1' } });
