@@ -10,8 +10,9 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLoad, type LoadReport, type RunningLoad } from './load.js';
-import { countCalls, readRunLog, ROOT, startBenchPhase, type BenchPhase, type CallCounts, type RunLogRecord, type RunOutcome } from './phase.js';
+import { parseArgs } from 'node:util';
+import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/load.js';
+import { countCalls, readRunLog, ROOT, startBenchPhase, type BenchPhase, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
 
 interface Options {
   runs: number;
@@ -20,23 +21,21 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { runs: 3, out: path.join(ROOT, 'bench', 'RESULTS.md'), rate: 60 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--quick') o.runs = 1;
-    else if (a === '--runs') o.runs = Number(value());
-    else if (a === '--out') o.out = path.resolve(value());
-    else if (a === '--rate') o.rate = Number(value());
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n');
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      runs: { type: 'string', default: '3' },
+      out: { type: 'string', default: path.join(ROOT, 'bench', 'RESULTS.md') },
+      rate: { type: 'string', default: '60' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n');
+    process.exit(0);
   }
+  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(values.out!), rate: Number(values.rate) };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs: a whole number, 1 or more');
   if (!(o.rate >= 50)) throw new Error('--rate: 50 requests a second or more');
   return o;

@@ -16,8 +16,8 @@ import { AwsCli, type AwsCliVersion, parseAwsCliVersion } from '../../src/aws/cl
 import { AwsCliError } from '../../src/errors.js';
 import { Logger } from '../../src/ui/log.js';
 import { Redactor } from '../../src/ui/redact.js';
-import { sandboxPhaseConfig } from '../../bench/phase.js';
-import { readRunLog, ROOT, RUN, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
+import { sandboxPhaseConfig } from '../helpers/bench-phase.js';
+import { readRunLog, ROOT, RUN, startPhase, type PhaseSandbox } from '../helpers/sandbox-phase.js';
 
 const PASS_CLI = process.env.JOHANNA_AWS_CLI || 'aws';
 const V1 = 'aws';

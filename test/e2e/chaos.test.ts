@@ -4,8 +4,8 @@
 // still succeed and leave the phase exactly as it should: one of each resource, and
 // nothing after terminate. Short sandbox delays keep the file quick.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phaseInventory } from './helpers/inventory.js';
-import { readRunLog, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
+import { phaseInventory } from '../helpers/inventory.js';
+import { readRunLog, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
 
 const PHASE = 'chaos';
 let p: PhaseSandbox;

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cliEnv, fakeAwsBin, prependPath, rmrf, ROOT, run, sampleConfig, tempDir, writeJson } from '../fixtures/helpers.js';
+import { cliEnv, fakeAwsBin, prependPath, rmrf, ROOT, run, sampleConfig, tempDir, writeJson } from '../helpers/cli.js';
 import { COMMANDS } from '../../src/commands/registry.js';
 
 const PHASE = 'e2ecli';

@@ -8,8 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLoad } from '../../bench/load.js';
-import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
+import { startLoad } from '../helpers/load.js';
+import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
 
 let p: PhaseSandbox;
 const versions: string[] = [];

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, RUN, startPhase, until, type PhaseSandbox } from './helpers/sandbox-phase.js';
+import { ROOT, RUN, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
 
 const PHASE = 'hel';
 const LOGS = path.join(ROOT, 'logs', PHASE);

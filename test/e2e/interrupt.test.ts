@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine, until } from './helpers/sandbox-phase.js';
-import { phaseInventory, vpcsWithCidr as vpcsWithCidrOf } from './helpers/inventory.js';
+import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine, until } from '../helpers/sandbox-phase.js';
+import { phaseInventory, vpcsWithCidr as vpcsWithCidrOf } from '../helpers/inventory.js';
 
 const PHASE = 'intr';
 let p: PhaseSandbox;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, RUN, startPhase, type PhaseSandbox, until } from './helpers/sandbox-phase.js';
+import { ROOT, RUN, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
 
 const PHASE = 'lkst';
 const LOGS = path.join(ROOT, 'logs', PHASE);

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { newestRunLog, ROOT, RUN, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
-import { startNotifyServer, type NotifyServer } from './helpers/notify-server.js';
-import { freePort } from '../fixtures/helpers.js';
+import { newestRunLog, ROOT, RUN, startPhase, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { startNotifyServer, type NotifyServer } from '../helpers/notify-server.js';
+import { freePort } from '../helpers/cli.js';
 import { httpGet } from '../../src/deploy/probe.js';
 
 const PHASE = 'op1';

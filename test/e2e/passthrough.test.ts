@@ -21,7 +21,7 @@ import {
   writeJson,
   writeScript,
   type Server,
-} from '../fixtures/helpers.js';
+} from '../helpers/cli.js';
 
 const PHASE = 'pt';
 const LOGS = path.join(ROOT, 'logs', PHASE);

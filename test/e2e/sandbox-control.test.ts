@@ -12,8 +12,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../sandbox/ports.js';
-import { ROOT, until } from './helpers/sandbox-phase.js';
-import { sandboxPhaseConfig } from '../../bench/phase.js';
+import { ROOT, until } from '../helpers/sandbox-phase.js';
+import { sandboxPhaseConfig } from '../helpers/bench-phase.js';
 
 let checkout: string;
 

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { awsEnv } from '../../bench/phase.js';
+import { awsEnv } from '../helpers/bench-phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
-import { until } from './helpers/sandbox-phase.js';
+import { until } from '../helpers/sandbox-phase.js';
 
 // Long enough for two aws CLI calls inside each window: on a busy machine one call can
 // take several seconds. The tests wait on states, never on these figures.

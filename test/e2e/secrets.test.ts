@@ -7,9 +7,9 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startPhase, type PhaseSandbox } from './helpers/sandbox-phase.js';
-import { startNotifyServer, type NotifyServer } from './helpers/notify-server.js';
-import { freePort } from '../fixtures/helpers.js';
+import { ROOT, startPhase, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { startNotifyServer, type NotifyServer } from '../helpers/notify-server.js';
+import { freePort } from '../helpers/cli.js';
 
 const PHASE = 'sec1';
 const LOGS = path.join(ROOT, 'logs', PHASE);

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phaseInventory as inventoryOf, vpcsWithCidr as vpcsWithCidrOf } from './helpers/inventory.js';
+import { phaseInventory as inventoryOf, vpcsWithCidr as vpcsWithCidrOf } from '../helpers/inventory.js';
 import {
   awsJson,
   jsonResult,
@@ -17,7 +17,7 @@ import {
   workCalls,
   writePhaseConfig,
   type TestSandbox,
-} from './helpers/phase.js';
+} from '../helpers/phase.js';
 
 let sb: TestSandbox;
 beforeAll(async () => {

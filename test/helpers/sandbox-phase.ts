@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../../sandbox/server.js';
-import { httpGet } from '../../../src/deploy/probe.js';
+import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../sandbox/server.js';
+import { httpGet } from '../../src/deploy/probe.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from '../../../bench/phase.js';
+import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
-export type { RunLogRecord as RunLogLine } from '../../../bench/phase.js';
+export type { RunLogRecord as RunLogLine } from './bench-phase.js';
 
 export interface RunResult {
   /** The ./run process's pid (it names the lock holder and the run log). */

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { createSandbox, type Sandbox } from '../../../sandbox/server.js';
+import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from '../../../bench/phase.js';
+import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 

@@ -1,14 +1,14 @@
 // A phase in a sandbox of its own, for the bench: the built ./run against it, the real aws
-// CLI, and the run logs. The e2e test helpers (test/e2e/helpers/) build on the same pieces:
-// the root, the aws environment, a phase's config and the run-log readers live here once,
-// since bench/ is compiled into dist/ and test/ is not.
+// CLI, and the run logs. The other test helpers build on the same pieces: the root, the aws
+// environment, a phase's config and the run-log readers live here once. test/helpers/ is
+// compiled into dist/ with the bench (tsconfig.json), so the bench runs them built.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createSandbox, type Sandbox, type SandboxDelays } from '../sandbox/server.js';
+import { createSandbox, type Sandbox, type SandboxDelays } from '../../sandbox/server.js';
 
-/** The repository root: the folder holding `run`, from bench/ or dist/bench/. */
+/** The repository root: the folder holding `run`, from test/helpers/ or dist/test/helpers/. */
 export function findRoot(from = import.meta.dirname): string {
   let dir = from;
   for (;;) {
