@@ -107,6 +107,9 @@ export async function checkEndpoint(endpoint: string): Promise<EndpointCheck> {
   const base = endpoint.replace(/\/$/, '');
   const status = await fetchStatus(base, 1500);
   if (!status) return { answers: await answersHttp(base) };
+  // Only our sandbox names its pid and its parts there; another stand-in that answers the
+  // same path (a test's front for a plain moto) is used as is, as the contract says.
+  if (typeof status.pid !== 'number' || typeof status.motoPort !== 'number') return { answers: true };
   const router = typeof status.router === 'string' ? status.router : undefined;
   const [moto, routes] = await Promise.all([
     typeof status.motoPort === 'number' ? answersHttp(`http://127.0.0.1:${status.motoPort}/moto-api/`) : Promise.resolve(false),

@@ -79,16 +79,62 @@ export function healthGate(
   return { wait: `${e.Status}, health ${e.Health ?? '?'}` };
 }
 
+/** What the preflight learned: nothing has been changed yet. */
+interface Preflight {
+  app: string;
+  main: string;
+  network: NonNullable<Awaited<ReturnType<typeof findPhaseNetwork>>> | typeof DRY_RUN_NETWORK;
+  /** The environment that holds the main CNAME today, if any. */
+  old?: eb.Environment;
+  stack: string;
+  /** The deploy's second: names the version, the new environment and its CNAME prefix. */
+  now: Date;
+}
+
+/** The new environment, created (or adopted after a lost answer). */
+interface Created {
+  versionLabel: string;
+  newName: string;
+  cnamePrefix: string;
+  gitHashJohanna: string;
+  gitHashNova: string;
+}
+
+/**
+ * The daily deploy, as the steps a person would list: preflight, package and upload,
+ * create, then go live (health gate, probe, smoke test, swap, verify, DNS). One deadline
+ * for all of it; the cleanup rule for a failure is in goLive, in one place.
+ */
 export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const started = Date.now();
-  // One deadline for the whole deploy; every wait below takes what is left of it.
   const deadline = started + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
-  const left = () => Math.max(0, deadline - Date.now());
+  const pre = await preflight(ctx);
+  const created = await createNewEnvironment(ctx, pre, await packageAndUpload(ctx, pre));
+  const base: Omit<DeployResult, 'elapsedSeconds'> = {
+    newEnvironment: created.newName,
+    oldEnvironment: pre.old?.EnvironmentName,
+    versionLabel: created.versionLabel,
+    cname: pre.main,
+    newEnvironmentCname: cnameFor(ctx, created.cnamePrefix),
+    solutionStack: pre.stack,
+    gitHashJohanna: created.gitHashJohanna,
+    gitHashNova: created.gitHashNova,
+  };
+  if (ctx.dryRun) {
+    ctx.log.plan(`(then: wait for ${created.newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${ctx.config.nova.HEALTH_CHECK_URL}${pre.old ? `, swap CNAMEs with ${pre.old.EnvironmentName}` : ''})`);
+    return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
+  }
+  const live = await goLive(ctx, pre, created, deadline);
+  const result: DeployResult = { ...base, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10, ...live };
+  printSummary(ctx, result);
+  return result;
+}
+
+/** 1. Everything read, nothing changed: the network, the live environment, the platform, the CNAMEs. */
+async function preflight(ctx: Ctx): Promise<Preflight> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
-
-  // 1. Preflight: everything read, nothing changed.
   ctx.log.step('preflight: the phase network, the application\'s environments, the CNAMEs');
   const [found, envs, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
@@ -124,20 +170,21 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   // CNAME prefixes are shared by every account in the region: one held elsewhere would
   // fail the create after the upload, so ask before anything is made.
   const now = new Date();
-  let ts = Math.floor(now.getTime() / 1000);
-  const prefixes = old ? [`${nova.CNAME}-${ts}`] : [nova.CNAME];
-  for (const prefix of prefixes) {
-    const dns = await eb.checkDnsAvailability(ctx, prefix);
-    if (!dns.available) {
-      throw new StateError(
-        `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
-        prefix === nova.CNAME ? 'choose another nova.CNAME; nothing was created' : 'run create_nova again in a second; nothing was created',
-      );
-    }
+  const prefix = old ? `${nova.CNAME}-${Math.floor(now.getTime() / 1000)}` : nova.CNAME;
+  const dns = await eb.checkDnsAvailability(ctx, prefix);
+  if (!dns.available) {
+    throw new StateError(
+      `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
+      prefix === nova.CNAME ? 'choose another nova.CNAME; nothing was created' : 'run create_nova again in a second; nothing was created',
+    );
   }
+  return { app, main, network, old, stack, now };
+}
 
-  // 2. Package and upload.
-  const versionLabel = versionLabelFor(now, ctx.phase);
+/** 2. Package Nova and upload it as an application version (adopted if a lost answer made it). */
+async function packageAndUpload(ctx: Ctx, pre: Preflight): Promise<Omit<Created, 'newName' | 'cnamePrefix'>> {
+  const nova = ctx.config.nova;
+  const versionLabel = versionLabelFor(pre.now, ctx.phase);
   ctx.log.step(`package ${versionLabel}${nova.GIT_URL ? ` from ${nova.GIT_URL} ${nova.GIT_BRANCH}` : ' from ./nova'}`);
   const pkg = await packageNova({
     root: ctx.root,
@@ -150,27 +197,33 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   });
   ctx.log.info(`  ${pkg.files.length} files, ${(pkg.bytes / 1024).toFixed(1)} KiB; johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   const bucket = await eb.storageBucket(ctx);
-  const key = `johanna/${app}/${versionLabel}.zip`;
+  const key = `johanna/${pre.app}/${versionLabel}.zip`;
   await ctx.aws.aws(['s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', pkg.zipPath]);
-  const made = await eb.createApplicationVersion(ctx, app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+  const made = await eb.createApplicationVersion(ctx, pre.app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   if (made === 'adopted') ctx.log.info(`  application version ${versionLabel} was already made by this run (a lost answer); using it`);
+  return { versionLabel, gitHashJohanna: pkg.gitHashJohanna, gitHashNova: pkg.gitHashNova };
+}
 
-  // 3. Create the new environment. Its name is unique per account and region, not per
-  // application, so two phases deploying in the same second would collide: take the next.
+/**
+ * 3. Create the new environment. Its name is unique per account and region, not per
+ * application, so two phases deploying in the same second would collide: take the next.
+ */
+async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, 'newName' | 'cnamePrefix'>): Promise<Created> {
+  const nova = ctx.config.nova;
   const names = iamNames(ctx.phase);
-  let newName = '';
-  let cnamePrefix = '';
+  const { network, old } = pre;
+  let ts = Math.floor(pre.now.getTime() / 1000);
   for (let attempt = 1; ; attempt++, ts++) {
-    newName = `${ENV_PREFIX}${ts}`;
-    cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
-    ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${stack})`);
+    const newName = `${ENV_PREFIX}${ts}`;
+    const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
+    ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${pre.stack})`);
     try {
       await eb.createEnvironment(ctx, {
-        app,
+        app: pre.app,
         name: newName,
         cnamePrefix,
-        versionLabel,
-        solutionStack: stack,
+        versionLabel: v.versionLabel,
+        solutionStack: pre.stack,
         optionSettings: novaOptionSettings(ctx, {
           vpcId: network.vpcId,
           privateSubnetIds: network.privateSubnetIds,
@@ -179,43 +232,40 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
           publicSecurityGroupId: network.ebPublicSgId,
           instanceProfile: names.instanceProfile,
           serviceRole: names.serviceRoleOption,
-          versionLabel,
+          versionLabel: v.versionLabel,
         }),
         tags: [
           ...ownerTags(ctx.phase, 'nova-environment'),
-          { Key: 'git_hash_johanna', Value: pkg.gitHashJohanna },
-          { Key: 'git_hash_nova', Value: pkg.gitHashNova },
+          { Key: 'git_hash_johanna', Value: v.gitHashJohanna },
+          { Key: 'git_hash_nova', Value: v.gitHashNova },
         ],
       });
-      break;
+      return { ...v, newName, cnamePrefix };
     } catch (err) {
       const taken = err instanceof AwsCliError && /Environment .* already exists/i.test(err.stderr);
       if (!taken) throw err;
       // The aws CLI retries a request whose answer was lost; the retry finds the environment
       // the first attempt made. Ours carries our tags and this version: adopt it.
-      if (await madeByThisRun(ctx, app, newName, versionLabel)) {
-        ctx.log.info(`  ${newName} already exists with our tags and ${versionLabel}: the create's answer was lost; adopting it`);
-        break;
+      if (await madeByThisRun(ctx, pre.app, newName, v.versionLabel)) {
+        ctx.log.info(`  ${newName} already exists with our tags and ${v.versionLabel}: the create's answer was lost; adopting it`);
+        return { ...v, newName, cnamePrefix };
       }
       if (attempt >= 5) throw err;
       ctx.log.warn(`${newName} is taken in this account (another phase deploying this second?); trying ${ENV_PREFIX}${ts + 1}`);
     }
   }
-  const base: Omit<DeployResult, 'elapsedSeconds'> = {
-    newEnvironment: newName,
-    oldEnvironment: old?.EnvironmentName,
-    versionLabel,
-    cname: main,
-    newEnvironmentCname: cnameFor(ctx, cnamePrefix),
-    solutionStack: stack,
-    gitHashJohanna: pkg.gitHashJohanna,
-    gitHashNova: pkg.gitHashNova,
-  };
-  if (ctx.dryRun) {
-    ctx.log.plan(`(then: wait for ${newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${nova.HEALTH_CHECK_URL}${old ? `, swap CNAMEs with ${old.EnvironmentName}` : ''})`);
-    return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
-  }
+}
 
+/**
+ * 4-8. Health gate, probe and smoke test, swap, verify, DNS. The cleanup rule lives here,
+ * once: a failure before the swap removes the new environment and leaves the live one
+ * untouched; an interrupt once the swap has begun says the deploy went live and how to go
+ * back; after the swap nothing is removed.
+ */
+async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): Promise<Partial<DeployResult>> {
+  const { app, main, old } = pre;
+  const nova = ctx.config.nova;
+  const left = () => Math.max(0, deadline - Date.now());
   let swapStarted = false;
   let swapped = false;
   let revoke: Promise<Error | undefined> | undefined;
@@ -223,74 +273,70 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
     // and its many test phases would only fight over the one file. Inside the try, so a
     // file that cannot be written still removes the new environment.
-    if (!ctx.sandbox) writeEbConfig(ctx, newName);
+    if (!ctx.sandbox) writeEbConfig(ctx, c.newName);
 
     // 4. Wait, with one deadline, printing EB's events as they come.
-    const ready = await waitUntilReady(ctx, app, newName, versionLabel, deadline);
+    const ready = await waitUntilReady(ctx, app, c.newName, c.versionLabel, deadline);
     const readyAt = Date.now();
-    ctx.log.ok(`${newName} is Ready, Green, running ${versionLabel}`);
+    ctx.log.ok(`${c.newName} is Ready, Green, running ${c.versionLabel}`);
 
     // 5. Close the SSH port EB opens to the world on the group it makes (as the original
     // did). It has been open since launch, and it is not on the way to serving users, so it
     // runs beside the probe and the swap instead of ahead of them; the deploy awaits it.
-    revoke = revokeWorldSsh(ctx, newName).then(
+    revoke = revokeWorldSsh(ctx, c.newName).then(
       () => undefined,
       (err: Error) => err,
     );
-    // 6. Probe the new environment itself, then the operator's smoke test, then swap.
-    const own = ready.CNAME ?? cnameFor(ctx, cnamePrefix);
-    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, versionLabel, { times: 3, deadlineMs: Math.min(60_000, left()), intervalMs: pollMs(ctx) });
+    // 6. Probe the new environment itself, then the operator's smoke test.
+    const own = ready.CNAME ?? cnameFor(ctx, c.cnamePrefix);
+    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 3, deadlineMs: Math.min(60_000, left()), intervalMs: pollMs(ctx) });
     if (!probe.ok) {
-      throw new DeployError(`${newName} does not serve ${versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
+      throw new DeployError(`${c.newName} does not serve ${c.versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
     }
-    ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${versionLabel} 3 times in a row`);
+    ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${c.versionLabel} 3 times in a row`);
     await runSmokeTest(ctx, own, left());
 
+    // 7. Swap, once.
     const ttlMs = await dnsTtlMs(ctx);
     let swapDoneAt = Date.now();
     if (old) {
-      ctx.log.step(`swap CNAMEs: ${newName} takes ${main} from ${old.EnvironmentName}`);
+      ctx.log.step(`swap CNAMEs: ${c.newName} takes ${main} from ${old.EnvironmentName}`);
       swapStarted = true;
-      await swapVerified(ctx, app, old.EnvironmentName, newName, main);
+      await swapVerified(ctx, app, old.EnvironmentName, c.newName, main);
       swapped = true;
       swapDoneAt = Date.now();
     }
-    // 7. Verify: the main CNAME serves the new version (HTTP first: it is what users see),
+    // 8. Verify: the main CNAME serves the new version (HTTP first: it is what users see),
     // then that EB says the new one holds it. Our own resolver may still hold the old answer
     // for up to the TTL, so the verification gets at least 5 minutes even past the deadline.
     const verifyMs = Math.max(left(), 5 * 60_000, 2 * ttlMs);
-    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
-    if (!verify.ok) {
-      throw new VerifyError(`${main} does not serve ${versionLabel} after the swap: ${verify.last}`);
-    }
+    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
+    if (!verify.ok) throw new VerifyError(`${main} does not serve ${c.versionLabel} after the swap: ${verify.last}`);
     const servingMs = Date.now() - readyAt;
     const revokeError = await revoke;
-    if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${newName}'s security group: ${revokeError.message}`);
+    if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
     await waitFor(ctx, {
-      what: `EB to show ${newName} holding ${main}`,
+      what: `EB to show ${c.newName} holding ${main}`,
       deadline: Date.now() + verifyMs,
       intervalMs: Math.min(pollMs(ctx), 1000),
       check: async () => {
-        const [e] = await eb.describeEnvironments(ctx, app, { names: [newName], purpose: 'poll' });
-        return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${newName} at ${e?.CNAME} (${e?.Status})` };
+        const [e] = await eb.describeEnvironments(ctx, app, { names: [c.newName], purpose: 'poll' });
+        return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${c.newName} at ${e?.CNAME} (${e?.Status})` };
       },
     });
-    const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, newName, swapDoneAt, ttlMs) : undefined;
+    // 9. Until the DNS TTL has passed, clients may still reach the old one: it is not free.
+    const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, c.newName, swapDoneAt, ttlMs) : undefined;
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
-    const result: DeployResult = {
-      ...base,
-      elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
+    return {
       readyToServingMs: servingMs,
       dnsSettledAt: dns?.toISOString(),
       dnsTtlSeconds: old ? ttlMs / 1000 : undefined,
       oldEligibleForRemovalAt: old ? new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString() : undefined,
     };
-    printSummary(ctx, result);
-    return result;
   } catch (err) {
     await revoke; // never leave an aws call running behind us
-    if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, newName, versionLabel, old!.EnvironmentName, err);
-    if (!swapped && !swapStarted) await discardFailed(ctx, newName, old?.EnvironmentName);
+    if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, c.newName, c.versionLabel, old!.EnvironmentName, err);
+    if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName);
     throw err;
   }
 }

@@ -52,9 +52,26 @@ export interface ApplyOutcome {
 
 const isCode = (err: unknown, ...codes: string[]) => err instanceof AwsCliError && codes.includes(err.awsCode ?? '');
 
-export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e: ExistingPhase, plan: CreatePlan, deadline: Deadline): Promise<ApplyOutcome> {
-  const refs = refsFrom(e);
-  const out: ApplyOutcome = { done: [], alreadyThere: [], failed: [], refs };
+/** What every step reads and writes: the run, the desired and existing phase, the ids so far. */
+interface Scope {
+  ctx: Ctx;
+  call: ec2.AwsCall;
+  d: DesiredPhase;
+  e: ExistingPhase;
+  refs: Refs;
+  deadline: Deadline;
+}
+
+type Outcome = 'done' | 'there';
+type StepFn = (s: PlanStep, arg: string) => Promise<Outcome>;
+
+/**
+ * create_vpc's steps as a table: one entry a kind of step (a plan step's id, or its prefix
+ * before ':' such as role:, subnet:, rules:), each creating what is missing and answering
+ * 'there' when a retried or killed run already made it.
+ */
+function stepTable(sc: Scope): Record<string, StepFn> {
+  const { ctx, call, d, e, refs, deadline } = sc;
   const phase = d.phase;
   /** The id a create answered, or a placeholder when --dry-run did not run it. */
   const got = (id: string | undefined, placeholder: string): string => {
@@ -114,7 +131,8 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
     }
   };
 
-  const actions: Record<string, (s: PlanStep) => Promise<'done' | 'there'>> = {
+
+  return {
     'key-pair': async () => {
       try {
         await ec2.importKeyPair(call, d.keyPair.name, d.keyPair.publicKey, ownerTags(phase, ROLE.keyPair));
@@ -207,15 +225,7 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
       refs.sgPublic = await securityGroup(NAME.sgPublic, 'Johanna: the load balancer (public subnets)', ROLE.sgPublic);
       return 'done';
     },
-  };
-
-  const action = (s: PlanStep): (() => Promise<'done' | 'there'>) => {
-    const direct = actions[s.id];
-    if (direct) return () => direct(s);
-    const [kind, arg] = [s.id.slice(0, s.id.indexOf(':')), s.id.slice(s.id.indexOf(':') + 1)];
-    switch (kind) {
-      case 'role':
-        return async () => {
+    role: async (_s, arg) => {
           const key = arg as IamRoleKey;
           try {
             await iam.createRole(call, d.iam.roles[key], d.iam.path, d.trust[key], ownerTags(phase, ROLE.iamRole));
@@ -224,15 +234,13 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
             if (isCode(err, 'EntityAlreadyExists')) return 'there';
             throw err;
           }
-        };
-      case 'policy':
-        return async () => {
+    },
+    policy: async (_s, arg) => {
           const key = arg as IamRoleKey;
           await iam.putRolePolicy(call, d.iam.roles[key], d.iam.policies[key]!, d.inlinePolicies[key]!);
           return 'done';
-        };
-      case 'subnet':
-        return async () => {
+    },
+    subnet: async (_s, arg) => {
           const k = arg as SubnetKey;
           const sub = d.subnets[k];
           const vpc = need(refs.vpc, 'VPC');
@@ -247,9 +255,8 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
             refs.subnets[k] = found.SubnetId;
             return 'there';
           }
-        };
-      case 'assoc':
-        return async () => {
+    },
+    assoc: async (_s, arg) => {
           const k = arg as SubnetKey;
           try {
             await ec2.associateRouteTable(call, need(refs.publicRt, 'public route table'), need(refs.subnets[k], `subnet eb_${k}`));
@@ -258,9 +265,8 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
             if (isCode(err, 'Resource.AlreadyAssociated')) return 'there';
             throw err;
           }
-        };
-      case 'nat-cleanup':
-        return async () => {
+    },
+    'nat-cleanup': async (_s, arg) => {
           const stale = e.staleNatGateways.find((n) => n.id === arg)!;
           if (stale.state === 'failed') ctx.log.warn(`NAT gateway ${arg} failed${stale.failureMessage ? `: ${stale.failureMessage}` : ''}; replacing it`);
           if (stale.state !== 'deleting') await ec2.deleteNatGateway(call, arg);
@@ -273,15 +279,13 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
             });
           }
           return 'done';
-        };
-      case 'spare':
-        return async () => {
+    },
+    spare: async (_s, arg) => {
           const [kind, id] = [arg.slice(0, arg.lastIndexOf(':')), arg.slice(arg.lastIndexOf(':') + 1)];
           await deleteSpare(call, { kind: kind as Spare['kind'], id });
           return 'done';
-        };
-      case 'rules':
-        return async () => {
+    },
+    rules: async (_s, arg) => {
           const k = arg as 'private' | 'public';
           const want = desiredIngress(d.vpcCidr, need(refs.sgPrivate, 'eb_private group'), need(refs.sgPublic, 'eb_public group'))[k];
           const have = e.securityGroups[k]?.ingress ?? [];
@@ -293,9 +297,19 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
           if (extra.length) await ec2.revokeIngress(call, group, extra).catch((err) => { if (!isCode(err, 'InvalidPermission.NotFound')) throw err; });
           if (perms.length) await ec2.authorizeIngress(call, group, perms).catch((err) => { if (!isCode(err, 'InvalidPermission.Duplicate')) throw err; });
           return 'done';
-        };
-    }
-    throw new Error(`no action for plan step ${s.id}`);
+    },
+  };
+}
+
+export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e: ExistingPhase, plan: CreatePlan, deadline: Deadline): Promise<ApplyOutcome> {
+  const refs = refsFrom(e);
+  const out: ApplyOutcome = { done: [], alreadyThere: [], failed: [], refs };
+  const steps = stepTable({ ctx, call, d, e, refs, deadline });
+  const action = (s: PlanStep): (() => Promise<Outcome>) => {
+    const colon = s.id.indexOf(':');
+    const fn = steps[s.id] ?? (colon > 0 ? steps[s.id.slice(0, colon)] : undefined);
+    if (!fn) throw new Error(`no action for plan step ${s.id}`);
+    return () => fn(s, colon > 0 ? s.id.slice(colon + 1) : '');
   };
 
   // The VPC chain is the longest path: its calls go first in the queue, IAM and the rest fill in.
