@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunLogLine, until } from '../helpers/sandbox-phase.js';
+import { readRunLogSoFar } from '../helpers/bench-phase.js';
 import { phaseInventory, vpcsWithCidr as vpcsWithCidrOf } from '../helpers/inventory.js';
 
 const PHASE = 'intr';
@@ -34,20 +35,7 @@ function runLogOf(command: string, pid: number): string | undefined {
   return f ? path.join(dir, f) : undefined;
 }
 
-function records(file: string | undefined): RunLogLine[] {
-  if (!file) return [];
-  // A line being appended at this very moment may be cut: skip what does not parse.
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l)];
-      } catch {
-        return [];
-      }
-    });
-}
+const records = readRunLogSoFar;
 
 /**
  * Start `command`, SIGKILL its process group as soon as `when` holds for its run log's

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, RUN, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
+import { readRunLogSoFar } from '../helpers/bench-phase.js';
 
 const PHASE = 'lkst';
 const LOGS = path.join(ROOT, 'logs', PHASE);
@@ -27,23 +28,7 @@ const lockItem = async () => (await p.aws(['dynamodb', 'get-item', '--table-name
 const tables = async () => (await p.aws(['dynamodb', 'list-tables'])).TableNames as string[];
 
 /** The records of a run log so far; a line being written at this moment is skipped. */
-function records(file: string | undefined): any[] {
-  if (!file || !existsSync(file)) return [];
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l)];
-        } catch {
-          return [];
-        }
-      });
-  } catch {
-    return []; // replaced by a folder already
-  }
-}
+const records = readRunLogSoFar;
 
 function runLogOf(command: string, pid: number): string | undefined {
   if (!existsSync(LOGS)) return undefined;

@@ -161,6 +161,32 @@ export function readRunLog(file: string): RunLogRecord[] {
     .filter((r) => r.tool === 'aws');
 }
 
+/**
+ * The aws calls of a run log that is still being written: a line being appended at this
+ * very moment may be cut, and the file may be gone or replaced; what does not parse is
+ * skipped. The first line names the aws CLI and is not a call.
+ */
+export function readRunLogSoFar(file: string | undefined): RunLogRecord[] {
+  if (!file || !existsSync(file)) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    })
+    .filter((r) => r.tool === 'aws');
+}
+
 export interface CallCounts {
   /** Every aws invocation of the run, retries included. */
   total: number;
