@@ -60,12 +60,19 @@ const params = (p: Record<string, string>) => new QueryParams(new URLSearchParam
 
 /** Poll until the background compile has produced `count` samples. */
 async function samples(info: EnvironmentInfo, p: Record<string, string>, count = 1) {
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
     const r = info.retrieve(params(p));
     if (r.EnvironmentInfo.length >= count) return r.EnvironmentInfo;
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 5));
   }
-  throw new Error('no sample was compiled');
+  throw new Error('no sample was compiled in 10 s');
+}
+
+/** Wait on the condition, not on a count of turns of the event loop (a loaded CI machine). */
+async function until(ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
 function pathOf(url: string): string {
@@ -158,7 +165,7 @@ describe('EnvironmentInfo', () => {
   it('an environment without an instance yet has nothing to compile, and says it pulled', async () => {
     const { info, store } = setup({ resources: undefined });
     info.request(params({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' }));
-    for (let i = 0; i < 200 && store.events.length < 2; i++) await new Promise((r) => setImmediate(r));
+    await until(() => store.events.length >= 2);
     expect(store.events.map((e) => e.message)).toEqual(['requestEnvironmentInfo is starting.', 'Pulled logs for environment instances.']);
     expect(info.retrieve(params({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' })).EnvironmentInfo).toEqual([]);
   });
