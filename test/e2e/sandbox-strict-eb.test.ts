@@ -6,13 +6,13 @@
 // retried (identical) request meets. Each check says which rule it proves.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
+import { viaRouter } from '../helpers/cli.js';
 
 const STACK = '64bit Amazon Linux 2023 v6.6.3 running Node.js 22';
 const BUCKET = 'elasticbeanstalk-ap-northeast-2-123456789012';
@@ -38,19 +38,6 @@ function zip(files: Record<string, string | Uint8Array>): Uint8Array {
   return zipSync(Object.fromEntries(Object.entries(files).map(([name, data]) => [name, typeof data === 'string' ? strToU8(data) : data])));
 }
 
-/** GET through the router from a given client (source) address. */
-function viaRouter(router: string, host: string, from = '127.0.0.1', path = '/'): Promise<{ status: number; body: string }> {
-  const [hostname, port] = router.split(':');
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port: Number(port), path, headers: { host }, localAddress: from, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -361,7 +348,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       await create('strict-npm', { version: 'with-deps', prefix: 'strict-npm' });
       const e = await until('strict-npm', (x) => x.Status === 'Ready', 90_000);
       expect(e.Health).toBe('Green');
-      const answer = JSON.parse((await viaRouter(sandbox.router, `strict-npm.${SUFFIX}`, '127.0.0.4', '/health')).body);
+      const answer = JSON.parse((await viaRouter(sandbox.router, `strict-npm.${SUFFIX}`, { from: '127.0.0.4', path: '/health' })).body);
       expect(answer.dep).toBe('from a local tarball');
       expect(Number(answer.port)).toBeGreaterThan(1024);
     }, 120_000);
@@ -383,7 +370,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       const main = `strict-main.${SUFFIX}`;
       // 127.0.0.2 resolves main now: blue, kept for the TTL.
       const lookupAt = Date.now();
-      expect(JSON.parse((await viaRouter(sandbox.router, main, '127.0.0.2')).body).color).toBe('blue');
+      expect(JSON.parse((await viaRouter(sandbox.router, main, { from: '127.0.0.2' })).body).color).toBe('blue');
       // Two identical swaps at once, as the aws CLI's retry of a request whose answer was lost:
       // one swaps, the other meets the swap in progress.
       const swap = () => aws('elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', 'strict-blue', '--destination-environment-name', 'strict-green');
@@ -392,13 +379,13 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       expect(outcomes.find((o) => o !== 'ok')).toContain('An error occurred (OperationInProgressFailure) when calling the SwapEnvironmentCNAMEs operation');
       await until('strict-green', (e) => e.CNAME === main);
       // A client that never looked it up gets green at once; 127.0.0.2 still has blue cached.
-      expect(JSON.parse((await viaRouter(sandbox.router, main, '127.0.0.3')).body).color).toBe('green');
-      const cached = JSON.parse((await viaRouter(sandbox.router, main, '127.0.0.2')).body).color;
+      expect(JSON.parse((await viaRouter(sandbox.router, main, { from: '127.0.0.3' })).body).color).toBe('green');
+      const cached = JSON.parse((await viaRouter(sandbox.router, main, { from: '127.0.0.2' })).body).color;
       expect(Date.now() - lookupAt, 'checked inside the TTL').toBeLessThan(DNS_TTL_MS);
       expect(cached).toBe('blue');
       // Terminating blue while 127.0.0.2 still resolves to it breaks that client, as on AWS.
       await ok('elasticbeanstalk', 'terminate-environment', '--environment-name', 'strict-blue');
-      const broken = await viaRouter(sandbox.router, main, '127.0.0.2');
+      const broken = await viaRouter(sandbox.router, main, { from: '127.0.0.2' });
       expect(Date.now() - lookupAt, 'checked inside the TTL').toBeLessThan(DNS_TTL_MS);
       expect([502, 503]).toContain(broken.status);
       expect((await describeEnv('strict-blue')).CNAME).toBe(`strict-next.${SUFFIX}`); // swapped once, not back
@@ -406,7 +393,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       const end = lookupAt + 3 * DNS_TTL_MS;
       let color = '';
       while (color !== 'green' && Date.now() < end) {
-        const a = await viaRouter(sandbox.router, main, '127.0.0.2');
+        const a = await viaRouter(sandbox.router, main, { from: '127.0.0.2' });
         color = a.status === 200 ? JSON.parse(a.body).color : '';
         if (color !== 'green') await pause(250);
       }

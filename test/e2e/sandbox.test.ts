@@ -2,7 +2,7 @@
 // processes, the CNAME router through a swap, EC2 side effects in moto, faults, and the
 // background start/stop leaving no process behind.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,7 @@ import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { isEndpointUp, sandboxStatus, startSandbox, stopSandbox } from '../../sandbox/control.js';
+import { viaRouter } from '../helpers/cli.js';
 
 const STACK = '64bit Amazon Linux 2023 v6.6.3 running Node.js 20';
 const BUCKET = 'elasticbeanstalk-ap-northeast-2-123456789012';
@@ -39,19 +40,6 @@ function awsEnv(endpoint: string) {
   };
 }
 
-/** GET through the router with a Host header; `agent` lets a test reuse one keep-alive connection. */
-function viaRouter(router: string, host: string, path: string, agent?: Agent): Promise<{ status: number; body: string }> {
-  const [hostname, port] = router.split(':');
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port: Number(port), path, headers: { host }, agent }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -157,12 +145,12 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
   }, 120_000);
 
   it('routes each CNAME to its app, with only its environment properties', async () => {
-    const blue = await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, '/health');
+    const blue = await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, { path: '/health' });
     expect(blue.status).toBe(200);
     expect(JSON.parse(blue.body)).toEqual({ color: 'blue', leaked: null });
-    const green = await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}:80`, '/');
+    const green = await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}:80`, { path: '/' });
     expect(JSON.parse(green.body).color).toBe('green');
-    const unknown = await viaRouter(sandbox.router, `nobody.${REGION_SUFFIX}`, '/');
+    const unknown = await viaRouter(sandbox.router, `nobody.${REGION_SUFFIX}`, { path: '/' });
     expect(unknown.status).toBe(404);
   }, 120_000);
 
@@ -185,14 +173,14 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
   it('swaps CNAMEs after a delay, and a keep-alive client follows the swap', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const host = `dv-nova.${REGION_SUFFIX}`;
-    expect(JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color).toBe('blue');
+    expect(JSON.parse((await viaRouter(sandbox.router, host, { path: '/', agent })).body).color).toBe('blue');
     await eb('swap-environment-cnames', '--source-environment-name', 'nova-blue', '--destination-environment-name', 'nova-green');
     // Until EB says the swap is done, the old holder serves; once it says so, the new one
     // does, on the same keep-alive connection (the DNS TTL is 0 in this file).
     // Whenever the app answers green, EB already shows the swap done (checked after it).
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const color = JSON.parse((await viaRouter(sandbox.router, host, '/', agent)).body).color;
+      const color = JSON.parse((await viaRouter(sandbox.router, host, { path: '/', agent })).body).color;
       const swapped = (await environments()).find((env) => env.EnvironmentName === 'nova-green')!.CNAME === host;
       if (color === 'green') {
         expect(swapped).toBe(true);
@@ -216,10 +204,10 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     const answer = await eb('terminate-environment', '--environment-name', 'nova-blue');
     expect(answer.Status).toBe('Terminating');
     // Routing stops first: the CNAME still resolves, but nothing serves behind it.
-    expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, '/')).status).toBe(503);
+    expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, { path: '/' })).status).toBe(503);
     const [blue] = await waitFor(['nova-blue'], (env) => env.Status === 'Terminated', 60_000);
     expect(blue.Health).toBe('Grey');
-    expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, '/')).status).toBe(404);
+    expect((await viaRouter(sandbox.router, `dv-nova-2.${REGION_SUFFIX}`, { path: '/' })).status).toBe(404);
     const live = (await eb('describe-environments', '--application-name', 'dv', '--no-include-deleted')).Environments;
     expect(live.map((env: { EnvironmentName: string }) => env.EnvironmentName).sort()).toEqual(['nova-bad', 'nova-green']);
     const groupsOf = async () =>
@@ -242,7 +230,7 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
     expect(answer.Status).toBe('Updating');
     const [green] = await waitFor(['nova-green'], (env) => env.Status === 'Ready', 60_000);
     expect([green.Health, green.HealthStatus]).toEqual(['Green', 'Ok']);
-    expect(JSON.parse((await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, '/')).body).color).toBe('teal');
+    expect(JSON.parse((await viaRouter(sandbox.router, `dv-nova.${REGION_SUFFIX}`, { path: '/' })).body).color).toBe('teal');
     const messages = (await eb('describe-events', '--environment-name', 'nova-green', '--max-records', '3')).Events.map((event: { Message: string }) => event.Message);
     expect(messages).toContain('Environment update completed successfully.');
   }, 120_000);

@@ -124,21 +124,18 @@ describe('no secret field reaches stdout, stderr, the run log or the webhook', (
   }, LONG);
 
   // An AwsCliError's message quotes the call's arguments: here create-environment's, with
-  // the settings, refused because another application's environment holds the CNAME.
+  // the settings, refused by EB because the key pair it names does not exist. (A CNAME held
+  // elsewhere no longer gets that far: the deploy's DNS preflight stops it before the upload.)
   it('an aws error quoting create-environment\'s arguments: stderr, --json, run log, webhook', async () => {
-    const stacks = await ph.aws(['elasticbeanstalk', 'list-available-solution-stacks']);
-    const stack = (stacks.SolutionStacks as string[]).find((s) => /running Node\.js/.test(s));
-    await ph.aws(['elasticbeanstalk', 'create-application', '--application-name', 'squatter']);
-    await ph.aws(['elasticbeanstalk', 'create-environment', '--application-name', 'squatter', '--environment-name', 'squatter-env', '--cname-prefix', 'sec1-taken', '--solution-stack-name', stack!]);
     configWith((c) => {
-      c.nova.CNAME = 'sec1-taken';
+      c.common.AWS_KEY_PAIR_NAME = 'sec1-no-such-key';
       delete c.nova.SMOKE_TEST_COMMAND;
     });
     hook.posts.length = 0;
     const r = await ph.run(['-f', '-v', '--json', 'create_nova']);
     expect(r.exitCode, r.stderr).toBe(1);
     const error = r.stderr.split('\n').find((l) => l.includes('error: aws elasticbeanstalk create-environment')) ?? '';
-    expect(error).toMatch(/--option-settings .* failed \(exit \d+\): .*DNS name \(sec1-taken\..*\) is not available/);
+    expect(error).toMatch(/--option-settings .* failed \(exit \d+\): .*The key pair 'sec1-no-such-key' does not exist/);
     expect(error).toContain(VISIBLE);
     const message = JSON.parse(r.stdout).error.message as string;
     expect(message).toContain(VISIBLE);
