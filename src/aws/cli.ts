@@ -193,6 +193,9 @@ export function cliAttemptsOf(stderr: string): number | undefined {
   return m ? Number(m[1]) + 1 : undefined;
 }
 
+/** The one call interface every wrapper in src/aws/ takes: ctx.aws.aws, or a bounded copy of it. */
+export type AwsCall = <T = any>(args: string[], opts?: CallOptions) => Promise<T>;
+
 export interface CallOptions {
   /** AWS error codes worth retrying for this call (eventual consistency: a just-created id "not found"). */
   retryOn?: string[];

@@ -194,15 +194,21 @@ export async function environmentInstances(ctx: Ctx, environmentName: string): P
 
 // ---- for terminate_vpc (appended: take the bounded runner of src/infra) -----------------
 
-type Call = <T = any>(args: string[], opts?: import('./cli.js').CallOptions) => Promise<T>;
+type Call = import('./cli.js').AwsCall;
 
 /** Every version of the application (labels only matter here). */
-export async function listApplicationVersionsOf(call: Call, app: string): Promise<{ VersionLabel: string }[]> {
-  const r = await call<{ ApplicationVersions?: { VersionLabel: string }[] }>(['elasticbeanstalk', 'describe-application-versions', '--application-name', app]);
+export async function listApplicationVersionsOf(call: Call, app: string): Promise<{ VersionLabel: string; DateCreated?: string }[]> {
+  const r = await call<{ ApplicationVersions?: { VersionLabel: string; DateCreated?: string }[] }>(['elasticbeanstalk', 'describe-application-versions', '--application-name', app]);
   return r.ApplicationVersions ?? [];
 }
 
 /** One version and its source bundle in EB's S3 bucket (AWS keeps the bundle unless told). */
 export function deleteApplicationVersionOf(call: Call, app: string, label: string, opts: import('./cli.js').CallOptions = {}): Promise<unknown> {
   return call(['elasticbeanstalk', 'delete-application-version', '--application-name', app, '--version-label', label, '--delete-source-bundle'], { expectFailure: true, ...opts });
+}
+
+/** Whether the application exists (status). */
+export async function applicationExists(ctx: Ctx, app: string): Promise<boolean> {
+  const r = await ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]);
+  return Boolean(r.Applications?.length);
 }

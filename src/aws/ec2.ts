@@ -7,7 +7,8 @@ import type { CallOptions } from './cli.js';
 import { tagSpec, type Tag } from './tags.js';
 
 /** The runner's call signature, so callers can bound concurrency around it. */
-export type AwsCall = <T = any>(args: string[], opts?: CallOptions) => Promise<T>;
+export type { AwsCall } from './cli.js';
+import type { AwsCall } from './cli.js';
 
 /** Codes EC2 answers for an id it created a moment ago (eventual consistency). */
 export const EC2_NOT_YET = [
@@ -322,4 +323,10 @@ export function deleteVpc(call: AwsCall, vpcId: string, opts: CallOptions = {}):
 /** By name: moto ignores --key-pair-id (answers true, deletes nothing). Ownership is checked before. */
 export function deleteKeyPair(call: AwsCall, keyName: string, opts: CallOptions = {}): Promise<unknown> {
   return call(['ec2', 'delete-key-pair', '--key-name', keyName], { expectFailure: true, ...opts });
+}
+
+/** Security groups that carry a tag (EB tags the groups it makes with its environment's name). */
+export async function describeSecurityGroupsByTag(call: AwsCall, key: string, value: string): Promise<SecurityGroup[]> {
+  const r = await call<{ SecurityGroups?: SecurityGroup[] }>(['ec2', 'describe-security-groups', '--filters', `Name=tag:${key},Values=${value}`]);
+  return r.SecurityGroups ?? [];
 }

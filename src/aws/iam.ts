@@ -1,7 +1,6 @@
 // Typed IAM calls. IAM is eventually consistent: a role created a moment ago may still
 // answer NoSuchEntity to the next call, so the follow-up calls retry that code.
-import type { AwsCall } from './ec2.js';
-import type { CallOptions } from './cli.js';
+import type { AwsCall, CallOptions } from './cli.js';
 import { AwsCliError } from '../errors.js';
 import type { Tag } from './tags.js';
 
@@ -89,4 +88,16 @@ export function detachRolePolicy(call: AwsCall, role: string, policyArn: string,
 
 export function deleteRole(call: AwsCall, role: string, opts: CallOptions = {}): Promise<unknown> {
   return call(['iam', 'delete-role', '--role-name', role], { expectFailure: true, retryOn: ['DeleteConflict'], attempts: 4, ...opts });
+}
+
+/** The names of the roles under an IAM path (status). */
+export async function listRoleNames(call: AwsCall, pathPrefix: string): Promise<string[]> {
+  const r = await call<{ Roles?: { RoleName: string }[] }>(['iam', 'list-roles', '--path-prefix', pathPrefix]);
+  return (r.Roles ?? []).map((x) => x.RoleName);
+}
+
+/** The names of the instance profiles under an IAM path (status). */
+export async function listInstanceProfileNames(call: AwsCall, pathPrefix: string): Promise<string[]> {
+  const r = await call<{ InstanceProfiles?: { InstanceProfileName: string }[] }>(['iam', 'list-instance-profiles', '--path-prefix', pathPrefix]);
+  return (r.InstanceProfiles ?? []).map((x) => x.InstanceProfileName);
 }

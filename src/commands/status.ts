@@ -10,6 +10,8 @@ import { byAgeNewestFirst, envTimestamp, holderOfMain, isLive, lostMainAt, mainC
 import { lockState, type LockState } from '../deploy/lock.js';
 import { formatRecord, readHistory } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
+import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
+import { callerAccount } from '../aws/sts.js';
 import type { CommandResult } from './registry.js';
 
 const NETWORK_ROLES = [
@@ -50,12 +52,13 @@ async function soft<T>(p: Promise<T>): Promise<T | undefined> {
 export async function status(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const iam = iamNames(ctx.phase);
-  const [identity, tags, roles, profiles, apps, envs, events, lock, history] = await Promise.all([
-    soft(ctx.aws.aws<{ Account?: string }>(['sts', 'get-caller-identity'])),
-    describeTagsByKeys(ctx.aws.aws.bind(ctx.aws), [TAG_PHASE, TAG_ROLE]),
-    ctx.aws.aws<{ Roles?: { RoleName: string }[] }>(['iam', 'list-roles', '--path-prefix', iam.path]),
-    ctx.aws.aws<{ InstanceProfiles?: { InstanceProfileName: string }[] }>(['iam', 'list-instance-profiles', '--path-prefix', iam.path]),
-    ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]),
+  const call = ctx.aws.aws.bind(ctx.aws);
+  const [account, tags, roles, profiles, appExists, envs, events, lock, history] = await Promise.all([
+    soft(callerAccount(call)),
+    describeTagsByKeys(call, [TAG_PHASE, TAG_ROLE]),
+    listRoleNames(call, iam.path),
+    listInstanceProfileNames(call, iam.path),
+    eb.applicationExists(ctx, app),
     eb.describeEnvironments(ctx, app),
     soft(eb.describeEvents(ctx, app, { maxRecords: 1000 })),
     // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
@@ -66,9 +69,9 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const found = phaseResources(tags, ctx.phase);
   const resources: Record<string, string | null> = {};
   for (const role of NETWORK_ROLES) resources[role] = found.get(role)?.join(',') ?? null;
-  for (const name of Object.values(iam.roles)) resources[`iam-role ${name}`] = roles.Roles?.some((r) => r.RoleName === name) ? name : null;
-  resources[`instance-profile ${iam.instanceProfile}`] = profiles.InstanceProfiles?.some((p) => p.InstanceProfileName === iam.instanceProfile) ? iam.instanceProfile : null;
-  resources[`eb-application ${app}`] = apps.Applications?.length ? app : null;
+  for (const name of Object.values(iam.roles)) resources[`iam-role ${name}`] = roles.includes(name) ? name : null;
+  resources[`instance-profile ${iam.instanceProfile}`] = profiles.includes(iam.instanceProfile) ? iam.instanceProfile : null;
+  resources[`eb-application ${app}`] = appExists ? app : null;
 
   const main = mainCname(ctx);
   const liveEnv = holderOfMain(envs, main);
@@ -97,7 +100,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const created = present > 0 || environments.length > 0;
 
   const l = ctx.log;
-  l.result(`phase ${ctx.phase} in ${ctx.region}${identity?.Account ? `, account ${identity.Account}` : ''}${ctx.sandbox ? ' (sandbox)' : ''}`);
+  l.result(`phase ${ctx.phase} in ${ctx.region}${account ? `, account ${account}` : ''}${ctx.sandbox ? ' (sandbox)' : ''}`);
   if (!created) {
     l.result('  never created (or fully terminated): nothing of this phase exists. Create it with ./run create');
   } else {
@@ -117,7 +120,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
   l.result(`  aws CLI: ${ctx.aws.bin} ${shortVersion(cli)}`);
   return {
-    account: identity?.Account,
+    account,
     region: ctx.region,
     created,
     resources,

@@ -81,15 +81,14 @@ export async function terminateEbOldEnvironment(ctx: Ctx): Promise<CommandResult
  * next day. A version EB will not delete is a warning, never a failed cleanup.
  */
 async function pruneVersions(ctx: Ctx, app: string, envs: eb.Environment[]): Promise<string[]> {
-  const r = await ctx.aws.aws<{ ApplicationVersions?: { VersionLabel: string; DateCreated?: string }[] }>([
-    'elasticbeanstalk', 'describe-application-versions', '--application-name', app,
-  ]);
+  const call = ctx.aws.aws.bind(ctx.aws);
+  const versions = await eb.listApplicationVersionsOf(call, app);
   const inUse = new Set(envs.map((e) => e.VersionLabel).filter((v): v is string => Boolean(v)));
-  const labels = versionsToPrune(r.ApplicationVersions ?? [], inUse);
+  const labels = versionsToPrune(versions, inUse);
   const pruned: string[] = [];
   for (const label of labels) {
     try {
-      await ctx.aws.aws(['elasticbeanstalk', 'delete-application-version', '--application-name', app, '--version-label', label, '--delete-source-bundle'], { expectFailure: true });
+      await eb.deleteApplicationVersionOf(call, app, label);
       pruned.push(label);
     } catch (err) {
       ctx.log.warn(`could not delete application version ${label}: ${(err as Error).message}`);

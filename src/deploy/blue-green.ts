@@ -7,6 +7,8 @@ import { execa } from 'execa';
 import type { Ctx } from '../context.js';
 import { AwsCliError, DeployError, InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
+import * as ec2 from '../aws/ec2.js';
+import * as s3 from '../aws/s3.js';
 import { ownerTags } from '../aws/tags.js';
 import { findPhaseNetwork, isOurs } from '../infra/discover.js';
 import { iamNames } from '../infra/names.js';
@@ -198,7 +200,7 @@ async function packageAndUpload(ctx: Ctx, pre: Preflight): Promise<Omit<Created,
   ctx.log.info(`  ${pkg.files.length} files, ${(pkg.bytes / 1024).toFixed(1)} KiB; johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   const bucket = await eb.storageBucket(ctx);
   const key = `johanna/${pre.app}/${versionLabel}.zip`;
-  await ctx.aws.aws(['s3api', 'put-object', '--bucket', bucket, '--key', key, '--body', pkg.zipPath]);
+  await s3.putObject(ctx.aws.aws.bind(ctx.aws), bucket, key, pkg.zipPath);
   const made = await eb.createApplicationVersion(ctx, pre.app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   if (made === 'adopted') ctx.log.info(`  application version ${versionLabel} was already made by this run (a lost answer); using it`);
   return { versionLabel, gitHashJohanna: pkg.gitHashJohanna, gitHashNova: pkg.gitHashNova };
@@ -451,15 +453,13 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
 }
 
 async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
-  const r = await ctx.aws.aws<{ SecurityGroups?: { GroupId: string; IpPermissions?: { FromPort?: number; ToPort?: number; IpProtocol?: string; IpRanges?: { CidrIp?: string }[] }[] }[] }>([
-    'ec2', 'describe-security-groups', '--filters', `Name=tag:elasticbeanstalk:environment-name,Values=${envName}`,
-  ]);
-  for (const g of r.SecurityGroups ?? []) {
+  const call = ctx.aws.aws.bind(ctx.aws);
+  for (const g of await ec2.describeSecurityGroupsByTag(call, 'elasticbeanstalk:environment-name', envName)) {
     const open = (g.IpPermissions ?? []).some(
       (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((x) => x.CidrIp === '0.0.0.0/0'),
     );
     if (!open) continue;
-    await ctx.aws.aws(['ec2', 'revoke-security-group-ingress', '--group-id', g.GroupId, '--protocol', 'tcp', '--port', '22', '--cidr', '0.0.0.0/0']);
+    await ec2.revokeIngress(call, g.GroupId, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
     ctx.log.ok(`closed tcp 22 from 0.0.0.0/0 on ${g.GroupId}, the group EB made for ${envName}`);
   }
 }
