@@ -53,6 +53,8 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
   let lbGroup = '';
   let appGroup = '';
   let profileMadeAt = 0;
+  /** When the last IAM change the profile needs (its role) was answered: its window starts then. */
+  let profileCompleteAt = 0;
 
   const env = () => ({
     AWS_ENDPOINT_URL: sandbox.endpoint,
@@ -216,6 +218,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       profileMadeAt = Date.now();
       await ok('iam', 'create-instance-profile', '--instance-profile-name', 'strict-profile');
       await ok('iam', 'add-role-to-instance-profile', '--instance-profile-name', 'strict-profile', '--role-name', 'strict-role');
+      profileCompleteAt = Date.now();
       const early = await create('strict-iam-early');
       expect(early.exitCode, early.stderr).toBe(0); // EB accepts; the failure is asynchronous
       expect(Date.parse(JSON.parse(early.stdout).DateCreated) - profileMadeAt, 'created inside the propagation window').toBeLessThan(IAM_DELAY_MS);
@@ -233,8 +236,10 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
     });
 
     it('one zone for a load-balanced environment: EB relays the load balancer error and fails the launch', async () => {
-      // The propagation window is a span of time, so this waits exactly for it to end.
-      await pause(Math.max(0, profileMadeAt + IAM_DELAY_MS + 500 - Date.now()));
+      // The propagation window is a span of time, so this waits exactly for it to end: from
+      // the answer to the last IAM change (the role added), not from the first (a loaded
+      // machine takes seconds a call).
+      await pause(Math.max(0, profileCompleteAt + IAM_DELAY_MS + 500 - Date.now()));
       const r = await create('strict-one-zone', { settings: layout([option('aws:ec2:vpc', 'ELBSubnets', subnetA)]) });
       expect(r.exitCode, r.stderr).toBe(0);
       await until('strict-one-zone', (e) => e.Status === 'Terminated');
