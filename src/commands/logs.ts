@@ -46,7 +46,9 @@ export async function logs(ctx: Ctx): Promise<CommandResult> {
     ctx.log.result(`============= ${instanceId} (${name}, ${info.SampleTimestamp ?? '?'}) =============`);
     for (const f of files) {
       if (f.name) ctx.log.result(`----- ${f.name} -----`);
-      ctx.log.result(f.text.replace(/\n$/, ''));
+      // One result line per log line: the logger indents a continuation line inside one
+      // result (so data cannot forge a line of ours), which would shift every log line.
+      for (const line of f.text.replace(/\n$/, '').split('\n')) ctx.log.result(line);
     }
   }
   const missing = instances.filter((i) => !fresh.has(i));
