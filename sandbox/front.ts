@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { throttlingAnswer } from './faults.js';
 import type { IamPropagation } from './iam-propagation.js';
@@ -163,7 +164,7 @@ export function createFront(options: FrontOptions): Front {
     }
     const moto = await askMoto(req, body, options.motoPort, agent);
     noteIam(service, body, moto, options.iam);
-    return moto;
+    return iamRoleNotInProfile(service, body, moto) ?? moto;
   };
 
   const server = createServer((req, res) => {
@@ -222,4 +223,23 @@ function noteIam(service: string, body: Buffer, answer: Answer, iam: IamPropagat
   if (action === 'AddRoleToInstanceProfile') iam.noteCreated('instance-profile-role', form.get('InstanceProfileName') ?? '');
   if (action === 'DeleteRole') iam.noteDeleted('role', form.get('RoleName') ?? '');
   if (action === 'DeleteInstanceProfile') iam.noteDeleted('instance-profile', form.get('InstanceProfileName') ?? '');
+}
+
+/**
+ * moto answers HTTP 500 (a Python exception) to RemoveRoleFromInstanceProfile for a role the
+ * profile does not hold, which is what a retried request meets after its answer was lost
+ * (R17). IAM answers NoSuchEntity (HTTP 404), as for every missing IAM entity (IAM API
+ * reference, RemoveRoleFromInstanceProfile, Errors: NoSuchEntity; the message text is
+ * unconfirmed).
+ */
+function iamRoleNotInProfile(service: string, body: Buffer, answer: Answer): Answer | undefined {
+  if (service !== 'iam' || answer.status !== 500) return undefined;
+  const form = new URLSearchParams(body.toString('utf8'));
+  if (form.get('Action') !== 'RemoveRoleFromInstanceProfile') return undefined;
+  const message = `The role with name ${form.get('RoleName') ?? ''} cannot be found in instance profile ${form.get('InstanceProfileName') ?? ''}.`;
+  return text(
+    404,
+    'text/xml',
+    `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+  );
 }

@@ -231,6 +231,19 @@ describe('R8 IAM propagation', () => {
   });
 });
 
+describe('IAM retried removes', () => {
+  it('removing a role the instance profile no longer holds is NoSuchEntity (moto said HTTP 500)', async () => {
+    await ok(['iam', 'create-role', '--role-name', 'rm-role', '--assume-role-policy-document', '{"Version":"2012-10-17","Statement":[]}']);
+    await ok(['iam', 'create-instance-profile', '--instance-profile-name', 'rm-profile']);
+    await ok(['iam', 'add-role-to-instance-profile', '--instance-profile-name', 'rm-profile', '--role-name', 'rm-role']);
+    await ok(['iam', 'remove-role-from-instance-profile', '--instance-profile-name', 'rm-profile', '--role-name', 'rm-role']);
+    // What the retry of a remove whose answer was lost meets (R17).
+    expect(await refused(['iam', 'remove-role-from-instance-profile', '--instance-profile-name', 'rm-profile', '--role-name', 'rm-role'])).toContain(
+      '(NoSuchEntity) when calling the RemoveRoleFromInstanceProfile operation',
+    );
+  });
+});
+
 describe('R17 lost answers', () => {
   let lossy: Sandbox;
   let lossyDir: string;
