@@ -51,6 +51,8 @@ const DRY_RUN_NETWORK = {
  */
 export const FAILURE_EVENT = /(is complete, but with errors|Failed to deploy application|Failed to launch environment|Stack named .* aborted|contains invalid YAML or JSON)/i;
 
+const SEVERE_WHILE_LAUNCHING = 'EB reports Severe health while Launching; EB launches often pass through it, so the deploy waits';
+
 /** Red/Severe after Ready must last this many polls in a row to fail the deploy. */
 const RED_POLLS = 3;
 
@@ -73,7 +75,7 @@ export function healthGate(
   if (!e) return { wait: 'not visible yet' };
   if (!isLive(e)) return { fail: `it is ${e.Status}` };
   const red = e.Health === 'Red' || e.HealthStatus === 'Severe';
-  if (red && e.Status === 'Launching') return { wait: `Launching, health ${e.Health} (${e.HealthStatus ?? '?'})`, note: `EB reports ${e.HealthStatus ?? e.Health} health while Launching; EB launches often pass through it, so the deploy waits` };
+  if (red && e.Status === 'Launching') return { wait: `Launching, health ${e.Health} (${e.HealthStatus ?? '?'})`, note: SEVERE_WHILE_LAUNCHING };
   if (red && e.Status === 'Ready' && redPolls >= RED_POLLS) {
     return { fail: `it is Ready with health ${e.Health} (${e.HealthStatus ?? '?'})`, hint: 'the live environment was not touched; the new version fails its health check' };
   }
@@ -442,11 +444,15 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
       if ('fail' in verdict) {
         throw new DeployError(`${name} failed: ${verdict.fail}`, verdict.hint);
       }
-      if ('done' in verdict) return { done: e! };
-      if (verdict.note && !noted) {
+      // A poll may miss a short Severe spell during the launch; its event never is.
+      const launchEnded = fresh.findIndex((ev) => /^Successfully launched environment/.test(ev.Message));
+      const severeEvent = fresh.findIndex((ev) => /transitioned from \w+ to Severe/.test(ev.Message));
+      const note = ('note' in verdict ? verdict.note : undefined) ?? (severeEvent >= 0 && (launchEnded < 0 || severeEvent < launchEnded) ? SEVERE_WHILE_LAUNCHING : undefined);
+      if (note && !noted) {
         noted = true;
-        ctx.log.warn(verdict.note);
+        ctx.log.warn(note);
       }
+      if ('done' in verdict) return { done: e! };
       return { state: verdict.wait };
     },
   });

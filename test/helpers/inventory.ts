@@ -18,6 +18,16 @@ export interface PhaseInventory {
   keyPairs: any[];
 }
 
+/** What a complete phase holds: one of each, but four subnets, two groups and three roles. */
+export const COMPLETE_PHASE = { vpcs: 1, subnets: 4, igws: 1, eips: 1, liveNats: 1, sgs: 2, routeTables: 1, roles: 3, profiles: 1, keyPairs: 1 };
+/** The network half of it. */
+export const COMPLETE_NETWORK = { vpcs: 1, subnets: 4, igws: 1, eips: 1, liveNats: 1, sgs: 2 };
+
+/** How many of each kind the inventory holds, for the kinds `want` names: compare with toEqual(want). */
+export function countsOf(inv: PhaseInventory, want: Partial<Record<keyof PhaseInventory, number>>): Record<string, number> {
+  return Object.fromEntries(Object.keys(want).map((k) => [k, inv[k as keyof PhaseInventory].length]));
+}
+
 export async function phaseInventory(aws: AwsJson, phase: string, keyName = phase): Promise<PhaseInventory> {
   const tag = `Name=tag:johanna:phase,Values=${phase}`;
   const f = ['--filters', tag];
