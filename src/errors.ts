@@ -14,10 +14,12 @@ export class JohannaError extends Error {
   readonly exitCode: number = EXIT.failed;
   /** What the operator should do about it, printed under the message. */
   hint?: string;
+  /** The hint a class gives when its thrower names none. */
+  static readonly defaultHint?: string;
   constructor(message: string, hint?: string) {
     super(message);
     this.name = new.target.name;
-    this.hint = hint;
+    this.hint = hint ?? (new.target as typeof JohannaError).defaultHint;
   }
 }
 
@@ -114,25 +116,19 @@ export class InterruptedError extends JohannaError {
 /** Packaging Nova failed (a build, a clone, the zip); the message carries the tool's own words. */
 export class PackageError extends JohannaError {
   override readonly code = 'PACKAGE';
-  constructor(message: string, hint = 'nothing was uploaded or created; fix the build and run create_nova again') {
-    super(message, hint);
-  }
+  static override readonly defaultHint = 'nothing was uploaded or created; fix the build and run create_nova again';
 }
 
 /** The new environment failed before the swap: health gate, probe or smoke test. */
 export class DeployError extends JohannaError {
   override readonly code = 'DEPLOY';
-  constructor(message: string, hint = 'the live environment was not touched; see the events above and ./run logs') {
-    super(message, hint);
-  }
+  static override readonly defaultHint = 'the live environment was not touched; see the events above and ./run logs';
 }
 
 /** After a swap (a deploy or a rollback), the main CNAME does not serve what it should. */
 export class VerifyError extends JohannaError {
   override readonly code = 'VERIFY';
-  constructor(message: string, hint = 'check ./run status; ./run rollback swaps back to the previous environment') {
-    super(message, hint);
-  }
+  static override readonly defaultHint = 'check ./run status; ./run rollback swaps back to the previous environment';
 }
 
 /** A convergent command (create_vpc, terminate_nova, the cleanup) left some of its work undone. */
