@@ -5,12 +5,12 @@
 // commands take no lock. Lock calls are marked purpose "lock" in the run log, apart from
 // the command's own work.
 import { readFileSync } from 'node:fs';
+import { createTable, type TableSpec } from '../aws/dynamodb.js';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import { AwsCliError, LockedError, StateError } from '../errors.js';
-import { TAG_ROLE } from '../aws/tags.js';
 import { quoteForDisplay } from '../aws/cli.js';
 import { pause, throwIfInterrupted } from '../time.js';
 
@@ -125,26 +125,8 @@ export async function lockState(ctx: Ctx, now = Date.now()): Promise<LockState> 
   return lock.expiresAt * 1000 > now ? { state: 'held', holder: lock } : { state: 'free', expired: lock };
 }
 
-async function createTable(ctx: Ctx): Promise<void> {
-  ctx.log.info(`creating the deploy-lock table ${LOCK_TABLE} (DynamoDB, on-demand: no cost while idle)`);
-  try {
-    await ctx.aws.aws(
-      [
-        'dynamodb', 'create-table', '--table-name', LOCK_TABLE,
-        '--attribute-definitions', 'AttributeName=phase,AttributeType=S',
-        '--key-schema', 'AttributeName=phase,KeyType=HASH',
-        '--billing-mode', 'PAY_PER_REQUEST',
-        // Shared by every phase of the account, so it carries the role tag but no phase.
-        '--tags', `Key=${TAG_ROLE},Value=lock-table`,
-      ],
-      opts,
-    );
-  } catch (err) {
-    // Another run created it at the same moment: fine, we wait for it like our own.
-    if (!isAwsCode(err, 'ResourceInUseException')) throw err;
-  }
-  await ctx.aws.aws(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE], opts);
-}
+/** The lock table: one item a phase, shared by every phase of the account (no phase tag). */
+const LOCK_TABLE_SPEC: TableSpec = { name: LOCK_TABLE, partitionKey: 'phase', role: 'lock-table', what: 'the deploy-lock table', purpose: 'lock' };
 
 function describeHolder(h: LockHolder): string {
   return `${h.holder} (${h.command}, since ${h.startedAt}, expires ${new Date(h.expiresAt * 1000).toISOString()})`;
@@ -173,7 +155,7 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<Attempt> {
     if (!isAwsCode(err, 'ResourceNotFoundException')) throw err;
     // The first run ever in this account and region: make the table, then try again, and
     // a run that raced us to it may hold the lock by now.
-    await createTable(ctx);
+    await createTable(ctx, LOCK_TABLE_SPEC);
     try {
       answer = await put();
     } catch (again) {
