@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, RUN, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { ciName } from '../../src/deploy/history.js';
 
 const PHASE = 'hel';
 const LOGS = path.join(ROOT, 'logs', PHASE);
@@ -15,6 +16,9 @@ const HASH = /^[0-9a-f]{7,40}(-dirty)?$/; // -dirty: built from a work tree with
 const STAMPED_EVENT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) \S+  \S/;
 const LONG = 300_000;
 const WHO = `${os.userInfo().username}@${os.hostname()}`;
+// The CI system the tests run under (CI=true in .ci/run) is part of every "by" line.
+const CI = ciName(process.env);
+const BY = `${WHO}${CI ? ` in ${CI}` : ''}`.replace(/[.()"]/g, '\\$&');
 
 let ph: PhaseSandbox;
 
@@ -228,7 +232,7 @@ describe('history, events and logs of one phase, in order', () => {
 
   it('rollback says which deploy it returns to, from the history', async () => {
     const r = await runOk(['-f', 'rollback']);
-    expect(r.stderr).toMatch(new RegExp(`returning to ${first} \\(${v1}, deployed \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC by ${WHO.replace(/\./g, '\\.')}\\)`));
+    expect(r.stderr).toMatch(new RegExp(`returning to ${first} \\(${v1}, deployed \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC by ${BY}\\)`));
     const [rb] = await historyJson(1);
     expect(rb).toMatchObject({ command: 'rollback', outcome: 'ok', newEnvironment: first, oldEnvironment: second, versionLabel: v1 });
   }, LONG);
