@@ -229,3 +229,18 @@ export async function describeEnvironmentResources(ctx: Ctx, environmentName: st
   );
   return r.EnvironmentResources ?? {};
 }
+
+/** EB's request figures for the environment (enhanced health): the last `Duration` seconds, usually 10. */
+export interface ApplicationMetrics {
+  Duration?: number;
+  RequestCount?: number;
+  StatusCodes?: { Status2xx?: number; Status3xx?: number; Status4xx?: number; Status5xx?: number };
+  Latency?: Record<string, number>;
+}
+
+export async function describeApplicationMetrics(ctx: Ctx, environmentName: string): Promise<ApplicationMetrics | undefined> {
+  const r = await ctx.aws.aws<{ ApplicationMetrics?: ApplicationMetrics }>([
+    'elasticbeanstalk', 'describe-environment-health', '--environment-name', environmentName, '--attribute-names', 'ApplicationMetrics',
+  ]);
+  return r.ApplicationMetrics;
+}
