@@ -147,6 +147,8 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   const now = new Date();
   const main = mainCname(ctx);
   const base = { held: o.held, spare: o.spare };
+  // Those the age rules alone would remove (what --force-drain would take): only their
+  // traffic is read, two calls each, so a cleanup with nothing past the grace costs nothing more.
   const candidates = decide(envs, events, main, o.graceMinutes, now, ttl, { ...base, forceDrain: true }).filter((d) => d.action === 'terminate');
   const traffic = new Map<string, Traffic>();
   if (!o.forceDrain) {
