@@ -28,7 +28,7 @@ export interface Decision {
   environment: string;
   action: 'terminate' | 'keep';
   reason: string;
-  /** Set when the traffic check ran (or was skipped with --force-drain: then `forced`). */
+  /** The figures, when the traffic check ran; with --force-drain it does not, and `forced` is set. */
   traffic?: Traffic;
   forced?: boolean;
 }
