@@ -29,6 +29,8 @@ export function strictArgs(strict: Partial<StrictOptions> = {}): string[] {
   if (strict.loseResponses !== undefined) args.push('--lose-responses', String(strict.loseResponses));
   if (strict.takenCnames?.length) args.push('--taken-cnames', strict.takenCnames.join(','));
   if (strict.launchHealthBlip) args.push('--launch-health-blip');
+  if (strict.metricsPeriodMs !== undefined) args.push('--metrics-period', seconds(strict.metricsPeriodMs));
+  if (strict.dnsIgnoreTtlClients?.length) args.push('--dns-ignore-ttl', strict.dnsIgnoreTtlClients.join(','));
   return args;
 }
 

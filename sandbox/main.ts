@@ -1,7 +1,7 @@
 // The sandbox as a foreground process: `node dist/sandbox/main.js --port N --router-port N
 // --state-dir DIR [--fail-rate R] [--launch-ms N --swap-ms N --terminate-ms N --launch-timeout-ms N]
 // [--nat-delay S --eni-linger S --iam-delay S --dns-ttl S --lose-responses R --taken-cnames a,b
-// --launch-health-blip]`. The strict rules are always on; those flags tune them (seconds).
+// --launch-health-blip --metrics-period S --dns-ignore-ttl 127.0.0.5,...]`. The strict rules are always on; those flags tune them (seconds).
 // Prints one JSON line {"endpoint","router","pid"} once it answers; SIGTERM/SIGINT end it
 // and every process it started.
 import { parseArgs } from 'node:util';
@@ -39,6 +39,8 @@ async function main(): Promise<void> {
       'lose-responses': { type: 'string' },
       'taken-cnames': { type: 'string' },
       'launch-health-blip': { type: 'boolean' },
+      'metrics-period': { type: 'string' },
+      'dns-ignore-ttl': { type: 'string' },
     },
   });
   const seconds = (name: string) => {
@@ -66,6 +68,8 @@ async function main(): Promise<void> {
       loseResponses: number(values['lose-responses'], 'lose-responses'),
       takenCnames: values['taken-cnames']?.split(',').map((c) => c.trim()).filter(Boolean),
       launchHealthBlip: values['launch-health-blip'],
+      metricsPeriodMs: seconds('metrics-period'),
+      dnsIgnoreTtlClients: values['dns-ignore-ttl']?.split(',').map((c) => c.trim()).filter(Boolean),
     }),
   });
   const info = { endpoint: sandbox.endpoint, router: sandbox.router, pid: process.pid };
