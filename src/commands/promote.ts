@@ -6,11 +6,11 @@ import type { Ctx } from '../context.js';
 import { DeployError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
-import { runSmokeTest, swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
-import { dnsTtlMs, findHeld, holderOfMain, mainCname, sameHost, type Held } from '../deploy/environments.js';
+import { runSmokeTest, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
+import { dnsTtlMs, findHeld, holderOfMain, mainCname, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
-import { pollMs, waitFor } from '../time.js';
+import { pollMs } from '../time.js';
 import type { CommandResult } from './registry.js';
 
 /** The one held environment, or a StateError that says what to do. */
@@ -71,15 +71,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   const verifyMs = Math.max(5 * 60_000, 2 * ttlMs);
   const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
   if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
-  await waitFor(ctx, {
-    what: `EB to show ${held.EnvironmentName} holding ${main}`,
-    deadline: Date.now() + verifyMs,
-    intervalMs: Math.min(pollMs(ctx), 1000),
-    check: async () => {
-      const [e] = await eb.describeEnvironments(ctx, app, { names: [held.EnvironmentName], purpose: 'poll' });
-      return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${held.EnvironmentName} at ${e?.CNAME} (${e?.Status})` };
-    },
-  });
+  await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
   // Until the TTL has passed, clients may still reach the replaced one: it is not free.
   const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
   const tags = held.EnvironmentArn ? await eb.listTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;

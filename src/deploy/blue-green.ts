@@ -400,15 +400,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     const servingMs = Date.now() - readyAt;
     const revokeError = await revoke;
     if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
-    await waitFor(ctx, {
-      what: `EB to show ${c.newName} holding ${main}`,
-      deadline: Date.now() + verifyMs,
-      intervalMs: Math.min(pollMs(ctx), 1000),
-      check: async () => {
-        const [e] = await eb.describeEnvironments(ctx, app, { names: [c.newName], purpose: 'poll' });
-        return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${c.newName} at ${e?.CNAME} (${e?.Status})` };
-      },
-    });
+    await waitUntilHolding(ctx, app, c.newName, main, verifyMs);
     // 9. Until the DNS TTL has passed, clients may still reach the old one: it is not free.
     const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, c.newName, swapDoneAt, ttlMs) : undefined;
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
@@ -461,6 +453,19 @@ export async function swapVerified(ctx: Ctx, app: string, from: string, to: stri
     },
   });
   if (failure) ctx.log.ok(`EB did swap: ${to} holds ${main} (the failed call's answer was lost)`);
+}
+
+/** After a swap verified over HTTP: wait until EB, too, shows `name` Ready and holding `main`. */
+export async function waitUntilHolding(ctx: Ctx, app: string, name: string, main: string, ms: number): Promise<eb.Environment> {
+  return waitFor<eb.Environment>(ctx, {
+    what: `EB to show ${name} holding ${main}`,
+    deadline: Date.now() + ms,
+    intervalMs: Math.min(pollMs(ctx), 1000),
+    check: async () => {
+      const [e] = await eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' });
+      return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${name} at ${e?.CNAME} (${e?.Status})` };
+    },
+  });
 }
 
 /**
