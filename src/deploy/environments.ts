@@ -178,10 +178,11 @@ export function heldNames(envs: Environment[], events: Pick<EbEvent, 'Message'>[
 /**
  * HELD_TAG of the environments that could be held (live `nova-*` ones that do not hold the
  * main CNAME), read with list-tags-for-resource: one call each, and none on a usual day,
- * when only the live environment exists. One whose tags cannot be read counts as held:
- * the cleanup must never remove a held one by mistake.
+ * when only the live environment exists. Tags that cannot be read fail the command, except
+ * for the cleanup (`unreadableIsHeld`): it must never remove a held one by mistake, so for
+ * it such an environment counts as held. promote and discard must never act on a guess.
  */
-export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string): Promise<Map<string, string | undefined>> {
+export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, o: { unreadableIsHeld?: boolean } = {}): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   await Promise.all(
     envs
@@ -190,8 +191,9 @@ export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string):
         try {
           out.set(e.EnvironmentName, (await listTags(ctx, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
         } catch (err) {
-          ctx.log.warn(`could not read the tags of ${e.EnvironmentName} (${(err as Error).message}); treating it as held`);
-          out.set(e.EnvironmentName, 'unknown');
+          if (!o.unreadableIsHeld) throw err;
+          ctx.log.warn(`could not read the tags of ${e.EnvironmentName} (${(err as Error).message}); keeping it as if held`);
+          out.set(e.EnvironmentName, 'unknown (its tags could not be read)');
         }
       }),
   );

@@ -3,9 +3,13 @@
 // environment is held (what the cleanup must keep), which are busy, which are stuck.
 import { describe, expect, it } from 'vitest';
 import type { EbEvent, Environment } from '../../src/aws/eb.js';
-import { busyEnvironments, everSwapped, heldEnvironments, heldNames, stuckRecovery } from '../../src/deploy/environments.js';
+import { busyEnvironments, everSwapped, findHeld, heldEnvironments, heldNames, readHeldTags, stuckRecovery } from '../../src/deploy/environments.js';
 import { parseArgs } from '../../src/args.js';
 import { UsageError } from '../../src/errors.js';
+import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
+import { Logger } from '../../src/ui/log.js';
+import { Redactor } from '../../src/ui/redact.js';
+import { awsError, ok, recordingExec, Sink } from './fakes.js';
 
 const REGION = 'ap-northeast-2';
 const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
@@ -63,6 +67,43 @@ describe('held environments', () => {
 
   it('without the tag nothing is held, however the environment looks', () => {
     expect(heldNames([live, heldOne, old], [], new Map(), MAIN)).toEqual(new Set());
+  });
+});
+
+describe('reading the held tag: the fewest calls, and never a guess that acts', () => {
+  const cli = (script: Parameters<typeof recordingExec>[0]) => {
+    const exec = recordingExec(script);
+    const stderr = new Sink();
+    const log = new Logger({ stdout: new Sink(), stderr, color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
+    return { ctx: { aws, log } as any, exec, stderr };
+  };
+  const live = env('nova-100', 'dv-nova', { EnvironmentArn: 'arn:live' });
+  const other = env('nova-200', 'dv-nova-200', { EnvironmentArn: 'arn:other' });
+  const tags = (held?: string) => ok(JSON.stringify({ ResourceTags: [{ Key: 'johanna:phase', Value: 'dv' }, ...(held ? [{ Key: 'johanna:held', Value: held }] : [])] }));
+
+  it('with only the live environment, no call at all', async () => {
+    const { ctx, exec } = cli([]);
+    expect(await findHeld(ctx, 'dv', [live], MAIN)).toEqual([]);
+    expect(exec.calls).toEqual([]);
+  });
+
+  it('reads the tags of the others, and EB\'s events only when one carries the held tag', async () => {
+    const untagged = cli([tags()]);
+    expect(await findHeld(untagged.ctx, 'dv', [live, other], MAIN)).toEqual([]);
+    expect(untagged.exec.calls.map((c) => c.args.slice(0, 2))).toEqual([['elasticbeanstalk', 'list-tags-for-resource']]);
+    const tagged = cli([tags('2026-11-27T04:00:00Z'), ok('{"Events":[]}')]);
+    expect((await findHeld(tagged.ctx, 'dv', [live, other], MAIN)).map((h) => h.environment.EnvironmentName)).toEqual(['nova-200']);
+    expect(tagged.exec.calls.map((c) => c.args[1])).toEqual(['list-tags-for-resource', 'describe-events']);
+  });
+
+  it('tags that cannot be read fail promote/discard/create_nova, but count as held for the cleanup', async () => {
+    const denied = () => awsError('AccessDenied', 'ListTagsForResource', 'not allowed');
+    await expect(readHeldTags(cli([denied()]).ctx, [live, other], MAIN)).rejects.toThrow(/AccessDenied|not allowed/);
+    const c = cli([denied()]);
+    const read = await readHeldTags(c.ctx, [live, other], MAIN, { unreadableIsHeld: true });
+    expect(heldNames([live, other], [], read, MAIN)).toEqual(new Set(['nova-200']));
+    expect(c.stderr.text).toMatch(/could not read the tags of nova-200 .*keeping it as if held/);
   });
 });
 
