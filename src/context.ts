@@ -23,6 +23,10 @@ export interface GlobalOptions {
   environment?: string;
   follow?: boolean;
   all?: boolean;
+  /** create_nova: stop before the swap (./run promote swaps it in later). */
+  hold?: boolean;
+  /** create_nova: minutes to wait for another environment's operation to settle. */
+  wait?: string;
 }
 
 export interface SandboxTarget {

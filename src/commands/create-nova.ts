@@ -9,7 +9,8 @@ import { cleanupOldEnvironments, type CleanupResult } from './terminate-eb-old-e
 
 export async function createNova(ctx: Ctx): Promise<CommandResult> {
   const deployed = await deployNova(ctx);
-  if (deployed.dryRun) return { ...deployed };
+  // A held deploy swapped nothing, so nothing went out of service: no cleanup to run.
+  if (deployed.dryRun || deployed.held) return { ...deployed };
   return { ...deployed, cleanup: await cleanupAfterDeploy(ctx, deployed) };
 }
 

@@ -73,7 +73,15 @@ export const COMMANDS: CommandSpec[] = [
     name: 'create_nova',
     summary: 'the daily deploy: a new Nova environment, health-gated, swapped in with no downtime',
     changes: true,
-    example: './run -f create_nova   (every morning, from cron or CI)',
+    example: './run -f create_nova   (every morning, from cron or CI); ./run -f create_nova --hold --wait 20',
+    options: [
+      { flags: '--hold', description: 'stop before the CNAME swap: the new environment stays on its own CNAME, checked and held (./run promote, ./run discard)' },
+      {
+        flags: '--wait <minutes>',
+        description: 'when another environment is Launching or Updating, wait up to this long for it to settle instead of exiting 1 (a stuck one still fails)',
+        number: { ok: (n) => n > 0, what: 'minutes, more than 0' },
+      },
+    ],
     load: async () => (await import('./create-nova.js')).createNova,
   },
   {
@@ -118,6 +126,20 @@ export const COMMANDS: CommandSpec[] = [
     changes: true,
     example: './run -f rollback',
     load: async () => (await import('./rollback.js')).rollback,
+  },
+  {
+    name: 'promote',
+    summary: 'swap in the environment create_nova --hold left on its own CNAME: probed again, verified, DNS TTL waited out',
+    changes: true,
+    example: './run -f promote',
+    load: async () => (await import('./promote.js')).promote,
+  },
+  {
+    name: 'discard',
+    summary: 'terminate the environment create_nova --hold left on its own CNAME',
+    changes: true,
+    example: './run -f discard',
+    load: async () => (await import('./discard.js')).discard,
   },
   {
     name: 'history',

@@ -6,7 +6,7 @@ import { describeTagsByKeys } from '../aws/ec2.js';
 import { TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
 import { ROLE, SUBNET_KEYS, iamNames } from '../infra/names.js';
 import { phaseResources } from '../infra/discover.js';
-import { byAgeNewestFirst, envTimestamp, holderOfMain, isLive, lostMainAt, mainCname } from '../deploy/environments.js';
+import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
 import { formatRecord, readHistory } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
@@ -40,6 +40,9 @@ export interface EnvironmentStatus {
   eligibleForRemovalAt?: string;
   /** EB's ApplicationMetrics: requests in the last `seconds` (usually 10), and the share of 2xx/5xx answers. */
   requests?: { count: number; seconds: number; status2xxPercent?: number; status5xxPercent?: number };
+  /** create_nova --hold made it and it has not been swapped in: ./run promote or discard. */
+  held?: boolean;
+  heldSince?: string;
 }
 
 /** A read that fails (e.g. no lock table yet) is shown as unknown, not a failed status. */
@@ -83,9 +86,13 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const envTags = await Promise.all(shown.map((e) => (e.EnvironmentArn ? soft(eb.listTags(ctx, e.EnvironmentArn)) : undefined)));
   // Whether each still serves: EB's request figures of the last seconds (enhanced health).
   const metrics = await Promise.all(shown.map((e) => (e.Status === 'Ready' ? soft(eb.describeApplicationMetrics(ctx, e.EnvironmentName)) : undefined)));
+  const heldTags = new Map(shown.map((e, i) => [e.EnvironmentName, tagValue(envTags[i], HELD_TAG)]));
+  const held = new Map(heldEnvironments(shown, events ?? [], heldTags, main).map((h) => [h.environment.EnvironmentName, h.since]));
   const environments: EnvironmentStatus[] = shown.map((e, i) => {
     const ts = envTimestamp(e.EnvironmentName);
-    const lost = e === liveEnv ? undefined : lostMainAt(e, events ?? []);
+    const heldSince = held.get(e.EnvironmentName);
+    // A held one never served the main CNAME: it is waiting to, not out of service.
+    const lost = e === liveEnv || heldSince ? undefined : lostMainAt(e, events ?? []);
     return {
       name: e.EnvironmentName,
       cname: e.CNAME,
@@ -99,8 +106,10 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
       outOfServiceSince: lost?.at.toISOString(),
       eligibleForRemovalAt: lost ? new Date(lost.at.getTime() + grace * 60_000).toISOString() : undefined,
       requests: requestsOf(metrics[i]),
+      ...(heldSince ? { held: true, heldSince } : {}),
     };
   });
+  const heldEnv = environments.find((e) => e.held);
   const present = Object.values(resources).filter(Boolean).length;
   const created = present > 0 || environments.length > 0;
 
@@ -118,7 +127,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
         `    ${e.live ? '*' : ' '} ${e.name}  ${e.status}/${e.health ?? '?'}  ${e.versionLabel ?? '-'}  ${e.cname ?? '-'}` +
           `  git ${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}${e.ageMinutes !== undefined ? `  age ${e.ageMinutes} min` : ''}` +
           (e.requests ? `  ${e.requests.count} req/${e.requests.seconds}s${e.requests.status5xxPercent ? ` (${e.requests.status5xxPercent}% 5xx)` : ''}` : '') +
-          (e.live ? '  LIVE' : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
+          (e.live ? '  LIVE' : e.held ? `  HELD since ${e.heldSince} (./run promote or ./run discard)` : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
       );
     }
   }
@@ -132,6 +141,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     resources,
     mainCname: main,
     live: liveEnv?.EnvironmentName,
+    held: heldEnv ? { name: heldEnv.name, versionLabel: heldEnv.versionLabel, cname: heldEnv.cname, since: heldEnv.heldSince, status: heldEnv.status, health: heldEnv.health } : null,
     environments,
     // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
     lock: lockJson(lock),

@@ -8,7 +8,7 @@ import type { Ctx } from '../context.js';
 import { IncompleteError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
-import { dnsTtlMs, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from '../deploy/environments.js';
+import { dnsTtlMs, heldNames, readHeldTags, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from '../deploy/environments.js';
 import type { CommandResult } from './registry.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
@@ -146,10 +146,14 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   const [envs, events, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), eb.describeEvents(ctx, app, { maxRecords: 1000 }), dnsTtlMs(ctx)]);
   const now = new Date();
   const main = mainCname(ctx);
-  const base = { held: o.held, spare: o.spare };
-  // Those the age rules alone would remove (what --force-drain would take): only their
-  // traffic is read, two calls each, so a cleanup with nothing past the grace costs nothing more.
-  const candidates = decide(envs, events, main, o.graceMinutes, now, ttl, { ...base, forceDrain: true }).filter((d) => d.action === 'terminate');
+  // Those the age rules alone would remove (what --force-drain would take): only their tags
+  // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
+  // costs nothing more. A held one is never removed; tags that cannot be read count as held.
+  const ageOnly = decide(envs, events, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
+  const heldTags = await readHeldTags(ctx, envs.filter((e) => ageOnly.some((d) => d.environment === e.EnvironmentName)), main, { unreadableIsHeld: true });
+  const held = new Set([...(o.held ?? []), ...heldNames(envs, events, heldTags, main)]);
+  const base = { held, spare: o.spare };
+  const candidates = ageOnly.filter((d) => !held.has(d.environment));
   const traffic = new Map<string, Traffic>();
   if (!o.forceDrain) {
     for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));

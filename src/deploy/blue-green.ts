@@ -13,7 +13,7 @@ import { ownerTags } from '../aws/tags.js';
 import { findPhaseNetwork, isOurs } from '../infra/discover.js';
 import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
-import { choosePlatform, cnameFor, dnsTtlMs, holderOfMain, isLive, mainCname, sameHost, ENV_PREFIX } from './environments.js';
+import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
 import { probeUntilServing } from './probe.js';
 import { novaOptionSettings } from './settings.js';
 import { pause, pollMs, waitFor } from '../time.js';
@@ -33,6 +33,11 @@ export interface DeployResult {
   dnsSettledAt?: string;
   dnsTtlSeconds?: number;
   oldEligibleForRemovalAt?: string;
+  /** create_nova --hold: the new environment was made, checked and left on its own CNAME. */
+  held?: boolean;
+  heldSince?: string;
+  /** create_nova --wait: how long it waited for other environments to settle. */
+  waitedSeconds?: number;
   dryRun?: boolean;
 }
 
@@ -93,6 +98,9 @@ interface Preflight {
   stack: string;
   /** The deploy's second: names the version, the new environment and its CNAME prefix. */
   now: Date;
+  /** --hold: stop before the swap, tag the new environment HELD_TAG with this time. */
+  holdSince?: string;
+  waitedSeconds?: number;
 }
 
 /** The new environment, created (or adopted after a lost answer). */
@@ -112,7 +120,7 @@ interface Created {
 export async function deployNova(ctx: Ctx): Promise<DeployResult> {
   const started = Date.now();
   const deadline = started + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
-  const pre = await preflight(ctx);
+  const pre = await preflight(ctx, deadline);
   const created = await createNewEnvironment(ctx, pre, await packageAndUpload(ctx, pre));
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: created.newName,
@@ -123,24 +131,27 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
     solutionStack: pre.stack,
     gitHashJohanna: created.gitHashJohanna,
     gitHashNova: created.gitHashNova,
+    ...(pre.holdSince ? { held: true, heldSince: pre.holdSince } : {}),
+    ...(pre.waitedSeconds !== undefined ? { waitedSeconds: pre.waitedSeconds } : {}),
   };
   if (ctx.dryRun) {
-    ctx.log.plan(`(then: wait for ${created.newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${ctx.config.nova.HEALTH_CHECK_URL}${pre.old ? `, swap CNAMEs with ${pre.old.EnvironmentName}` : ''})`);
+    ctx.log.plan(`(then: wait for ${created.newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${ctx.config.nova.HEALTH_CHECK_URL}${pre.holdSince ? ', and hold it there: no swap' : pre.old ? `, swap CNAMEs with ${pre.old.EnvironmentName}` : ''})`);
     return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
   }
   const live = await goLive(ctx, pre, created, deadline);
   const result: DeployResult = { ...base, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10, ...live };
-  printSummary(ctx, result);
+  if (result.held) printHeld(ctx, result);
+  else printSummary(ctx, result);
   return result;
 }
 
 /** 1. Everything read, nothing changed: the network, the live environment, the platform, the CNAMEs. */
-async function preflight(ctx: Ctx): Promise<Preflight> {
+async function preflight(ctx: Ctx, deadline: number): Promise<Preflight> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
   ctx.log.step('preflight: the phase network, the application\'s environments, the CNAMEs');
-  const [found, envs, stacks] = await Promise.all([
+  const [found, listed, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
     eb.describeEnvironments(ctx, app),
     eb.listSolutionStacks(ctx),
@@ -148,14 +159,24 @@ async function preflight(ctx: Ctx): Promise<Preflight> {
   // A dry run of `create` on a new phase has planned the network but not made it.
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
-  const busy = envs.filter((e) => e.Status === 'Launching' || e.Status === 'Updating');
-  if (busy.length) {
+  const waitStarted = Date.now();
+  const envs = await waitYourTurn(ctx, app, listed, deadline);
+  const waitedSeconds = envs === listed ? undefined : Math.round((Date.now() - waitStarted) / 1000);
+  const old = holderOfMain(envs, main);
+  // One held environment at a time: a second would leave the operator two candidates and
+  // the cleanup two environments it may not touch.
+  const [held] = await findHeld(ctx, app, envs, main);
+  if (held) {
+    const h = held.environment;
     throw new StateError(
-      `environment${busy.length > 1 ? 's' : ''} ${busy.map((e) => `${e.EnvironmentName} (${e.Status})`).join(', ')} still changing`,
-      'another deploy may be running; wait for it, then run create_nova again',
+      `${h.EnvironmentName} (${h.VersionLabel ?? '?'}, at ${h.CNAME ?? '?'}) is held since ${held.since}: create_nova --hold made it and it has not been swapped in`,
+      `promote it with ./run promote, or remove it with ./run discard; then run create_nova again`,
     );
   }
-  const old = holderOfMain(envs, main);
+  const holdSince = ctx.opts.hold ? new Date().toISOString() : undefined;
+  if (holdSince && !old) {
+    throw new StateError(`--hold keeps a new environment beside the live one, but nothing serves ${main} yet`, 'run the first deploy without --hold');
+  }
   if (old && old.Status !== 'Ready') {
     throw new StateError(`${old.EnvironmentName} holds ${main} but is ${old.Status}, not Ready`, 'wait until it is Ready, or terminate it, then deploy again');
   }
@@ -182,7 +203,60 @@ async function preflight(ctx: Ctx): Promise<Preflight> {
       prefix === nova.CNAME ? 'choose another nova.CNAME; nothing was created' : 'run create_nova again in a second; nothing was created',
     );
   }
-  return { app, main, network, old, stack, now };
+  return { app, main, network, old, stack, now, holdSince, waitedSeconds };
+}
+
+/**
+ * Another environment of the application is in the middle of an operation (another deploy,
+ * EB's managed update, someone's update-environment). Without --wait: exit 1, as ever. With
+ * --wait <minutes>: wait for it to settle, polling with backoff, under the deploy's deadline.
+ * One stuck (the same status longer than nova.DEPLOY_TIMEOUT_MINUTES, by EB's DateUpdated)
+ * is named with AWS's recovery steps and never waited for.
+ */
+async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadline: number): Promise<eb.Environment[]> {
+  const timeout = ctx.config.nova.DEPLOY_TIMEOUT_MINUTES;
+  const first = busyEnvironments(envs, new Date(), timeout);
+  if (!first.length) return envs;
+  throwIfStuck(first, timeout);
+  const names = first.map((b) => b.environment.EnvironmentName).join(', ');
+  if (ctx.opts.wait === undefined) {
+    throw new StateError(
+      `environment${first.length > 1 ? 's' : ''} ${first.map((b) => `${b.environment.EnvironmentName} (${b.environment.Status})`).join(', ')} still changing`,
+      'another deploy or an EB update may be running; wait for it, then run create_nova again (or pass --wait <minutes>)',
+    );
+  }
+  const until = Math.min(deadline, Date.now() + Number(ctx.opts.wait) * 60_000);
+  const started = Date.now();
+  ctx.log.step(`wait your turn: ${describeBusy(first)}; waiting up to ${Math.round((until - started) / 1000)} s for ${first.length > 1 ? 'them' : 'it'} to settle (--wait ${ctx.opts.wait})`);
+  const settled = await waitFor<eb.Environment[]>(ctx, {
+    what: `${names} to settle`,
+    deadline: until,
+    intervalMs: pollMs(ctx),
+    backoff: 1.5,
+    maxIntervalMs: ctx.sandbox ? 4000 : 30_000,
+    hint: 'nothing was changed; run create_nova again later, or with a longer --wait',
+    check: async () => {
+      const now = await eb.describeEnvironments(ctx, app, { purpose: 'poll' });
+      const busy = busyEnvironments(now, new Date(), timeout);
+      throwIfStuck(busy, timeout);
+      return busy.length ? { state: describeBusy(busy) } : { done: now };
+    },
+  });
+  ctx.log.ok(`${names} settled after ${Math.round((Date.now() - started) / 1000)} s; going on with the deploy`);
+  return settled;
+}
+
+function describeBusy(busy: Busy[]): string {
+  return busy.map((b) => `${b.environment.EnvironmentName} is ${b.environment.Status}${b.since ? ` since ${b.since.toISOString()}` : ''}`).join(', ');
+}
+
+function throwIfStuck(busy: Busy[], timeoutMinutes: number): void {
+  const stuck = busy.filter((b) => b.stuck);
+  if (!stuck.length) return;
+  const what = stuck
+    .map((b) => `${b.environment.EnvironmentName} has been ${b.environment.Status} since ${b.since!.toISOString()} (${Math.floor(b.minutes!)} min, longer than nova.DEPLOY_TIMEOUT_MINUTES ${timeoutMinutes})`)
+    .join('; ');
+  throw new StateError(`stuck: ${what}; not waiting for it, nothing was changed`, stuck.map((b) => stuckRecovery(b.environment)).join('; '));
 }
 
 /** 2. Package Nova and upload it as an application version (adopted if a lost answer made it). */
@@ -242,6 +316,8 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
           ...ownerTags(ctx.phase, 'nova-environment'),
           { Key: 'git_hash_johanna', Value: v.gitHashJohanna },
           { Key: 'git_hash_nova', Value: v.gitHashNova },
+          // Set once, here: see HELD_TAG for why a hold is never marked by changing tags later.
+          ...(pre.holdSince ? [{ Key: HELD_TAG, Value: pre.holdSince }] : []),
         ],
       });
       return { ...v, newName, cnamePrefix };
@@ -299,6 +375,11 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     }
     ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${c.versionLabel} 3 times in a row`);
     await runSmokeTest(ctx, own, left());
+    if (pre.holdSince) {
+      const revokeError = await revoke;
+      if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
+      return { readyToServingMs: Date.now() - readyAt };
+    }
 
     // 7. Swap, once.
     const ttlMs = await dnsTtlMs(ctx);
@@ -319,15 +400,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     const servingMs = Date.now() - readyAt;
     const revokeError = await revoke;
     if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
-    await waitFor(ctx, {
-      what: `EB to show ${c.newName} holding ${main}`,
-      deadline: Date.now() + verifyMs,
-      intervalMs: Math.min(pollMs(ctx), 1000),
-      check: async () => {
-        const [e] = await eb.describeEnvironments(ctx, app, { names: [c.newName], purpose: 'poll' });
-        return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${c.newName} at ${e?.CNAME} (${e?.Status})` };
-      },
-    });
+    await waitUntilHolding(ctx, app, c.newName, main, verifyMs);
     // 9. Until the DNS TTL has passed, clients may still reach the old one: it is not free.
     const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, c.newName, swapDoneAt, ttlMs) : undefined;
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
@@ -380,6 +453,19 @@ export async function swapVerified(ctx: Ctx, app: string, from: string, to: stri
     },
   });
   if (failure) ctx.log.ok(`EB did swap: ${to} holds ${main} (the failed call's answer was lost)`);
+}
+
+/** After a swap verified over HTTP: wait until EB, too, shows `name` Ready and holding `main`. */
+export async function waitUntilHolding(ctx: Ctx, app: string, name: string, main: string, ms: number): Promise<eb.Environment> {
+  return waitFor<eb.Environment>(ctx, {
+    what: `EB to show ${name} holding ${main}`,
+    deadline: Date.now() + ms,
+    intervalMs: Math.min(pollMs(ctx), 1000),
+    check: async () => {
+      const [e] = await eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' });
+      return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${name} at ${e?.CNAME} (${e?.Status})` };
+    },
+  });
 }
 
 /**
@@ -471,7 +557,7 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
 }
 
 /** nova.SMOKE_TEST_COMMAND, run with the new environment's URL; a non-zero exit refuses the swap. */
-async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
+export async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
   const cmd = ctx.config.nova.SMOKE_TEST_COMMAND;
   if (!cmd) return;
   ctx.log.step(`smoke test: ${cmd}`);
@@ -541,4 +627,10 @@ function printSummary(ctx: Ctx, r: DeployResult): void {
   if (r.oldEnvironment) ctx.log.result(`  previous: ${r.oldEnvironment}, now at ${r.newEnvironmentCname}; DNS TTL (${r.dnsTtlSeconds} s) passed at ${r.dnsSettledAt}; eligible for removal after ${r.oldEligibleForRemovalAt}`);
   ctx.log.result(`  git: johanna ${r.gitHashJohanna}, nova ${r.gitHashNova}`);
   ctx.log.result(`  took ${r.elapsedSeconds}s; Ready to serving on the main CNAME: ${((r.readyToServingMs ?? 0) / 1000).toFixed(1)}s`);
+}
+
+function printHeld(ctx: Ctx, r: DeployResult): void {
+  ctx.log.result(`held ${r.versionLabel} in ${r.newEnvironment} at ${r.newEnvironmentCname} (since ${r.heldSince}); ${r.cname} still serves ${r.oldEnvironment}`);
+  ctx.log.result(`  git: johanna ${r.gitHashJohanna}, nova ${r.gitHashNova}; took ${r.elapsedSeconds}s`);
+  ctx.log.result('  next: ./run promote swaps it in (probed again, verified, DNS TTL waited out); ./run discard removes it');
 }

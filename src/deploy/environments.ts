@@ -1,7 +1,7 @@
 // Reading the application's environments: which one holds the main CNAME, how old each
 // one is, and since when an old one has been out of service.
 import type { Ctx } from '../context.js';
-import type { EbEvent, Environment } from '../aws/eb.js';
+import { describeEvents, listTags, type EbEvent, type Environment } from '../aws/eb.js';
 
 export const ENV_PREFIX = 'nova-';
 
@@ -131,4 +131,127 @@ export async function dnsTtlMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
     // fall through: AWS's figure is the safe side
   }
   return AWS_DNS_TTL_MS;
+}
+
+// ---- hold and promote (issue 14 item 1) ---------------------------------------------------
+
+/**
+ * `create_nova --hold` marks its environment with this tag, at create-environment time
+ * (value: when the hold began, ISO). The tag is never changed afterwards. Whether EB
+ * applies a tag change of a running environment to its resources through an environment
+ * update is unconfirmed (the tagging guide,
+ * https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/using-features.tagging.html, and
+ * the UpdateTagsForResource reference do not say), and an update would make the environment
+ * Updating at the moment of a promote. So "no longer held" is read from EB's own record
+ * instead: the environment has taken part in a completed CNAME swap, or it holds the main
+ * CNAME.
+ */
+export const HELD_TAG = 'johanna:held';
+
+export interface Held {
+  environment: Environment;
+  /** When `create_nova --hold` made it (the tag's value). */
+  since: string;
+}
+
+/** Whether EB's events record a completed CNAME swap naming `name`. */
+export function everSwapped(name: string, events: Pick<EbEvent, 'Message'>[]): boolean {
+  return events.some((e) => /Completed swapping CNAMEs/i.test(e.Message) && e.Message.includes(`'${name}'`));
+}
+
+/**
+ * The held environments: carrying HELD_TAG, not terminating or terminated, not holding the
+ * main CNAME, and never part of a completed swap (a promote, or a later deploy, swaps it).
+ * Pure: `heldTags` maps an environment's name to its HELD_TAG value (undefined: no tag).
+ * Not required to be Ready: a held environment EB is updating is still held, and the
+ * cleanup must keep it.
+ */
+export function heldEnvironments(envs: Environment[], events: Pick<EbEvent, 'Message'>[], heldTags: ReadonlyMap<string, string | undefined>, main: string): Held[] {
+  return envs
+    .filter((e) => isLive(e) && !sameHost(e.CNAME, main))
+    .filter((e) => heldTags.get(e.EnvironmentName) !== undefined && !everSwapped(e.EnvironmentName, events))
+    .map((e) => ({ environment: e, since: heldTags.get(e.EnvironmentName)! }));
+}
+
+/** The names of the held environments: what the cleanup must keep. */
+export function heldNames(envs: Environment[], events: Pick<EbEvent, 'Message'>[], heldTags: ReadonlyMap<string, string | undefined>, main: string): Set<string> {
+  return new Set(heldEnvironments(envs, events, heldTags, main).map((h) => h.environment.EnvironmentName));
+}
+
+/**
+ * HELD_TAG of the environments that could be held (live `nova-*` ones that do not hold the
+ * main CNAME), read with list-tags-for-resource: one call each, and none on a usual day,
+ * when only the live environment exists. Tags that cannot be read fail the command, except
+ * for the cleanup (`unreadableIsHeld`): it must never remove a held one by mistake, so for
+ * it such an environment counts as held. promote and discard must never act on a guess.
+ */
+export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, o: { unreadableIsHeld?: boolean } = {}): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  await Promise.all(
+    envs
+      .filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main))
+      .map(async (e) => {
+        try {
+          out.set(e.EnvironmentName, (await listTags(ctx, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
+        } catch (err) {
+          if (!o.unreadableIsHeld) throw err;
+          ctx.log.warn(`could not read the tags of ${e.EnvironmentName} (${(err as Error).message}); keeping it as if held`);
+          out.set(e.EnvironmentName, 'unknown (its tags could not be read)');
+        }
+      }),
+  );
+  return out;
+}
+
+/** The held environments of the application, with the fewest calls: EB's events only when one carries the tag. */
+export async function findHeld(ctx: Ctx, app: string, envs: Environment[], main: string): Promise<Held[]> {
+  const tags = await readHeldTags(ctx, envs, main);
+  if (![...tags.values()].some((v) => v !== undefined)) return [];
+  const events = await describeEvents(ctx, app, { maxRecords: 1000 });
+  return heldEnvironments(envs, events, tags, main);
+}
+
+// ---- wait your turn (issue 14 item 5) ------------------------------------------------------
+
+/** EB's statuses of an environment in the middle of an operation. */
+export const BUSY_STATUSES: ReadonlySet<string> = new Set(['Launching', 'Updating', 'Aborting', 'LinkingFrom', 'LinkingTo']);
+
+export interface Busy {
+  environment: Environment;
+  /** Since when EB reports this status: its DateUpdated (else DateCreated). */
+  since?: Date;
+  minutes?: number;
+  stuck: boolean;
+}
+
+/**
+ * The application's environments in the middle of an operation, and whether each is stuck:
+ * in the same status for longer than `timeoutMinutes`, judged from EB's DateUpdated (when
+ * EB last changed it), never from how long we have waited.
+ */
+export function busyEnvironments(envs: Environment[], now: Date, timeoutMinutes: number): Busy[] {
+  return envs
+    .filter((e) => BUSY_STATUSES.has(e.Status))
+    .map((e) => {
+      const at = e.DateUpdated ?? e.DateCreated;
+      const since = at ? new Date(at) : undefined;
+      const minutes = since && !Number.isNaN(since.getTime()) ? (now.getTime() - since.getTime()) / 60_000 : undefined;
+      return { environment: e, since, minutes, stuck: minutes !== undefined && minutes > timeoutMinutes };
+    });
+}
+
+/**
+ * What AWS documents for an environment stuck in an operation: abort an update
+ * (AbortEnvironmentUpdate "Cancels in-progress environment configuration update or
+ * application version deployment", https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_AbortEnvironmentUpdate.html),
+ * or terminate it and build it again (rebuild-environment "terminates all of its resources
+ * and replaces them with new resources with the same configuration",
+ * https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/environment-management-rebuild.html).
+ */
+export function stuckRecovery(e: Pick<Environment, 'EnvironmentName' | 'Status'>): string {
+  const name = e.EnvironmentName;
+  if (e.Status === 'Updating') {
+    return `abort the update: ./run -- aws elasticbeanstalk abort-environment-update --environment-name ${name} (EB rolls back to the last working configuration); if it stays stuck, rebuild it (./run -- aws elasticbeanstalk rebuild-environment --environment-name ${name}) or terminate it`;
+  }
+  return `terminate it and build again: ./run -- aws elasticbeanstalk terminate-environment --environment-name ${name}, then run create_nova (or rebuild it: ./run -- aws elasticbeanstalk rebuild-environment --environment-name ${name})`;
 }

@@ -6,7 +6,7 @@ import type { Ctx } from '../context.js';
 import { webhookProblem } from '../config/schema.js';
 import { stripControl } from './redact.js';
 
-const NOTIFIED = new Set(['create', 'create_nova', 'rollback', 'terminate', 'terminate_nova', 'terminate_vpc', 'terminate_eb_old_environment']);
+const NOTIFIED = new Set(['create', 'create_nova', 'promote', 'discard', 'rollback', 'terminate', 'terminate_nova', 'terminate_vpc', 'terminate_eb_old_environment']);
 
 /**
  * The config's webhook, else SLACK_WEBHOOK_URL from the environment; a sandbox phase uses
@@ -31,6 +31,7 @@ export function message(ctx: Ctx, ok: boolean, result: Record<string, unknown> |
   ];
   if (r.versionLabel) parts.push(`version ${r.versionLabel}${r.newEnvironment ? ` in ${r.newEnvironment}` : r.to ? ` in ${r.to}` : ''}`);
   if (r.oldEnvironment) parts.push(`previous ${r.oldEnvironment}`);
+  if (r.held) parts.push(`held on its own CNAME since ${r.heldSince}, not swapped in: ./run promote or ./run discard`);
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'}, nova ${r.gitHashNova ?? '?'}`);
   if (Array.isArray(r.terminated) && r.terminated.length) parts.push(`terminated ${r.terminated.join(', ')}`);
   if (error) parts.push(`reason: ${error}`);

@@ -1,0 +1,28 @@
+// `discard`: terminate the environment `create_nova --hold` left on its own CNAME, when it
+// is not wanted after all. Only a held one: it never holds the main CNAME (a held
+// environment that took part in a swap is no longer held).
+import type { Ctx } from '../context.js';
+import * as eb from '../aws/eb.js';
+import { findHeld, mainCname } from '../deploy/environments.js';
+import type { CommandResult } from './registry.js';
+
+export async function discard(ctx: Ctx): Promise<CommandResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const envs = await eb.describeEnvironments(ctx, app);
+  const held = await findHeld(ctx, app, envs, mainCname(ctx));
+  if (!held.length) {
+    ctx.log.result('no environment is held: nothing to discard (create_nova --hold makes one)');
+    return { terminated: [] };
+  }
+  const terminated: string[] = [];
+  for (const { environment: e, since } of held) {
+    ctx.log.step(`discard ${e.EnvironmentName} (${e.VersionLabel ?? '?'}, at ${e.CNAME ?? '?'}, held since ${since})`);
+    const r = await eb.terminateEnvironment(ctx, e.EnvironmentName);
+    terminated.push(e.EnvironmentName);
+    ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}); the live environment was not touched`);
+  }
+  return {
+    terminated,
+    discarded: held.map((h) => ({ environment: h.environment.EnvironmentName, versionLabel: h.environment.VersionLabel, cname: h.environment.CNAME, heldSince: h.since })),
+  };
+}

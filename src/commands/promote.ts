@@ -1,0 +1,98 @@
+// `promote`: swap in the environment `create_nova --hold` left on its own CNAME, with the
+// daily deploy's checks: probe it again (and the smoke test), swap once and verify the swap,
+// verify the main CNAME serves the held version, wait out the DNS TTL. Nothing is removed:
+// the environment it replaces stays as the previous one (rollback swaps back to it).
+import type { Ctx } from '../context.js';
+import { DeployError, StateError, VerifyError } from '../errors.js';
+import * as eb from '../aws/eb.js';
+import { tagValue } from '../aws/tags.js';
+import { runSmokeTest, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
+import { dnsTtlMs, findHeld, holderOfMain, mainCname, type Held } from '../deploy/environments.js';
+import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
+import { probeUntilServing } from '../deploy/probe.js';
+import { pollMs } from '../time.js';
+import type { CommandResult } from './registry.js';
+
+/** The one held environment, or a StateError that says what to do. */
+export async function theHeld(ctx: Ctx, envs: eb.Environment[]): Promise<Held> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const held = await findHeld(ctx, app, envs, mainCname(ctx));
+  if (!held.length) {
+    throw new StateError('no environment is held: nothing to promote', 'create_nova --hold makes one (create_nova alone deploys and swaps in one go); ./run status shows the environments');
+  }
+  if (held.length > 1) {
+    throw new StateError(
+      `${held.length} environments are held: ${held.map((h) => `${h.environment.EnvironmentName} (since ${h.since})`).join(', ')}`,
+      'keep one: ./run -- aws elasticbeanstalk terminate-environment --environment-name <the other>',
+    );
+  }
+  return held[0];
+}
+
+export async function promote(ctx: Ctx): Promise<CommandResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const nova = ctx.config.nova;
+  const main = mainCname(ctx);
+  const started = Date.now();
+  const [envs, history] = await Promise.all([
+    eb.describeEnvironments(ctx, app),
+    // Only to say what is replaced: a ledger we cannot read does not stop a promote.
+    readHistory(ctx, 50).catch(() => []),
+  ]);
+  const { environment: held, since } = await theHeld(ctx, envs);
+  const current = holderOfMain(envs, main);
+  if (!current) throw new StateError(`no environment holds ${main}: nothing to swap ${held.EnvironmentName} with`, 'check ./run status');
+  if (held.Status !== 'Ready' || held.Health !== 'Green') {
+    throw new StateError(`the held ${held.EnvironmentName} is ${held.Status}, health ${held.Health ?? '?'}; not promoting it`, 'wait until it is Ready and Green, or ./run discard it');
+  }
+  if (current.Status !== 'Ready') {
+    throw new StateError(`${current.EnvironmentName} holds ${main} but is ${current.Status}, not Ready; EB swaps only Ready environments`, 'wait until it is Ready, then promote again');
+  }
+  const label = held.VersionLabel ?? '';
+  const own = held.CNAME ?? '';
+  const replaced = deployOf(history, current.EnvironmentName);
+  const heldRecord = deployOf(history, held.EnvironmentName);
+  ctx.log.info(`promoting ${heldRecord ? describeDeploy(heldRecord) : `${held.EnvironmentName} (${label || '?'})`}, held since ${since}`);
+  ctx.log.info(`replacing ${replaced ? describeDeploy(replaced) : `${current.EnvironmentName} (${current.VersionLabel ?? '?'}; no record of its deploy in the history)`}`);
+
+  // The daily deploy's checks, again: the held one may have changed since it was held.
+  const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, label, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) });
+  if (!probe.ok) throw new DeployError(`${held.EnvironmentName} does not serve ${label} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`, `nothing was swapped; ${current.EnvironmentName} keeps serving. ./run discard removes the held one`);
+  ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${label} 3 times in a row`);
+  await runSmokeTest(ctx, own, 10 * 60_000);
+
+  ctx.log.step(`promote: ${held.EnvironmentName} (${label}) takes ${main} from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
+  const ttlMs = await dnsTtlMs(ctx);
+  // Verified, never repeated: a second swap after a lost answer would swap back (R17).
+  await swapVerified(ctx, app, current.EnvironmentName, held.EnvironmentName, main);
+  if (ctx.dryRun) return { from: current.EnvironmentName, to: held.EnvironmentName, versionLabel: label, dryRun: true };
+  const swapDoneAt = Date.now();
+  // Our own resolver may hold the old answer for up to the TTL.
+  const verifyMs = Math.max(5 * 60_000, 2 * ttlMs);
+  const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
+  if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
+  await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
+  // Until the TTL has passed, clients may still reach the replaced one: it is not free.
+  const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
+  const tags = held.EnvironmentArn ? await eb.listTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;
+  const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
+  ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
+  ctx.log.result(`  DNS TTL (${ttlMs / 1000} s) passed at ${dnsSettledAt.toISOString()}; ${current.EnvironmentName} eligible for removal after ${new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString()}`);
+  return {
+    from: current.EnvironmentName,
+    to: held.EnvironmentName,
+    newEnvironment: held.EnvironmentName,
+    oldEnvironment: current.EnvironmentName,
+    versionLabel: label,
+    previousVersionLabel: current.VersionLabel,
+    heldSince: since,
+    gitHashJohanna: tagValue(tags, 'git_hash_johanna'),
+    gitHashNova: tagValue(tags, 'git_hash_nova'),
+    probe: 'passed',
+    ...(replaced ? { replacing: { deployedAt: replaced.startedAt, deployedBy: replaced.who, ci: replaced.ci, versionLabel: replaced.versionLabel, gitHashJohanna: replaced.gitHashJohanna, gitHashNova: replaced.gitHashNova } } : {}),
+    dnsSettledAt: dnsSettledAt.toISOString(),
+    dnsTtlSeconds: ttlMs / 1000,
+    oldEligibleForRemovalAt: new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString(),
+    elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}

@@ -1,0 +1,230 @@
+// Hold and promote, and wait your turn (issue 14, items 1 and 5), end to end: the built
+// ./run against one sandbox phase ("hw"), its tests in order, each building on the state the
+// previous one left (each says what it expects to find). The busy and stuck environments are
+// made as on AWS: an update-environment whose new version is slow to answer its health
+// check (Updating until it does), or never answers (Updating until EB gives up).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { zipSync, strToU8 } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { startNotifyServer, type NotifyServer } from '../helpers/notify-server.js';
+
+const PHASE = 'hw';
+const LOGS = path.join(ROOT, 'logs', PHASE);
+const LONG = 240_000;
+
+let ph: PhaseSandbox;
+let slack: NotifyServer;
+let dir: string;
+
+beforeAll(async () => {
+  rmSync(LOGS, { recursive: true, force: true });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'johanna-hw-'));
+  slack = await startNotifyServer();
+  ph = await startPhase({
+    phase: PHASE,
+    // A failing update is Updating until EB gives up on it: long enough to be stuck.
+    delays: { launchMs: 300, swapMs: 200, terminateMs: 300, launchTimeoutMs: 150_000 },
+    strict: { natDelayMs: 500, iamDelayMs: 500, eniLingerMs: 500, dnsTtlMs: 2000 },
+    edit: (c) => {
+      c.notify = { SLACK_WEBHOOK_URL: slack.url('/hook') };
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await ph?.close();
+  await slack?.close();
+  rmSync(LOGS, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function runOk(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const r = await ph.run(args);
+  expect(r.exitCode, `./run ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+async function statusJson(): Promise<any> {
+  return JSON.parse((await runOk(['--json', 'status'])).stdout);
+}
+
+/**
+ * An application version whose app starts answering its health check after `delayMs`
+ * (never, for -1): EB keeps an environment updated to it Updating until it does.
+ */
+async function slowVersion(label: string, delayMs: number): Promise<void> {
+  const app =
+    delayMs < 0
+      ? 'setInterval(() => {}, 1000);\n'
+      : `setTimeout(() => require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end('{"echo":"ok"}'); }).listen(process.env.PORT, '127.0.0.1'), ${delayMs});\n`;
+  const zip = path.join(dir, `${label}.zip`);
+  writeFileSync(zip, zipSync({ Procfile: strToU8('web: node slow.js\n'), 'slow.js': strToU8(app) }));
+  const { S3Bucket: bucket } = await ph.aws(['elasticbeanstalk', 'create-storage-location']);
+  await ph.aws(['s3api', 'put-object', '--bucket', bucket, '--key', `test/${label}.zip`, '--body', zip]);
+  await ph.aws([
+    'elasticbeanstalk', 'create-application-version', '--application-name', ph.config.elasticbeanstalk.APPLICATION_NAME,
+    '--version-label', label, '--source-bundle', `S3Bucket=${bucket},S3Key=test/${label}.zip`,
+  ]);
+}
+
+async function update(envName: string, label: string): Promise<void> {
+  await ph.aws(['elasticbeanstalk', 'update-environment', '--environment-name', envName, '--version-label', label]);
+}
+
+describe('hold and promote, then wait your turn, on one phase in order', () => {
+  let first = ''; // the environment `create` made: live until the promote, then the previous one
+  let v1 = '';
+  let held = ''; // the one create_nova --hold made
+  let heldLabel = '';
+  let heldCname = '';
+
+  it('create_nova --hold on a phase with nothing live yet is refused: there is nothing to hold back from', { timeout: LONG }, async () => {
+    await runOk(['-f', 'create_vpc']);
+    const r = await ph.run(['-f', 'create_nova', '--hold']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/nothing serves .* yet/);
+    expect(r.stderr).toMatch(/run the first deploy without --hold/);
+    expect(await ph.envs()).toEqual([]);
+  });
+
+  it('create_nova --hold makes, probes and holds a new environment; the live one keeps the main CNAME', { timeout: LONG }, async () => {
+    const c = JSON.parse((await runOk(['-f', '--json', 'create_nova'])).stdout);
+    first = c.newEnvironment;
+    v1 = c.versionLabel;
+    const r = await runOk(['-f', '--json', 'create_nova', '--hold']);
+    const out = JSON.parse(r.stdout);
+    held = out.newEnvironment;
+    heldLabel = out.versionLabel;
+    heldCname = out.newEnvironmentCname;
+    expect(out).toMatchObject({ held: true, oldEnvironment: first, cname: ph.host });
+    expect(out.heldSince).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(out.dnsSettledAt).toBeUndefined();
+    expect(r.stderr).toMatch(/probe: http:\/\/.* answered 200 with .* 3 times in a row/);
+    expect(r.stderr).not.toMatch(/swap CNAMEs/);
+    // Through the router: the main CNAME still serves the first version, the held one its own.
+    expect((await ph.get(ph.host)).version).toBe(v1);
+    expect((await ph.get(heldCname)).version).toBe(heldLabel);
+    // The mark is on EB, not in a local file: the tag given at create-environment.
+    const [e] = (await ph.envs()).filter((x: any) => x.EnvironmentName === held);
+    const tags = await ph.aws(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', e.EnvironmentArn]);
+    expect(tags.ResourceTags).toContainEqual({ Key: 'johanna:held', Value: out.heldSince });
+    expect(tags.ResourceTags).toContainEqual({ Key: 'johanna:phase', Value: PHASE }); // our ownership tags stay
+    expect(slack.posts.at(-1)?.text).toMatch(/create_nova succeeded[\s\S]*held on its own CNAME/);
+  });
+
+  it('status shows it held, with its version, CNAME and since when', async () => {
+    const [s, text] = await Promise.all([statusJson(), runOk(['status']).then((r) => r.stdout)]);
+    expect(s.live).toBe(first);
+    expect(s.held).toMatchObject({ name: held, versionLabel: heldLabel, cname: heldCname, status: 'Ready' });
+    const row = s.environments.find((e: any) => e.name === held);
+    expect(row).toMatchObject({ held: true, live: false, heldSince: s.held.since });
+    expect(row.eligibleForRemovalAt).toBeUndefined();
+    expect(text).toMatch(new RegExp(`${held} .*HELD since ${s.held.since.replace(/\./g, '\\.')}`));
+  });
+
+  it('a second create_nova refuses, exit 1, naming the held environment and the two ways out', { timeout: LONG }, async () => {
+    const before = (await ph.envs()).length;
+    const r = await ph.run(['-f', 'create_nova']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${held} (${heldLabel}, at ${heldCname}) is held since`);
+    expect(r.stderr).toMatch(/\.\/run promote.*\.\/run discard/);
+    expect((await ph.envs()).length).toBe(before);
+  });
+
+  it('the cleanup keeps the held environment even with no grace and no traffic check, and says why', { timeout: LONG }, async () => {
+    const r = await runOk(['-f', '--json', 'terminate_eb_old_environment', '--grace-minutes', '0', '--force-drain']);
+    const out = JSON.parse(r.stdout);
+    expect(out.decisions).toContainEqual(expect.objectContaining({ environment: held, action: 'keep', reason: expect.stringMatching(/is held \(create_nova --hold\)/) }));
+    expect(out.terminated).not.toContain(held);
+    expect((await ph.envs()).find((e: { EnvironmentName: string }) => e.EnvironmentName === held)?.Status).toBe('Ready');
+  });
+
+  it('promote swaps it in: probed again, the main CNAME serves it, recorded as promote, and the channel told', { timeout: LONG }, async () => {
+    const posts = slack.posts.length;
+    const r = await runOk(['-f', '--json', 'promote']);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ from: first, to: held, versionLabel: heldLabel, previousVersionLabel: v1, probe: 'passed', dnsTtlSeconds: 2 });
+    expect(out.replacing).toMatchObject({ versionLabel: v1 });
+    expect(r.stderr).toMatch(new RegExp(`replacing ${first} \\(${v1}, deployed .* by `));
+    expect(r.stderr).toMatch(/probe: .* 3 times in a row/);
+    expect(r.stderr).toMatch(/DNS TTL passed/);
+    expect((await ph.get(ph.host)).version).toBe(heldLabel);
+    const told = slack.posts.slice(posts).map((p) => p.text);
+    const [historyOut, after, again] = await Promise.all([runOk(['--json', 'history', '-n', '1']), statusJson(), ph.run(['-f', 'promote'])]);
+    const history = JSON.parse(historyOut.stdout).records;
+    expect(history[0]).toMatchObject({ command: 'promote', outcome: 'ok', newEnvironment: held, oldEnvironment: first, versionLabel: heldLabel });
+    expect(told).toEqual([expect.stringMatching(new RegExp(`promote succeeded[\\s\\S]*version ${heldLabel} in ${held}[\\s\\S]*previous ${first}`))]);
+    // Promoted: no longer held; nothing left to promote.
+    expect(after.held).toBeNull();
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toMatch(/no environment is held: nothing to promote/);
+    expect(again.stderr).toMatch(/create_nova --hold makes one/);
+  });
+
+  it('create_nova --hold --wait waits for another environment\'s update to settle, saying what it waits for, then holds; discard removes it', { timeout: LONG }, async () => {
+    await slowVersion('slow-12s', 12_000);
+    await update(first, 'slow-12s');
+    const r = await runOk(['-f', '--json', 'create_nova', '--hold', '--wait', '2']);
+    const out = JSON.parse(r.stdout);
+    expect(r.stderr).toMatch(new RegExp(`wait your turn: ${first} is Updating since `));
+    expect(r.stderr).toMatch(new RegExp(`waiting for ${first} to settle: ${first} is Updating since .* \\(\\d+s\\)`));
+    expect(r.stderr).toMatch(new RegExp(`${first} settled after \\d+ s; going on`));
+    expect(out.waitedSeconds).toBeGreaterThanOrEqual(2);
+    expect(out).toMatchObject({ held: true, oldEnvironment: held });
+
+    const d = await runOk(['-f', '--json', 'discard']);
+    expect(JSON.parse(d.stdout).terminated).toEqual([out.newEnvironment]);
+    expect(d.stderr).toContain(`discard ${out.newEnvironment} (${out.versionLabel}`);
+    await until('the discarded environment to go', async () => ((await ph.envs()).some((e: any) => e.EnvironmentName === out.newEnvironment) ? undefined : true));
+    expect((await ph.get(ph.host)).version).toBe(heldLabel);
+    const none = await runOk(['-f', 'discard']);
+    expect(none.stdout).toMatch(/no environment is held: nothing to discard/);
+  });
+
+  it('a stuck environment (Updating past nova.DEPLOY_TIMEOUT_MINUTES by EB\'s clock) is named with AWS\'s recovery, exit 1, never waited for', { timeout: LONG }, async () => {
+    await slowVersion('never', -1);
+    await update(first, 'never');
+    // A config whose deploy timeout (the stuck threshold) is the smallest it takes: 1 minute.
+    const cfg = path.join(dir, 'env-1min.json');
+    writeFileSync(cfg, JSON.stringify({ ...ph.config, nova: { ...ph.config.nova, DEPLOY_TIMEOUT_MINUTES: 1 } }));
+    const busy = await until(`EB to show ${first} Updating`, async () => (await ph.envs()).find((x: any) => x.EnvironmentName === first && x.Status === 'Updating'));
+    // While it is not stuck yet: without --wait, exit 1 at once naming --wait; with a short
+    // --wait, the wait ends at its deadline, exit 1, saying what it waited for.
+    const refused = await ph.run(['-f', 'create_nova']);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`${first} \\(Updating\\) still changing`));
+    expect(refused.stderr).toMatch(/pass --wait <minutes>/);
+    const short = await ph.run(['-f', 'create_nova', '--wait', '0.1']);
+    expect(short.exitCode).toBe(1);
+    expect(short.stderr).toMatch(new RegExp(`gave up waiting for ${first} to settle after \\d+s: still ${first} is Updating`));
+    // EB's own record must say it is stuck: Updating, last changed more than a minute ago.
+    const stuckAt = Date.parse(busy.DateUpdated) + 61_000;
+    await until(
+      `EB to show ${first} Updating for over a minute`,
+      async () => {
+        if (Date.now() < stuckAt) return undefined;
+        const e = (await ph.envs()).find((x: any) => x.EnvironmentName === first);
+        return e?.Status === 'Updating' && e.DateUpdated === busy.DateUpdated ? e : undefined;
+      },
+      120_000,
+    );
+    const before = (await ph.envs()).map((e: any) => e.EnvironmentName).sort();
+    const started = Date.now();
+    const r = await ph.run(['-f', '-e', cfg, 'create_nova', '--wait', '5']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`stuck: ${first} has been Updating since .* longer than nova.DEPLOY_TIMEOUT_MINUTES 1`));
+    expect(r.stderr).toContain(`abort-environment-update --environment-name ${first}`);
+    expect(r.stderr).not.toMatch(/\.\.\. waiting for/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect((await ph.envs()).map((e: any) => e.EnvironmentName).sort()).toEqual(before);
+  });
+
+  it('--wait takes minutes only: bad input is a usage error before any AWS call', async () => {
+    const r = await ph.run(['-f', 'create_nova', '--wait', 'abc']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--wait abc: expected minutes, more than 0/);
+  });
+});

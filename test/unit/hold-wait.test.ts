@@ -1,0 +1,182 @@
+// Hold and promote, and wait your turn (issue 14 items 1 and 5): the pure rules over
+// describe-environments / describe-events / list-tags-for-resource answers. Which
+// environment is held (what the cleanup must keep), which are busy, which are stuck.
+import { describe, expect, it } from 'vitest';
+import type { EbEvent, Environment } from '../../src/aws/eb.js';
+import { busyEnvironments, everSwapped, findHeld, heldEnvironments, heldNames, readHeldTags, stuckRecovery } from '../../src/deploy/environments.js';
+import { parseArgs } from '../../src/args.js';
+import { UsageError } from '../../src/errors.js';
+import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
+import { Logger } from '../../src/ui/log.js';
+import { Redactor } from '../../src/ui/redact.js';
+import { awsError, ok, recordingExec, Sink } from './fakes.js';
+
+const REGION = 'ap-northeast-2';
+const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
+
+function env(name: string, cnamePrefix: string, over: Partial<Environment> = {}): Environment {
+  return {
+    EnvironmentName: name,
+    EnvironmentId: `e-${name}`,
+    ApplicationName: 'dv',
+    CNAME: `${cnamePrefix}.${REGION}.elasticbeanstalk.com`,
+    Status: 'Ready',
+    Health: 'Green',
+    ...over,
+  };
+}
+const swapEvent = (a: string, b: string, at = '2026-11-27T04:00:00Z'): EbEvent => ({
+  EventDate: at,
+  Message: `Completed swapping CNAMEs for environments '${a}' and '${b}'.`,
+});
+
+describe('held environments', () => {
+  const live = env('nova-100', 'dv-nova');
+  const heldOne = env('nova-200', 'dv-nova-200');
+  const old = env('nova-50', 'dv-nova-100');
+  const since = '2026-11-27T04:00:00.000Z';
+
+  it('is the one with the held tag, off the main CNAME, never swapped', () => {
+    const tags = new Map([['nova-200', since], ['nova-50', undefined]]);
+    const held = heldEnvironments([live, heldOne, old], [swapEvent('nova-50', 'nova-100')], tags, MAIN);
+    expect(held.map((h) => [h.environment.EnvironmentName, h.since])).toEqual([['nova-200', since]]);
+    expect(heldNames([live, heldOne, old], [], tags, MAIN)).toEqual(new Set(['nova-200']));
+  });
+
+  it('is no longer held once a completed swap names it (promoted, then replaced), or once it holds the main CNAME', () => {
+    const tags = new Map([['nova-200', since]]);
+    expect(heldEnvironments([live, heldOne], [swapEvent('nova-100', 'nova-200')], tags, MAIN)).toEqual([]);
+    const promoted = env('nova-200', 'dv-nova');
+    expect(heldEnvironments([promoted], [], tags, MAIN)).toEqual([]);
+  });
+
+  it('a swap of other environments, or a swap still in progress, does not end the hold', () => {
+    const tags = new Map([['nova-200', since]]);
+    const events: EbEvent[] = [swapEvent('nova-50', 'nova-100'), { EventDate: since, Message: "Swapping CNAMEs for environments 'nova-100' and 'nova-200'." }];
+    expect(heldNames([live, heldOne], events, tags, MAIN)).toEqual(new Set(['nova-200']));
+    expect(everSwapped('nova-200', events)).toBe(false);
+    expect(everSwapped('nova-20', [swapEvent('nova-200', 'nova-100')])).toBe(false); // a name that is a prefix of another
+  });
+
+  it('stays held while EB updates it (the cleanup must keep it), but not once it terminates', () => {
+    const tags = new Map([['nova-200', since]]);
+    expect(heldNames([live, { ...heldOne, Status: 'Updating' }], [], tags, MAIN)).toEqual(new Set(['nova-200']));
+    expect(heldNames([live, { ...heldOne, Status: 'Terminating' }], [], tags, MAIN)).toEqual(new Set());
+    expect(heldNames([live, { ...heldOne, Status: 'Terminated' }], [], tags, MAIN)).toEqual(new Set());
+  });
+
+  it('without the tag nothing is held, however the environment looks', () => {
+    expect(heldNames([live, heldOne, old], [], new Map(), MAIN)).toEqual(new Set());
+  });
+});
+
+describe('reading the held tag: the fewest calls, and never a guess that acts', () => {
+  const cli = (script: Parameters<typeof recordingExec>[0]) => {
+    const exec = recordingExec(script);
+    const stderr = new Sink();
+    const log = new Logger({ stdout: new Sink(), stderr, color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
+    const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
+    return { ctx: { aws, log } as any, exec, stderr };
+  };
+  const live = env('nova-100', 'dv-nova', { EnvironmentArn: 'arn:live' });
+  const other = env('nova-200', 'dv-nova-200', { EnvironmentArn: 'arn:other' });
+  const tags = (held?: string) => ok(JSON.stringify({ ResourceTags: [{ Key: 'johanna:phase', Value: 'dv' }, ...(held ? [{ Key: 'johanna:held', Value: held }] : [])] }));
+
+  it('with only the live environment, no call at all', async () => {
+    const { ctx, exec } = cli([]);
+    expect(await findHeld(ctx, 'dv', [live], MAIN)).toEqual([]);
+    expect(exec.calls).toEqual([]);
+  });
+
+  it('reads the tags of the others, and EB\'s events only when one carries the held tag', async () => {
+    const untagged = cli([tags()]);
+    expect(await findHeld(untagged.ctx, 'dv', [live, other], MAIN)).toEqual([]);
+    expect(untagged.exec.calls.map((c) => c.args.slice(0, 2))).toEqual([['elasticbeanstalk', 'list-tags-for-resource']]);
+    const tagged = cli([tags('2026-11-27T04:00:00Z'), ok('{"Events":[]}')]);
+    expect((await findHeld(tagged.ctx, 'dv', [live, other], MAIN)).map((h) => h.environment.EnvironmentName)).toEqual(['nova-200']);
+    expect(tagged.exec.calls.map((c) => c.args[1])).toEqual(['list-tags-for-resource', 'describe-events']);
+  });
+
+  it('tags that cannot be read fail promote/discard/create_nova, but count as held for the cleanup', async () => {
+    const denied = () => awsError('AccessDenied', 'ListTagsForResource', 'not allowed');
+    await expect(readHeldTags(cli([denied()]).ctx, [live, other], MAIN)).rejects.toThrow(/AccessDenied|not allowed/);
+    const c = cli([denied()]);
+    const read = await readHeldTags(c.ctx, [live, other], MAIN, { unreadableIsHeld: true });
+    expect(heldNames([live, other], [], read, MAIN)).toEqual(new Set(['nova-200']));
+    expect(c.stderr.text).toMatch(/could not read the tags of nova-200 .*keeping it as if held/);
+  });
+});
+
+describe('busy and stuck environments', () => {
+  const now = new Date('2026-11-27T04:40:00Z');
+
+  it('Launching and Updating are busy; Ready, Terminating and Terminated are not', () => {
+    const envs = [
+      env('nova-1', 'a1', { Status: 'Launching', DateUpdated: '2026-11-27T04:35:00Z' }),
+      env('nova-2', 'a2', { Status: 'Updating', DateUpdated: '2026-11-27T04:39:00Z' }),
+      env('nova-3', 'a3'),
+      env('nova-4', 'a4', { Status: 'Terminating' }),
+      env('nova-5', 'a5', { Status: 'Terminated' }),
+    ];
+    const busy = busyEnvironments(envs, now, 30);
+    expect(busy.map((b) => [b.environment.EnvironmentName, b.stuck, b.minutes])).toEqual([
+      ['nova-1', false, 5],
+      ['nova-2', false, 1],
+    ]);
+  });
+
+  it('stuck: the same status past the deploy timeout by EB\'s DateUpdated (else DateCreated); unknown age is not stuck', () => {
+    const envs = [
+      env('nova-1', 'a1', { Status: 'Updating', DateUpdated: '2026-11-27T04:09:00Z' }),
+      env('nova-2', 'a2', { Status: 'Launching', DateCreated: '2026-11-27T04:00:00Z' }),
+      env('nova-3', 'a3', { Status: 'Updating', DateUpdated: '2026-11-27T04:10:00Z' }),
+      env('nova-4', 'a4', { Status: 'Updating' }),
+    ];
+    expect(busyEnvironments(envs, now, 30).map((b) => [b.environment.EnvironmentName, b.stuck])).toEqual([
+      ['nova-1', true],
+      ['nova-2', true],
+      ['nova-3', false], // exactly 30 min: not past it
+      ['nova-4', false],
+    ]);
+  });
+
+  it('the recovery AWS documents: abort an update; terminate (or rebuild) a stuck launch', () => {
+    expect(stuckRecovery({ EnvironmentName: 'nova-1', Status: 'Updating' })).toMatch(/abort-environment-update --environment-name nova-1/);
+    const launch = stuckRecovery({ EnvironmentName: 'nova-2', Status: 'Launching' });
+    expect(launch).toMatch(/terminate-environment --environment-name nova-2/);
+    expect(launch).not.toMatch(/abort/);
+  });
+});
+
+describe('create_nova --hold and --wait on the command line', () => {
+  it('takes them, and refuses a --wait that is not a number of minutes before anything runs', () => {
+    const p = parseArgs(['create_nova', '--hold', '--wait', '5']);
+    expect(p.kind).toBe('command');
+    expect(p.opts.hold).toBe(true);
+    expect(p.opts.wait).toBe('5');
+    expect(() => parseArgs(['create_nova', '--wait', 'abc'])).toThrow(UsageError);
+    expect(() => parseArgs(['create_nova', '--wait', '0'])).toThrow(/--wait 0: expected minutes, more than 0/);
+  });
+
+  it('--hold belongs to create_nova only', () => {
+    let err: unknown;
+    try {
+      parseArgs(['rollback', '--hold']);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).hint).toBe('--hold belongs to create_nova');
+  });
+
+  it('promote and discard are commands with their own --help', () => {
+    for (const name of ['promote', 'discard']) {
+      const p = parseArgs([name, '--help']);
+      expect(p.kind).toBe('text');
+      if (p.kind === 'text') expect(p.text).toMatch(/--lock-wait/);
+    }
+    const help = parseArgs(['create_nova', '--help']);
+    if (help.kind === 'text') expect(help.text).toMatch(/--hold[\s\S]*--wait <minutes>/);
+    else throw new Error('no help text');
+  });
+});
