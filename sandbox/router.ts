@@ -1,6 +1,7 @@
 import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { EbStore, Environment } from './eb/store.js';
 import type { StrictOptions } from './server.js';
+import type { RequestMetrics } from './eb/request-metrics.js';
 
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -23,19 +24,25 @@ interface CachedAnswer {
 export class DnsCache {
   private readonly answers = new Map<string, CachedAnswer>();
 
-  constructor(private readonly store: EbStore, private readonly ttlMs: number) {}
+  private readonly ignoreTtl: Set<string>;
+
+  /** `ignoreTtl`: clients that keep their first answer for good (--dns-ignore-ttl, a fault). */
+  constructor(private readonly store: EbStore, private readonly ttlMs: number, ignoreTtl: string[] = []) {
+    this.ignoreTtl = new Set(ignoreTtl);
+  }
 
   /** The environment this client reaches for `host` now, or undefined when the name does not resolve. */
   resolve(client: string, host: string, now = Date.now()): Environment | undefined {
     const key = `${client}\u0000${host}`;
     const cached = this.answers.get(key);
     if (cached && now < cached.expiresAt) return this.store.byId(cached.environmentId);
+    if (cached && this.ignoreTtl.has(client)) return this.store.byId(cached.environmentId);
     const holder = this.store.holderOf(host);
     if (!holder) {
       this.answers.delete(key);
       return undefined;
     }
-    if (this.ttlMs > 0) this.answers.set(key, { environmentId: holder.id, expiresAt: now + this.ttlMs });
+    if (this.ttlMs > 0 || this.ignoreTtl.has(client)) this.answers.set(key, { environmentId: holder.id, expiresAt: now + this.ttlMs });
     return holder;
   }
 }
@@ -46,9 +53,9 @@ export class DnsCache {
  * client whose cached answer names an environment that is going or gone gets what its load
  * balancer would give: 503 while it terminates, 502 once it is gone.
  */
-export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtlMs'>): Server {
+export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtlMs'> & Partial<Pick<StrictOptions, 'dnsIgnoreTtlClients'>>, metrics?: RequestMetrics): Server {
   const agent = new Agent({ keepAlive: true });
-  const dns = new DnsCache(store, strict.dnsTtlMs);
+  const dns = new DnsCache(store, strict.dnsTtlMs, strict.dnsIgnoreTtlClients);
   return createServer((req, res) => {
     const host = String(req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const client = req.socket.remoteAddress ?? '?';
@@ -69,16 +76,22 @@ export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtl
       plain(res, 503, '503 Service Temporarily Unavailable\n');
       return;
     }
+    // From here the load balancer has chosen a target: the request counts in its RequestCount.
+    const started = Date.now();
     const upstream = request(
       { host: '127.0.0.1', port: app.port, method: req.method, path: req.url, headers: req.headers, agent },
       (answer) => {
+        metrics?.record(environment, answer.statusCode ?? 502, Date.now() - started);
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
         answer.pipe(res);
       },
     );
     upstream.on('error', () => {
       if (res.headersSent) res.destroy();
-      else plain(res, 502, '502 Bad Gateway\n');
+      else {
+        metrics?.record(environment, 502, Date.now() - started);
+        plain(res, 502, '502 Bad Gateway\n');
+      }
     });
     req.pipe(upstream);
   });

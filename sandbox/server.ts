@@ -10,6 +10,7 @@ import { EnvironmentLifecycle } from './eb/environments.js';
 import { EnvironmentInfo } from './eb/environment-info.js';
 import { loadElasticBeanstalkModel } from './eb/model.js';
 import { EbStore } from './eb/store.js';
+import { RequestMetrics } from './eb/request-metrics.js';
 import { IamPropagation } from './iam-propagation.js';
 
 export interface SandboxDelays {
@@ -39,6 +40,17 @@ export interface StrictOptions {
   takenCnames: string[];
   /** Launches pass through Severe health for a few seconds before Ok (--launch-health-blip). */
   launchHealthBlip: boolean;
+  /**
+   * How often each load balancer's request count reaches CloudWatch (--metrics-period,
+   * seconds; AWS: 60): one datapoint a period, sent once the period is over.
+   */
+  metricsPeriodMs: number;
+  /**
+   * Clients (source addresses) whose resolver keeps a CNAME's first answer forever, ignoring
+   * the TTL (--dns-ignore-ttl): a JVM with networkaddress.cache.ttl=-1, the default under a
+   * security manager, does this; AWS tells Java clients to set a TTL for that reason.
+   */
+  dnsIgnoreTtlClients: string[];
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -49,6 +61,8 @@ export const STRICT_DEFAULTS: StrictOptions = {
   dnsTtlMs: 5000,
   takenCnames: [],
   launchHealthBlip: false,
+  metricsPeriodMs: 60_000,
+  dnsIgnoreTtlClients: [],
 };
 
 export interface SandboxOptions {
@@ -97,6 +111,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(failRate >= 0 && failRate <= 1)) throw new Error(`failRate must be between 0 and 1, got ${failRate}`);
   const strict: StrictOptions = { ...STRICT_DEFAULTS, ...options.strict };
   if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
+  if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
   const model = loadElasticBeanstalkModel();
@@ -113,7 +128,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   // Its URLs point at the front, whose address is known once it listens (below).
   const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
-  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict);
+  const metrics = new RequestMetrics(store, moto.port, strict.metricsPeriodMs);
+  const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict, metrics);
 
   let endpoint = '';
   let router = '';
@@ -142,10 +158,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       })),
     }),
   });
-  const routerServer = createRouter(store, strict);
+  const routerServer = createRouter(store, strict, metrics);
   try {
     endpoint = `http://${host}:${await listen(front.server, options.port, host)}`;
     router = `${host}:${await listen(routerServer, options.routerPort, host)}`;
+    metrics.start();
   } catch (error) {
     front.close();
     await lifecycle.close();
@@ -160,6 +177,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     close: () =>
       (closing ??= (async () => {
         await Promise.all([closeServer(front.server), closeServer(routerServer)]);
+        await metrics.close();
         front.close();
         await lifecycle.close();
         await moto.stop();

@@ -14,6 +14,8 @@ export interface GlobalOptions {
   json?: boolean;
   color?: boolean;
   graceMinutes?: string;
+  /** terminate_eb_old_environment: skip the traffic check (the grace period alone decides). */
+  forceDrain?: boolean;
   lockWait?: string;
   /** -n: how many history records or events to show. */
   number?: string;

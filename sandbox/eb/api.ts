@@ -13,6 +13,12 @@ import { QueryParams } from './params.js';
 import { SOLUTION_STACKS, isKnownStack } from './solution-stacks.js';
 import { SEVERITIES, versionKey, type EbStore, type Environment, type OptionSetting, type Severity } from './store.js';
 import { errorResponse, successResponse } from './xml.js';
+import { loadBalancerArn, type RequestMetrics } from './request-metrics.js';
+
+function loadBalancerList(region: string, environment: Environment): { Name: string }[] {
+  const arn = loadBalancerArn(region, environment);
+  return arn ? [{ Name: arn }] : [];
+}
 
 type Handler = (params: QueryParams) => Promise<unknown> | unknown;
 
@@ -48,6 +54,8 @@ export class ElasticBeanstalkApi {
     /** IAM creates noted by the front: an instance profile or role is usable only once visible. */
     private readonly iam: IamPropagation,
     private readonly strict: StrictOptions,
+    /** The router's per-environment request counts (describe-environment-health's ApplicationMetrics). */
+    private readonly metrics?: RequestMetrics,
   ) {
     this.lookups = new MotoLookups(moto);
     for (const prefix of strict.takenCnames) store.takenCnames.add(prefix.toLowerCase());
@@ -334,6 +342,7 @@ export class ElasticBeanstalkApi {
       Color: wants('Color') ? environment.health : undefined,
       Causes: wants('Causes') ? causes : undefined,
       InstancesHealth: wants('InstancesHealth') ? counts : undefined,
+      ApplicationMetrics: wants('ApplicationMetrics') && this.metrics ? this.metrics.applicationMetrics(environment.id) : undefined,
       RefreshedAt: wants('RefreshedAt') ? new Date() : undefined,
     };
   }
@@ -347,9 +356,8 @@ export class ElasticBeanstalkApi {
         Instances: (environment.resources?.instanceIds ?? []).map((Id) => ({ Id })),
         LaunchConfigurations: [],
         LaunchTemplates: [],
-        LoadBalancers: environment.resources?.loadBalancerGroup
-          ? [{ Name: `arn:aws:elasticloadbalancing:${this.store.region}:123456789012:loadbalancer/app/${environment.resources.loadBalancerName}/${environment.id.slice(2)}` }]
-          : [],
+        // For an Application Load Balancer, EB names it by its ARN (EB API reference, LoadBalancer).
+        LoadBalancers: loadBalancerList(this.store.region, environment),
         Triggers: [],
         Queues: [],
       },

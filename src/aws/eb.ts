@@ -212,3 +212,35 @@ export async function applicationExists(ctx: Ctx, app: string): Promise<boolean>
   const r = await ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]);
   return Boolean(r.Applications?.length);
 }
+
+// ---- for the drain-aware cleanup (terminate_eb_old_environment) --------------------------
+
+/** What EB made for an environment; only the parts Johanna reads. */
+export interface EnvironmentResources {
+  /** For an Application Load Balancer, `Name` is its ARN (EB API reference, LoadBalancer). */
+  LoadBalancers?: { Name?: string }[];
+  Instances?: { Id: string }[];
+}
+
+export async function describeEnvironmentResources(ctx: Ctx, environmentName: string, purpose?: string): Promise<EnvironmentResources> {
+  const r = await ctx.aws.aws<{ EnvironmentResources?: EnvironmentResources }>(
+    ['elasticbeanstalk', 'describe-environment-resources', '--environment-name', environmentName],
+    { purpose },
+  );
+  return r.EnvironmentResources ?? {};
+}
+
+/** EB's request figures for the environment (enhanced health): the last `Duration` seconds, usually 10. */
+export interface ApplicationMetrics {
+  Duration?: number;
+  RequestCount?: number;
+  StatusCodes?: { Status2xx?: number; Status3xx?: number; Status4xx?: number; Status5xx?: number };
+  Latency?: Record<string, number>;
+}
+
+export async function describeApplicationMetrics(ctx: Ctx, environmentName: string): Promise<ApplicationMetrics | undefined> {
+  const r = await ctx.aws.aws<{ ApplicationMetrics?: ApplicationMetrics }>([
+    'elasticbeanstalk', 'describe-environment-health', '--environment-name', environmentName, '--attribute-names', 'ApplicationMetrics',
+  ]);
+  return r.ApplicationMetrics;
+}

@@ -1,8 +1,38 @@
-// `create_nova`: the daily deploy (src/deploy/blue-green.ts has the steps).
+// `create_nova`: the daily deploy (src/deploy/blue-green.ts has the steps), then the cleanup
+// of environments already past the grace period and drained, so a late deploy never leaves
+// two days of environments running.
 import type { Ctx } from '../context.js';
-import { deployNova } from '../deploy/blue-green.js';
+import { InterruptedError } from '../errors.js';
+import { deployNova, type DeployResult } from '../deploy/blue-green.js';
 import type { CommandResult } from './registry.js';
+import { cleanupOldEnvironments, type CleanupResult } from './terminate-eb-old-environment.js';
 
 export async function createNova(ctx: Ctx): Promise<CommandResult> {
-  return { ...(await deployNova(ctx)) };
+  const deployed = await deployNova(ctx);
+  if (deployed.dryRun) return { ...deployed };
+  return { ...deployed, cleanup: await cleanupAfterDeploy(ctx, deployed) };
+}
+
+/**
+ * The same cleanup as terminate_eb_old_environment (grace, DNS TTL and quiet window from the
+ * config; never the live one, never the one just made). The deploy has succeeded by now, so
+ * a failing cleanup is a warning: terminate_eb_old_environment tries again later.
+ */
+async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omit<CleanupResult, 'failed'> | { error: string }> {
+  const nova = ctx.config.nova;
+  ctx.log.step(`cleanup: old environments past the grace period (${nova.OLD_ENVIRONMENT_GRACE_MINUTES} min) with no traffic for ${nova.DRAIN_QUIET_MINUTES} min`);
+  try {
+    const { failed, ...r } = await cleanupOldEnvironments(ctx, {
+      graceMinutes: nova.OLD_ENVIRONMENT_GRACE_MINUTES,
+      quietMinutes: nova.DRAIN_QUIET_MINUTES,
+      spare: new Map([[deployed.newEnvironment, 'was made by this deploy']]),
+      print: 'info',
+    });
+    for (const f of failed) ctx.log.warn(`cleanup: could not terminate ${f}; the deploy stands, run terminate_eb_old_environment later`);
+    return r;
+  } catch (err) {
+    if (err instanceof InterruptedError) throw err;
+    ctx.log.warn(`cleanup after the deploy failed: ${(err as Error).message}; the deploy stands, run terminate_eb_old_environment later`);
+    return { error: (err as Error).message };
+  }
 }

@@ -37,6 +37,11 @@ export const GRACE_MINUTES: OptionSpec = {
   number: { ok: (n) => Number.isInteger(n) && n >= 0, what: 'a whole number of minutes, 0 or more' },
 };
 
+export const FORCE_DRAIN: OptionSpec = {
+  flags: '--force-drain',
+  description: "skip the traffic check (nova.DRAIN_QUIET_MINUTES of no requests on the old environment's load balancer): the grace period alone decides",
+};
+
 const NUMBER = (what: string, dflt: number): OptionSpec => ({
   flags: '-n, --number <n>',
   description: `how many ${what} to show [${dflt}]`,
@@ -94,10 +99,10 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'terminate_eb_old_environment',
-    summary: 'terminate environments that lost the main CNAME more than the grace period ago',
+    summary: 'terminate environments that lost the main CNAME more than the grace period ago and whose traffic has stopped',
     changes: true,
     example: './run -f terminate_eb_old_environment --grace-minutes 0',
-    options: [GRACE_MINUTES],
+    options: [GRACE_MINUTES, FORCE_DRAIN],
     load: async () => (await import('./terminate-eb-old-environment.js')).terminateEbOldEnvironment,
   },
   {

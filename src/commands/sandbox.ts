@@ -64,6 +64,8 @@ export interface SandboxFlags {
   loseResponses?: string;
   takenCnames?: string;
   launchHealthBlip?: boolean;
+  metricsPeriod?: string;
+  dnsIgnoreTtl?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -79,6 +81,8 @@ function strictFromFlags(opts: SandboxFlags) {
     loseResponses: opts.loseResponses === undefined ? undefined : Number(opts.loseResponses),
     takenCnames: opts.takenCnames?.split(',').map((c) => c.trim()).filter(Boolean),
     launchHealthBlip: opts.launchHealthBlip || undefined,
+    metricsPeriodMs: ms(opts.metricsPeriod),
+    dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -38,6 +38,8 @@ export interface EnvironmentStatus {
   ageMinutes?: number;
   outOfServiceSince?: string;
   eligibleForRemovalAt?: string;
+  /** EB's ApplicationMetrics: requests in the last `seconds` (usually 10), and the share of 2xx/5xx answers. */
+  requests?: { count: number; seconds: number; status2xxPercent?: number; status5xxPercent?: number };
 }
 
 /** A read that fails (e.g. no lock table yet) is shown as unknown, not a failed status. */
@@ -79,6 +81,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const shown = byAgeNewestFirst(envs.filter(isLive));
   // Tags hold the git hashes; one call per environment, and there are rarely more than two.
   const envTags = await Promise.all(shown.map((e) => (e.EnvironmentArn ? soft(eb.listTags(ctx, e.EnvironmentArn)) : undefined)));
+  // Whether each still serves: EB's request figures of the last seconds (enhanced health).
+  const metrics = await Promise.all(shown.map((e) => (e.Status === 'Ready' ? soft(eb.describeApplicationMetrics(ctx, e.EnvironmentName)) : undefined)));
   const environments: EnvironmentStatus[] = shown.map((e, i) => {
     const ts = envTimestamp(e.EnvironmentName);
     const lost = e === liveEnv ? undefined : lostMainAt(e, events ?? []);
@@ -94,6 +98,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
       ageMinutes: ts ? Math.floor((Date.now() / 1000 - ts) / 60) : undefined,
       outOfServiceSince: lost?.at.toISOString(),
       eligibleForRemovalAt: lost ? new Date(lost.at.getTime() + grace * 60_000).toISOString() : undefined,
+      requests: requestsOf(metrics[i]),
     };
   });
   const present = Object.values(resources).filter(Boolean).length;
@@ -112,7 +117,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
       l.result(
         `    ${e.live ? '*' : ' '} ${e.name}  ${e.status}/${e.health ?? '?'}  ${e.versionLabel ?? '-'}  ${e.cname ?? '-'}` +
           `  git ${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}${e.ageMinutes !== undefined ? `  age ${e.ageMinutes} min` : ''}` +
-          (e.live ? '  LIVE' : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt}` : ''),
+          (e.requests ? `  ${e.requests.count} req/${e.requests.seconds}s${e.requests.status5xxPercent ? ` (${e.requests.status5xxPercent}% 5xx)` : ''}` : '') +
+          (e.live ? '  LIVE' : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
       );
     }
   }
@@ -132,6 +138,11 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     lastRun: history?.[0],
     awsCli: { bin: ctx.aws.bin, version: cli.text, major: cli.major },
   };
+}
+
+function requestsOf(m: eb.ApplicationMetrics | undefined): EnvironmentStatus['requests'] {
+  if (!m || m.RequestCount === undefined) return undefined;
+  return { count: m.RequestCount, seconds: m.Duration ?? 10, status2xxPercent: m.StatusCodes?.Status2xx, status5xxPercent: m.StatusCodes?.Status5xx };
 }
 
 /** The same words the deploy uses when it meets that lock. */

@@ -31,6 +31,21 @@ const intLike = (what: string, min: number, max: number) =>
       return n;
     });
 
+/** A number of minutes that may be fractional (tests use seconds' worth), within [min, max]. */
+const minutesLike = (what: string, min: number, max: number) =>
+  z
+    .union([z.number(), z.string()], {
+      errorMap: (_issue, ctx) => ({ message: ctx.data === undefined ? `missing; expected ${what}` : `expected ${what}` }),
+    })
+    .transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected ${what} (a number from ${min} to ${max}, fractions allowed), got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const boolLike = z
   .union([z.boolean(), z.string()])
   .transform((v, ctx) => {
@@ -166,6 +181,10 @@ export const configSchema = z
         HEALTH_CHECK_URL: str('a path such as /echo/').regex(/^\/\S*$/, 'expected a path starting with /, such as /echo/').default('/echo/'),
         DEPLOY_TIMEOUT_MINUTES: intLike('minutes', 1, 24 * 60).default(30),
         OLD_ENVIRONMENT_GRACE_MINUTES: intLike('minutes', 0, 7 * 24 * 60).default(50),
+        // The cleanup's traffic check: no request on the old environment's load balancer for
+        // this long. More than 0 (an empty window proves nothing); at most a day, which
+        // CloudWatch keeps at 60 s resolution for 15 days.
+        DRAIN_QUIET_MINUTES: minutesLike('minutes of no traffic before an old environment is removed', 0.01, 24 * 60).default(5),
         // Not secret as a whole (it is shown), but its userinfo is, like any URL's.
         GIT_URL: str('a git URL')
           .superRefine((v, ctx) => {

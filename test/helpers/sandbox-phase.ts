@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../sandbox/server.js';
 import { httpGet } from '../../src/deploy/probe.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, type RunOutcome } from './bench-phase.js';
+import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
@@ -61,7 +61,7 @@ export interface PhaseOptions {
 export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   const phase = o.phase ?? 'e2e';
   const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
-  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: o.strict });
+  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: { metricsPeriodMs: TEST_METRICS_PERIOD_MS, ...o.strict } });
   const write = (name: string, c: any) => {
     const file = path.join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify(c, null, 2));

@@ -85,6 +85,8 @@ const BAD: [string, (c: Raw) => void, string, string | RegExp][] = [
   ['a bad INSTANCE_TYPE', (c) => (c.nova.INSTANCE_TYPE = 't2nano'), 'nova.INSTANCE_TYPE', 'such as t2.nano'],
   ['a DEPLOY_TIMEOUT_MINUTES of 0', (c) => (c.nova.DEPLOY_TIMEOUT_MINUTES = 0), 'nova.DEPLOY_TIMEOUT_MINUTES', 'from 1 to 1440'],
   ['a negative OLD_ENVIRONMENT_GRACE_MINUTES', (c) => (c.nova.OLD_ENVIRONMENT_GRACE_MINUTES = '-5'), 'nova.OLD_ENVIRONMENT_GRACE_MINUTES', 'from 0 to 10080'],
+  ['a DRAIN_QUIET_MINUTES of 0 (an empty window proves nothing)', (c) => (c.nova.DRAIN_QUIET_MINUTES = 0), 'nova.DRAIN_QUIET_MINUTES', 'a number from 0.01 to 1440, fractions allowed'],
+  ['a DRAIN_QUIET_MINUTES that is not a number', (c) => (c.nova.DRAIN_QUIET_MINUTES = 'soon'), 'nova.DRAIN_QUIET_MINUTES', 'minutes of no traffic'],
   ['a Slack webhook that is not a URL', (c) => (c.notify = { SLACK_WEBHOOK_URL: 'hooks.slack.com/services/T/B/x' }), 'notify.SLACK_WEBHOOK_URL', 'Slack incoming webhook'],
   ['a bad environment variable name', (c) => (c.nova.ENVIRONMENT = { 'NOT-OK': '1' }), 'nova.ENVIRONMENT.NOT-OK', 'environment variable names'],
   // Values AWS would refuse mid-way, after changing things: refused here, before any call.
@@ -202,6 +204,8 @@ describe('parseConfig accepts a valid config', () => {
     expect(config.nova.HEALTH_CHECK_URL).toBe('/echo/');
     expect(config.nova.DEPLOY_TIMEOUT_MINUTES).toBe(30);
     expect(config.nova.OLD_ENVIRONMENT_GRACE_MINUTES).toBe(50);
+    expect(config.nova.DRAIN_QUIET_MINUTES).toBe(5);
+    expect(parseConfig({ ...sample(), nova: { ...sample().nova, DRAIN_QUIET_MINUTES: '0.1' } }, 'env.json').config.nova.DRAIN_QUIET_MINUTES).toBe(0.1);
     expect(config.nova.PLATFORM).toBeUndefined();
     expect(config.nova.GIT_URL).toBeUndefined();
     expect(config.nova.GIT_BRANCH).toBeUndefined();

@@ -12,7 +12,7 @@ import {
   lostMainAt,
   pickSolutionStack,
 } from '../../src/deploy/environments.js';
-import { decide, KEEP_VERSIONS, versionsToPrune } from '../../src/commands/terminate-eb-old-environment.js';
+import { decide, KEEP_VERSIONS, versionsToPrune, type Traffic } from '../../src/commands/terminate-eb-old-environment.js';
 import { lastSwapPartner } from '../../src/commands/rollback.js';
 import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
 import { createApplicationVersion, terminateEnvironment } from '../../src/aws/eb.js';
@@ -158,6 +158,12 @@ describe('pickSolutionStack', () => {
   });
 });
 
+/** The traffic check's figures for every environment given: no request in the quiet window. */
+function drained(envs: { EnvironmentName: string }[]): { traffic: Map<string, Traffic> } {
+  const t: Traffic = { loadBalancer: 'app/awseb-AWSEB-x/1', requests: 0, windowMinutes: 5, from: '2025-10-09T07:55:00.000Z', to: '2025-10-09T08:00:00.000Z' };
+  return { traffic: new Map(envs.map((e) => [e.EnvironmentName, t])) };
+}
+
 describe("terminate_eb_old_environment's decide", () => {
   const now = new Date((T0 + 3600) * 1000);
   const live = env(`nova-${T0}`, 'dv-nova');
@@ -167,7 +173,7 @@ describe("terminate_eb_old_environment's decide", () => {
     const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0 - 3600}`); // replaced 120 min before now
     const recent = env(`nova-${T0 - 7200}`, `dv-nova-${T0 - 100}`);
     const events = [swapEvent(`nova-${T0 - 7200}`, live.EnvironmentName, new Date(now.getTime() - 10 * 60_000))]; // 10 min ago
-    const d = byName(decide([live, old, recent], events, MAIN, 50, now));
+    const d = byName(decide([live, old, recent], events, MAIN, 50, now, 0, drained([old, recent])));
     expect(d[old.EnvironmentName]).toMatchObject({ action: 'terminate' });
     expect(d[old.EnvironmentName].reason).toMatch(/cname timestamp.*120 min ago; grace period 50 min is over/);
     expect(d[recent.EnvironmentName]).toMatchObject({ action: 'keep' });
@@ -177,7 +183,7 @@ describe("terminate_eb_old_environment's decide", () => {
   it('the grace period is a minimum: exactly at it is over, a minute before it is not', () => {
     const at50 = env(`nova-${T0 - 1}`, `dv-nova-${T0 + 3600 - 50 * 60}`);
     const at49 = env(`nova-${T0 - 2}`, `dv-nova-${T0 + 3600 - 49 * 60}`);
-    const d = byName(decide([live, at50, at49], [], MAIN, 50, now));
+    const d = byName(decide([live, at50, at49], [], MAIN, 50, now, 0, drained([at50, at49])));
     expect(d[at50.EnvironmentName].action).toBe('terminate');
     expect(d[at49.EnvironmentName].action).toBe('keep');
   });
@@ -209,7 +215,7 @@ describe("terminate_eb_old_environment's decide", () => {
   it('with nothing holding the main CNAME, still only terminates by age', () => {
     const a = env(`nova-${T0 - 10}`, `dv-nova-${T0 - 86_400}`);
     const b = env(`nova-${T0 - 20}`, 'dv-nova-manual');
-    const d = byName(decide([a, b], [], MAIN, 50, now));
+    const d = byName(decide([a, b], [], MAIN, 50, now, 0, drained([a, b])));
     expect(d[a.EnvironmentName].action).toBe('terminate');
     expect(d[b.EnvironmentName].action).toBe('keep');
   });
@@ -272,7 +278,7 @@ describe("terminate_eb_old_environment's decide and the DNS TTL", () => {
     expect(kept.action).toBe('keep');
     expect(kept.reason).toContain(`until ${new Date(now.getTime() + 30_000).toISOString()} (DNS TTL 60 s)`);
     const later = [swapEvent(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 61_000))];
-    expect(decide([live, old], later, MAIN, 0, now, 60_000).find((d) => d.environment === old.EnvironmentName)?.action).toBe('terminate');
+    expect(decide([live, old], later, MAIN, 0, now, 60_000, drained([old])).find((d) => d.environment === old.EnvironmentName)?.action).toBe('terminate');
   });
 });
 

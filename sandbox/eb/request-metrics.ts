@@ -1,0 +1,143 @@
+// What each environment's load balancer would report: the router counts the requests it
+// hands to an environment's app, and this module publishes them as AWS does.
+// - To CloudWatch (moto), as the ALB's `AWS/ApplicationELB` RequestCount with the dimension
+//   LoadBalancer = `app/<name>/<id>`: one datapoint per period (--metrics-period, default
+//   60 s as on AWS), stamped with the period's start and sent once it is over, so the newest
+//   traffic shows late, as AWS's delivery lag makes it; and none for a period without
+//   requests ("If there are no requests flowing through the load balancer ... the metric is
+//   not reported": https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+//   Requests the load balancer answers itself without choosing a target (503 while
+//   terminating, 502 once gone) are not counted, as AWS does not count them.
+// - To describe-environment-health's ApplicationMetrics: the last 10 seconds (EB API
+//   reference, ApplicationMetrics: "usually 10 seconds").
+import type { EbStore, Environment } from './store.js';
+
+const ACCOUNT_ID = '123456789012';
+
+/** EB's load balancer of the environment, as describe-environment-resources names it (an ALB's ARN). */
+export function loadBalancerArn(region: string, environment: Pick<Environment, 'id' | 'resources'>): string | undefined {
+  if (!environment.resources?.loadBalancerGroup) return undefined;
+  return `arn:aws:elasticloadbalancing:${region}:${ACCOUNT_ID}:loadbalancer/app/${environment.resources.loadBalancerName}/${environment.id.slice(2)}`;
+}
+
+/** CloudWatch's LoadBalancer dimension: the ARN's `app/<name>/<id>`. */
+export function loadBalancerDimension(arn: string): string {
+  return arn.slice(arn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
+}
+
+interface Request {
+  at: number;
+  status: number;
+  ms: number;
+}
+
+/** The window ApplicationMetrics covers (EB: "usually 10 seconds"). */
+export const APPLICATION_METRICS_WINDOW_S = 10;
+
+export interface ApplicationMetrics {
+  Duration: number;
+  RequestCount: number;
+  StatusCodes?: { Status2xx: number; Status3xx: number; Status4xx: number; Status5xx: number };
+  Latency?: Record<'P999' | 'P99' | 'P95' | 'P90' | 'P85' | 'P75' | 'P50' | 'P10', number>;
+}
+
+export class RequestMetrics {
+  /** Requests counted in the current period, by environment id. */
+  private readonly pending = new Map<string, number>();
+  /** The last seconds' requests, by environment id, for ApplicationMetrics. */
+  private readonly recent = new Map<string, Request[]>();
+  private periodStart = Date.now();
+  private timer?: NodeJS.Timeout;
+  private publishing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: EbStore,
+    private readonly motoPort: number,
+    private readonly periodMs: number,
+  ) {}
+
+  start(): void {
+    this.periodStart = Date.now();
+    this.timer = setInterval(() => {
+      this.publishing = this.publishing.then(() => this.publish());
+    }, this.periodMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.publishing;
+  }
+
+  /** One request the load balancer handed to the environment's app, with the answer's status. */
+  record(environment: Environment, status: number, ms: number, now = Date.now()): void {
+    this.pending.set(environment.id, (this.pending.get(environment.id) ?? 0) + 1);
+    const list = this.recent.get(environment.id) ?? [];
+    list.push({ at: now, status, ms });
+    const cutoff = now - APPLICATION_METRICS_WINDOW_S * 1000;
+    while (list.length && list[0].at < cutoff) list.shift();
+    this.recent.set(environment.id, list);
+  }
+
+  /** describe-environment-health's ApplicationMetrics: requests, status classes (percent) and latency (s) of the last 10 s. */
+  applicationMetrics(environmentId: string, now = Date.now()): ApplicationMetrics {
+    const cutoff = now - APPLICATION_METRICS_WINDOW_S * 1000;
+    const list = (this.recent.get(environmentId) ?? []).filter((r) => r.at >= cutoff);
+    const metrics: ApplicationMetrics = { Duration: APPLICATION_METRICS_WINDOW_S, RequestCount: list.length };
+    if (!list.length) return metrics;
+    const share = (k: number) => Math.round((100 * list.filter((r) => Math.floor(r.status / 100) === k).length) / list.length);
+    metrics.StatusCodes = { Status2xx: share(2), Status3xx: share(3), Status4xx: share(4), Status5xx: share(5) };
+    // "The average latency for the slowest X percent of requests", in seconds, to the millisecond.
+    const slowestFirst = list.map((r) => r.ms / 1000).sort((a, b) => b - a);
+    const slowest = (percent: number) => {
+      const n = Math.max(1, Math.ceil((slowestFirst.length * percent) / 100));
+      return Math.round((slowestFirst.slice(0, n).reduce((a, b) => a + b, 0) / n) * 1000) / 1000;
+    };
+    metrics.Latency = { P999: slowest(0.1), P99: slowest(1), P95: slowest(5), P90: slowest(10), P85: slowest(15), P75: slowest(25), P50: slowest(50), P10: slowest(90) };
+    return metrics;
+  }
+
+  /** The period just over: one RequestCount datapoint per load balancer that had requests. */
+  private async publish(): Promise<void> {
+    const periodStart = this.periodStart;
+    this.periodStart = Date.now();
+    const counts = [...this.pending];
+    this.pending.clear();
+    for (const [id, count] of counts) {
+      const environment = this.store.byId(id);
+      const arn = environment && loadBalancerArn(this.store.region, environment);
+      if (!arn || count === 0) continue;
+      try {
+        await this.putRequestCount(loadBalancerDimension(arn), count, new Date(periodStart));
+      } catch (error) {
+        console.error(`sandbox: could not publish RequestCount for ${id}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** PutMetricData to moto's CloudWatch, as the load balancer's own reporting does on AWS. */
+  private async putRequestCount(dimension: string, count: number, at: Date): Promise<void> {
+    const body = new URLSearchParams({
+      Action: 'PutMetricData',
+      Version: '2010-08-01',
+      Namespace: 'AWS/ApplicationELB',
+      'MetricData.member.1.MetricName': 'RequestCount',
+      'MetricData.member.1.Unit': 'Count',
+      'MetricData.member.1.Value': String(count),
+      'MetricData.member.1.Timestamp': at.toISOString(),
+      'MetricData.member.1.Dimensions.member.1.Name': 'LoadBalancer',
+      'MetricData.member.1.Dimensions.member.1.Value': dimension,
+    });
+    const response = await fetch(`http://127.0.0.1:${this.motoPort}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        // moto reads only the service and region from the credential scope.
+        authorization: `AWS4-HMAC-SHA256 Credential=sandbox/20250101/${this.store.region}/monitoring/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      body,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`CloudWatch PutMetricData failed: ${text}`);
+  }
+}

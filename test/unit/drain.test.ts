@@ -1,0 +1,90 @@
+// The drain-aware cleanup's decision (issue 14 item 2): past the grace period, an old
+// environment goes only once its load balancer served no request in the quiet window; the
+// figures it decided on are in each decision. Pure functions, no aws calls.
+import { describe, expect, it } from 'vitest';
+import type { EbEvent, Environment } from '../../src/aws/eb.js';
+import { albDimension } from '../../src/aws/cloudwatch.js';
+import { decide, describeTraffic, type Traffic } from '../../src/commands/terminate-eb-old-environment.js';
+
+const REGION = 'ap-northeast-2';
+const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
+const T0 = 1_760_000_000;
+const NOW = new Date((T0 + 3600) * 1000);
+const LB = 'app/awseb-AWSEB-1a2b3c4d5e/6f7a8b9c0d1e2f3a';
+
+function env(name: string, cnamePrefix: string, over: Partial<Environment> = {}): Environment {
+  return { EnvironmentName: name, EnvironmentId: `e-${name}`, ApplicationName: 'dv', CNAME: `${cnamePrefix}.${REGION}.elasticbeanstalk.com`, Status: 'Ready', Health: 'Green', ...over };
+}
+
+const live = env(`nova-${T0}`, 'dv-nova');
+// Lost the main CNAME 60 min before NOW (by its CNAME's timestamp): past a 50 min grace.
+const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0}`);
+const events: EbEvent[] = [];
+
+function traffic(requests: number | undefined, over: Partial<Traffic> = {}): Traffic {
+  return { loadBalancer: LB, requests, windowMinutes: 5, from: new Date(NOW.getTime() - 300_000).toISOString(), to: NOW.toISOString(), ...over };
+}
+const of = (ds: ReturnType<typeof decide>, e: Environment) => ds.find((d) => d.environment === e.EnvironmentName)!;
+
+describe('decide with the traffic check', () => {
+  it('keeps one past the grace that still serves, with the figures in the decision and the reason', () => {
+    const t = traffic(42);
+    const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, t]]) }), old);
+    expect(d.action).toBe('keep');
+    expect(d.traffic).toEqual(t);
+    expect(d.reason).toMatch(/grace period 50 min is over; still serving: 42 requests on app\/awseb-AWSEB-1a2b3c4d5e\/6f7a8b9c0d1e2f3a in the last 5 min \(\d\d:\d\d:\d\dZ-\d\d:\d\d:\d\dZ\)/);
+  });
+
+  it('terminates one past the grace with no request in the window (no datapoint counts as 0), and says so', () => {
+    const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, traffic(0)]]) }), old);
+    expect(d).toMatchObject({ action: 'terminate', traffic: { requests: 0, loadBalancer: LB, windowMinutes: 5 } });
+    expect(d.reason).toMatch(/drained: 0 requests on app\/awseb-AWSEB-.* in the last 5 min/);
+  });
+
+  it('keeps one whose traffic could not be read, naming why (never terminates on missing data)', () => {
+    const noLb = traffic(undefined, { loadBalancer: undefined, problem: 'EB names no load balancer for it' });
+    const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, noLb]]) }), old);
+    expect(d.action).toBe('keep');
+    expect(d.reason).toMatch(/cannot tell whether it still serves: EB names no load balancer for it; it stays \(--force-drain removes it anyway\)/);
+    // No figures at all (a caller that read none): kept too.
+    expect(of(decide([live, old], events, MAIN, 50, NOW, 60_000), old)).toMatchObject({ action: 'keep', reason: expect.stringMatching(/its traffic was not read/) });
+  });
+
+  it('--force-drain: the grace alone decides, said in the reason, even while it serves', () => {
+    const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { forceDrain: true, traffic: new Map([[old.EnvironmentName, traffic(42)]]) }), old);
+    expect(d).toMatchObject({ action: 'terminate', forced: true });
+    expect(d.reason).toMatch(/grace period 50 min is over; traffic not checked \(--force-drain\)/);
+  });
+
+  it('neither drained nor forced overrides the grace, the DNS TTL, the live one, a held one or a spared one', () => {
+    const recent = env(`nova-${T0 - 10}`, `dv-nova-${T0 + 3600 - 600}`); // out of service 10 min
+    const held = env(`nova-${T0 + 1}`, `dv-nova-${T0 - 100}`);
+    const spared = env(`nova-${T0 + 2}`, `dv-nova-${T0 - 200}`);
+    const all = [live, recent, held, spared];
+    const quiet = new Map(all.map((e) => [e.EnvironmentName, traffic(0)]));
+    for (const forceDrain of [false, true]) {
+      const ds = decide(all, events, MAIN, 50, NOW, 60_000, { traffic: quiet, forceDrain, held: new Set([held.EnvironmentName]), spare: new Map([[spared.EnvironmentName, 'was made by this deploy']]) });
+      expect(ds.every((d) => d.action === 'keep')).toBe(true);
+      expect(of(ds, live).reason).toMatch(/holds the main CNAME/);
+      expect(of(ds, recent).reason).toMatch(/grace period is 50 min/);
+      expect(of(ds, held).reason).toMatch(/^is held/);
+      expect(of(ds, spared).reason).toBe('was made by this deploy');
+    }
+  });
+
+  it('says one request in the singular', () => {
+    expect(describeTraffic(traffic(1))).toMatch(/^1 request on /);
+  });
+});
+
+describe('albDimension', () => {
+  it("is the ARN's app/<name>/<id>, CloudWatch's LoadBalancer dimension", () => {
+    expect(albDimension(`arn:aws:elasticloadbalancing:${REGION}:123456789012:loadbalancer/${LB}`)).toBe(LB);
+    expect(albDimension(`arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/${LB}`)).toBe(LB);
+  });
+
+  it('is undefined for a Classic load balancer (a bare name) or a Network one', () => {
+    expect(albDimension('awseb-e-x-AWSEBLoa-1ABCDEF')).toBeUndefined();
+    expect(albDimension(`arn:aws:elasticloadbalancing:${REGION}:123456789012:loadbalancer/net/x/1`)).toBeUndefined();
+  });
+});
