@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/load.js';
-import { countCalls, readRunLog, ROOT, startBenchPhase, type BenchPhase, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
+import { countCalls, readRunLog, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
+import { startPhase, type PhaseSandbox } from '../test/helpers/sandbox-phase.js';
 
 interface Options {
   runs: number;
@@ -135,7 +136,7 @@ async function loadUntil(load: RunningLoad, what: string, done: (r: LoadReport) 
  * an answer, and stops once every client has answered `after` (the new version, or for a
  * refused deploy, any answer after the command).
  */
-async function underLoad(p: BenchPhase, rate: number, fn: () => Promise<RunOutcome>, afterOf?: (r: RunOutcome) => string | undefined): Promise<{ r: RunOutcome; report: LoadReport; loadStartedAt: number }> {
+async function underLoad(p: PhaseSandbox, rate: number, fn: () => Promise<RunOutcome>, afterOf?: (r: RunOutcome) => string | undefined): Promise<{ r: RunOutcome; report: LoadReport; loadStartedAt: number }> {
   const loadStartedAt = Date.now();
   const load = startLoad({ router: p.sandbox.router, host: p.host, rate, clients: CLIENTS, maxSeconds: 900 });
   let r: RunOutcome;
@@ -155,12 +156,12 @@ async function underLoad(p: BenchPhase, rate: number, fn: () => Promise<RunOutco
   return { r, report, loadStartedAt };
 }
 
-async function envs(p: BenchPhase): Promise<any[]> {
+async function envs(p: PhaseSandbox): Promise<any[]> {
   const r = await p.aws(['elasticbeanstalk', 'describe-environments', '--application-name', p.phase, '--no-include-deleted']);
   return (r.Environments as any[]).filter((e) => e.Status !== 'Terminated');
 }
 
-async function settled(p: BenchPhase): Promise<void> {
+async function settled(p: PhaseSandbox): Promise<void> {
   const end = Date.now() + 120_000;
   while (Date.now() < end) {
     const e = await envs(p);
@@ -173,7 +174,7 @@ async function settled(p: BenchPhase): Promise<void> {
 async function oneRun(i: number, o: Options): Promise<RunSample> {
   const phase = `bench${i + 1}`;
   const s: RunSample = { awsCallMs: 0, commands: {}, readyToServingMs: {}, loads: [] };
-  const p = await startBenchPhase(phase, DELAYS);
+  const p = await startPhase({ phase, delays: DELAYS });
   // What one aws invocation costs here, so the original's sequential calls can be priced
   // on this machine rather than quoted from another.
   const single: number[] = [];
@@ -192,18 +193,18 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
   };
   try {
     log(`run ${i + 1}: phase ${phase}, sandbox ${p.sandbox.endpoint}, router ${p.sandbox.router}`);
-    let r = await p.run(['create_vpc']);
+    let r = await p.runJson(['create_vpc']);
     record('create_vpc (empty phase)', r);
 
-    r = await p.run(['create_vpc']);
+    r = await p.runJson(['create_vpc']);
     record('create_vpc (re-run, complete phase)', r);
 
-    r = await p.run(['create_nova']);
+    r = await p.runJson(['create_nova']);
     record('create_nova (first)', r);
     s.readyToServingMs.first = r.json.readyToServingMs;
     const v1: string = r.json.versionLabel;
 
-    const daily = await underLoad(p, o.rate, () => p.run(['create_nova']), (r) => r.json?.versionLabel);
+    const daily = await underLoad(p, o.rate, () => p.runJson(['create_nova']), (r) => r.json?.versionLabel);
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
     const v2: string = daily.r.json.versionLabel;
@@ -231,7 +232,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const unhealthy = p.variant('unhealthy', (c) => {
       c.nova.ENVIRONMENT = { ...(c.nova.ENVIRONMENT ?? {}), NOVA_NO_ECHO_FILE: noEcho };
     });
-    const refused = await underLoad(p, o.rate, () => p.run(['create_nova'], unhealthy));
+    const refused = await underLoad(p, o.rate, () => p.runJson(['create_nova'], unhealthy));
     record('create_nova (refused: unhealthy, under load)', refused.r, 1);
     s.loads.push({
       scenario: 'refused create_nova',
@@ -243,7 +244,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     });
     await settled(p);
 
-    const rb = await underLoad(p, o.rate, () => p.run(['rollback']), () => v1);
+    const rb = await underLoad(p, o.rate, () => p.runJson(['rollback']), () => v1);
     record('rollback (under load)', rb.r);
     {
       const { recs } = callsOf(rb.r);
@@ -264,7 +265,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
 
     // The cleanup under load: the environment rolled away from (v2) goes once the DNS TTL has
     // passed since the rollback (rollback waits it out; the cleanup checks it again).
-    const cleanup = await underLoad(p, o.rate, () => p.run(['--grace-minutes', '0', 'terminate_eb_old_environment']));
+    const cleanup = await underLoad(p, o.rate, () => p.runJson(['--grace-minutes', '0', 'terminate_eb_old_environment']));
     record('terminate_eb_old_environment --grace-minutes 0', cleanup.r);
     s.loads.push({
       scenario: 'cleanup after the grace',
@@ -276,10 +277,10 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     });
     await settled(p);
 
-    r = await p.run(['terminate_nova']);
+    r = await p.runJson(['terminate_nova']);
     record('terminate_nova', r);
 
-    r = await p.run(['terminate_vpc']);
+    r = await p.runJson(['terminate_vpc']);
     record('terminate_vpc', r);
     return s;
   } finally {

@@ -18,20 +18,12 @@ export interface StartSandboxOptions {
   strict?: Partial<StrictOptions>;
 }
 
-/** main.js's flags for the strict settings given (seconds on the command line). */
+/**
+ * main.js's flag for the strict settings given: the fields as they are (ms, rates, lists),
+ * so they are converted once, at `./run sandbox start`, and a new field needs no flag here.
+ */
 export function strictArgs(strict: Partial<StrictOptions> = {}): string[] {
-  const args: string[] = [];
-  const seconds = (ms: number) => String(ms / 1000);
-  if (strict.natDelayMs !== undefined) args.push('--nat-delay', seconds(strict.natDelayMs));
-  if (strict.eniLingerMs !== undefined) args.push('--eni-linger', seconds(strict.eniLingerMs));
-  if (strict.iamDelayMs !== undefined) args.push('--iam-delay', seconds(strict.iamDelayMs));
-  if (strict.dnsTtlMs !== undefined) args.push('--dns-ttl', seconds(strict.dnsTtlMs));
-  if (strict.loseResponses !== undefined) args.push('--lose-responses', String(strict.loseResponses));
-  if (strict.takenCnames?.length) args.push('--taken-cnames', strict.takenCnames.join(','));
-  if (strict.launchHealthBlip) args.push('--launch-health-blip');
-  if (strict.metricsPeriodMs !== undefined) args.push('--metrics-period', seconds(strict.metricsPeriodMs));
-  if (strict.dnsIgnoreTtlClients?.length) args.push('--dns-ignore-ttl', strict.dnsIgnoreTtlClients.join(','));
-  return args;
+  return Object.keys(strict).length ? ['--strict', JSON.stringify(strict)] : [];
 }
 
 export interface StartedSandbox {

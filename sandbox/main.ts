@@ -1,7 +1,8 @@
 // The sandbox as a foreground process: `node dist/sandbox/main.js --port N --router-port N
 // --state-dir DIR [--fail-rate R] [--launch-ms N --swap-ms N --terminate-ms N --launch-timeout-ms N]
-// [--nat-delay S --eni-linger S --iam-delay S --dns-ttl S --lose-responses R --taken-cnames a,b
-// --launch-health-blip --metrics-period S --dns-ignore-ttl 127.0.0.5,...]`. The strict rules are always on; those flags tune them (seconds).
+// [--strict '{"natDelayMs":3000,"takenCnames":["a"]}']`. The strict rules are always on;
+// --strict tunes them, with StrictOptions' own fields and units (ms), as control.ts's
+// strictArgs writes it; `./run sandbox start` takes them as flags, in seconds.
 // Prints one JSON line {"endpoint","router","pid"} once it answers; SIGTERM/SIGINT end it
 // and every process it started.
 import { parseArgs } from 'node:util';
@@ -15,9 +16,12 @@ function number(value: string | undefined, name: string): number | undefined {
   return parsed;
 }
 
-/** Only the flags given: the rest keep their defaults. */
-function strictFrom(given: { [K in keyof StrictOptions]?: StrictOptions[K] }): Partial<StrictOptions> {
-  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<StrictOptions>;
+/** Only the fields given: the rest keep their defaults. */
+function strictFrom(json: string | undefined): Partial<StrictOptions> {
+  if (json === undefined) return {};
+  const given: unknown = JSON.parse(json);
+  if (!given || typeof given !== 'object' || Array.isArray(given)) throw new Error(`--strict takes a JSON object of StrictOptions, not '${json}'`);
+  return given as Partial<StrictOptions>;
 }
 
 async function main(): Promise<void> {
@@ -32,21 +36,9 @@ async function main(): Promise<void> {
       'swap-ms': { type: 'string' },
       'terminate-ms': { type: 'string' },
       'launch-timeout-ms': { type: 'string' },
-      'nat-delay': { type: 'string' },
-      'eni-linger': { type: 'string' },
-      'iam-delay': { type: 'string' },
-      'dns-ttl': { type: 'string' },
-      'lose-responses': { type: 'string' },
-      'taken-cnames': { type: 'string' },
-      'launch-health-blip': { type: 'boolean' },
-      'metrics-period': { type: 'string' },
-      'dns-ignore-ttl': { type: 'string' },
+      strict: { type: 'string' },
     },
   });
-  const seconds = (name: string) => {
-    const s = number(values[name as keyof typeof values] as string | undefined, name);
-    return s === undefined ? undefined : s * 1000;
-  };
   const stateDir = values['state-dir']!;
   const sandbox = await createSandbox({
     port: number(values.port, 'port')!,
@@ -60,17 +52,7 @@ async function main(): Promise<void> {
       terminateMs: number(values['terminate-ms'], 'terminate-ms'),
       launchTimeoutMs: number(values['launch-timeout-ms'], 'launch-timeout-ms'),
     },
-    strict: strictFrom({
-      natDelayMs: seconds('nat-delay'),
-      eniLingerMs: seconds('eni-linger'),
-      iamDelayMs: seconds('iam-delay'),
-      dnsTtlMs: seconds('dns-ttl'),
-      loseResponses: number(values['lose-responses'], 'lose-responses'),
-      takenCnames: values['taken-cnames']?.split(',').map((c) => c.trim()).filter(Boolean),
-      launchHealthBlip: values['launch-health-blip'],
-      metricsPeriodMs: seconds('metrics-period'),
-      dnsIgnoreTtlClients: values['dns-ignore-ttl']?.split(',').map((c) => c.trim()).filter(Boolean),
-    }),
+    strict: strictFrom(values.strict),
   });
   const info = { endpoint: sandbox.endpoint, router: sandbox.router, pid: process.pid };
   writeInfo(stateDir, info);

@@ -1,54 +1,24 @@
-import { XMLParser } from 'fast-xml-parser';
-import type { MotoClient } from '../moto-client.js';
+import { MotoError, type MotoClient } from '../moto-client.js';
 
 function dateOf(text: unknown): Date | undefined {
   const date = typeof text === 'string' ? new Date(text) : undefined;
   return date && !Number.isNaN(date.getTime()) ? date : undefined;
 }
 
-/** An error answered by moto, with its AWS code (e.g. NoSuchEntity). */
-export class MotoError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 /**
- * IAM and checked EC2 calls straight to moto, the way EB's control plane asks IAM whether an
- * instance profile and a service role exist. Kept beside the emulator (moto-client.ts belongs
- * to the front): it answers moto's error code instead of throwing its text.
+ * What EB's control plane asks IAM and EC2 before it acts: whether an instance profile, a
+ * service role, subnets, security groups, a VPC and a key pair exist. Each call is moto's
+ * answer or its error code (MotoClient.query), so a missing one is a value, not a failure.
  */
 export class MotoLookups {
-  private readonly parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'item' || name === 'member' });
-
-  constructor(private readonly moto: Pick<MotoClient, 'port' | 'region'>) {}
-
-  private async call(service: 'iam' | 'ec2', action: string, params: Record<string, string>): Promise<any> {
-    const region = service === 'iam' ? 'us-east-1' : this.moto.region;
-    const version = service === 'iam' ? '2010-05-08' : '2016-11-15';
-    const response = await fetch(`http://127.0.0.1:${this.moto.port}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `AWS4-HMAC-SHA256 Credential=sandbox/20250101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-      },
-      body: new URLSearchParams({ Action: action, Version: version, ...params }),
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
-      const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
-      throw new MotoError(code, message);
-    }
-    return this.parser.parse(text)[`${action}Response`];
-  }
+  constructor(private readonly moto: Pick<MotoClient, 'query'>) {}
 
   iam(action: string, params: Record<string, string>): Promise<any> {
-    return this.call('iam', action, params);
+    return this.moto.query('iam', action, params);
   }
 
   ec2(action: string, params: Record<string, string>): Promise<any> {
-    return this.call('ec2', action, params);
+    return this.moto.query('ec2', action, params);
   }
 
   /**

@@ -3,6 +3,7 @@
 // travel in DynamoDB's attribute-value JSON; these helpers turn plain records into it and back.
 import type { Ctx } from '../context.js';
 import { AwsCliError } from '../errors.js';
+import type { AwsCall } from './cli.js';
 import { TAG_ROLE } from './tags.js';
 
 export interface TableSpec {
@@ -59,6 +60,8 @@ export function isMissingTable(err: unknown): boolean {
 
 export type AttributeValue = { S: string } | { N: string } | { BOOL: boolean } | { L: AttributeValue[] };
 export type Item = Record<string, AttributeValue>;
+/** An item as DynamoDB answers it: whoever wrote it, its fields may be of any type or missing. */
+export type StoredItem = Record<string, { S?: string; N?: string; BOOL?: boolean; L?: unknown[] }>;
 export type Plain = string | number | boolean | string[];
 
 /** A flat record as an item; undefined fields are left out (DynamoDB has no "undefined"). */
@@ -84,4 +87,64 @@ export function fromItem(item: Record<string, Record<string, unknown>>): Record<
     else if (Array.isArray(v.L)) out[k] = (v.L as { S?: string }[]).map((x) => x.S ?? '');
   }
   return out;
+}
+
+/** A condition on the item a write finds, and the values it names (`:now`, `:me`). */
+export interface Condition {
+  expression: string;
+  values: Item;
+}
+
+/** The `--condition-expression` and `--expression-attribute-values` of a conditional write. */
+function conditionArgs(c: Condition | undefined, moreValues: Item = {}): string[] {
+  const values = { ...moreValues, ...c?.values };
+  return [
+    ...(c ? ['--condition-expression', c.expression] : []),
+    ...(Object.keys(values).length ? ['--expression-attribute-values', JSON.stringify(values)] : []),
+  ];
+}
+
+/** The item under `key`, read consistently (the newest write, not a replica's); undefined when there is none. */
+export async function getItem(call: AwsCall, table: string, key: Item): Promise<StoredItem | undefined> {
+  const r = await call<{ Item?: StoredItem }>(['dynamodb', 'get-item', '--table-name', table, '--key', JSON.stringify(key), '--consistent-read']);
+  return r.Item;
+}
+
+/**
+ * Write the item, if the condition holds for the one it replaces (ConditionalCheckFailedException
+ * when not). With `returnOld` the answer is the item it replaced, so a take-over needs no extra read.
+ */
+export async function putItem(call: AwsCall, table: string, item: Item, o: { condition?: Condition; returnOld?: boolean } = {}): Promise<StoredItem | undefined> {
+  const r = await call<{ Attributes?: StoredItem } | undefined>([
+    'dynamodb', 'put-item', '--table-name', table, '--item', JSON.stringify(item),
+    ...conditionArgs(o.condition),
+    ...(o.returnOld ? ['--return-values', 'ALL_OLD'] : []),
+  ]);
+  return r?.Attributes;
+}
+
+/** Set fields of the item under `key` (`update` names its values like the condition does). */
+export async function updateItem(call: AwsCall, table: string, key: Item, update: { expression: string; values: Item }, condition?: Condition): Promise<void> {
+  await call([
+    'dynamodb', 'update-item', '--table-name', table, '--key', JSON.stringify(key),
+    '--update-expression', update.expression,
+    ...conditionArgs(condition, update.values),
+  ]);
+}
+
+export async function deleteItem(call: AwsCall, table: string, key: Item, condition?: Condition): Promise<void> {
+  await call(['dynamodb', 'delete-item', '--table-name', table, '--key', JSON.stringify(key), ...conditionArgs(condition)]);
+}
+
+/** The newest `limit` items whose partition key `name` is `value` (a table sorted by time), newest first. */
+export async function queryNewest(call: AwsCall, table: string, partition: { name: string; value: string }, limit: number): Promise<StoredItem[]> {
+  const r = await call<{ Items?: StoredItem[] }>([
+    'dynamodb', 'query', '--table-name', table,
+    '--key-condition-expression', '#p = :p',
+    '--expression-attribute-names', JSON.stringify({ '#p': partition.name }),
+    '--expression-attribute-values', JSON.stringify({ ':p': { S: partition.value } }),
+    '--no-scan-index-forward',
+    '--max-items', String(limit),
+  ]);
+  return r.Items ?? [];
 }

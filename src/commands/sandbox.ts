@@ -70,6 +70,7 @@ export interface SandboxFlags {
   all?: boolean;
 }
 
+/** The strict settings given, converted once here (seconds to ms); the sandbox takes them as they are. */
 function strictFromFlags(opts: SandboxFlags) {
   const ms = (s: string | undefined) => (s === undefined ? undefined : Number(s) * 1000);
   const given = {

@@ -7,7 +7,8 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import type { RunLogRecord } from '../aws/cli.js';
-import { fromItem, isMissingTable, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
+import type { AwsCall } from '../aws/cli.js';
+import { fromItem, isMissingTable, putItem, queryNewest, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
 export const HISTORY_TABLE = 'johanna-history';
@@ -20,8 +21,11 @@ const TABLE: TableSpec = {
   what: 'the deploy-history table',
   purpose: 'history',
 };
-/** Ledger calls are bookkeeping, apart from the command's own work in the run log and counts. */
-const opts = { purpose: TABLE.purpose } as const;
+/**
+ * Ledger calls are bookkeeping, apart from the command's own work in the run log and counts;
+ * quiet at -v when they fail, as the callers handle a missing table.
+ */
+const historyCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: TABLE.purpose, expectFailure: true });
 
 export type Outcome = 'ok' | 'failed' | 'interrupted' | 'locked';
 
@@ -186,28 +190,15 @@ export function ciName(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 export async function appendRecord(ctx: Ctx, record: HistoryRecord): Promise<void> {
-  const item = JSON.stringify(toItem({ ...record }));
-  await withTable(ctx, TABLE, () =>
-    // Quiet at -v when the table is missing: withTable makes it and writes again.
-    ctx.aws.aws(['dynamodb', 'put-item', '--table-name', HISTORY_TABLE, '--item', item], { ...opts, expectFailure: true }),
-  );
+  // When the table is missing, withTable makes it and writes again.
+  await withTable(ctx, TABLE, () => putItem(historyCall(ctx), HISTORY_TABLE, toItem({ ...record })));
 }
 
 /** The phase's newest `limit` records, newest first; none when the table was never made. */
 export async function readHistory(ctx: Ctx, limit: number): Promise<HistoryRecord[]> {
   try {
-    const r = await ctx.aws.aws<{ Items?: Record<string, Record<string, unknown>>[] }>(
-      [
-        'dynamodb', 'query', '--table-name', HISTORY_TABLE,
-        '--key-condition-expression', '#p = :p',
-        '--expression-attribute-names', JSON.stringify({ '#p': 'phase' }),
-        '--expression-attribute-values', JSON.stringify({ ':p': { S: ctx.phase } }),
-        '--no-scan-index-forward',
-        '--max-items', String(limit),
-      ],
-      { ...opts, expectFailure: true },
-    );
-    return (r.Items ?? []).map((i) => fromItem(i) as unknown as HistoryRecord);
+    const items = await queryNewest(historyCall(ctx), HISTORY_TABLE, { name: TABLE.partitionKey, value: ctx.phase }, limit);
+    return items.map((i) => fromItem(i) as unknown as HistoryRecord);
   } catch (err) {
     if (isMissingTable(err)) return [];
     throw err;

@@ -5,7 +5,8 @@
 // commands take no lock. Lock calls are marked purpose "lock" in the run log, apart from
 // the command's own work.
 import { readFileSync } from 'node:fs';
-import { createTable, type TableSpec } from '../aws/dynamodb.js';
+import { createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TableSpec } from '../aws/dynamodb.js';
+import type { AwsCall } from '../aws/cli.js';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -44,30 +45,27 @@ export function isMalformed(l: LockItem | undefined): l is MalformedLock {
   return l !== undefined && 'malformed' in l;
 }
 
-type DynamoItem = Record<string, { S?: string; N?: string }>;
-
-const opts = { purpose: 'lock' } as const;
+/** Lock calls are bookkeeping (purpose "lock" in the run log), and each failure is expected: the caller reads it. */
+const lockCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 
 const isAwsCode = (err: unknown, code: string) => err instanceof AwsCliError && err.awsCode === code;
 
-function key(phase: string): string {
-  return JSON.stringify({ phase: { S: phase } });
+function key(phase: string): Item {
+  return { phase: { S: phase } };
 }
 
-function item(h: LockHolder): string {
-  return JSON.stringify({
-    phase: { S: h.phase },
-    holder: { S: h.holder },
-    ...(h.machine ? { machine: { S: h.machine } } : {}),
-    command: { S: h.command },
-    startedAt: { S: h.startedAt },
-    expiresAt: { N: String(h.expiresAt) },
-  });
+function item(h: LockHolder): Item {
+  const { phase, holder, machine, command, startedAt, expiresAt } = h;
+  return toItem({ phase, holder, machine: machine || undefined, command, startedAt, expiresAt });
 }
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The write's condition: the item still names this holder. */
+const namesHolder = (holder: string, name = ':me'): Condition => ({ expression: `holder = ${name}`, values: { [name]: { S: holder } } });
 
 /** The item as we write it, or what is wrong with it: a lock we cannot read is never "free". */
-function parseItem(phase: string, raw: DynamoItem): LockItem {
+function parseItem(phase: string, raw: StoredItem): LockItem {
   const text = (k: string) => (typeof raw[k]?.S === 'string' && raw[k].S !== '' ? raw[k].S : undefined);
   const expires = raw.expiresAt?.N !== undefined ? Number(raw.expiresAt.N) : NaN;
   const malformed = [
@@ -80,11 +78,8 @@ function parseItem(phase: string, raw: DynamoItem): LockItem {
 
 export async function readLock(ctx: Ctx): Promise<LockItem | undefined> {
   try {
-    const r = await ctx.aws.aws<{ Item?: DynamoItem }>(
-      ['dynamodb', 'get-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase), '--consistent-read'],
-      { ...opts, expectFailure: true },
-    );
-    return r.Item ? parseItem(ctx.phase, r.Item) : undefined;
+    const found = await getItem(lockCall(ctx), LOCK_TABLE, key(ctx.phase));
+    return found ? parseItem(ctx.phase, found) : undefined;
   } catch (err) {
     if (isAwsCode(err, 'ResourceNotFoundException')) return undefined;
     throw err;
@@ -95,7 +90,7 @@ export async function readLock(ctx: Ctx): Promise<LockItem | undefined> {
 export function clearLockCommand(ctx: Pick<Ctx, 'phase' | 'configFile'>, cwd = process.cwd()): string {
   const rel = path.relative(cwd, ctx.configFile);
   const file = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : ctx.configFile;
-  return ['./run', '-e', file, '--', 'aws', 'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase)].map(quoteForDisplay).join(' ');
+  return ['./run', '-e', file, '--', 'aws', 'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', JSON.stringify(key(ctx.phase))].map(quoteForDisplay).join(' ');
 }
 
 export function malformedLockError(ctx: Pick<Ctx, 'phase' | 'configFile'>, lock: MalformedLock): StateError {
@@ -138,18 +133,13 @@ type Attempt = { acquired: true } | { acquired: false; holder?: LockHolder };
 async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<Attempt> {
   // ALL_OLD answers with the item we replaced, so taking over an expired lock costs no extra read.
   const put = () =>
-    ctx.aws.aws<{ Attributes?: DynamoItem }>(
-      [
-        'dynamodb', 'put-item', '--table-name', LOCK_TABLE, '--item', item(me),
-        '--condition-expression', 'attribute_not_exists(phase) OR expiresAt < :now',
-        '--expression-attribute-values', JSON.stringify({ ':now': { N: String(Math.floor(Date.now() / 1000)) } }),
-        '--return-values', 'ALL_OLD',
-      ],
-      { ...opts, expectFailure: true },
-    );
-  let answer;
+    putItem(lockCall(ctx), LOCK_TABLE, item(me), {
+      condition: { expression: 'attribute_not_exists(phase) OR expiresAt < :now', values: { ':now': { N: String(nowSeconds()) } } },
+      returnOld: true,
+    });
+  let old;
   try {
-    answer = await put();
+    old = await put();
   } catch (err) {
     if (isAwsCode(err, CONDITION_FAILED)) return heldBy(ctx, me);
     if (!isAwsCode(err, 'ResourceNotFoundException')) throw err;
@@ -157,13 +147,12 @@ async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<Attempt> {
     // a run that raced us to it may hold the lock by now.
     await createTable(ctx, LOCK_TABLE_SPEC);
     try {
-      answer = await put();
+      old = await put();
     } catch (again) {
       if (isAwsCode(again, CONDITION_FAILED)) return heldBy(ctx, me);
       throw again;
     }
   }
-  const old = answer?.Attributes;
   if (old?.holder?.S) {
     ctx.log.warn(
       `took over an expired deploy lock from ${old.holder.S} (${old.command?.S ?? '?'}, since ${old.startedAt?.S ?? '?'})`,
@@ -224,14 +213,7 @@ export function isDeadHereHolder(holder: string, host = os.hostname()): boolean 
 
 /** Replace exactly that holder's item, so two runs racing for a dead one cannot both win. */
 async function takeOver(ctx: Ctx, me: LockHolder, dead: string): Promise<void> {
-  await ctx.aws.aws(
-    [
-      'dynamodb', 'put-item', '--table-name', LOCK_TABLE, '--item', item(me),
-      '--condition-expression', 'holder = :dead',
-      '--expression-attribute-values', JSON.stringify({ ':dead': { S: dead } }),
-    ],
-    { ...opts, expectFailure: true },
-  );
+  await putItem(lockCall(ctx), LOCK_TABLE, item(me), { condition: namesHolder(dead, ':dead') });
 }
 
 /**
@@ -267,17 +249,10 @@ class Lease {
   }
 
   private async renew(): Promise<void> {
-    const expiresAt = Math.floor(Date.now() / 1000) + this.ttlSeconds;
+    const expiresAt = nowSeconds() + this.ttlSeconds;
     try {
-      await this.ctx.aws.aws(
-        [
-          'dynamodb', 'update-item', '--table-name', LOCK_TABLE, '--key', key(this.me.phase),
-          '--update-expression', 'SET expiresAt = :expires',
-          '--condition-expression', 'holder = :me',
-          '--expression-attribute-values', JSON.stringify({ ':expires': { N: String(expiresAt) }, ':me': { S: this.me.holder } }),
-        ],
-        { ...opts, expectFailure: true },
-      );
+      const extend = { expression: 'SET expiresAt = :expires', values: { ':expires': { N: String(expiresAt) } } };
+      await updateItem(lockCall(this.ctx), LOCK_TABLE, key(this.me.phase), extend, namesHolder(this.me.holder));
       this.me.expiresAt = expiresAt;
       this.ctx.log.debug(`renewed the deploy lock until ${new Date(expiresAt * 1000).toISOString()}`);
     } catch (err) {
@@ -343,14 +318,7 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
 
 async function release(ctx: Ctx, me: LockHolder): Promise<void> {
   try {
-    await ctx.aws.aws(
-      [
-        'dynamodb', 'delete-item', '--table-name', LOCK_TABLE, '--key', key(ctx.phase),
-        '--condition-expression', 'holder = :me',
-        '--expression-attribute-values', JSON.stringify({ ':me': { S: me.holder } }),
-      ],
-      { ...opts, expectFailure: true },
-    );
+    await deleteItem(lockCall(ctx), LOCK_TABLE, key(ctx.phase), namesHolder(me.holder));
   } catch (err) {
     if (isAwsCode(err, CONDITION_FAILED)) {
       // A delete whose answer was lost and was retried finds nothing: released all the same.

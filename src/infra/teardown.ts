@@ -1,6 +1,8 @@
 // terminate_vpc's work: delete what carries this phase's tags, in dependency order, and
-// nothing else. Each delete treats "already gone" as done, so a killed run is finished by
-// the next one; whatever cannot be deleted is reported with the reason.
+// nothing else. Each kind's delete is its entry's in resources.ts; this file finds what
+// there is, runs the deletes as a graph and reports. Each delete treats "already gone" as
+// done, so a killed run is finished by the next one; whatever cannot be deleted is
+// reported with the reason.
 import * as ec2 from '../aws/ec2.js';
 import * as iam from '../aws/iam.js';
 import type { CallOptions } from '../aws/cli.js';
@@ -8,12 +10,12 @@ import { phaseFilters, TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
 import { AwsCliError, BlockedError, RecordedError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
-import { isOurs, phaseResources } from './discover.js';
-import { deleteEbApplication, ebApplication, ebEnvironments, ebTags } from './eb-application.js';
-import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames } from './names.js';
+import { phaseResources } from './discover.js';
+import { ebEnvironments } from './eb-application.js';
+import { IAM_ROLE_KEYS, ROLE, type IamNames, type IamRoleKey } from './names.js';
+import { DELETE_ORDER, type TeardownScope } from './resources.js';
 import { runGraph, type Task } from './run.js';
 import { pause, pollMs, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
-import { deleteApplicationVersionOf, listApplicationVersionsOf } from '../aws/eb.js';
 
 /** Answers that mean the thing is already gone (or, for detach/revoke, already undone). */
 const GONE = new Set([
@@ -102,48 +104,26 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   };
   const tasks: Task[] = [];
   const task: AddTask = (id, deps, run) => tasks.push({ id, deps, run: async () => void (await run()) });
-
-  // ---- the EB application: only with our tags ------------------------------------------
-  const account = roles.map((r) => r.Arn.split(':')[4]).find(Boolean);
-  task('eb-application', [], async () => {
-    let arn = account && `arn:aws:elasticbeanstalk:${d.region}:${account}:application/${d.applicationName}`;
-    if (!arn) {
-      const app = await ebApplication(call, d.applicationName);
-      if (!app) return;
-      arn = app.ApplicationArn ?? '';
-    }
-    const appTags = await ebTags(call, arn);
-    if (appTags === undefined) {
-      // No tags to read: gone, unless describe-applications still shows it, and then we
-      // cannot prove it ours, so it stays and is reported rather than passed over in silence.
-      if (account && (await ebApplication(call, d.applicationName))) {
-        out.left.push({ item: `EB application ${d.applicationName}`, reason: `its tags cannot be read (${arn} not found), so it is not provably ours` });
+  const t: TeardownScope = {
+    ctx, call, d, deadline, out, task, del, ids,
+    roleDetails: roles,
+    ourRoles: ourRolesForTeardown(d.iam, phase, roles, out),
+    keyPairs,
+    vpcs,
+    routeTables,
+  };
+  for (const kind of DELETE_ORDER.account) kind.delete?.(t);
+  if (vpcs.length > 0) {
+    // EB's instances must be gone first: their ENIs hold the subnets and security groups.
+    task('instances', [], async () => {
+      for (const vpc of vpcs) {
+        await waitUntil(ctx, deadline, `the instances in ${vpc} to terminate`, async () =>
+          (await ec2.describeLiveInstances(call, vpc, { purpose: 'poll' })).length === 0,
+        );
       }
-      return;
-    }
-    if (!isOurs(appTags, phase)) {
-      out.notOurs.push(`EB application ${d.applicationName} (no ${TAG_PHASE}=${phase} tag)`);
-      return;
-    }
-    // DeleteApplication leaves the versions' bundles in EB's S3 bucket (and billing): each
-    // version goes first, with its bundle (--delete-source-bundle).
-    const versions = await listApplicationVersionsOf(call, d.applicationName);
-    await Promise.all(
-      versions.map((v) => del(`application version ${v.VersionLabel} and its bundle`, (o) => deleteApplicationVersionOf(call, d.applicationName, v.VersionLabel, o), false)),
-    );
-    await del(`EB application ${d.applicationName}`, (o) => deleteEbApplication(call, d.applicationName, o), false);
-  });
-
-  // ---- IAM: the profile, then each role's policies, then the roles -------------------------
-  addIamTasks(d.iam, phase, roles, out, task, del, call);
-
-  // ---- the key pair ----------------------------------------------------------------------
-  for (const kp of keyPairs.filter((k) => isOurs(k.Tags, phase, ROLE.keyPair) && k.KeyPairId)) {
-    task(`key-pair:${kp.KeyPairId}`, [], () => del(`key pair ${kp.KeyName} (${kp.KeyPairId})`, (o) => ec2.deleteKeyPair(call, kp.KeyName, o)));
+    });
+    for (const kind of DELETE_ORDER.network) kind.delete?.(t);
   }
-
-  // ---- the network -----------------------------------------------------------------------
-  if (vpcs.length > 0) addNetworkTasks(ctx, call, deadline, phase, vpcs, routeTables, ids, task, del);
 
   const failures = await runGraph(tasks);
   for (const f of failures) {
@@ -156,87 +136,12 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   return out;
 }
 
-/** A failed delete that is already listed in `left`. */
+export type Del = (label: string, fn: (opts: CallOptions) => Promise<unknown>, retryDependency?: boolean) => Promise<void>;
+export type AddTask = (id: string, deps: string[], run: () => Promise<unknown>) => void;
 
-function addNetworkTasks(
-  ctx: Ctx,
-  call: ec2.AwsCall,
-  deadline: Deadline,
-  phase: string,
-  vpcs: string[],
-  routeTables: ec2.RouteTable[],
-  ids: (role: string) => string[],
-  task: AddTask,
-  del: Del,
-): void {
-  const subnets = SUBNET_KEYS.flatMap((k) => ids(ROLE.subnet(k)).map((id) => ({ id, label: `subnet eb_${k} ${id}` })));
-  const eips = ids(ROLE.natEip);
-  const nats = ids(ROLE.natGateway);
-  const sgPrivate = ids(ROLE.sgPrivate);
-  const sgPublic = ids(ROLE.sgPublic);
-  const publicRts = routeTables.filter((rt) => isOurs(rt.Tags, phase, ROLE.publicRouteTable));
-
-  // EB's instances must be gone first: their ENIs hold the subnets and security groups.
-  task('instances', [], async () => {
-    for (const vpc of vpcs) {
-      await waitUntil(ctx, deadline, `the instances in ${vpc} to terminate`, async () =>
-        (await ec2.describeLiveInstances(call, vpc, { purpose: 'poll' })).length === 0,
-      );
-    }
-  });
-  // One already gone answers NotFound (counted as done); any other error is reported, and
-  // what waits for the NAT gateways is not attempted rather than waited out to the deadline.
-  for (const id of nats) task(`nat:${id}`, ['instances'], () => del(`NAT gateway ${id} (delete requested)`, (o) => ec2.deleteNatGateway(call, id, o), false));
-  task('nat-gone', nats.map((id) => `nat:${id}`), async () => {
-    if (nats.length === 0) return;
-    await waitUntil(ctx, deadline, `NAT gateway ${nats.join(', ')} to be deleted`, async () => {
-      const now = await ec2.describeNatGateways(call, [`Name=nat-gateway-id,Values=${nats.join(',')}`], { purpose: 'poll' });
-      return now.every((n) => n.State === 'deleted');
-    });
-  });
-  // Our Elastic IP is released only once ITS NAT gateway has let go of it.
-  for (const id of eips) task(`eip:${id}`, ['nat-gone'], () => del(`Elastic IP ${id}`, (o) => ec2.releaseAddress(call, id, o), false));
-  // Only eb_public's rule that names eb_private blocks deleting eb_private first; after
-  // that, nothing references eb_public any more.
-  // describe-tags may name groups deleted earlier (moto keeps their tags): one revoke per
-  // pair, so a stale id cannot spoil the real one.
-  const revokes: string[] = [];
-  for (const pub of sgPublic) {
-    for (const priv of sgPrivate) {
-      revokes.push(`revoke:${pub}:${priv}`);
-      task(`revoke:${pub}:${priv}`, ['instances'], () =>
-        del(`${pub}'s rule for ${priv}`, (o) => ec2.revokeIngress(call, pub, [{ IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: priv }] }], o), false),
-      );
-    }
-  }
-  for (const id of sgPrivate) task(`sg:${id}`, ['instances', ...revokes], () => del(`security group eb_private ${id}`, (o) => ec2.deleteSecurityGroup(call, id, o)));
-  for (const id of sgPublic) task(`sg:${id}`, ['instances', ...sgPrivate.map((p) => `sg:${p}`)], () => del(`security group eb_public ${id}`, (o) => ec2.deleteSecurityGroup(call, id, o)));
-  // A subnet takes its route-table association with it, so the public table goes after
-  // the subnets it serves, with no disassociate calls.
-  for (const rt of publicRts) {
-    const served = (rt.Associations ?? []).filter((a) => !a.Main && a.SubnetId).map((a) => `subnet:${a.SubnetId}`);
-    const known = served.filter((t) => subnets.some((s) => `subnet:${s.id}` === t));
-    task(`rt:${rt.RouteTableId}`, known, () => del(`public route table ${rt.RouteTableId}`, (o) => ec2.deleteRouteTable(call, rt.RouteTableId, o)));
-  }
-  for (const s of subnets) task(`subnet:${s.id}`, ['instances', 'nat-gone'], () => del(s.label, (o) => ec2.deleteSubnet(call, s.id, o)));
-  // A gateway detaches only once no public address is mapped in the VPC (the NAT's EIP).
-  for (const id of ids(ROLE.internetGateway)) {
-    task(`igw-detach:${id}`, ['nat-gone', ...eips.map((e) => `eip:${e}`)], async () => {
-      for (const vpc of vpcs) await del(`internet gateway ${id} attachment to ${vpc}`, (o) => ec2.detachInternetGateway(call, id, vpc, o));
-    });
-    task(`igw:${id}`, [`igw-detach:${id}`], () => del(`internet gateway ${id}`, (o) => ec2.deleteInternetGateway(call, id, o)));
-  }
-  const before = ['subnet:', 'rt:', 'igw:', 'sg:'];
-  const deps = (all: string[]) => all.filter((t) => before.some((b) => t.startsWith(b)));
-  const known = [...subnets.map((s) => `subnet:${s.id}`), ...publicRts.map((rt) => `rt:${rt.RouteTableId}`), ...ids(ROLE.internetGateway).map((i) => `igw:${i}`), ...[...sgPrivate, ...sgPublic].map((g) => `sg:${g}`)];
-  for (const id of vpcs) task(`vpc:${id}`, deps(known), () => del(`VPC ${id}`, (o) => ec2.deleteVpc(call, id, o)));
-}
-
-type Del = (label: string, fn: (opts: CallOptions) => Promise<unknown>, retryDependency?: boolean) => Promise<void>;
-type AddTask = (id: string, deps: string[], run: () => Promise<unknown>) => void;
-
-function addIamTasks(names: IamNames, phase: string, details: iam.RoleDetail[], out: TeardownResult, task: AddTask, del: Del, call: ec2.AwsCall): void {
-  const mine = new Map<string, iam.RoleDetail>();
+/** Our roles: by name, under our path, and (where IAM shows tags) with our phase tag; others are reported as not ours. */
+function ourRolesForTeardown(names: IamNames, phase: string, details: iam.RoleDetail[], out: TeardownResult): Map<IamRoleKey, iam.RoleDetail> {
+  const mine = new Map<IamRoleKey, iam.RoleDetail>();
   for (const key of IAM_ROLE_KEYS) {
     const d = details.find((r) => r.RoleName === names.roles[key]);
     if (!d) continue;
@@ -244,32 +149,5 @@ function addIamTasks(names: IamNames, phase: string, details: iam.RoleDetail[], 
     if (ours) mine.set(key, d);
     else out.notOurs.push(`IAM role ${d.RoleName} (path ${d.Path})`);
   }
-  const ec2Role = mine.get('ec2');
-  if (ec2Role) {
-    task('instance-profile', [], async () => {
-      let profile: { Path: string; Roles?: { RoleName: string }[]; Tags?: unknown } | undefined = ec2Role.InstanceProfileList?.find((p) => p.InstanceProfileName === names.instanceProfile);
-      // A run killed between creating the profile and adding the role left it empty:
-      // it is not in the role's list, so look it up by name.
-      // Only NoSuchEntity means "not there"; any other error (AccessDenied, throttling) is reported.
-      if (!profile) profile = await iam.getInstanceProfileIfAny(call, names.instanceProfile);
-      if (!profile) return;
-      if (profile.Path !== names.path) {
-        out.notOurs.push(`instance profile ${names.instanceProfile} (path ${profile.Path})`);
-        return;
-      }
-      for (const r of profile.Roles ?? []) {
-        await del(`role ${r.RoleName} in instance profile ${names.instanceProfile}`, (o) => iam.removeRoleFromInstanceProfile(call, names.instanceProfile, r.RoleName, o));
-      }
-      await del(`instance profile ${names.instanceProfile}`, (o) => iam.deleteInstanceProfile(call, names.instanceProfile, o));
-    });
-  }
-  for (const [key, d] of mine) {
-    task(`role:${key}`, key === 'ec2' ? ['instance-profile'] : [], async () => {
-      await Promise.all([
-        ...(d.RolePolicyList ?? []).map((p) => del(`inline policy ${p.PolicyName} of ${d.RoleName}`, (o) => iam.deleteRolePolicy(call, d.RoleName, p.PolicyName, o))),
-        ...(d.AttachedManagedPolicies ?? []).map((p) => del(`managed policy ${p.PolicyName} from ${d.RoleName}`, (o) => iam.detachRolePolicy(call, d.RoleName, p.PolicyArn, o))),
-      ]);
-      await del(`IAM role ${d.RoleName}`, (o) => iam.deleteRole(call, d.RoleName, o));
-    });
-  }
+  return mine;
 }

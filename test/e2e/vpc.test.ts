@@ -13,21 +13,21 @@ import {
   RUN,
   runCli,
   runLogOf,
-  startTestSandbox,
   workCalls,
-  writePhaseConfig,
-  type TestSandbox,
 } from '../helpers/phase.js';
+import { startPhase, type PhaseSandbox } from '../helpers/sandbox-phase.js';
 
-let sb: TestSandbox;
+let p: PhaseSandbox;
+let sb: PhaseSandbox['sandbox'];
 beforeAll(async () => {
-  sb = await startTestSandbox();
+  p = await startPhase();
+  sb = p.sandbox;
 }, 60_000);
 afterAll(async () => {
-  await sb?.close();
+  await p?.close();
 });
 
-const cfg = (phase: string, octet: number) => writePhaseConfig({ phase, octet, endpoint: sb.endpoint, router: sb.router });
+const cfg = (phase: string, octet: number) => p.phaseConfig(phase, octet);
 const tagFilter = (phase: string) => `Name=tag:johanna:phase,Values=${phase}`;
 
 const aws = (args: string[]) => awsJson(sb.endpoint, args);
@@ -161,7 +161,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
   }, 240_000);
 
   it('refuses a changed AWS_VPC_EB while the old VPC exists: exit 2, both CIDRs named, nothing changed', async () => {
-    const moved = writePhaseConfig({ phase, octet: 239, endpoint: sb.endpoint, router: sb.router });
+    const moved = p.phaseConfig(phase, 239);
     const r = await runCli(['-e', moved, '-f', '--json', 'create_vpc']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('common.AWS_VPC_EB');

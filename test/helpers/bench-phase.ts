@@ -1,12 +1,9 @@
-// A phase in a sandbox of its own, for the bench: the built ./run against it, the real aws
-// CLI, and the run logs. The other test helpers build on the same pieces: the root, the aws
-// environment, a phase's config and the run-log readers live here once. test/helpers/ is
-// compiled into dist/ with the bench (tsconfig.json), so the bench runs them built.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+// The pieces every test helper and the bench share, here once: the root, the aws
+// environment, a phase's config, a timed run's outcome, and the run-log readers and counts.
+// (sandbox-phase.ts starts the sandbox.) test/helpers/ is compiled into dist/ with the
+// bench (tsconfig.json), so the bench runs them built.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
-import { createSandbox, type Sandbox, type SandboxDelays } from '../../sandbox/server.js';
 
 /** The repository root: the folder holding `run`, from test/helpers/ or dist/test/helpers/. */
 export function findRoot(from = import.meta.dirname): string {
@@ -29,20 +26,6 @@ export interface RunOutcome {
   wallMs: number;
   startedAt: number;
   json?: any;
-}
-
-export interface BenchPhase {
-  phase: string;
-  sandbox: Sandbox;
-  config: any;
-  configFile: string;
-  host: string;
-  dir: string;
-  run(args: string[], configFile?: string): Promise<RunOutcome>;
-  aws<T = any>(args: string[]): Promise<T>;
-  /** A copy of the config with changes, as a file of its own. */
-  variant(name: string, edit: (c: any) => void): string;
-  close(): Promise<void>;
 }
 
 export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
@@ -94,56 +77,6 @@ export function sandboxPhaseConfig(o: PhaseConfigOptions): any {
   // so a window covers two periods and a late datapoint still lands in it.
   config.nova.DRAIN_QUIET_MINUTES = 0.05;
   return config;
-}
-
-export async function startBenchPhase(phase: string, delays: SandboxDelays, failRate = 0): Promise<BenchPhase> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
-  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate, delays, strict: { metricsPeriodMs: TEST_METRICS_PERIOD_MS } });
-  const config = sandboxPhaseConfig({ phase, endpoint: sandbox.endpoint, router: sandbox.router });
-  const configFile = path.join(dir, 'env.json');
-  writeFileSync(configFile, JSON.stringify(config, null, 2));
-  return {
-    phase,
-    sandbox,
-    config,
-    configFile,
-    dir,
-    host: config.common.HOST_NOVA,
-    async run(args, file = configFile) {
-      const startedAt = Date.now();
-      const r = await execa(RUN, ['-e', file, '-f', '--json', ...args], {
-        cwd: ROOT,
-        reject: false,
-        stdin: 'ignore',
-        env: { ...process.env, NO_COLOR: '1' },
-        timeout: 30 * 60_000,
-      });
-      const wallMs = Date.now() - startedAt;
-      let json: any;
-      try {
-        json = JSON.parse(r.stdout);
-      } catch {
-        json = undefined;
-      }
-      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, wallMs, startedAt, json };
-    },
-    async aws(args) {
-      const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(sandbox.endpoint), reject: false });
-      if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout.trim() ? JSON.parse(r.stdout) : {};
-    },
-    variant(name, edit) {
-      const c = structuredClone(config);
-      edit(c);
-      const f = path.join(dir, `${name}.json`);
-      writeFileSync(f, JSON.stringify(c, null, 2));
-      return f;
-    },
-    async close() {
-      await sandbox.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 export interface RunLogRecord {

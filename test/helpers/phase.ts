@@ -1,49 +1,12 @@
-// Shared e2e helpers: a sandbox on free ports, a temp config for one sandbox phase, the
-// built ./run, the aws CLI pointed at the sandbox, and the run log of a command.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+// Shared e2e helpers: the built ./run run directly, the aws CLI pointed at a sandbox, and
+// the run log of a command. The sandbox and its phases start with sandbox-phase.ts's startPhase.
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig } from './bench-phase.js';
+import { awsEnv, readRunLog, ROOT, RUN } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
-
-export interface TestSandbox extends Sandbox {
-  stateDir: string;
-}
-
-/** The whole sandbox (moto + EB emulator) on free loopback ports, in this process. */
-export async function startTestSandbox(): Promise<TestSandbox> {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'johanna-e2e-sandbox-'));
-  const s = await createSandbox({ port: 0, routerPort: 0, stateDir });
-  return {
-    ...s,
-    stateDir,
-    close: async () => {
-      await s.close();
-      rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}
-
-export interface PhaseOptions {
-  phase: string;
-  endpoint: string;
-  router: string;
-  /** Second octet of the phase's 10.x.0.0/16 (default 210). */
-  octet?: number;
-}
-
-/** env.sandbox.json adapted to one phase, written to a temp dir; returns the file's path. */
-export function writePhaseConfig(o: PhaseOptions): string {
-  const config = sandboxPhaseConfig({ ...o, octet: o.octet ?? 210 });
-  const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-e2e-${o.phase}-`));
-  const file = path.join(dir, 'env.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
-  return file;
-}
 
 export interface CliResult {
   code: number;

@@ -1,13 +1,13 @@
-// What an e2e test of a phase needs: its own sandbox on free loopback ports, a config
-// file for a phase in it, the built ./run, the real aws CLI, and the run log.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// The one way tests and the bench start a sandbox: a phase in a sandbox of its own on free
+// loopback ports, with its config file, the built ./run, the real aws CLI, and the run log.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../sandbox/server.js';
 import { httpGet } from '../../src/deploy/probe.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS } from './bench-phase.js';
+import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
@@ -23,11 +23,19 @@ export interface RunResult {
 export interface PhaseSandbox {
   sandbox: Sandbox;
   phase: string;
+  /** The temp folder of the sandbox's state and the config files; removed by close(). */
+  dir: string;
   configFile: string;
   config: any;
   host: string;
-  /** `./run -e <config> <args>`; never rejects. */
-  run(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
+  /** `./run -e <config> <args>` (the phase's config unless another is given); never rejects. */
+  run(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; configFile?: string }): Promise<RunResult>;
+  /** `./run -e <config> -f --json <args>`, timed, its JSON parsed: what the bench measures. */
+  runJson(args: string[], configFile?: string): Promise<RunOutcome>;
+  /** A copy of the config with changes, as a file of its own. */
+  variant(name: string, edit: (c: any) => void): string;
+  /** Another phase's config in this sandbox: its own names and its VPC at 10.<octet>.0.0/16. */
+  phaseConfig(phase: string, octet: number): string;
   /** The real aws CLI against this sandbox; parsed JSON. */
   aws<T = any>(args: string[]): Promise<T>;
   /** The application's environments that are not Terminated. */
@@ -38,7 +46,10 @@ export interface PhaseSandbox {
 }
 
 export interface PhaseOptions {
-  phase: string;
+  /** The phase of configFile (default e2e); phaseConfig() writes others for the same sandbox. */
+  phase?: string;
+  /** Second octet of the phase's 10.x.0.0/16 (default: env.sandbox.json's). */
+  octet?: number;
   failRate?: number;
   delays?: SandboxDelays;
   /** Tunes the strict rules (delays, faults); unset fields keep the sandbox's defaults. */
@@ -47,36 +58,61 @@ export interface PhaseOptions {
   edit?: (c: any) => void;
 }
 
-export async function startPhase(o: PhaseOptions): Promise<PhaseSandbox> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${o.phase}-`));
+export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
+  const phase = o.phase ?? 'e2e';
+  const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
   const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: { metricsPeriodMs: TEST_METRICS_PERIOD_MS, ...o.strict } });
-  const config = sandboxPhaseConfig({ phase: o.phase, endpoint: sandbox.endpoint, router: sandbox.router });
+  const write = (name: string, c: any) => {
+    const file = path.join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(c, null, 2));
+    return file;
+  };
+  const config = sandboxPhaseConfig({ phase, octet: o.octet, endpoint: sandbox.endpoint, router: sandbox.router });
   o.edit?.(config);
-  const configFile = path.join(dir, 'env.json');
-  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const configFile = write('env', config);
   const aws = async (args: string[]): Promise<any> => {
     const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(sandbox.endpoint), reject: false });
     if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
     return r.stdout.trim() ? JSON.parse(r.stdout) : {};
   };
+  const run: PhaseSandbox['run'] = async (args, opts = {}) => {
+    const sub = execa(RUN, ['-e', opts.configFile ?? configFile, ...args], {
+      cwd: ROOT,
+      reject: false,
+      input: opts.input,
+      stdin: opts.input === undefined ? 'ignore' : undefined,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      timeout: opts.timeoutMs ?? 600_000,
+    });
+    const r = await sub;
+    return { pid: sub.pid, exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
   return {
     sandbox,
-    phase: o.phase,
+    phase,
+    dir,
     configFile,
     config,
     host: config.common.HOST_NOVA,
-    run: async (args, opts = {}) => {
-      const sub = execa(RUN, ['-e', configFile, ...args], {
-        cwd: ROOT,
-        reject: false,
-        input: opts.input,
-        stdin: opts.input === undefined ? 'ignore' : undefined,
-        env: { ...process.env, NO_COLOR: '1', ...opts.env },
-        timeout: opts.timeoutMs ?? 600_000,
-      });
-      const r = await sub;
-      return { pid: sub.pid, exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+    run,
+    runJson: async (args, file = configFile) => {
+      const startedAt = Date.now();
+      const r = await run(['-f', '--json', ...args], { configFile: file, timeoutMs: 30 * 60_000 });
+      const wallMs = Date.now() - startedAt;
+      let json: any;
+      try {
+        json = JSON.parse(r.stdout);
+      } catch {
+        json = undefined;
+      }
+      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, wallMs, startedAt, json };
     },
+    variant: (name, change) => {
+      const c = structuredClone(config);
+      change(c);
+      return write(name, c);
+    },
+    phaseConfig: (other, octet) => write(`${other}-${octet}`, sandboxPhaseConfig({ phase: other, octet, endpoint: sandbox.endpoint, router: sandbox.router })),
     envs: async () => {
       const r = await aws(['elasticbeanstalk', 'describe-environments', '--application-name', config.elasticbeanstalk.APPLICATION_NAME, '--no-include-deleted']);
       return r.Environments.filter((e: any) => e.Status !== 'Terminated');
