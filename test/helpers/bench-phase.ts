@@ -50,10 +50,10 @@ export interface PhaseConfigOptions {
   octet?: number;
 }
 
-/** env.sandbox.json made into one phase's config in a given sandbox. */
 /** How often a test sandbox publishes each load balancer's RequestCount (AWS: 60 s). */
 export const TEST_METRICS_PERIOD_MS = 1000;
 
+/** env.sandbox.json made into one phase's config in a given sandbox. */
 export function sandboxPhaseConfig(o: PhaseConfigOptions): any {
   const config = JSON.parse(readFileSync(path.join(ROOT, 'env.sandbox.json'), 'utf8'));
   const region = config.aws.AWS_DEFAULT_REGION;
