@@ -52,7 +52,9 @@ const COMMANDS = [
   'create_nova (daily, under load)',
   'create_nova (refused: unhealthy, under load)',
   'rollback (under load)',
-  'terminate_eb_old_environment --grace-minutes 0',
+  'terminate_eb_old_environment --grace-minutes 0 (drain-aware)',
+  'create_nova --hold',
+  'promote (under load)',
   'terminate_nova',
   'terminate_vpc',
 ] as const;
@@ -97,6 +99,26 @@ function callsOf(r: RunOutcome): { calls: CallCounts; recs: RunLogRecord[] } {
   const file = r.json?.runLog;
   const recs = file && existsSync(file) ? readRunLog(file) : [];
   return { calls: countCalls(recs), recs };
+}
+
+/** The zero-downtime figures of one command run under load: when the answers switched version, against the command's start, the new environment's Ready and the swap call. */
+function loadSample(scenario: string, run: number, u: { r: RunOutcome; report: LoadReport; loadStartedAt: number }, versionsExpected: string[]): LoadSample {
+  const { recs } = callsOf(u.r);
+  const switchAt = u.report.switchedAtMs === undefined ? undefined : u.loadStartedAt + u.report.switchedAtMs;
+  const readyAt = readyAtFromRunLog(recs);
+  const swapAt = swapCallAt(recs);
+  const after = (t?: number) => (switchAt === undefined || t === undefined ? undefined : switchAt - t);
+  return {
+    scenario,
+    run,
+    report: u.report,
+    commandWallMs: u.r.wallMs,
+    exitCode: u.r.exitCode,
+    switchAfterStartMs: after(u.r.startedAt),
+    switchAfterReadyMs: after(readyAt),
+    switchAfterSwapCallMs: after(swapAt),
+    versionsExpected,
+  };
 }
 
 function must(r: RunOutcome, what: string, expected = 0): void {
@@ -208,23 +230,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
     const v2: string = daily.r.json.versionLabel;
-    {
-      const { recs } = callsOf(daily.r);
-      const switchAt = daily.report.switchedAtMs === undefined ? undefined : daily.loadStartedAt + daily.report.switchedAtMs;
-      const readyAt = readyAtFromRunLog(recs);
-      const swapAt = swapCallAt(recs);
-      s.loads.push({
-        scenario: 'daily create_nova',
-        run: i + 1,
-        report: daily.report,
-        commandWallMs: daily.r.wallMs,
-        exitCode: daily.r.exitCode,
-        switchAfterStartMs: switchAt === undefined ? undefined : switchAt - daily.r.startedAt,
-        switchAfterReadyMs: switchAt === undefined || readyAt === undefined ? undefined : switchAt - readyAt,
-        switchAfterSwapCallMs: switchAt === undefined || swapAt === undefined ? undefined : switchAt - swapAt,
-        versionsExpected: [v1, v2],
-      });
-    }
+    s.loads.push(loadSample('daily create_nova', i + 1, daily, [v1, v2]));
 
     // A refused deploy: Nova answers 404 on /echo/, the environment goes Red; v2 keeps serving.
     const noEcho = path.join(p.dir, 'no_echo');
@@ -234,47 +240,28 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     });
     const refused = await underLoad(p, o.rate, () => p.runJson(['create_nova'], unhealthy));
     record('create_nova (refused: unhealthy, under load)', refused.r, 1);
-    s.loads.push({
-      scenario: 'refused create_nova',
-      run: i + 1,
-      report: refused.report,
-      commandWallMs: refused.r.wallMs,
-      exitCode: refused.r.exitCode,
-      versionsExpected: [v2],
-    });
+    s.loads.push(loadSample('refused create_nova', i + 1, refused, [v2]));
     await settled(p);
 
     const rb = await underLoad(p, o.rate, () => p.runJson(['rollback']), () => v1);
     record('rollback (under load)', rb.r);
-    {
-      const { recs } = callsOf(rb.r);
-      const switchAt = rb.report.switchedAtMs === undefined ? undefined : rb.loadStartedAt + rb.report.switchedAtMs;
-      const swapAt = swapCallAt(recs);
-      s.loads.push({
-        scenario: 'rollback',
-        run: i + 1,
-        report: rb.report,
-        commandWallMs: rb.r.wallMs,
-        exitCode: rb.r.exitCode,
-        switchAfterStartMs: switchAt === undefined ? undefined : switchAt - rb.r.startedAt,
-        switchAfterSwapCallMs: switchAt === undefined || swapAt === undefined ? undefined : switchAt - swapAt,
-        versionsExpected: [v2, v1],
-      });
-    }
+    s.loads.push(loadSample('rollback', i + 1, rb, [v2, v1]));
     await settled(p);
 
     // The cleanup under load: the environment rolled away from (v2) goes once the DNS TTL has
     // passed since the rollback (rollback waits it out; the cleanup checks it again).
     const cleanup = await underLoad(p, o.rate, () => p.runJson(['--grace-minutes', '0', 'terminate_eb_old_environment']));
-    record('terminate_eb_old_environment --grace-minutes 0', cleanup.r);
-    s.loads.push({
-      scenario: 'cleanup after the grace',
-      run: i + 1,
-      report: cleanup.report,
-      commandWallMs: cleanup.r.wallMs,
-      exitCode: cleanup.r.exitCode,
-      versionsExpected: [v1],
-    });
+    record('terminate_eb_old_environment --grace-minutes 0 (drain-aware)', cleanup.r);
+    s.loads.push(loadSample('cleanup after the grace', i + 1, cleanup, [v1]));
+    await settled(p);
+
+    // Hold and promote: the deploy up to the swap, then the swap with the deploy's checks.
+    r = await p.runJson(['create_nova', '--hold']);
+    record('create_nova --hold', r);
+    const v3: string = r.json.versionLabel;
+    const pr = await underLoad(p, o.rate, () => p.runJson(['promote']), () => v3);
+    record('promote (under load)', pr.r);
+    s.loads.push(loadSample('promote', i + 1, pr, [v1, v3]));
     await settled(p);
 
     r = await p.runJson(['terminate_nova']);
@@ -347,7 +334,7 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   L.push('');
   L.push(`${runs.length} run${runs.length === 1 ? '' : 's'}, each in a fresh sandbox (moto + EB emulator, delays ${JSON.stringify(DELAYS)}), real aws CLI v1. Wall time is \`./run\` end to end as a user sees it (node start-up included). Median and range over the runs. Total bench time ${sec(totalMs)} s.`);
   L.push('');
-  L.push('| command | wall median (s) | wall range (s) | aws calls total | mutating | lock | poll | other reads |');
+  L.push('| command | wall median (s) | wall range (s) | aws calls total | mutating | lock + history | poll | other reads |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const name of COMMANDS) {
     const xs = runs.map((r) => r.commands[name]).filter((x): x is CommandSample => !!x);
@@ -358,7 +345,7 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   }
   L.push('');
   const retries = runs.flatMap((r) => Object.values(r.commands)).reduce((n, c) => n + (c?.calls.retries ?? 0), 0);
-  L.push(`"mutating" excludes the deploy lock's calls (DynamoDB put-item/delete-item, shown under "lock"); "poll" are the wait loops' describe calls; "other reads" are the remaining read-only calls. Retried invocations (src/aws/cli.ts, attempt > 1) over all runs: ${retries}. The first create_vpc of each sandbox also creates the lock table (2 of its lock calls).`);
+  L.push(`"mutating" excludes the bookkeeping calls, shown under "lock + history": the deploy lock's (DynamoDB put-item/delete-item) and the deploy history's (one put-item a run); "poll" are the wait loops' describe calls; "other reads" are the remaining read-only calls. Retried invocations (src/aws/cli.ts, attempt > 1) over all runs: ${retries}. The first create_vpc of each sandbox also creates the lock and history tables (their describe-table/create-table calls are in its "lock + history").`);
   L.push('');
   const [rsm, rsr] = medRange(runs.map((r) => r.readyToServingMs.daily).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
   const [rfm, rfr] = medRange(runs.map((r) => r.readyToServingMs.first).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
