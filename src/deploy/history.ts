@@ -46,6 +46,8 @@ export interface HistoryRecord {
   versionLabel?: string;
   newEnvironment?: string;
   oldEnvironment?: string;
+  /** create_nova --hold: newEnvironment was made and held beside oldEnvironment, not swapped in. */
+  held?: boolean;
   gitHashJohanna?: string;
   gitHashNova?: string;
   probe?: string;
@@ -104,7 +106,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
+type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -128,6 +130,7 @@ export function factsFromResult(result: Record<string, unknown> | undefined): Fa
     versionLabel: str('versionLabel'),
     newEnvironment: str('newEnvironment', 'to'),
     oldEnvironment: str('oldEnvironment', 'from'),
+    held: parts.some((p) => p.held === true) || undefined,
     gitHashJohanna: str('gitHashJohanna'),
     gitHashNova: str('gitHashNova'),
     probe: probe === undefined ? undefined : typeof probe === 'string' ? probe : JSON.stringify(probe),
@@ -272,7 +275,7 @@ export function formatRecord(r: HistoryRecord): string {
     `${r.durationSeconds}s`,
   ];
   if (r.versionLabel) parts.push(r.versionLabel);
-  if (r.newEnvironment) parts.push(r.oldEnvironment ? `${r.newEnvironment} (was ${r.oldEnvironment})` : r.newEnvironment);
+  if (r.newEnvironment) parts.push(r.oldEnvironment ? `${r.newEnvironment} (${r.held ? 'held beside' : 'was'} ${r.oldEnvironment})` : r.newEnvironment);
   else if (r.oldEnvironment) parts.push(`was ${r.oldEnvironment}`);
   if (r.probe) parts.push(`probe ${r.probe}`);
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'} nova ${r.gitHashNova ?? '?'}`);

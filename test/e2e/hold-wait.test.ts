@@ -113,6 +113,10 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect(tags.ResourceTags).toContainEqual({ Key: 'johanna:held', Value: out.heldSince });
     expect(tags.ResourceTags).toContainEqual({ Key: 'johanna:phase', Value: PHASE }); // our ownership tags stay
     expect(slack.posts.at(-1)?.text).toMatch(/create_nova succeeded[\s\S]*held on its own CNAME/);
+    // The history says it was held beside the live one, not that it replaced it.
+    const [rec] = JSON.parse((await runOk(['--json', 'history', '-n', '1'])).stdout).records;
+    expect(rec).toMatchObject({ command: 'create_nova', outcome: 'ok', held: true, newEnvironment: held, oldEnvironment: first });
+    expect((await runOk(['history', '-n', '1'])).stdout).toContain(`${held} (held beside ${first})`);
   });
 
   it('status shows it held, with its version, CNAME and since when', async () => {

@@ -299,6 +299,11 @@ describe('reading the ledger', () => {
     expect(formatRecord(buildRecord(facts({ result: DEPLOY })))).toBe(
       '2026-11-27 04:00:00Z  create_nova  ok  exit 0  14.5s  app-261127_040000  nova-1764216000 (was nova-1764129600)  probe passed  git johanna abc1234 nova def5678  by deploy@cron1 in /opt/johanna',
     );
+    // create_nova --hold swapped nothing: its live environment is beside it, not replaced.
+    const held = buildRecord(facts({ result: { ...DEPLOY, held: true } }));
+    expect(held.held).toBe(true);
+    expect(formatRecord(held)).toContain('nova-1764216000 (held beside nova-1764129600)');
+    expect(buildRecord(facts({ result: DEPLOY })).held).toBeUndefined();
     expect(formatRecord(buildRecord(facts({ command: 'rollback', error: new JohannaError('no'), env: { CI: '1' } })))).toBe(
       '2026-11-27 04:00:00Z  rollback  failed  exit 1  14.5s  by deploy@cron1 (CI) in /opt/johanna  error: no',
     );
