@@ -117,7 +117,6 @@ export interface CleanupOptions {
   graceMinutes: number;
   quietMinutes: number;
   forceDrain?: boolean;
-  held?: Set<string>;
   spare?: Map<string, string>;
   /** Delete old application versions too (the command does; create_nova leaves it to the command). */
   pruneVersions?: boolean;
@@ -151,7 +150,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   // costs nothing more. A held one is never removed; tags that cannot be read count as held.
   const ageOnly = decide(envs, events, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
   const heldTags = await readHeldTags(ctx, envs.filter((e) => ageOnly.some((d) => d.environment === e.EnvironmentName)), main, { unreadableIsHeld: true });
-  const held = new Set([...(o.held ?? []), ...heldNames(envs, events, heldTags, main)]);
+  const held = heldNames(envs, events, heldTags, main);
   const base = { held, spare: o.spare };
   const candidates = ageOnly.filter((d) => !held.has(d.environment));
   const traffic = new Map<string, Traffic>();
