@@ -37,6 +37,11 @@ export function byAgeNewestFirst(envs: Environment[]): Environment[] {
   return [...envs].sort((a, b) => (envTimestamp(b.EnvironmentName) ?? 0) - (envTimestamp(a.EnvironmentName) ?? 0));
 }
 
+/** EB's event of a completed CNAME swap that names `name` (either side of it). */
+function isSwapOf(name: string, e: Pick<EbEvent, 'Message'>): boolean {
+  return /Completed swapping CNAMEs/i.test(e.Message) && e.Message.includes(`'${name}'`);
+}
+
 /**
  * When `env` last lost the main CNAME: the newest "Completed swapping CNAMEs" event that
  * names it while it does not hold the main CNAME. Falls back to the timestamp at the end
@@ -44,7 +49,7 @@ export function byAgeNewestFirst(envs: Environment[]): Environment[] {
  */
 export function lostMainAt(env: Environment, events: EbEvent[]): { at: Date; source: 'swap event' | 'cname timestamp' } | undefined {
   const swaps = events
-    .filter((e) => /Completed swapping CNAMEs/i.test(e.Message) && e.Message.includes(`'${env.EnvironmentName}'`))
+    .filter((e) => isSwapOf(env.EnvironmentName, e))
     .sort((a, b) => Date.parse(b.EventDate) - Date.parse(a.EventDate));
   if (swaps.length) return { at: new Date(swaps[0].EventDate), source: 'swap event' };
   const m = /-(\d{9,11})\./.exec(env.CNAME ?? '');
@@ -156,7 +161,7 @@ export interface Held {
 
 /** Whether EB's events record a completed CNAME swap naming `name`. */
 export function everSwapped(name: string, events: Pick<EbEvent, 'Message'>[]): boolean {
-  return events.some((e) => /Completed swapping CNAMEs/i.test(e.Message) && e.Message.includes(`'${name}'`));
+  return events.some((e) => isSwapOf(name, e));
 }
 
 /**
