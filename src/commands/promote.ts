@@ -3,14 +3,13 @@
 // verify the main CNAME serves the held version, wait out the DNS TTL. Nothing is removed:
 // the environment it replaces stays as the previous one (rollback swaps back to it).
 import type { Ctx } from '../context.js';
-import { DeployError, StateError, VerifyError } from '../errors.js';
+import { StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
-import { runSmokeTest, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
+import { checkBeforeSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
 import { dnsTtlMs, findHeld, holderOfMain, mainCname, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
-import { pollMs } from '../time.js';
 import type { CommandResult } from './registry.js';
 
 /** The one held environment, or a StateError that says what to do. */
@@ -56,10 +55,11 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   ctx.log.info(`replacing ${replaced ? describeDeploy(replaced) : `${current.EnvironmentName} (${current.VersionLabel ?? '?'}; no record of its deploy in the history)`}`);
 
   // The daily deploy's checks, again: the held one may have changed since it was held.
-  const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, label, { times: 3, deadlineMs: 60_000, intervalMs: pollMs(ctx) });
-  if (!probe.ok) throw new DeployError(`${held.EnvironmentName} does not serve ${label} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`, `nothing was swapped; ${current.EnvironmentName} keeps serving. ./run discard removes the held one`);
-  ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${label} 3 times in a row`);
-  await runSmokeTest(ctx, own, 10 * 60_000);
+  await checkBeforeSwap(ctx, held.EnvironmentName, own, label, {
+    probeMs: 60_000,
+    smokeMs: 10 * 60_000,
+    hint: `nothing was swapped; ${current.EnvironmentName} keeps serving. ./run discard removes the held one`,
+  });
 
   ctx.log.step(`promote: ${held.EnvironmentName} (${label}) takes ${main} from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const ttlMs = await dnsTtlMs(ctx);

@@ -369,12 +369,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     );
     // 6. Probe the new environment itself, then the operator's smoke test.
     const own = ready.CNAME ?? cnameFor(ctx, c.cnamePrefix);
-    const probe = await probeUntilServing(ctx, own, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 3, deadlineMs: Math.min(60_000, left()), intervalMs: pollMs(ctx) });
-    if (!probe.ok) {
-      throw new DeployError(`${c.newName} does not serve ${c.versionLabel} at http://${own}${nova.HEALTH_CHECK_URL}: ${probe.last}`);
-    }
-    ctx.log.ok(`probe: http://${own}${nova.HEALTH_CHECK_URL} answered 200 with ${c.versionLabel} 3 times in a row`);
-    await runSmokeTest(ctx, own, left());
+    await checkBeforeSwap(ctx, c.newName, own, c.versionLabel, { probeMs: Math.min(60_000, left()), smokeMs: left() });
     if (pre.holdSince) {
       const revokeError = await revoke;
       if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
@@ -416,6 +411,18 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName);
     throw err;
   }
+}
+
+/**
+ * The checks before a swap, for the daily deploy and for promote: the environment's own
+ * CNAME answers 200 with `label` 3 times in a row, then the operator's smoke test passes.
+ */
+export async function checkBeforeSwap(ctx: Ctx, name: string, own: string, label: string, o: { probeMs: number; smokeMs: number; hint?: string }): Promise<void> {
+  const url = ctx.config.nova.HEALTH_CHECK_URL;
+  const probe = await probeUntilServing(ctx, own, url, label, { times: 3, deadlineMs: o.probeMs, intervalMs: pollMs(ctx) });
+  if (!probe.ok) throw new DeployError(`${name} does not serve ${label} at http://${own}${url}: ${probe.last}`, o.hint);
+  ctx.log.ok(`probe: http://${own}${url} answered 200 with ${label} 3 times in a row`);
+  await runSmokeTest(ctx, own, o.smokeMs);
 }
 
 /** Whether `name` is the environment this deploy made: our ownership tags and our version. */
@@ -557,7 +564,7 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
 }
 
 /** nova.SMOKE_TEST_COMMAND, run with the new environment's URL; a non-zero exit refuses the swap. */
-export async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
+async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
   const cmd = ctx.config.nova.SMOKE_TEST_COMMAND;
   if (!cmd) return;
   ctx.log.step(`smoke test: ${cmd}`);
