@@ -11,6 +11,7 @@ export class MotoError extends Error {
 const QUERY_APIS = {
   ec2: { version: '2016-11-15', region: undefined },
   iam: { version: '2010-05-08', region: 'us-east-1' },
+  monitoring: { version: '2010-08-01', region: undefined },
 } as const;
 
 /**
@@ -47,7 +48,7 @@ export class MotoClient {
   }
 
   /**
-   * One IAM or EC2 Query API call for a caller that acts on moto's answer: the parsed
+   * One IAM, EC2 or CloudWatch Query API call for a caller that acts on moto's answer: the parsed
    * `<XxxResponse>` body, or a MotoError with moto's error code (e.g. NoSuchEntity).
    */
   async query(service: keyof typeof QUERY_APIS, action: string, params: Record<string, string>): Promise<any> {

@@ -128,7 +128,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   // Its URLs point at the front, whose address is known once it listens (below).
   const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
-  const metrics = new RequestMetrics(store, moto.port, strict.metricsPeriodMs);
+  const metrics = new RequestMetrics(store, motoClient, strict.metricsPeriodMs);
   const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict, metrics);
 
   let endpoint = '';

@@ -11,6 +11,7 @@
 // - To describe-environment-health's ApplicationMetrics: the last 10 seconds (EB API
 //   reference, ApplicationMetrics: "usually 10 seconds").
 import type { EbStore, Environment } from './store.js';
+import type { MotoClient } from '../moto-client.js';
 
 const ACCOUNT_ID = '123456789012';
 
@@ -52,7 +53,7 @@ export class RequestMetrics {
 
   constructor(
     private readonly store: EbStore,
-    private readonly motoPort: number,
+    private readonly moto: Pick<MotoClient, 'query'>,
     private readonly periodMs: number,
   ) {}
 
@@ -117,9 +118,7 @@ export class RequestMetrics {
 
   /** PutMetricData to moto's CloudWatch, as the load balancer's own reporting does on AWS. */
   private async putRequestCount(dimension: string, count: number, at: Date): Promise<void> {
-    const body = new URLSearchParams({
-      Action: 'PutMetricData',
-      Version: '2010-08-01',
+    await this.moto.query('monitoring', 'PutMetricData', {
       Namespace: 'AWS/ApplicationELB',
       'MetricData.member.1.MetricName': 'RequestCount',
       'MetricData.member.1.Unit': 'Count',
@@ -128,16 +127,5 @@ export class RequestMetrics {
       'MetricData.member.1.Dimensions.member.1.Name': 'LoadBalancer',
       'MetricData.member.1.Dimensions.member.1.Value': dimension,
     });
-    const response = await fetch(`http://127.0.0.1:${this.motoPort}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        // moto reads only the service and region from the credential scope.
-        authorization: `AWS4-HMAC-SHA256 Credential=sandbox/20250101/${this.store.region}/monitoring/aws4_request, SignedHeaders=host, Signature=0`,
-      },
-      body,
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`CloudWatch PutMetricData failed: ${text}`);
   }
 }

@@ -1,6 +1,7 @@
 // The sandbox's load balancer figures (issue 14 item 2): ApplicationMetrics of the last 10 s,
 // the ALB's ARN and CloudWatch dimension, and resolvers that ignore the DNS TTL.
 import { describe, expect, it } from 'vitest';
+import { MotoClient } from '../../sandbox/moto-client.js';
 import { APPLICATION_METRICS_WINDOW_S, loadBalancerArn, loadBalancerDimension, RequestMetrics } from '../../sandbox/eb/request-metrics.js';
 import { DnsCache } from '../../sandbox/router.js';
 import { EbStore, type Environment } from '../../sandbox/eb/store.js';
@@ -10,7 +11,7 @@ const env = (over: Partial<Environment> = {}) =>
 
 describe('RequestMetrics.applicationMetrics', () => {
   it('counts the last 10 s only, with status classes in percent and the slowest requests in seconds', () => {
-    const m = new RequestMetrics(new EbStore('ap-northeast-2'), 1, 60_000);
+    const m = new RequestMetrics(new EbStore('ap-northeast-2'), new MotoClient(1, 'ap-northeast-2'), 60_000);
     const e = env();
     const now = 1_000_000;
     m.record(e, 200, 999, now - (APPLICATION_METRICS_WINDOW_S + 1) * 1000); // too old
@@ -22,7 +23,7 @@ describe('RequestMetrics.applicationMetrics', () => {
   });
 
   it('is a zero count with no request, and nothing else', () => {
-    expect(new RequestMetrics(new EbStore('ap-northeast-2'), 1, 60_000).applicationMetrics('e-none')).toEqual({ Duration: 10, RequestCount: 0 });
+    expect(new RequestMetrics(new EbStore('ap-northeast-2'), new MotoClient(1, 'ap-northeast-2'), 60_000).applicationMetrics('e-none')).toEqual({ Duration: 10, RequestCount: 0 });
   });
 });
 
