@@ -5,7 +5,7 @@ import type { Ctx } from '../context.js';
 import { InterruptedError } from '../errors.js';
 import { deployNova, type DeployResult } from '../deploy/blue-green.js';
 import type { CommandResult } from './registry.js';
-import { cleanupOldEnvironments, type CleanupResult } from './terminate-eb-old-environment.js';
+import { cleanupOldEnvironments, type CleanupResult } from '../deploy/cleanup.js';
 
 export async function createNova(ctx: Ctx): Promise<CommandResult> {
   const deployed = await deployNova(ctx);

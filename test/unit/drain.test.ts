@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EbEvent, Environment } from '../../src/aws/eb.js';
 import { albDimension } from '../../src/aws/cloudwatch.js';
-import { decide, describeTraffic, type Traffic } from '../../src/commands/terminate-eb-old-environment.js';
+import { decide, describeTraffic, type Traffic } from '../../src/deploy/cleanup.js';
 
 const REGION = 'ap-northeast-2';
 const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;

@@ -12,7 +12,7 @@ import {
   lostMainAt,
   pickSolutionStack,
 } from '../../src/deploy/environments.js';
-import { decide, KEEP_VERSIONS, versionsToPrune, type Traffic } from '../../src/commands/terminate-eb-old-environment.js';
+import { decide, KEEP_VERSIONS, versionsToPrune, type Traffic } from '../../src/deploy/cleanup.js';
 import { lastSwapPartner } from '../../src/commands/rollback.js';
 import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
 import { createApplicationVersion, terminateEnvironment } from '../../src/aws/eb.js';

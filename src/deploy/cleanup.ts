@@ -1,0 +1,217 @@
+// The cleanup's rules: which old environments may go (age, DNS TTL, held, traffic), and
+// the pruning of old application versions. Never the one holding the main CNAME, never a
+// held one, never one whose age or traffic we cannot establish (unless --force-drain); says
+// for each what it decided, why, and on which figures. EB allows 1,000 application versions
+// per account and region, and a daily deploy makes one a day, so old ones are pruned too.
+// Used by `terminate_eb_old_environment` and at the end of the daily `create_nova`.
+import type { Ctx } from '../context.js';
+import * as eb from '../aws/eb.js';
+import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
+import { dnsTtlMs, heldNames, readHeldTags, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
+
+/** The figures the traffic check decided on: requests on the load balancer in the window. */
+export interface Traffic {
+  /** The CloudWatch dimension, `app/<name>/<id>`; unset when the load balancer was not found. */
+  loadBalancer?: string;
+  /** Sum of RequestCount in the window (no datapoint counts as 0: an ALB publishes none without requests). */
+  requests?: number;
+  windowMinutes: number;
+  from: string;
+  to: string;
+  /** Why the traffic could not be read (no load balancer, CloudWatch refused): the environment is kept. */
+  problem?: string;
+}
+
+export interface Decision {
+  environment: string;
+  action: 'terminate' | 'keep';
+  reason: string;
+  /** The figures, when the traffic check ran; with --force-drain it does not, and `forced` is set. */
+  traffic?: Traffic;
+  forced?: boolean;
+}
+
+export interface DecideOptions {
+  /** Environments held by `create_nova --hold`: never removed by the cleanup. */
+  held?: Set<string>;
+  /** Others to spare, with the reason (create_nova spares the environment it just made). */
+  spare?: Map<string, string>;
+  /** Each candidate's traffic (see Traffic); a candidate without an entry is kept. */
+  traffic?: Map<string, Traffic>;
+  /** --force-drain: the grace period alone decides; the traffic check is skipped, and said so. */
+  forceDrain?: boolean;
+}
+
+/** `12 requests on app/awseb-AWSEB-x/1a2b in the last 5 min (14:02:10Z-14:07:10Z)`. */
+export function describeTraffic(t: Traffic): string {
+  const window = `in the last ${t.windowMinutes} min (${t.from.slice(11, 19)}Z-${t.to.slice(11, 19)}Z)`;
+  return `${t.requests} request${t.requests === 1 ? '' : 's'} on ${t.loadBalancer} ${window}`;
+}
+
+/**
+ * Which old environments may go. Never before the DNS TTL has passed since they lost the
+ * main CNAME, whatever the grace (even --grace-minutes 0): until then clients with a cached
+ * answer still reach them, and terminating breaks those requests (R12). Past the grace, only
+ * once their load balancer has served no request for the quiet window: clients that cache
+ * DNS beyond its TTL, or call the environment's own CNAME, still reach it. Without the
+ * figures (no load balancer, CloudWatch unreadable) it is kept; --force-drain skips the check.
+ */
+export function decide(envs: eb.Environment[], events: eb.EbEvent[], main: string, graceMinutes: number, now: Date, ttlMs = 0, o: DecideOptions = {}): Decision[] {
+  const live = holderOfMain(envs, main);
+  return envs
+    .filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated')
+    .map((e): Decision => {
+      const name = e.EnvironmentName;
+      const keep = (reason: string, traffic?: Traffic): Decision => ({ environment: name, action: 'keep', reason, ...(traffic ? { traffic } : {}) });
+      if (e === live) return keep(`holds the main CNAME ${main}`);
+      if (o.held?.has(name)) return keep('is held (create_nova --hold): promote or discard it');
+      const spared = o.spare?.get(name);
+      if (spared) return keep(spared);
+      if (e.Status !== 'Ready') return keep(`is ${e.Status}, not Ready`);
+      const lost = lostMainAt(e, events);
+      if (!lost) return keep('cannot establish when it stopped serving the main CNAME');
+      const minutes = (now.getTime() - lost.at.getTime()) / 60_000;
+      const since = `out of service since ${lost.at.toISOString()} (${lost.source}), ${Math.floor(minutes)} min ago`;
+      if (now.getTime() - lost.at.getTime() < ttlMs) {
+        return keep(`${since}; clients may still resolve ${main} to it until ${new Date(lost.at.getTime() + ttlMs).toISOString()} (DNS TTL ${ttlMs / 1000} s)`);
+      }
+      if (minutes < graceMinutes) return keep(`${since}; grace period is ${graceMinutes} min`);
+      const graceOver = `${since}; grace period ${graceMinutes} min is over`;
+      if (o.forceDrain) return { environment: name, action: 'terminate', reason: `${graceOver}; traffic not checked (--force-drain)`, forced: true };
+      const t = o.traffic?.get(name);
+      if (!t) return keep(`${graceOver}; its traffic was not read, so it stays (--force-drain removes it anyway)`);
+      if (t.problem || t.requests === undefined) return keep(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}; it stays (--force-drain removes it anyway)`, t);
+      if (t.requests > 0) return keep(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
+      return { environment: name, action: 'terminate', reason: `${graceOver}; drained: ${describeTraffic(t)}`, traffic: t };
+    });
+}
+
+/**
+ * The traffic of one environment over the quiet window ending `now`: the load balancer EB
+ * names for it, then CloudWatch's RequestCount of that load balancer. A failure to read
+ * either is a figure too (`problem`), never a guess of zero.
+ */
+export async function readTraffic(ctx: Ctx, environmentName: string, windowMinutes: number, now: Date): Promise<Traffic> {
+  const from = new Date(now.getTime() - windowMinutes * 60_000);
+  const base = { windowMinutes, from: from.toISOString(), to: now.toISOString() };
+  let names: string[];
+  try {
+    names = ((await eb.describeEnvironmentResources(ctx, environmentName)).LoadBalancers ?? []).map((l) => l.Name ?? '').filter(Boolean);
+  } catch (err) {
+    return { ...base, problem: `describe-environment-resources failed: ${(err as Error).message}` };
+  }
+  if (!names.length) return { ...base, problem: 'EB names no load balancer for it' };
+  const loadBalancer = names.map(albDimension).find((d): d is string => Boolean(d));
+  if (!loadBalancer) return { ...base, problem: `its load balancer ${names[0]} is not an Application Load Balancer, whose RequestCount this reads` };
+  try {
+    const r = await albRequestCount(ctx, loadBalancer, from, now);
+    return { ...base, loadBalancer, requests: r.requests };
+  } catch (err) {
+    return { ...base, loadBalancer, problem: `CloudWatch get-metric-statistics failed: ${(err as Error).message}` };
+  }
+}
+
+export interface CleanupOptions {
+  graceMinutes: number;
+  quietMinutes: number;
+  forceDrain?: boolean;
+  spare?: Map<string, string>;
+  /** Delete old application versions too (the command does; create_nova leaves it to the command). */
+  pruneVersions?: boolean;
+  /** Where each decision is printed: stdout as the result (the command), or stderr (create_nova, whose result is the deploy). */
+  print?: 'result' | 'info';
+}
+
+export interface CleanupResult {
+  graceMinutes: number;
+  drainQuietMinutes: number;
+  forceDrain: boolean;
+  decisions: Decision[];
+  terminated: string[];
+  prunedVersions?: string[];
+  /** Environments EB would not terminate, with its message. */
+  failed: string[];
+}
+
+/**
+ * The cleanup itself: decide by age, read the traffic of those past the grace (unless
+ * --force-drain), decide again with the figures, terminate. One environment EB will not
+ * terminate must not spare the others: each is tried, the failures are returned together.
+ */
+export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
+  const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
+  const [envs, events, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), eb.describeEvents(ctx, app, { maxRecords: 1000 }), dnsTtlMs(ctx)]);
+  const now = new Date();
+  const main = mainCname(ctx);
+  // Those the age rules alone would remove (what --force-drain would take): only their tags
+  // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
+  // costs nothing more. A held one is never removed; tags that cannot be read count as held.
+  const ageOnly = decide(envs, events, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
+  const heldTags = await readHeldTags(ctx, envs.filter((e) => ageOnly.some((d) => d.environment === e.EnvironmentName)), main, { unreadableIsHeld: true });
+  const held = heldNames(envs, events, heldTags, main);
+  const base = { held, spare: o.spare };
+  const candidates = ageOnly.filter((d) => !held.has(d.environment));
+  const traffic = new Map<string, Traffic>();
+  if (!o.forceDrain) {
+    for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
+  }
+  const decisions = decide(envs, events, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
+  const failed: string[] = [];
+  const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
+  for (const d of decisions) {
+    say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
+    if (d.action !== 'terminate') continue;
+    try {
+      if ((await eb.terminateEnvironment(ctx, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);
+    } catch (err) {
+      failed.push(`${d.environment}: ${(err as Error).message}`);
+      ctx.log.warn(`could not terminate ${d.environment}: ${(err as Error).message}`);
+    }
+  }
+  if (!decisions.length) say('no old environments');
+  const pruned = o.pruneVersions ? await pruneVersions(ctx, app, envs) : undefined;
+  return {
+    graceMinutes: o.graceMinutes,
+    drainQuietMinutes: o.quietMinutes,
+    forceDrain: Boolean(o.forceDrain),
+    decisions,
+    terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment),
+    ...(pruned ? { prunedVersions: pruned } : {}),
+    failed,
+  };
+}
+
+/** How many of the newest application versions are kept beside those environments run. */
+export const KEEP_VERSIONS = 10;
+
+/** Labels to delete: not run by any environment, and older than the newest `keep`. */
+export function versionsToPrune(versions: { VersionLabel: string; DateCreated?: string }[], inUse: Set<string>, keep = KEEP_VERSIONS): string[] {
+  return [...versions]
+    .sort((a, b) => Date.parse(b.DateCreated ?? '') - Date.parse(a.DateCreated ?? ''))
+    .slice(keep)
+    .map((v) => v.VersionLabel)
+    .filter((label) => !inUse.has(label));
+}
+
+/**
+ * Delete the versions (and their bundles in S3) that no environment runs, beyond the newest
+ * KEEP_VERSIONS. An environment terminated just now still holds its version; it goes the
+ * next day. A version EB will not delete is a warning, never a failed cleanup.
+ */
+async function pruneVersions(ctx: Ctx, app: string, envs: eb.Environment[]): Promise<string[]> {
+  const call = ctx.aws.aws.bind(ctx.aws);
+  const versions = await eb.listApplicationVersionsOf(call, app);
+  const inUse = new Set(envs.map((e) => e.VersionLabel).filter((v): v is string => Boolean(v)));
+  const labels = versionsToPrune(versions, inUse);
+  const pruned: string[] = [];
+  for (const label of labels) {
+    try {
+      await eb.deleteApplicationVersionOf(call, app, label);
+      pruned.push(label);
+    } catch (err) {
+      ctx.log.warn(`could not delete application version ${label}: ${(err as Error).message}`);
+    }
+  }
+  if (pruned.length) ctx.log.result(`deleted ${pruned.length} old application version${pruned.length > 1 ? 's' : ''} (keeping the newest ${KEEP_VERSIONS} and those in use)`);
+  return pruned;
+}
