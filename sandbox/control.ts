@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { builtScript, isAlive, sleep } from './process-group.js';
-import { createSandbox, type SandboxDelays, type StrictOptions } from './server.js';
+import { createSandbox } from './server.js';
+import type { SandboxDelays, StrictOptions } from './options.js';
 import { logFile, pidFile, readInfo, readPid, removeInfo, writeInfo, type SandboxInfo } from './state-files.js';
 
 export interface StartSandboxOptions {

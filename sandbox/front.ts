@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { throttlingAnswer } from './faults.js';
 import type { IamPropagation } from './iam-propagation.js';
-import type { StrictOptions } from './server.js';
+import type { StrictOptions } from './options.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
 import { Ec2Rules } from './ec2/rules.js';
 import { motoEc2 } from './ec2/query.js';

@@ -6,7 +6,8 @@
 // Prints one JSON line {"endpoint","router","pid"} once it answers; SIGTERM/SIGINT end it
 // and every process it started.
 import { parseArgs } from 'node:util';
-import { createSandbox, type StrictOptions } from './server.js';
+import { createSandbox } from './server.js';
+import type { StrictOptions } from './options.js';
 import { removeInfo, writeInfo } from './state-files.js';
 
 function number(value: string | undefined, name: string): number | undefined {

@@ -1,6 +1,6 @@
 import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { EbStore, Environment } from './eb/store.js';
-import type { StrictOptions } from './server.js';
+import type { StrictOptions } from './options.js';
 import type { RequestMetrics } from './eb/request-metrics.js';
 
 function plain(res: ServerResponse, status: number, text: string): void {

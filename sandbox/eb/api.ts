@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IamPropagation } from '../iam-propagation.js';
 import type { MotoClient } from '../moto-client.js';
-import type { StrictOptions } from '../server.js';
+import type { StrictOptions } from '../options.js';
 import { environmentDescription, environmentTags, eventDescription, versionDescription } from './describe.js';
 import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
 import type { EnvironmentInfo } from './environment-info.js';

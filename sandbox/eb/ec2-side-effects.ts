@@ -12,22 +12,11 @@
 // https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/command-options-general.html), aws-rules.md R6, R10.
 import { randomBytes } from 'node:crypto';
 import type { MotoClient } from '../moto-client.js';
-import type { Environment, OptionSetting } from './store.js';
+import type { Environment, EnvironmentResources, OptionSetting } from './store.js';
 import { listOf, option } from './validate.js';
 
 // An Amazon Linux image that moto knows in every region.
 const IMAGE_ID = 'ami-0ed48ae055634c258';
-
-export interface EnvironmentResources {
-  vpcId: string;
-  /** The groups EB made (deleted on termination); the load balancer's may be the user's. */
-  instanceGroup?: { id: string; name: string };
-  loadBalancerGroup?: { id: string; name: string; ours: boolean };
-  instanceIds: string[];
-  /** The load balancer's interfaces: they outlive the environment by eniLingerMs (R6). */
-  loadBalancerEnis: string[];
-  loadBalancerName: string;
-}
 
 function tagParams(prefix: string, resourceType: string, tags: Record<string, string>): Record<string, string> {
   const params: Record<string, string> = { [`${prefix}.ResourceType`]: resourceType };

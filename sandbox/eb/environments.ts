@@ -4,7 +4,7 @@ import type { IamPropagation } from '../iam-propagation.js';
 import type { MotoClient } from '../moto-client.js';
 import { freePort } from '../ports.js';
 import { sleep } from '../process-group.js';
-import type { StrictOptions } from '../server.js';
+import type { StrictOptions } from '../options.js';
 import { checkHealth, extractBundle, installDependencies, startApp } from './app-process.js';
 import { ebextensionsProblem } from './ebextensions.js';
 import { createEnvironmentResources, deleteLingering, isSingleInstance, terminateInstances } from './ec2-side-effects.js';

@@ -134,12 +134,6 @@ export const OPTION_CATALOG: Record<string, Record<string, OptionType>> = {
   'aws:elasticbeanstalk:environment:proxy:staticfiles': { '*': string },
 };
 
-export interface OptionRef {
-  Namespace: string;
-  OptionName: string;
-  Value: string;
-}
-
 /** Why a value does not fit its type, in EB's words where known; undefined when it fits. */
 export function valueProblem(type: OptionType, value: string): string | undefined {
   switch (type.kind) {

@@ -1,6 +1,17 @@
 import type { AppProcess } from './app-process.js';
-import type { EnvironmentResources } from './ec2-side-effects.js';
 import { invalidParameter } from './errors.js';
+
+/** What EB made in EC2 for an environment (sandbox/eb/ec2-side-effects.ts makes and removes it). */
+export interface EnvironmentResources {
+  vpcId: string;
+  /** The groups EB made (deleted on termination); the load balancer's may be the user's. */
+  instanceGroup?: { id: string; name: string };
+  loadBalancerGroup?: { id: string; name: string; ours: boolean };
+  instanceIds: string[];
+  /** The load balancer's interfaces: they outlive the environment by eniLingerMs (R6). */
+  loadBalancerEnis: string[];
+  loadBalancerName: string;
+}
 
 export const ACCOUNT_ID = '123456789012';
 

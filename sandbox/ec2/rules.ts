@@ -6,11 +6,6 @@ import type { IamPropagation } from '../iam-propagation.js';
 import { NatGateways } from './nat-gateways.js';
 import { ec2Error, filter, items, parseXml, type Ec2Answer, type Ec2Query } from './query.js';
 
-export interface Ec2Outcome {
-  /** Answer this instead of asking moto. */
-  answer?: Ec2Answer;
-}
-
 const dependencyViolation = (message: string) => ec2Error('DependencyViolation', message);
 
 export class Ec2Rules {

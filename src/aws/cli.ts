@@ -158,15 +158,13 @@ export function checkAwsCliVersion(v: AwsCliVersion, bin: string): void {
 // AWS_MAX_ATTEMPTS=8 (buildAwsEnv), exponential backoff with jitter, rand(0,1) x
 // min(2^n, 20) s, so at most 8 requests and at most ~71 s of waits for a call. botocore
 // honours an `x-amz-retry-after` header there (aws-cli 1.45 does; 2.9 does not), capped at
-// its backoff + 5 s. A new process per retry would cost ~1 s of CPU each; this runner does
-// not retry throttling again (before, its 6 attempts ran on top of the CLI's 5: up to 30
-// requests a call). It retries only what the CLI takes as final: the codes a caller names
+// its backoff + 5 s. A new process per retry would cost ~1 s of CPU each, so this runner
+// never retries throttling on top of the CLI. It retries only what the CLI takes as final: the codes a caller names
 // in `retryOn` (eventual consistency: an id just created is "not found" for a moment), up
 // to `attempts` runs (default 6), waiting 0.25, 0.5, 1, 2, 4 s, jittered down to half,
 // capped at 8 s. In the pathological mix (every run throttled 7 times, then the retryOn
 // code) a call makes at most attempts x 8 requests. The run log has the figures: each run's
 // `attempt`, the `waitMs` before it, and `cliAttempts` when the CLI gave up throttled.
-
 /** The aws CLI's own attempts per call (AWS_MAX_ATTEMPTS), unless the operator set theirs. */
 export const CLI_MAX_ATTEMPTS = 8;
 /** The runner's runs per call, for the `retryOn` codes only. */

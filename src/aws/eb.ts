@@ -192,8 +192,6 @@ export async function environmentInstances(ctx: Ctx, environmentName: string): P
   return (r.EnvironmentResources?.Instances ?? []).map((i) => i.Id);
 }
 
-// ---- for terminate_vpc (appended: take the bounded runner of src/infra) -----------------
-
 type Call = import('./cli.js').AwsCall;
 
 /** Every version of the application (labels only matter here). */

@@ -96,11 +96,6 @@ export async function describeVpcs(call: AwsCall, filters: string[] = []): Promi
   return r.Vpcs ?? [];
 }
 
-export async function describeVpcsByCidr(call: AwsCall, cidr: string): Promise<Vpc[]> {
-  const r = await call<{ Vpcs?: Vpc[] }>(['ec2', 'describe-vpcs', '--filters', `Name=cidr-block-association.cidr-block,Values=${cidr}`]);
-  return r.Vpcs ?? [];
-}
-
 /**
  * Every tag with one of these keys, on any EC2 resource, in one answer. Only candidates:
  * moto keeps the tags of deleted resources, so a caller confirms existence elsewhere.

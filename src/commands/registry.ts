@@ -166,8 +166,3 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./logs.js')).logs,
   },
 ];
-
-export function findCommand(name: string): CommandSpec | undefined {
-  const canonical = name.replace(/-/g, '_');
-  return COMMANDS.find((c) => c.name === canonical);
-}

@@ -4,7 +4,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createSandbox, type Sandbox, type SandboxDelays, type StrictOptions } from '../../sandbox/server.js';
+import { createSandbox, type Sandbox } from '../../sandbox/server.js';
+import type { SandboxDelays, StrictOptions } from '../../sandbox/options.js';
 import { httpGet } from '../../src/deploy/probe.js';
 
 import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
@@ -137,11 +138,6 @@ export function newestRunLog(phase: string, command: string): string {
 /** The command's own calls: what the budgets count (the lock's and the history's bookkeeping apart). */
 export function ownCalls<T extends { purpose?: string }>(lines: T[]): T[] {
   return lines.filter((l) => l.purpose !== 'lock' && l.purpose !== 'history');
-}
-
-/** The JSON document of a --json run (the last line-started object on stdout). */
-export function jsonOut(stdout: string): any {
-  return JSON.parse(stdout);
 }
 
 /** Poll `fn` every 0.5 s until it gives a value, or fail naming what was awaited. */

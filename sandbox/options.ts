@@ -1,0 +1,53 @@
+// The sandbox's settings as types of their own, so that the parts (front, router, the EB
+// emulator) read them without importing server.ts, which builds those parts.
+export interface SandboxDelays {
+  launchMs?: number;
+  swapMs?: number;
+  terminateMs?: number;
+  launchTimeoutMs?: number;
+}
+
+/**
+ * AWS behaviours the sandbox reproduces. They are always on (strict by default): these
+ * settings only tune how long AWS's delays last here, or add faults. Each rule cites its
+ * source where it is enforced; docs/aws-rules.md collects them.
+ */
+export interface StrictOptions {
+  /** A NAT gateway stays `pending` (and `deleting`) this long (--nat-delay, seconds; AWS: minutes). */
+  natDelayMs: number;
+  /** EB's load balancer and instance interfaces outlive their environment this long (--eni-linger; AWS: minutes). */
+  eniLingerMs: number;
+  /** A new IAM role or instance profile is invisible to EC2 and EB this long (--iam-delay; AWS: seconds). */
+  iamDelayMs: number;
+  /** Fraction of mutating requests performed and then answered by a dropped connection (--lose-responses). */
+  loseResponses: number;
+  /** How long a client keeps the environment its last CNAME lookup gave it (--dns-ttl; AWS: 60 s). */
+  dnsTtlMs: number;
+  /** CNAME prefixes held by another account in the region (--taken-cnames). */
+  takenCnames: string[];
+  /** Launches pass through Severe health for a few seconds before Ok (--launch-health-blip). */
+  launchHealthBlip: boolean;
+  /**
+   * How often each load balancer's request count reaches CloudWatch (--metrics-period,
+   * seconds; AWS: 60): one datapoint a period, sent once the period is over.
+   */
+  metricsPeriodMs: number;
+  /**
+   * Clients (source addresses) whose resolver keeps a CNAME's first answer forever, ignoring
+   * the TTL (--dns-ignore-ttl): a JVM with networkaddress.cache.ttl=-1, the default under a
+   * security manager, does this; AWS tells Java clients to set a TTL for that reason.
+   */
+  dnsIgnoreTtlClients: string[];
+}
+
+export const STRICT_DEFAULTS: StrictOptions = {
+  natDelayMs: 3000,
+  eniLingerMs: 3000,
+  iamDelayMs: 3000,
+  loseResponses: 0,
+  dnsTtlMs: 5000,
+  takenCnames: [],
+  launchHealthBlip: false,
+  metricsPeriodMs: 60_000,
+  dnsIgnoreTtlClients: [],
+};
