@@ -3,17 +3,7 @@
 import type { DesiredPhase } from './desired.js';
 import type { ExistingPhase } from './discover.js';
 import { forStep, RESOURCES, type PlanBuilder } from './resources.js';
-
-export type StepKind = 'create' | 'fix' | 'lookup';
-
-export interface PlanStep {
-  id: string;
-  label: string;
-  kind: StepKind;
-  deps: string[];
-  /** A route: replace the table's existing 0.0.0.0/0 route instead of creating one. */
-  replace?: boolean;
-}
+import type { PlanStep } from './types.js';
 
 export interface CreatePlan {
   steps: PlanStep[];

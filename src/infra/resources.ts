@@ -13,9 +13,8 @@ import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase
 import { isOurs, type ExistingPhase, type Spare } from './discover.js';
 import { createEbApplication, deleteEbApplication, ebApplication as findEbApplication, ebTags } from './eb-application.js';
 import { IAM_ROLE_KEYS, NAME, ROLE, SUBNET_KEYS, type IamRoleKey, type SubnetKey } from './names.js';
-import type { PlanStep, StepKind } from './plan.js';
+import type { AddTask, Del, PlanStep, StepKind, TeardownResult } from './types.js';
 import { deleteSpare } from './spares.js';
-import type { AddTask, Del, TeardownResult } from './teardown.js';
 import { pollMs, waitFor, waitUntil, type Deadline } from '../time.js';
 
 /** The ids the steps read and write: from discovery, then from each create. */

@@ -15,6 +15,7 @@ import { ebEnvironments } from './eb-application.js';
 import { IAM_ROLE_KEYS, ROLE, type IamNames, type IamRoleKey } from './names.js';
 import { DELETE_ORDER, type TeardownScope } from './resources.js';
 import { runGraph, type Task } from './run.js';
+import type { AddTask, Del, TeardownResult } from './types.js';
 import { pause, pollMs, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
 
 /** Answers that mean the thing is already gone (or, for detach/revoke, already undone). */
@@ -33,14 +34,6 @@ const GONE = new Set([
   'InvalidAssociationID.NotFound',
   'NoSuchEntity',
 ]);
-
-export interface TeardownResult {
-  deleted: string[];
-  /** Found but not ours (no or another phase's tags): left alone on purpose. */
-  notOurs: string[];
-  /** Ours, but still there: what and why. */
-  left: { item: string; reason: string }[];
-}
 
 /** The live environments that block a teardown. */
 export function liveEnvironments(envs: { EnvironmentName: string; Status: string }[]): string[] {
@@ -135,9 +128,6 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   if (blocked.length) out.left.push({ item: blocked.join(', '), reason: 'not attempted: something they depend on could not be deleted' });
   return out;
 }
-
-export type Del = (label: string, fn: (opts: CallOptions) => Promise<unknown>, retryDependency?: boolean) => Promise<void>;
-export type AddTask = (id: string, deps: string[], run: () => Promise<unknown>) => void;
 
 /** Our roles: by name, under our path, and (where IAM shows tags) with our phase tag; others are reported as not ours. */
 function ourRolesForTeardown(names: IamNames, phase: string, details: iam.RoleDetail[], out: TeardownResult): Map<IamRoleKey, iam.RoleDetail> {
