@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS, optionsOf, type CommandSpec, type OptionSpec } from './commands/registry.js';
+import type { CommandOptions } from './commands/types.js';
 import type { SandboxFlags } from './commands/sandbox.js';
 import type { GlobalOptions } from './context.js';
 import { UsageError } from './errors.js';
@@ -224,4 +225,23 @@ export function parseArgs(argv: string[]): Parsed {
     throw err;
   }
   return picked ?? { kind: 'usage', opts: program.opts() as ParsedOptions };
+}
+
+/**
+ * A command's own options as the command takes them: parsed once, here, at the edge.
+ * parseArgs has already refused a number that fails its OptionSpec test (exit 2).
+ */
+export function commandOptions(o: ParsedOptions): CommandOptions {
+  const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
+  return {
+    hold: Boolean(o.hold),
+    waitMinutes: num(o.wait),
+    lockWaitMinutes: num(o.lockWait),
+    graceMinutes: num(o.graceMinutes),
+    forceDrain: Boolean(o.forceDrain),
+    count: num(o.number),
+    environment: typeof o.environment === 'string' ? o.environment : undefined,
+    follow: Boolean(o.follow),
+    all: Boolean(o.all),
+  };
 }

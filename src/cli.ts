@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
 import { EXIT, JohannaError, LockedError, RunLogError, UsageError } from './errors.js';
-import { parseArgs, usage } from './args.js';
+import { commandOptions, parseArgs, usage } from './args.js';
 import { isMutating } from './aws/cli.js';
 import { passthrough } from './commands/passthrough.js';
 import { sandboxCommand } from './commands/sandbox.js';
@@ -81,12 +81,13 @@ export async function main(argv: string[]): Promise<number> {
       return r.exitCode;
     }
     const fn = await spec!.load();
-    const run = () => fn(ctx!);
+    const options = commandOptions(opts);
+    const run = () => fn(ctx!, options);
     const runCtx = ctx; // a const for the closure below: ctx is a let
     let result;
     try {
       // Every changing run, locked out or not, leaves its record in the deploy history.
-      result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run) : run()));
+      result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run, { waitMinutes: options.lockWaitMinutes }) : run()));
     } catch (err) {
       // A run that lost the lock race changed nothing: no news for the channel.
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);

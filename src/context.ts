@@ -13,20 +13,6 @@ export interface GlobalOptions {
   verbose?: boolean;
   json?: boolean;
   color?: boolean;
-  graceMinutes?: string;
-  /** terminate_eb_old_environment: skip the traffic check (the grace period alone decides). */
-  forceDrain?: boolean;
-  lockWait?: string;
-  /** -n: how many history records or events to show. */
-  number?: string;
-  /** events/logs: an environment other than the live one. */
-  environment?: string;
-  follow?: boolean;
-  all?: boolean;
-  /** create_nova: stop before the swap (./run promote swaps it in later). */
-  hold?: boolean;
-  /** create_nova: minutes to wait for another environment's operation to settle. */
-  wait?: string;
 }
 
 export interface SandboxTarget {

@@ -4,11 +4,11 @@
 import type { Ctx } from '../context.js';
 import { InterruptedError } from '../errors.js';
 import { deployNova, type DeployResult } from '../deploy/blue-green.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 import { cleanupOldEnvironments, type CleanupResult } from '../deploy/cleanup.js';
 
-export async function createNova(ctx: Ctx): Promise<CommandResult> {
-  const deployed = await deployNova(ctx);
+export async function createNova(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
+  const deployed = await deployNova(ctx, { hold: opts.hold, waitMinutes: opts.waitMinutes });
   // A held deploy swapped nothing, so nothing went out of service: no cleanup to run.
   if (deployed.dryRun || deployed.held) return { ...deployed };
   return { ...deployed, cleanup: await cleanupAfterDeploy(ctx, deployed) };

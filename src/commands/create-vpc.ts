@@ -15,7 +15,7 @@ import { discoverForCreate } from '../infra/discover.js';
 import { planCreate } from '../infra/plan.js';
 import { boundedCall } from '../infra/run.js';
 import { Deadline } from '../time.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 const DEADLINE_MINUTES = 20;
 

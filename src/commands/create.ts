@@ -2,10 +2,10 @@
 import type { Ctx } from '../context.js';
 import { createNova } from './create-nova.js';
 import { createVpc } from './create-vpc.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
-export async function create(ctx: Ctx): Promise<CommandResult> {
+export async function create(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
   const vpc = await createVpc(ctx);
-  const nova = await createNova(ctx);
+  const nova = await createNova(ctx, opts);
   return { create_vpc: vpc, create_nova: nova };
 }

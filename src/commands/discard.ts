@@ -4,7 +4,7 @@
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { findHeld, mainCname } from '../deploy/environments.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 export async function discard(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;

@@ -8,7 +8,7 @@ import { holderOfMain, mainCname } from '../deploy/environments.js';
 import { checkEnvironmentName } from '../deploy/pick-environment.js';
 import { pause, pollMs } from '../time.js';
 import { plainLine } from '../ui/plain-text.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
 const DEFAULT_COUNT = 50;
 
@@ -19,11 +19,11 @@ export interface EventLine {
   message: string;
 }
 
-export async function events(ctx: Ctx): Promise<CommandResult> {
-  const follow = Boolean(ctx.opts.follow);
+export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
+  const follow = opts.follow;
   if (follow && ctx.json) throw new UsageError('--follow prints events as they come; --json prints one document at the end', 'drop one of them');
-  const named = checkEnvironmentName(ctx.opts.environment);
-  const count = ctx.opts.number ? Number(ctx.opts.number) : DEFAULT_COUNT;
+  const named = checkEnvironmentName(opts.environment);
+  const count = opts.count ?? DEFAULT_COUNT;
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const environment = named ?? (await liveEnvironment(ctx, app));
 

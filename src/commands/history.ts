@@ -2,12 +2,12 @@
 // leaves one record (src/deploy/history.ts): who, where, what, how it ended.
 import type { Ctx } from '../context.js';
 import { formatRecord, HISTORY_TABLE, readHistory } from '../deploy/history.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
 const DEFAULT_COUNT = 20;
 
-export async function history(ctx: Ctx): Promise<CommandResult> {
-  const count = ctx.opts.number ? Number(ctx.opts.number) : DEFAULT_COUNT;
+export async function history(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
+  const count = opts.count ?? DEFAULT_COUNT;
   const records = await readHistory(ctx, count);
   if (!records.length) ctx.log.info(`no deploy history for phase '${ctx.phase}' yet (DynamoDB table ${HISTORY_TABLE})`);
   for (const r of records) ctx.log.result(formatRecord(r));

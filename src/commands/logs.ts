@@ -11,7 +11,7 @@ import * as eb from '../aws/eb.js';
 import { pickEnvironment } from '../deploy/pick-environment.js';
 import { pollMs, waitFor } from '../time.js';
 import { plainLines } from '../ui/plain-text.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
 /** The EB CLI waits 2 minutes for the logs to be compiled (ebcli/operations/logsops.py); so do we. */
 const COMPILE_DEADLINE_MS = 2 * 60_000;
@@ -24,9 +24,9 @@ export interface InstanceLog {
   files: { name?: string; text: string }[];
 }
 
-export async function logs(ctx: Ctx): Promise<CommandResult> {
-  const infoType: eb.InfoType = ctx.opts.all ? 'bundle' : 'tail';
-  const env = await pickEnvironment(ctx);
+export async function logs(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
+  const infoType: eb.InfoType = opts.all ? 'bundle' : 'tail';
+  const env = await pickEnvironment(ctx, opts.environment);
   const name = env.EnvironmentName;
   // What was compiled before our request (samples stay for 15 minutes) is not an answer to it.
   const [instances, before] = await Promise.all([eb.environmentInstances(ctx, name), eb.retrieveEnvironmentInfo(ctx, name, infoType)]);

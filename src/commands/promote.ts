@@ -10,7 +10,7 @@ import { checkBeforeSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '
 import { dnsTtlMs, findHeld, holderOfMain, mainCname, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 /** The one held environment, or a StateError that says what to do. */
 export async function theHeld(ctx: Ctx, envs: eb.Environment[]): Promise<Held> {

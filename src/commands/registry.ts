@@ -1,9 +1,8 @@
 // The commands users type. `changes` commands ask for the phase confirmation and hold the
 // deploy lock; read-only and local ones ask nothing.
-import type { Ctx } from '../context.js';
+import type { CommandFn } from './types.js';
 
-export type CommandResult = Record<string, unknown>;
-export type CommandFn = (ctx: Ctx) => Promise<CommandResult>;
+export type { CommandFn, CommandOptions, CommandResult } from './types.js';
 
 /** An option that belongs to some commands only; elsewhere it is refused (exit 2). */
 export interface OptionSpec {

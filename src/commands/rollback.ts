@@ -9,7 +9,7 @@ import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
 import { pollMs } from '../time.js';
 import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;

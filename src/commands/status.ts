@@ -12,7 +12,7 @@ import { formatRecord, readHistory } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
 import { callerAccount } from '../aws/sts.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 const NETWORK_ROLES = [
   ROLE.keyPair,

@@ -4,11 +4,11 @@
 import type { Ctx } from '../context.js';
 import { IncompleteError } from '../errors.js';
 import { cleanupOldEnvironments } from '../deploy/cleanup.js';
-import type { CommandResult } from './registry.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
-export async function terminateEbOldEnvironment(ctx: Ctx): Promise<CommandResult> {
-  const grace = ctx.opts.graceMinutes !== undefined ? Number(ctx.opts.graceMinutes) : ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
-  const forceDrain = Boolean(ctx.opts.forceDrain);
+export async function terminateEbOldEnvironment(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
+  const grace = opts.graceMinutes ?? ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
+  const forceDrain = opts.forceDrain;
   if (forceDrain) ctx.log.warn('--force-drain: the traffic check is skipped; an environment past the grace period goes even if clients still reach it');
   const r = await cleanupOldEnvironments(ctx, { graceMinutes: grace, quietMinutes: ctx.config.nova.DRAIN_QUIET_MINUTES, forceDrain, pruneVersions: true });
   const { failed, ...result } = r;

@@ -6,7 +6,7 @@ import { IncompleteError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, isLive } from '../deploy/environments.js';
 import { pollMs, waitFor } from '../time.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;

@@ -7,7 +7,7 @@ import { desiredPhase } from '../infra/desired.js';
 import { boundedCall } from '../infra/run.js';
 import { Deadline } from '../time.js';
 import { teardownPhase } from '../infra/teardown.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 
 const DEADLINE_MINUTES = 30;
 

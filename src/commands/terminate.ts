@@ -1,6 +1,6 @@
 // `terminate` = terminate_nova then terminate_vpc, so terminate_vpc never meets a live environment.
 import type { Ctx } from '../context.js';
-import type { CommandResult } from './registry.js';
+import type { CommandResult } from './types.js';
 import { terminateNova } from './terminate-nova.js';
 import { terminateVpc } from './terminate-vpc.js';
 

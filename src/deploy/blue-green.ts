@@ -117,10 +117,18 @@ interface Created {
  * create, then go live (health gate, probe, smoke test, swap, verify, DNS). One deadline
  * for all of it; the cleanup rule for a failure is in goLive, in one place.
  */
-export async function deployNova(ctx: Ctx): Promise<DeployResult> {
+/** What the command asks of the deploy (create_nova's options, typed at the CLI edge). */
+export interface DeployOptions {
+  /** --hold: stop before the swap. */
+  hold?: boolean;
+  /** --wait: minutes to wait for another environment's operation to settle. */
+  waitMinutes?: number;
+}
+
+export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
   const started = Date.now();
   const deadline = started + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
-  const pre = await preflight(ctx, deadline);
+  const pre = await preflight(ctx, deadline, o);
   const created = await createNewEnvironment(ctx, pre, await packageAndUpload(ctx, pre));
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: created.newName,
@@ -146,7 +154,7 @@ export async function deployNova(ctx: Ctx): Promise<DeployResult> {
 }
 
 /** 1. Everything read, nothing changed: the network, the live environment, the platform, the CNAMEs. */
-async function preflight(ctx: Ctx, deadline: number): Promise<Preflight> {
+async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<Preflight> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
@@ -160,7 +168,7 @@ async function preflight(ctx: Ctx, deadline: number): Promise<Preflight> {
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
   const waitStarted = Date.now();
-  const envs = await waitYourTurn(ctx, app, listed, deadline);
+  const envs = await waitYourTurn(ctx, app, listed, deadline, o.waitMinutes);
   const waitedSeconds = envs === listed ? undefined : Math.round((Date.now() - waitStarted) / 1000);
   const old = holderOfMain(envs, main);
   // One held environment at a time: a second would leave the operator two candidates and
@@ -173,7 +181,7 @@ async function preflight(ctx: Ctx, deadline: number): Promise<Preflight> {
       `promote it with ./run promote, or remove it with ./run discard; then run create_nova again`,
     );
   }
-  const holdSince = ctx.opts.hold ? new Date().toISOString() : undefined;
+  const holdSince = o.hold ? new Date().toISOString() : undefined;
   if (holdSince && !old) {
     throw new StateError(`--hold keeps a new environment beside the live one, but nothing serves ${main} yet`, 'run the first deploy without --hold');
   }
@@ -213,21 +221,21 @@ async function preflight(ctx: Ctx, deadline: number): Promise<Preflight> {
  * One stuck (the same status longer than nova.DEPLOY_TIMEOUT_MINUTES, by EB's DateUpdated)
  * is named with AWS's recovery steps and never waited for.
  */
-async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadline: number): Promise<eb.Environment[]> {
+async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadline: number, waitMinutes: number | undefined): Promise<eb.Environment[]> {
   const timeout = ctx.config.nova.DEPLOY_TIMEOUT_MINUTES;
   const first = busyEnvironments(envs, new Date(), timeout);
   if (!first.length) return envs;
   throwIfStuck(first, timeout);
   const names = first.map((b) => b.environment.EnvironmentName).join(', ');
-  if (ctx.opts.wait === undefined) {
+  if (waitMinutes === undefined) {
     throw new StateError(
       `environment${first.length > 1 ? 's' : ''} ${first.map((b) => `${b.environment.EnvironmentName} (${b.environment.Status})`).join(', ')} still changing`,
       'another deploy or an EB update may be running; wait for it, then run create_nova again (or pass --wait <minutes>)',
     );
   }
-  const until = Math.min(deadline, Date.now() + Number(ctx.opts.wait) * 60_000);
+  const until = Math.min(deadline, Date.now() + waitMinutes * 60_000);
   const started = Date.now();
-  ctx.log.step(`wait your turn: ${describeBusy(first)}; waiting up to ${Math.round((until - started) / 1000)} s for ${first.length > 1 ? 'them' : 'it'} to settle (--wait ${ctx.opts.wait})`);
+  ctx.log.step(`wait your turn: ${describeBusy(first)}; waiting up to ${Math.round((until - started) / 1000)} s for ${first.length > 1 ? 'them' : 'it'} to settle (--wait ${waitMinutes})`);
   const settled = await waitFor<eb.Environment[]>(ctx, {
     what: `${names} to settle`,
     deadline: until,

@@ -271,6 +271,8 @@ class Lease {
 export interface PhaseLockOptions {
   /** How often a live run renews its lease (default: a third of the TTL, so two renewals may fail before it lapses). */
   renewEveryMs?: number;
+  /** --lock-wait: how long to wait for another run's lock before exiting 3 (default 0). */
+  waitMinutes?: number;
 }
 
 export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseLockOptions = {}): Promise<T> {
@@ -285,7 +287,7 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
     startedAt: new Date().toISOString(),
     expiresAt: Math.floor(Date.now() / 1000) + ttlMinutes * 60,
   };
-  const waitMinutes = ctx.opts.lockWait ? Number(ctx.opts.lockWait) : 0;
+  const waitMinutes = o.waitMinutes ?? 0;
   const deadline = Date.now() + waitMinutes * 60_000;
   let vanished = 0;
   for (;;) {

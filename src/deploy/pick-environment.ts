@@ -15,9 +15,9 @@ export function checkEnvironmentName(name: string | undefined): string | undefin
 }
 
 /** The live environment, or the named one, which must still exist (not Terminated). */
-export async function pickEnvironment(ctx: Ctx): Promise<eb.Environment> {
+export async function pickEnvironment(ctx: Ctx, environment: string | undefined): Promise<eb.Environment> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const named = checkEnvironmentName(ctx.opts.environment);
+  const named = checkEnvironmentName(environment);
   const envs = await eb.describeEnvironments(ctx, app);
   const live = envs.filter(isLive);
   const names = live.map((e) => e.EnvironmentName).join(', ') || 'none';

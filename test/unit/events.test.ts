@@ -2,6 +2,7 @@
 // elsewhere (src/ui/plain-text.ts): an event or a log line can carry terminal escapes.
 import { describe, expect, it } from 'vitest';
 import { events, format } from '../../src/commands/events.js';
+import { commandOptions } from '../../src/args.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type GlobalOptions } from '../../src/context.js';
 import { Logger } from '../../src/ui/log.js';
@@ -66,10 +67,10 @@ describe('events --follow', () => {
           return ok(JSON.stringify({ Events: [ev(T2, 'e'), ev(T2, 'd')] }));
         },
       ],
-      { follow: true, number: '1' },
+      {},
     );
     abort = () => ac.abort();
-    const result = await events(ctx);
+    const result = await events(ctx, commandOptions({ follow: true, number: '1' }));
     expect(out.text.split('\n').filter(Boolean).map((l) => l.slice(-1))).toEqual(['c', 'd', 'e']);
     expect(result).toMatchObject({ environment: 'nova-2', followed: true, printed: 3 });
     expect(exec.calls[3].args).toContain('--start-time');

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EbEvent, Environment } from '../../src/aws/eb.js';
 import { busyEnvironments, everSwapped, findHeld, heldEnvironments, heldNames, readHeldTags, stuckRecovery } from '../../src/deploy/environments.js';
-import { parseArgs } from '../../src/args.js';
+import { commandOptions, parseArgs } from '../../src/args.js';
 import { UsageError } from '../../src/errors.js';
 import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
 import { Logger } from '../../src/ui/log.js';
@@ -154,6 +154,7 @@ describe('create_nova --hold and --wait on the command line', () => {
     expect(p.kind).toBe('command');
     expect(p.opts.hold).toBe(true);
     expect(p.opts.wait).toBe('5');
+    expect(commandOptions(p.opts)).toMatchObject({ hold: true, waitMinutes: 5 });
     expect(() => parseArgs(['create_nova', '--wait', 'abc'])).toThrow(UsageError);
     expect(() => parseArgs(['create_nova', '--wait', '0'])).toThrow(/--wait 0: expected minutes, more than 0/);
   });

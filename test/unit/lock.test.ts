@@ -196,20 +196,24 @@ describe('withPhaseLock', () => {
   });
 
   it('--lock-wait: tries again until the lock is free, then works', async () => {
-    const { ctx, exec, err } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), ok(), ok()], { lockWait: '0.01' });
+    const { ctx, exec, err } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), ok(), ok()]);
     let ran = false;
-    await withPhaseLock(ctx, async () => {
-      ran = true;
-    });
+    await withPhaseLock(
+      ctx,
+      async () => {
+        ran = true;
+      },
+      { waitMinutes: 0.01 },
+    );
     expect(ran).toBe(true);
     expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb put-item', 'dynamodb delete-item']);
     expect(err.text).toContain('waiting for the deploy lock held by ghost@elsewhere:1:abcdef (create_nova)');
   });
 
   it('--lock-wait: still held at the deadline is exit 3, saying how long it waited', async () => {
-    const { ctx } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), conditionFailed(), ok(JSON.stringify({ Item: GHOST }))], { lockWait: '0.005' });
+    const { ctx } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), conditionFailed(), ok(JSON.stringify({ Item: GHOST }))]);
     const started = Date.now();
-    const err = await withPhaseLock(ctx, async () => undefined).catch((e) => e);
+    const err = await withPhaseLock(ctx, async () => undefined, { waitMinutes: 0.005 }).catch((e) => e);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(err).toBeInstanceOf(LockedError);
     expect(err.hint).toBe('still locked after waiting 0.005 min');
@@ -374,11 +378,15 @@ describe('a malformed lock item (issue 12: {"phase":"dv"} blocked every deploy a
   const MALFORMED = { Item: { phase: { S: 'dv' } } };
 
   it('the deploy reports it as malformed with the command that clears it: exit 1, no wait, no work', async () => {
-    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(MALFORMED))], { lockWait: '5' });
+    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(MALFORMED))]);
     let ran = false;
-    const err = await withPhaseLock(ctx, async () => {
-      ran = true;
-    }).catch((e) => e);
+    const err = await withPhaseLock(
+      ctx,
+      async () => {
+        ran = true;
+      },
+      { waitMinutes: 5 },
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(StateError);
     expect(err.exitCode).toBe(EXIT.failed);
     expect(err.message).toContain("the deploy lock of phase 'dv' is malformed");

@@ -1,0 +1,34 @@
+// What a command is: the words the registry and every command file share, in a file of
+// their own so that no command imports the registry (which loads the commands).
+import type { Ctx } from '../context.js';
+
+export type CommandResult = Record<string, unknown>;
+
+/**
+ * Every command's own options, parsed and typed once at the CLI edge (src/args.ts
+ * commandOptions): numbers are numbers, flags are booleans. A command passes on what its
+ * steps need (deployNova(ctx, { hold, waitMinutes })); nothing below src/commands/ reads
+ * CLI flags.
+ */
+export interface CommandOptions {
+  /** create_nova --hold: stop before the swap. */
+  hold: boolean;
+  /** create_nova --wait: minutes to wait for a Launching/Updating environment to settle. */
+  waitMinutes?: number;
+  /** --lock-wait: minutes to wait for another run's deploy lock (changing commands). */
+  lockWaitMinutes?: number;
+  /** terminate_eb_old_environment --grace-minutes. */
+  graceMinutes?: number;
+  /** terminate_eb_old_environment --force-drain. */
+  forceDrain: boolean;
+  /** history/events -n. */
+  count?: number;
+  /** events/logs --environment. */
+  environment?: string;
+  /** events --follow. */
+  follow: boolean;
+  /** logs --all. */
+  all: boolean;
+}
+
+export type CommandFn = (ctx: Ctx, opts: CommandOptions) => Promise<CommandResult>;
