@@ -116,6 +116,7 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     bin: awsCliBin(env, config, i.configFile),
     endpoint: sandbox?.endpoint,
     version: i.exec ? parseAwsCliVersion(i.awsCliVersion ?? 'aws-cli/1.45.11') : undefined,
+    signal: i.signal,
   });
   return {
     root: i.root,

@@ -1,8 +1,9 @@
 // The one time module: a deadline, a pause that an interrupt cuts short, and one wait loop
 // (with optional backoff) that checks for the interrupt before every poll. Every wait in
-// src/ goes through here, so Ctrl-C stops any of them at once.
-import type { Ctx } from './context.js';
+// src/ pauses through here, so Ctrl-C cuts any of them short (docs/architecture.md lists
+// the few loops that are not waitFor, and why).
 import { InterruptedError, TimeoutError } from './errors.js';
+import type { Logger } from './ui/log.js';
 
 /** One deadline for a whole command; each wait takes what is left of it. */
 export class Deadline {
@@ -51,7 +52,8 @@ export interface WaitOptions<T> {
   hint?: string;
 }
 
-type WaitCtx = Pick<Ctx, 'log'> & { signal?: AbortSignal };
+/** What a wait needs of the run: its log (for the live line) and its interrupt. */
+type WaitCtx = { log: Pick<Logger, 'live' | 'clearLive' | 'info'>; signal?: AbortSignal };
 
 export async function waitFor<T>(ctx: WaitCtx, o: WaitOptions<T>): Promise<T> {
   const started = Date.now();
@@ -81,7 +83,7 @@ export async function waitFor<T>(ctx: WaitCtx, o: WaitOptions<T>): Promise<T> {
  * terminate_vpc). Polls are marked purpose "poll" in the run log by the callers, so call
  * counts can leave them out. A dry run does not wait: nothing it waits for was made.
  */
-export async function waitUntil(ctx: Ctx, deadline: Deadline, what: string, check: () => Promise<boolean>, everyMs = 5000): Promise<void> {
+export async function waitUntil(ctx: WaitCtx & { dryRun: boolean }, deadline: Deadline, what: string, check: () => Promise<boolean>, everyMs = 5000): Promise<void> {
   const started = Date.now();
   let polls = 0;
   await waitFor(ctx, {
@@ -99,6 +101,6 @@ export async function waitUntil(ctx: Ctx, deadline: Deadline, what: string, chec
 }
 
 /** Poll interval: the original's 5 s on AWS; the sandbox answers in seconds, so 1 s there. */
-export function pollMs(ctx: Pick<Ctx, 'sandbox'>): number {
+export function pollMs(ctx: { sandbox?: unknown }): number {
   return ctx.sandbox ? 1000 : 5000;
 }

@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { AwsCliError, MissingToolError, UsageError } from '../errors.js';
+import { pause, throwIfInterrupted } from '../time.js';
 import type { Logger } from '../ui/log.js';
 import type { Redactor } from '../ui/redact.js';
 
@@ -280,6 +281,8 @@ export interface AwsCliOptions {
   runLog?: RunLog;
   exec?: Exec;
   sleep?: (ms: number) => Promise<void>;
+  /** Aborted on SIGINT/SIGTERM: a retry's wait ends at once, and the call gives up with InterruptedError. */
+  signal?: AbortSignal;
   /** The aws program: JOHANNA_AWS_CLI, else aws.CLI from the config, else `aws` on PATH. */
   bin?: string;
   /** A sandbox phase's endpoint: every aws call carries it as --endpoint-url. Unset for an AWS phase. */
@@ -323,6 +326,7 @@ export class AwsCli {
   private readonly redactor: Redactor;
   private readonly exec: Exec;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly signal?: AbortSignal;
   private readonly knownVersion?: AwsCliVersion;
   private versionAsked?: Promise<AwsCliVersion>;
 
@@ -333,7 +337,8 @@ export class AwsCli {
     this.dryRun = Boolean(opts.dryRun);
     this.runLog = opts.runLog;
     this.exec = opts.exec ?? execaExec;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.signal = opts.signal;
+    this.sleep = opts.sleep ?? ((ms) => pause(ms, this.signal));
     this.bin = opts.bin ?? 'aws';
     this.endpoint = opts.endpoint;
     this.knownVersion = opts.version;
@@ -451,6 +456,7 @@ export class AwsCli {
         waitMs = Math.round(Math.min(8000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
         this.log.debug(`  throttled (not performed): sending it again in ${(waitMs / 1000).toFixed(1)}s (attempt ${attempt}/${RETRY_ATTEMPTS})`);
         await this.sleep(waitMs);
+        throwIfInterrupted(this.signal, 'a throttled call to be sent again');
         continue;
       }
       if (throttled) {
@@ -461,6 +467,7 @@ export class AwsCli {
       waitMs = Math.round(Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
       this.log.debug(`  retrying in ${(waitMs / 1000).toFixed(1)}s after ${code} (attempt ${attempt}/${attempts})`);
       await this.sleep(waitMs);
+      throwIfInterrupted(this.signal, `${code} to clear before retrying`);
     }
   }
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AwsCli, buildAwsEnv, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
 import { parseConfig } from '../../src/config/load.js';
 import { awsCliBin, buildCtx } from '../../src/context.js';
-import { AwsCliError, MissingToolError, UsageError } from '../../src/errors.js';
+import { AwsCliError, InterruptedError, MissingToolError, UsageError } from '../../src/errors.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
 import { Logger } from '../../src/ui/log.js';
 import { MASK, Redactor } from '../../src/ui/redact.js';
@@ -144,6 +144,25 @@ describe('AwsCli.aws', () => {
     expect(sleeps[1]).toBeGreaterThanOrEqual(250);
     expect(sleeps[1]).toBeLessThanOrEqual(500);
     expect(aws.records.map((r) => [r.attempt, r.waitMs])).toEqual([[undefined, undefined], [2, sleeps[0]], [3, sleeps[1]]]);
+  });
+
+  it('Ctrl-C during a retry wait ends the wait at once and the call with InterruptedError, sending nothing more', async () => {
+    const ac = new AbortController();
+    const exec = recordingExec([
+      () => {
+        setTimeout(() => ac.abort(), 50);
+        return fail('InvalidVpcID.NotFound');
+      },
+    ]);
+    const redactor = new Redactor([]);
+    const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: new Sink(), stderr: new Sink() });
+    // The real sleep (no injected one): 6 attempts would wait up to 8 s each.
+    const aws = new AwsCli({ env: {}, log, redactor, exec, signal: ac.signal, version: parseAwsCliVersion(V1) });
+    const started = Date.now();
+    const err = await aws.aws(['ec2', 'create-subnet', '--vpc-id', 'vpc-1'], { retryOn: ['InvalidVpcID.NotFound'], attempts: 6 }).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(exec.calls).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('the default budget for a retryOn code is 6 runs', async () => {
