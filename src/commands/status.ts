@@ -4,8 +4,9 @@ import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { describeTagsByKeys } from '../aws/ec2.js';
 import { TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
-import { ROLE, SUBNET_KEYS, iamNames } from '../infra/names.js';
+import { iamNames } from '../infra/names.js';
 import { phaseResources } from '../infra/discover.js';
+import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
 import { formatRecord, readHistory } from '../deploy/history.js';
@@ -13,18 +14,6 @@ import { shortVersion } from '../aws/cli.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
 import { callerAccount } from '../aws/sts.js';
 import type { CommandResult } from './types.js';
-
-const NETWORK_ROLES = [
-  ROLE.keyPair,
-  ROLE.vpc,
-  ...SUBNET_KEYS.map((k) => ROLE.subnet(k)),
-  ROLE.internetGateway,
-  ROLE.natEip,
-  ROLE.natGateway,
-  ROLE.publicRouteTable,
-  ROLE.sgPrivate,
-  ROLE.sgPublic,
-];
 
 export interface EnvironmentStatus {
   name: string;

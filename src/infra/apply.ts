@@ -8,25 +8,11 @@ import type { DesiredPhase } from './desired.js';
 import type { ExistingPhase } from './discover.js';
 import type { CreatePlan } from './plan.js';
 import type { PlanStep } from './types.js';
-import { forStep, RESOURCES, type Outcome, type Refs, type StepFn } from './resources.js';
+import { forStep, refsFrom, RESOURCES, type Outcome, type Refs, type StepFn } from './resources.js';
 import { runGraph } from './run.js';
 import type { Deadline } from '../time.js';
 
 export type { Refs } from './resources.js';
-
-export function refsFrom(e: ExistingPhase): Refs {
-  return {
-    vpc: e.vpcId,
-    subnets: { ...e.subnets },
-    igw: e.internetGateway,
-    eip: e.natEip,
-    nat: e.natGateway?.id,
-    publicRt: e.publicRouteTable?.id,
-    mainRt: e.mainRouteTable?.id,
-    sgPrivate: e.securityGroups.private?.id,
-    sgPublic: e.securityGroups.public?.id,
-  };
-}
 
 export interface ApplyOutcome {
   /** Labels of the steps that changed something. */
@@ -41,7 +27,9 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
   const refs = refsFrom(e);
   const out: ApplyOutcome = { done: [], alreadyThere: [], failed: [], refs };
   const scope = { ctx, call, d, e, refs, deadline };
-  const steps: Record<string, StepFn> = Object.assign({}, ...RESOURCES.map((r) => r.create(scope)));
+  const creates = RESOURCES.map((r) => ({ kind: r, steps: r.create(scope) }));
+  const steps: Record<string, StepFn> = Object.assign({}, ...creates.map((c) => c.steps));
+  const fillsIn: Record<string, boolean> = Object.assign({}, ...creates.map((c) => Object.fromEntries(Object.keys(c.steps).map((id) => [id, Boolean(c.kind.fillsIn)]))));
   const action = (s: PlanStep): (() => Promise<Outcome>) => {
     const found = forStep(steps, s.id);
     if (!found) throw new Error(`no action for plan step ${s.id}`);
@@ -50,7 +38,7 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
   };
 
   // The VPC chain is the longest path: its calls go first in the queue, IAM and the rest fill in.
-  const rank = (id: string) => (id === 'vpc' ? 0 : /^(role|policy|instance-profile|eb-application|key-pair)/.test(id) ? 2 : 1);
+  const rank = (id: string) => (id === 'vpc' ? 0 : forStep(fillsIn, id)?.[0] ? 2 : 1);
   const ordered = [...plan.steps].sort((a, b) => rank(a.id) - rank(b.id));
   const failures = await runGraph(
     ordered.map((s) => {

@@ -1,8 +1,9 @@
 // The phase's resources as a table: one entry a kind (key pair, IAM roles, the VPC, its
-// subnets, ...) with its check (what the plan makes of what discovery found), what its
-// steps need first, its create, and its delete. Adding a resource to the phase is one
-// entry here, plus its reading in discover.ts (one batch of describe calls serves every
-// kind). The table's order is the plan's order; teardown.ts deletes in its own order.
+// subnets, ...) with its role tags, its "already gone" codes, the ids it gives later steps,
+// its check (what the plan makes of what discovery found), what its steps need first, its
+// create, and its delete. status, apply and teardown read their lists from here
+// (NETWORK_ROLES, refsFrom, GONE). The table's order is the plan's order; DELETE_ORDER is
+// the teardown's. docs/architecture.md lists the files a new kind touches.
 import * as ec2 from '../aws/ec2.js';
 import * as iam from '../aws/iam.js';
 import { deleteApplicationVersionOf, listApplicationVersionsOf } from '../aws/eb.js';
@@ -74,6 +75,17 @@ export interface TeardownScope {
 
 export interface ResourceKind {
   name: string;
+  /** The values of our role tag on its EC2 resources (status lists them; discovery reads them). */
+  roles?: string[];
+  /** The AWS codes that mean it is already gone (for detach/revoke: already undone): a delete answered so has done its work. */
+  gone?: string[];
+  /** What discovery found of it that later steps read (the ids a create would have given). */
+  refs?(e: ExistingPhase): Partial<Refs>;
+  /**
+   * Its steps fill in around the VPC chain (the longest path, queued first) instead of
+   * competing with it: IAM, the key pair and the application need nothing of the network.
+   */
+  fillsIn?: boolean;
   check(d: DesiredPhase, e: ExistingPhase, p: PlanBuilder): void;
   /**
    * What each of its steps needs first, by step id or by the id's prefix before ':' (given
@@ -158,6 +170,9 @@ async function securityGroup({ ctx, call, d, refs }: Scope, name: string, descri
 
 const keyPair: ResourceKind = {
   name: 'key pair',
+  roles: [ROLE.keyPair],
+  gone: ['InvalidKeyPair.NotFound'],
+  fillsIn: true,
   check(d, e, p) {
     if (e.keyPairId) p.have(`key pair ${d.keyPair.name}`);
     else p.add('key-pair', `key pair ${d.keyPair.name}`);
@@ -188,6 +203,8 @@ const keyPair: ResourceKind = {
 
 const iamRoles: ResourceKind = {
   name: 'IAM roles and their inline policies',
+  gone: ['NoSuchEntity'],
+  fillsIn: true,
   check(d, e, p) {
     for (const key of IAM_ROLE_KEYS) {
       const name = d.iam.roles[key];
@@ -234,6 +251,8 @@ const iamRoles: ResourceKind = {
 
 const instanceProfile: ResourceKind = {
   name: 'instance profile',
+  gone: ['NoSuchEntity'],
+  fillsIn: true,
   check(d, e, p) {
     if (e.instanceProfileReady) {
       p.have(`instance profile ${d.iam.instanceProfile}`);
@@ -291,6 +310,7 @@ const instanceProfile: ResourceKind = {
 
 const ebApplication: ResourceKind = {
   name: 'EB application',
+  fillsIn: true,
   check(d, e, p) {
     if (e.application) p.have(`EB application ${d.applicationName}`);
     else p.add('eb-application', `EB application ${d.applicationName}`);
@@ -335,6 +355,9 @@ const ebApplication: ResourceKind = {
 
 const vpc: ResourceKind = {
   name: 'VPC',
+  roles: [ROLE.vpc],
+  gone: ['InvalidVpcID.NotFound'],
+  refs: (e) => ({ vpc: e.vpcId, mainRt: e.mainRouteTable?.id }),
   check(d, e, p) {
     if (e.vpcId) p.have(`VPC ${e.vpcId} (${d.vpcCidr})`);
     else p.add('vpc', `VPC eb (${d.vpcCidr})`);
@@ -370,6 +393,9 @@ function ourPublicRouteTables({ d, routeTables }: TeardownScope): ec2.RouteTable
 
 const subnets: ResourceKind = {
   name: 'subnets',
+  roles: SUBNET_KEYS.map((k) => ROLE.subnet(k)),
+  gone: ['InvalidSubnetID.NotFound'],
+  refs: (e) => ({ subnets: { ...e.subnets } }),
   check(d, e, p) {
     for (const k of SUBNET_KEYS) {
       const s = d.subnets[k];
@@ -404,6 +430,9 @@ const subnets: ResourceKind = {
 
 const internetGateway: ResourceKind = {
   name: 'internet gateway',
+  roles: [ROLE.internetGateway],
+  gone: ['InvalidInternetGatewayID.NotFound', 'Gateway.NotAttached'],
+  refs: (e) => ({ igw: e.internetGateway }),
   check(_d, e, p) {
     const igw = e.internetGateway;
     if (igw) p.have(`internet gateway ${igw}`);
@@ -443,6 +472,9 @@ const internetGateway: ResourceKind = {
 /** The NAT gateway with its Elastic IP; failed or leaving ones of ours are replaced, never reused. */
 const natGateway: ResourceKind = {
   name: 'NAT gateway and its Elastic IP',
+  roles: [ROLE.natEip, ROLE.natGateway],
+  gone: ['InvalidNatGatewayID.NotFound', 'NatGatewayNotFound', 'InvalidAllocationID.NotFound', 'InvalidAssociationID.NotFound'],
+  refs: (e) => ({ eip: e.natEip, nat: e.natGateway?.id }),
   check(d, e, p) {
     const stale = e.staleNatGateways;
     for (const n of stale) p.add(`nat-cleanup:${n.id}`, `remove NAT gateway ${n.id} (${n.state})`, 'fix');
@@ -513,6 +545,9 @@ const natGateway: ResourceKind = {
 /** The public route table (to the internet gateway, with the public subnets) and the VPC's main one (to the NAT). */
 const routeTables: ResourceKind = {
   name: 'route tables and their default routes',
+  roles: [ROLE.publicRouteTable],
+  gone: ['InvalidRouteTableID.NotFound', 'InvalidAssociationID.NotFound'],
+  refs: (e) => ({ publicRt: e.publicRouteTable?.id }),
   check(_d, e, p) {
     const igw = e.internetGateway;
     const igwAttached = Boolean(igw && e.igwAttached);
@@ -587,6 +622,9 @@ const routeTables: ResourceKind = {
 
 const securityGroups: ResourceKind = {
   name: 'security groups and their ingress rules',
+  roles: [ROLE.sgPrivate, ROLE.sgPublic],
+  gone: ['InvalidGroup.NotFound', 'InvalidPermission.NotFound'],
+  refs: (e) => ({ sgPrivate: e.securityGroups.private?.id, sgPublic: e.securityGroups.public?.id }),
   check(d, e, p) {
     const sgs = e.securityGroups;
     if (sgs.private) p.have(`security group eb_private ${sgs.private.id}`);
@@ -665,6 +703,19 @@ const spares: ResourceKind = {
 };
 
 export const RESOURCES: readonly ResourceKind[] = [keyPair, iamRoles, instanceProfile, ebApplication, vpc, subnets, internetGateway, natGateway, routeTables, securityGroups, spares];
+
+// The lists other modules need, derived from the table so that a new kind is one entry.
+
+/** Every role tag value of the phase's EC2 resources, in the table's order (status). */
+export const NETWORK_ROLES: readonly string[] = RESOURCES.flatMap((r) => r.roles ?? []);
+
+/** Answers that mean a delete's target is already gone (teardown). */
+export const GONE: ReadonlySet<string> = new Set(RESOURCES.flatMap((r) => r.gone ?? []));
+
+/** The ids the steps start from: what discovery found, kind by kind (apply). */
+export function refsFrom(e: ExistingPhase): Refs {
+  return Object.assign({ subnets: {} }, ...RESOURCES.map((r) => r.refs?.(e) ?? {}));
+}
 
 /**
  * The kinds in the order teardown adds their deletes: what holds others first. The network's

@@ -13,27 +13,10 @@ import type { DesiredPhase } from './desired.js';
 import { phaseResources } from './discover.js';
 import { ebEnvironments } from './eb-application.js';
 import { IAM_ROLE_KEYS, ROLE, type IamNames, type IamRoleKey } from './names.js';
-import { DELETE_ORDER, type TeardownScope } from './resources.js';
+import { DELETE_ORDER, GONE, type TeardownScope } from './resources.js';
 import { runGraph, type Task } from './run.js';
 import type { AddTask, Del, TeardownResult } from './types.js';
 import { pause, pollMs, throwIfInterrupted, waitUntil, type Deadline } from '../time.js';
-
-/** Answers that mean the thing is already gone (or, for detach/revoke, already undone). */
-const GONE = new Set([
-  'InvalidVpcID.NotFound',
-  'InvalidSubnetID.NotFound',
-  'InvalidGroup.NotFound',
-  'InvalidRouteTableID.NotFound',
-  'InvalidNatGatewayID.NotFound',
-  'NatGatewayNotFound',
-  'InvalidAllocationID.NotFound',
-  'InvalidInternetGatewayID.NotFound',
-  'InvalidKeyPair.NotFound',
-  'Gateway.NotAttached',
-  'InvalidPermission.NotFound',
-  'InvalidAssociationID.NotFound',
-  'NoSuchEntity',
-]);
 
 /** The live environments that block a teardown. */
 export function liveEnvironments(envs: { EnvironmentName: string; Status: string }[]): string[] {

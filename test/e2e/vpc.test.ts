@@ -11,11 +11,14 @@ import {
   readRunLog,
   ROOT,
   RUN,
-  runCli,
   runLogOf,
   workCalls,
 } from '../helpers/phase.js';
 import { startPhase, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { run } from '../helpers/cli.js';
+
+/** ./run with the test's environment (colour off). */
+const runCli = (args: string[], o: { timeoutMs?: number } = {}) => run(args, { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: o.timeoutMs ?? 300_000 });
 
 let p: PhaseSandbox;
 let sb: PhaseSandbox['sandbox'];
@@ -39,7 +42,7 @@ const tag = (o: any, key: string) => (o.Tags ?? []).find((t: any) => t.Key === k
 describe('create_vpc --dry-run', () => {
   it('lists the creates with placeholders and changes nothing', async () => {
     const r = await runCli(['-e', cfg('e2dry', 231), '-f', '--dry-run', '--json', 'create_vpc'], { timeoutMs: 120_000 });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const out = jsonResult(r);
     expect(out.dryRun).toBe(true);
     expect(out.created).toHaveLength(28);
@@ -60,7 +63,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
   it('creates the whole phase within the call budget', async () => {
     file = cfg(phase, 232);
     const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const out = jsonResult(r);
     vpcId = out.vpcId;
     expect(vpcId).toMatch(/^vpc-/);
@@ -120,7 +123,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
 
   it('a second run on the complete phase makes no mutating call', async () => {
     const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const out = jsonResult(r);
     expect(out.created).toEqual([]);
     expect(out.vpcId).toBe(vpcId);
@@ -148,7 +151,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
     ]);
 
     const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const after = (await aws(['ec2', 'describe-route-tables', '--route-table-ids', pub.RouteTableId])).RouteTables[0];
     expect(after.Routes.find((x: any) => x.DestinationCidrBlock === '0.0.0.0/0').GatewayId).toBe(inv.igws[0].InternetGatewayId);
     expect(after.Associations.map((a: any) => a.SubnetId).sort()).toEqual([byName.eb_public_1, byName.eb_public_2].sort());
@@ -163,7 +166,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
   it('refuses a changed AWS_VPC_EB while the old VPC exists: exit 2, both CIDRs named, nothing changed', async () => {
     const moved = p.phaseConfig(phase, 239);
     const r = await runCli(['-e', moved, '-f', '--json', 'create_vpc']);
-    expect(r.code, r.stderr).toBe(2);
+    expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toContain('common.AWS_VPC_EB');
     expect(r.stderr).toContain('10.239.0.0/16');
     expect(r.stderr).toContain(`${vpcId} (10.232.0.0/16)`);
@@ -182,7 +185,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
     ]);
 
     const r = await runCli(['-e', file, '-f', '--json', 'terminate_vpc']);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const out = jsonResult(r);
     const calls = workCalls(readRunLog(out.runLog), { withoutWaits: true });
     expect(calls.length).toBeLessThanOrEqual(30);
@@ -211,7 +214,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
     expect(sgs.SecurityGroups).toHaveLength(1);
 
     const again = await runCli(['-e', file, '-f', '--json', 'terminate_vpc']);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.exitCode, again.stderr).toBe(0);
     const second = jsonResult(again);
     expect(second.deleted).toEqual([]);
     expect(workCalls(readRunLog(second.runLog)).filter((l) => l.mutating)).toEqual([]);
@@ -220,7 +223,7 @@ describe('create_vpc, then again, then terminate_vpc twice', () => {
   it('refuses a VPC with its CIDR that is not ours', async () => {
     // 10.240.0.0/16 is the untagged VPC planted above.
     const r = await runCli(['-e', cfg('e2conflict', 240), '-f', 'create_vpc']);
-    expect(r.code).toBe(1);
+    expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/10\.240\.0\.0\/16 already exists and is not phase e2conflict's: vpc-/);
     expect(await vpcsWithCidr('10.240.0.0/16')).toHaveLength(1);
   }, 120_000);
@@ -246,9 +249,9 @@ describe('create_vpc killed half-way', () => {
       await waitFor(`process group ${child.pid} to be gone`, () => !groupAlive(child.pid!));
     }
     const r = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     const again = await runCli(['-e', file, '-f', '--json', 'create_vpc']);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.exitCode, again.stderr).toBe(0);
     expect(workCalls(readRunLog(jsonResult(again).runLog)).filter((l) => l.mutating)).toEqual([]);
 
     expect(await vpcsWithCidr('10.233.0.0/16')).toHaveLength(1);

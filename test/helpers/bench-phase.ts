@@ -19,10 +19,19 @@ export function findRoot(from = import.meta.dirname): string {
 export const ROOT = findRoot();
 export const RUN = path.join(ROOT, 'run');
 
-export interface RunOutcome {
-  exitCode: number;
+/** What every run of the built ./run in the tests gives back (the one result type). */
+export interface RunResult {
+  /** The ./run process's pid (it names the lock holder and the run log). */
+  pid: number | undefined;
+  exitCode?: number;
   stdout: string;
   stderr: string;
+  timedOut: boolean;
+}
+
+/** A timed `--json` run (the bench's and runJson's): the one RunResult, its wall time and its JSON. */
+export interface RunOutcome extends Omit<RunResult, 'exitCode'> {
+  exitCode: number;
   wallMs: number;
   startedAt: number;
   json?: any;

@@ -7,19 +7,13 @@ import { execa } from 'execa';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import type { SandboxDelays, StrictOptions } from '../../sandbox/options.js';
 import { httpGet } from '../../src/deploy/probe.js';
+import { run as runCli, type RunResult } from './cli.js';
 
 import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
-
-export interface RunResult {
-  /** The ./run process's pid (it names the lock holder and the run log). */
-  pid: number | undefined;
-  exitCode: number | undefined;
-  stdout: string;
-  stderr: string;
-}
+export type { RunResult };
 
 export interface PhaseSandbox {
   sandbox: Sandbox;
@@ -76,18 +70,14 @@ export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
     if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
     return r.stdout.trim() ? JSON.parse(r.stdout) : {};
   };
-  const run: PhaseSandbox['run'] = async (args, opts = {}) => {
-    const sub = execa(RUN, ['-e', opts.configFile ?? configFile, ...args], {
-      cwd: ROOT,
-      reject: false,
+  const run: PhaseSandbox['run'] = (args, opts = {}) =>
+    runCli(['-e', opts.configFile ?? configFile, ...args], {
       input: opts.input,
-      stdin: opts.input === undefined ? 'ignore' : undefined,
+      stdin: opts.input === undefined ? 'ignore' : 'pipe',
+      stripFinalNewline: true,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      timeout: opts.timeoutMs ?? 600_000,
+      timeoutMs: opts.timeoutMs ?? 600_000,
     });
-    const r = await sub;
-    return { pid: sub.pid, exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
-  };
   return {
     sandbox,
     phase,
@@ -106,7 +96,7 @@ export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
       } catch {
         json = undefined;
       }
-      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, wallMs, startedAt, json };
+      return { ...r, exitCode: r.exitCode ?? -1, wallMs, startedAt, json };
     },
     variant: (name, change) => {
       const c = structuredClone(config);

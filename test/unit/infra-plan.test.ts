@@ -250,3 +250,22 @@ describe('reading AWS answers', () => {
     expect(() => phaseNetworkFrom('dv', subnets.slice(1), groups)).toThrow(/incomplete \(missing eb_public_2\)/);
   });
 });
+
+describe('the side lists come from the resource table (issue 24: a new kind is one entry)', () => {
+  it('status, teardown and apply read the same roles, gone-codes and refs as the lists they replaced', async () => {
+    const { GONE, NETWORK_ROLES, refsFrom } = await import('../../src/infra/resources.js');
+    const { ROLE, SUBNET_KEYS } = await import('../../src/infra/names.js');
+    expect([...NETWORK_ROLES]).toEqual([ROLE.keyPair, ROLE.vpc, ...SUBNET_KEYS.map((k) => ROLE.subnet(k)), ROLE.internetGateway, ROLE.natEip, ROLE.natGateway, ROLE.publicRouteTable, ROLE.sgPrivate, ROLE.sgPublic]);
+    expect([...GONE].sort()).toEqual(
+      [
+        'InvalidVpcID.NotFound', 'InvalidSubnetID.NotFound', 'InvalidGroup.NotFound', 'InvalidRouteTableID.NotFound', 'InvalidNatGatewayID.NotFound', 'NatGatewayNotFound',
+        'InvalidAllocationID.NotFound', 'InvalidInternetGatewayID.NotFound', 'InvalidKeyPair.NotFound', 'Gateway.NotAttached', 'InvalidPermission.NotFound', 'InvalidAssociationID.NotFound', 'NoSuchEntity',
+      ].sort(),
+    );
+    const e = {
+      vpcId: 'vpc-1', subnets: { AWS_SUBNET_EB_PRIVATE_1: 'subnet-1' }, internetGateway: 'igw-1', natEip: 'eipalloc-1', natGateway: { id: 'nat-1' },
+      publicRouteTable: { id: 'rtb-p' }, mainRouteTable: { id: 'rtb-m' }, securityGroups: { private: { id: 'sg-a' }, public: { id: 'sg-b' } },
+    } as any;
+    expect(refsFrom(e)).toEqual({ vpc: 'vpc-1', subnets: { AWS_SUBNET_EB_PRIVATE_1: 'subnet-1' }, igw: 'igw-1', eip: 'eipalloc-1', nat: 'nat-1', publicRt: 'rtb-p', mainRt: 'rtb-m', sgPrivate: 'sg-a', sgPublic: 'sg-b' });
+  });
+});
