@@ -31,7 +31,8 @@ describe('create_nova: the daily blue/green deploy', () => {
     p = await startPhase({
       phase: 'dep',
       delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 6000 },
-      strict: { launchHealthBlip: true, takenCnames: [HELD] },
+      // The sandbox's default DNS TTL (5 s): the zero-downtime check is about it.
+      strict: { launchHealthBlip: true, takenCnames: [HELD], dnsTtlMs: 5000 },
       // The first deploy on an older platform branch; the daily one must keep it.
       edit: (c) => {
         c.nova.PLATFORM = OLD_PLATFORM;

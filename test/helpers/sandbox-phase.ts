@@ -53,10 +53,17 @@ export interface PhaseOptions {
   edit?: (c: any) => void;
 }
 
+/**
+ * The strict rules' delays in tests, shorter than the sandbox's defaults (3 s, 5 s) where a
+ * test is not about them: the rules still hold (a NAT is pending, a role is invisible, a
+ * client caches its answer), only for less time. A test about one sets it itself.
+ */
+export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
+
 export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   const phase = o.phase ?? 'e2e';
   const dir = mkdtempSync(path.join(os.tmpdir(), `johanna-${phase}-`));
-  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: { metricsPeriodMs: TEST_METRICS_PERIOD_MS, ...o.strict } });
+  const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: path.join(dir, 'sandbox'), failRate: o.failRate, delays: o.delays, strict: { ...TEST_STRICT, ...o.strict } });
   const write = (name: string, c: any) => {
     const file = path.join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify(c, null, 2));
