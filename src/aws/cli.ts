@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { AwsCliError, MissingToolError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import type { Redactor } from '../ui/redact.js';
+import { describeTool } from '../venv.js';
 
 export type Tool = 'aws' | 'eb';
 
@@ -90,7 +91,7 @@ function missingTool(file: Tool, bin?: string): MissingToolError {
     return new MissingToolError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
   }
   return file === 'aws'
-    ? new MissingToolError('the aws CLI is not on PATH', 'install it: `pip install awscli` (v1) or the AWS CLI v2 installer, then check with `aws --version`')
+    ? new MissingToolError('the aws CLI is not on PATH', 'run `npm run setup:python` (puts the aws CLI v1 into the checkout\'s .venv, where Johanna looks first), or install the AWS CLI v2; check with `aws --version`')
     : new MissingToolError('the eb CLI is not on PATH', 'install it: `pip install awsebcli`, then check with `eb --version`; the daily deploy itself needs only the aws CLI');
 }
 
@@ -365,7 +366,7 @@ export class AwsCli {
       }
     }
     checkAwsCliVersion(v, this.bin);
-    this.log.debug(`aws CLI: ${this.bin} ${v.text}`);
+    this.log.debug(`aws CLI: ${describeTool(this.bin, this.env.PATH)} ${v.text}`);
     this.runLog?.append({
       ts: new Date().toISOString(),
       cli: { bin: this.bin, version: v.text, major: v.major, retryMode: this.env.AWS_RETRY_MODE, maxAttempts: this.env.AWS_MAX_ATTEMPTS, endpoint: this.endpoint },
