@@ -156,7 +156,7 @@ function main() {
     if (!made.ok || !executable(pip)) {
       say(
         `${missing}, and \`python3 -m venv\` does not work here (${lastLine(made.out) || 'no pip in the new venv'}): ` +
-          `install it (Debian/Ubuntu: sudo apt-get install python${py.version}-venv), then run ${SETUP_AGAIN}`,
+          `run sudo apt-get install python${py.version}-venv (Debian/Ubuntu; elsewhere, install Python's venv module), then ${SETUP_AGAIN}`,
       );
       return;
     }
@@ -171,7 +171,7 @@ function main() {
 }
 
 function lastLine(text) {
-  return text.trim().split('\n').filter(Boolean).pop()?.trim() ?? '';
+  return (text.trim().split('\n').filter(Boolean).pop() ?? '').replace(/\s+/g, ' ').trim();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
