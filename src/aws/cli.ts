@@ -143,7 +143,7 @@ function minimumText(): string {
 /** Exit 2, naming the minimum, for a version too old (or of a major version we do not know). */
 export function checkAwsCliVersion(v: AwsCliVersion, bin: string): void {
   const hint =
-    'upgrade it (`pip install -U awscli` for v1, the AWS CLI v2 installer or your package manager for v2), or point JOHANNA_AWS_CLI (or aws.CLI in the config) at another one';
+    'run `npm run setup:python` (it puts the aws CLI 1.45.11 into the checkout\'s .venv, which Johanna runs before PATH), upgrade it (the AWS CLI v2 installer or your package manager), or point JOHANNA_AWS_CLI (or aws.CLI in the config) at another one';
   if (v.major !== 1 && v.major !== 2) {
     throw new UsageError(`${bin} is ${shortVersion(v)}; Johanna knows the aws CLI v1 and v2 only (${minimumText()} or newer)`, hint);
   }

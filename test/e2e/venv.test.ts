@@ -120,6 +120,7 @@ describe('the tools npm install put into .venv', () => {
     const call = await run(['-e', config, '-v', '-f', '--', 'aws', 'sts', 'get-caller-identity']);
     expect(call.exitCode, call.stderr).toBe(0);
     expect(call.stderr).toMatch(new RegExp(`aws CLI: ${venvBin}/aws \\(\\.venv\\) aws-cli/1\\.45\\.\\d+ `));
+    expect(call.stderr).toContain(`sandbox: moto_server ${venvBin}/moto_server (.venv)`);
     // Every aws process of the run was .venv's: its --version, then the call.
     expect(used().filter((l) => l.startsWith('aws ')).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual(['aws --version', 'aws sts get-caller-identity']);
   });
