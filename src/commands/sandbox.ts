@@ -138,7 +138,7 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
       }
       if (s.restarted) log.warn(`the sandbox at http://127.0.0.1:${port} was half-dead (${s.restarted.join('; ')}): restarted it; what it held is gone`);
       if (s.alreadyRunning && s.router !== `127.0.0.1:${routerPort}`) log.warn(`it runs with its router at ${s.router}, not 127.0.0.1:${routerPort}; stop it first (./run sandbox stop${portFlag(port)}) to change that`);
-      if (s.motoServer) log.debug(`moto_server: ${describeTool(s.motoServer)}`);
+      if (s.motoServer) log.debug(`sandbox: moto_server ${describeTool(s.motoServer)}`);
       if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s, stateDir: dir });
       else if (opts.foreground) log.result('sandbox stopped');
       else log.result(`${s.alreadyRunning ? 'already running' : s.restarted ? 'restarted' : 'started'}: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}, log ${path.join(dir, 'sandbox.log')})`);
