@@ -167,6 +167,11 @@ function main() {
     say(`${missing}, and ${what}, so .venv lacks ${wanted.join(', ')}: run ${installLine} (or ${SETUP_AGAIN}) once it can`);
     return;
   }
+  const absent = [...(moto.ok ? [] : ['moto_server']), ...(aws.ok ? [] : ['aws'])].filter((name) => !executable(path.join(VENV_BIN, name)));
+  if (absent.length) {
+    say(`pip installed ${wanted.join(', ')}, but .venv/bin has no ${absent.join(' or ')}: run ${installLine} --force-reinstall`);
+    return;
+  }
   say(`installed ${wanted.join(' and ')} into ${VENV} (./run and the sandbox look in .venv/bin before PATH)${aws.ok ? `; the aws CLI stays ${aws.text}` : ''}`);
 }
 

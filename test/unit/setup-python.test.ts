@@ -97,6 +97,16 @@ describe('npm install: the Python step', () => {
     expect(pip.slice(-2)).toEqual(['moto[server]==5.2.1', 'awscli==1.45.11']);
   });
 
+  it('pip says it installed them but .venv/bin has neither: exit 0, one line saying so, not "installed"', () => {
+    const c = checkout();
+    standInPython(c, 'exit 0');
+    const r = setup(c.root, { PATH: c.bin });
+    expect(r.exitCode).toBe(0);
+    expect(r.lines).toEqual([
+      "johanna: pip installed moto[server]==5.2.1, awscli==1.45.11, but .venv/bin has no moto_server or aws: run .venv/bin/pip install 'moto[server]==5.2.1' awscli==1.45.11 --force-reinstall",
+    ]);
+  });
+
   it('no python3 -m venv (Debian without python3-venv): exit 0, one line with the apt-get command; no pip run', () => {
     const c = checkout();
     standInPython(c, 'exit 0', 'no-ensurepip');
