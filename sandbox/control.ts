@@ -34,6 +34,8 @@ export interface StartedSandbox {
   alreadyRunning: boolean;
   /** Set when a half-dead sandbox was found and restarted: what did not answer. */
   restarted?: string[];
+  /** The moto_server it runs. */
+  motoServer?: string;
 }
 
 /** Each part of a sandbox that must answer for it to work. */
@@ -55,6 +57,8 @@ export interface SandboxStatus {
   router?: string;
   stateDir?: string;
   environments?: Array<Record<string, unknown>>;
+  /** The moto_server it runs (the checkout's .venv/bin/moto_server, else `moto_server` on PATH). */
+  motoServer?: string;
 }
 
 const START_DEADLINE_MS = 30_000;
@@ -85,11 +89,17 @@ export async function isEndpointUp(endpoint: string): Promise<boolean> {
   return (await fetchStatus(endpoint.replace(/\/$/, ''), 1000)) !== undefined;
 }
 
+/** The moto_server the sandbox at `endpoint` runs, as its status page names it (`./run status`). */
+export async function sandboxMotoServer(endpoint: string): Promise<string | undefined> {
+  const status = await fetchStatus(endpoint.replace(/\/$/, ''), 1500);
+  return typeof status?.motoServer === 'string' ? status.motoServer : undefined;
+}
+
 export interface EndpointCheck {
   /** Something answers HTTP at the endpoint (ours, or a moto or LocalStack of the user's). */
   answers: boolean;
   /** It is a sandbox of ours (it answers /_sandbox/status); then `parts` and `problems` say how it is. */
-  sandbox?: { pid?: number; router?: string; parts: SandboxParts; problems: string[]; environments?: Array<Record<string, unknown>> };
+  sandbox?: { pid?: number; router?: string; parts: SandboxParts; problems: string[]; environments?: Array<Record<string, unknown>>; motoServer?: string };
 }
 
 /**
@@ -115,7 +125,7 @@ export async function checkEndpoint(endpoint: string): Promise<EndpointCheck> {
     ...(moto ? [] : [`moto (pid ${status.motoPid ?? '?'}, port ${status.motoPort ?? '?'}) does not answer`]),
     ...(routes ? [] : [`the router (${router ?? '?'}) does not answer`]),
   ];
-  return { answers: true, sandbox: { pid: status.pid, router, parts: { front: true, moto, router: routes }, problems, environments: status.environments } };
+  return { answers: true, sandbox: { pid: status.pid, router, parts: { front: true, moto, router: routes }, problems, environments: status.environments, motoServer: typeof status.motoServer === 'string' ? status.motoServer : undefined } };
 }
 
 /**
@@ -168,7 +178,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Starte
   let restarted: string[] | undefined;
   if (existing) {
     const check = await checkEndpoint(existing.endpoint);
-    if (check.sandbox && check.sandbox.problems.length === 0) return { ...existing, alreadyRunning: true };
+    if (check.sandbox && check.sandbox.problems.length === 0) return { ...existing, alreadyRunning: true, motoServer: check.sandbox.motoServer };
     restarted = check.sandbox?.problems ?? [`its endpoint ${existing.endpoint} does not answer`];
     await stopSandbox(options.stateDir);
   }
@@ -208,8 +218,9 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Starte
   const deadline = Date.now() + START_DEADLINE_MS;
   while (Date.now() < deadline) {
     const info = readInfo(options.stateDir);
-    if (info?.pid === pid && (await checkEndpoint(info.endpoint)).sandbox?.problems.length === 0) {
-      return { ...info, alreadyRunning: false, ...(restarted ? { restarted } : {}) };
+    const check = info?.pid === pid ? await checkEndpoint(info.endpoint) : undefined;
+    if (info && check?.sandbox?.problems.length === 0) {
+      return { ...info, alreadyRunning: false, motoServer: check.sandbox.motoServer, ...(restarted ? { restarted } : {}) };
     }
     if (exitCode !== undefined) {
       removeInfo(options.stateDir, pid);
@@ -346,6 +357,7 @@ export async function sandboxStatus(stateDir: string): Promise<SandboxStatus> {
     router: info.router,
     stateDir,
     environments: check.sandbox?.environments,
+    motoServer: check.sandbox?.motoServer,
   };
 }
 

@@ -2,10 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { freePort } from './ports.js';
 import { guarded, sleep, stopGroup } from './process-group.js';
+import { localTool } from '../src/venv.js';
 
 export interface MotoServer {
   port: number;
   pid: number;
+  /** The moto_server it runs: the checkout's .venv/bin/moto_server, else the one on PATH. */
+  bin: string;
   stop(): Promise<void>;
 }
 
@@ -21,13 +24,13 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
-async function startOnce(logFile: string): Promise<{ child: ChildProcess; port: number } | undefined> {
+async function startOnce(logFile: string, bin: string): Promise<{ child: ChildProcess; port: number } | undefined> {
   const port = await freePort();
   const log = openSync(logFile, 'a');
   // Its own process group, so stopping it also ends anything it forks; under a guard, so
   // it dies with this process even when this process is SIGKILLed (moto is Python, and
   // knows nothing of its parent). `pid` is the guard's, the group's leader.
-  const { file, args } = guarded({ file: 'moto_server', args: ['-H', '127.0.0.1', '-p', String(port)] });
+  const { file, args } = guarded({ file: bin, args: ['-H', '127.0.0.1', '-p', String(port)] });
   const child = spawn(file, args, {
     detached: true,
     stdio: ['ignore', log, log],
@@ -47,12 +50,13 @@ async function startOnce(logFile: string): Promise<{ child: ChildProcess; port: 
 
 /** Starts moto_server on a free loopback port; retries when another process took the port first. */
 export async function startMoto(logFile: string): Promise<MotoServer> {
+  const bin = localTool('moto_server');
   for (let attempt = 0; attempt < 3; attempt++) {
-    const started = await startOnce(logFile);
+    const started = await startOnce(logFile, bin);
     if (started) {
       const { child, port } = started;
-      return { port, pid: child.pid!, stop: () => stopGroup(child, 3000) };
+      return { port, pid: child.pid!, bin, stop: () => stopGroup(child, 3000) };
     }
   }
-  throw new Error(`moto_server did not start (is moto installed? see ${logFile})`);
+  throw new Error(`${bin} did not start (is moto installed? \`npm run setup:python\` puts it in .venv; see ${logFile})`);
 }

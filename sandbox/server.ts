@@ -97,6 +97,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       router,
       motoPort: moto.port,
       motoPid: moto.pid,
+      motoServer: moto.bin,
       environments: store.environments.map((environment) => ({
         name: environment.name,
         id: environment.id,

@@ -5,6 +5,7 @@ import { AwsCli, buildAwsEnv, parseAwsCliVersion, RunLog, type Exec } from './aw
 import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
 import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
+import { localTool } from './venv.js';
 
 export interface GlobalOptions {
   force?: boolean;
@@ -81,16 +82,17 @@ export interface BuildCtxInput {
 }
 
 /**
- * The aws program: JOHANNA_AWS_CLI, else the config's aws.CLI, else `aws` on PATH. A
- * relative path is taken from where it was written: the caller's folder for the
+ * The aws program: JOHANNA_AWS_CLI, else the config's aws.CLI, else the checkout's
+ * .venv/bin/aws (when `root` is given and `npm install` put one there), else `aws` on PATH.
+ * A relative path is taken from where it was written: the caller's folder for the
  * environment variable, the config file's folder for the config.
  */
-export function awsCliBin(env: NodeJS.ProcessEnv, config: Config, configFile: string): string {
+export function awsCliBin(env: NodeJS.ProcessEnv, config: Config, configFile: string, root?: string): string {
   const fromEnv = env.JOHANNA_AWS_CLI?.trim();
   if (fromEnv) return fromEnv.includes('/') ? path.resolve(fromEnv) : fromEnv;
   const fromConfig = config.aws.CLI;
   if (fromConfig) return fromConfig.includes('/') ? path.resolve(path.dirname(configFile), fromConfig) : fromConfig;
-  return 'aws';
+  return root ? localTool('aws', root) : 'aws';
 }
 
 export function buildCtx(i: BuildCtxInput): Ctx {
@@ -113,7 +115,7 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     dryRun: i.opts.dryRun,
     runLog,
     exec: i.exec,
-    bin: awsCliBin(env, config, i.configFile),
+    bin: awsCliBin(env, config, i.configFile, i.root),
     endpoint: sandbox?.endpoint,
     version: i.exec ? parseAwsCliVersion(i.awsCliVersion ?? 'aws-cli/1.45.11') : undefined,
     signal: i.signal,

@@ -11,6 +11,7 @@ import { AwsCliError, MissingToolError, UsageError } from '../errors.js';
 import { pause, throwIfInterrupted } from '../time.js';
 import type { Logger } from '../ui/log.js';
 import type { Redactor } from '../ui/redact.js';
+import { describeTool } from '../venv.js';
 
 export type Tool = 'aws' | 'eb';
 
@@ -91,7 +92,7 @@ function missingTool(file: Tool, bin?: string): MissingToolError {
     return new MissingToolError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
   }
   return file === 'aws'
-    ? new MissingToolError('the aws CLI is not on PATH', 'install it: `pip install awscli` (v1) or the AWS CLI v2 installer, then check with `aws --version`')
+    ? new MissingToolError('the aws CLI is not on PATH', 'run `npm run setup:python` (puts the aws CLI v1 into the checkout\'s .venv, where Johanna looks first), or install the AWS CLI v2; check with `aws --version`')
     : new MissingToolError('the eb CLI is not on PATH', 'install it: `pip install awsebcli`, then check with `eb --version`; the daily deploy itself needs only the aws CLI');
 }
 
@@ -143,7 +144,7 @@ function minimumText(): string {
 /** Exit 2, naming the minimum, for a version too old (or of a major version we do not know). */
 export function checkAwsCliVersion(v: AwsCliVersion, bin: string): void {
   const hint =
-    'upgrade it (`pip install -U awscli` for v1, the AWS CLI v2 installer or your package manager for v2), or point JOHANNA_AWS_CLI (or aws.CLI in the config) at another one';
+    'run `npm run setup:python` (it puts the aws CLI 1.45.11 into the checkout\'s .venv, which Johanna runs before PATH), upgrade it (the AWS CLI v2 installer or your package manager), or point JOHANNA_AWS_CLI (or aws.CLI in the config) at another one';
   if (v.major !== 1 && v.major !== 2) {
     throw new UsageError(`${bin} is ${shortVersion(v)}; Johanna knows the aws CLI v1 and v2 only (${minimumText()} or newer)`, hint);
   }
@@ -368,7 +369,7 @@ export class AwsCli {
       }
     }
     checkAwsCliVersion(v, this.bin);
-    this.log.debug(`aws CLI: ${this.bin} ${v.text}`);
+    this.log.debug(`aws CLI: ${describeTool(this.bin, this.env.PATH)} ${v.text}`);
     this.runLog?.append({
       ts: new Date().toISOString(),
       cli: { bin: this.bin, version: v.text, major: v.major, retryMode: this.env.AWS_RETRY_MODE, maxAttempts: this.env.AWS_MAX_ATTEMPTS, endpoint: this.endpoint },

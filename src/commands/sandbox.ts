@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import type { GlobalOptions, SandboxTarget } from '../context.js';
 import { EXIT, StateError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
+import { describeTool } from '../venv.js';
 
 // Loaded on use: a real-AWS run never needs the sandbox's code.
 const control = () => import('../../sandbox/control.js');
@@ -34,7 +35,10 @@ export async function ensureSandbox(root: string, target: SandboxTarget, log: Lo
   const port = portOf(target.endpoint);
   const dir = stateDirFor(sandboxRoot(root), port);
   const mine = await sandboxStatus(dir);
-  if (mine.running && mine.healthy) return;
+  if (mine.running && mine.healthy) {
+    if (mine.motoServer) log.debug(`sandbox: moto_server ${describeTool(mine.motoServer)}`);
+    return;
+  }
   if (!mine.running) {
     const check = await checkEndpoint(target.endpoint);
     if (check.sandbox && check.sandbox.problems.length) {
@@ -48,6 +52,7 @@ export async function ensureSandbox(root: string, target: SandboxTarget, log: Lo
   if (mine.running) log.warn(`the sandbox at ${target.endpoint} is half-dead (${mine.problems?.join('; ')}): restarting it; what it held is gone`);
   else log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
   const s = await startSandbox({ port, routerPort: portOf(target.router), stateDir: dir });
+  if (s.motoServer) log.debug(`sandbox: moto_server ${describeTool(s.motoServer)}`);
   log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop${portFlag(port)}`);
 }
 
@@ -133,6 +138,7 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
       }
       if (s.restarted) log.warn(`the sandbox at http://127.0.0.1:${port} was half-dead (${s.restarted.join('; ')}): restarted it; what it held is gone`);
       if (s.alreadyRunning && s.router !== `127.0.0.1:${routerPort}`) log.warn(`it runs with its router at ${s.router}, not 127.0.0.1:${routerPort}; stop it first (./run sandbox stop${portFlag(port)}) to change that`);
+      if (s.motoServer) log.debug(`sandbox: moto_server ${describeTool(s.motoServer)}`);
       if (opts.json) log.jsonResult({ ok: true, command: 'sandbox start', ...s, stateDir: dir });
       else if (opts.foreground) log.result('sandbox stopped');
       else log.result(`${s.alreadyRunning ? 'already running' : s.restarted ? 'restarted' : 'started'}: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid}, log ${path.join(dir, 'sandbox.log')})`);
@@ -195,6 +201,7 @@ function printStatus(log: Logger, s: Awaited<ReturnType<Awaited<ReturnType<typeo
     return;
   }
   log.result(`${label}running: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid})`);
+  if (s.motoServer) log.result(`  moto_server: ${describeTool(s.motoServer)}`);
   for (const e of (s.environments ?? []) as Record<string, unknown>[]) {
     log.result(`  ${String(e.name).padEnd(20)} ${String(e.cname ?? '').padEnd(50)} ${e.status} ${e.health}`);
   }

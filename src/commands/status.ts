@@ -11,6 +11,7 @@ import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive,
 import { lockState, type LockState } from '../deploy/lock.js';
 import { formatRecord, readHistory } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
+import { describeTool, onPath } from '../venv.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
 import { callerAccount } from '../aws/sts.js';
 import type { CommandResult } from './types.js';
@@ -60,6 +61,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     soft(readHistory(ctx, 1)),
   ]);
   const cli = await ctx.aws.cliVersion();
+  const motoServer = ctx.sandbox ? await soft(import('../../sandbox/control.js').then((c) => c.sandboxMotoServer(ctx.sandbox!.endpoint))) : undefined;
   const found = phaseResources(tags, ctx.phase);
   const resources: Record<string, string | null> = {};
   for (const role of NETWORK_ROLES) resources[role] = found.get(role)?.join(',') ?? null;
@@ -122,7 +124,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   }
   l.result(`  lock: ${lockLine(lock)}`);
   l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
-  l.result(`  aws CLI: ${ctx.aws.bin} ${shortVersion(cli)}`);
+  l.result(`  aws CLI: ${describeTool(ctx.aws.bin, ctx.aws.env.PATH)} ${shortVersion(cli)}`);
+  if (motoServer) l.result(`  moto_server (the sandbox's): ${describeTool(motoServer)}`);
   return {
     account,
     region: ctx.region,
@@ -135,7 +138,8 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
     lock: lockJson(lock),
     lastRun: history?.[0],
-    awsCli: { bin: ctx.aws.bin, version: cli.text, major: cli.major },
+    awsCli: { bin: ctx.aws.bin, path: ctx.aws.bin.includes('/') ? ctx.aws.bin : onPath(ctx.aws.bin, ctx.aws.env.PATH), version: cli.text, major: cli.major },
+    ...(motoServer ? { motoServer } : {}),
   };
 }
 

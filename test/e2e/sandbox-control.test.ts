@@ -12,6 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../sandbox/ports.js';
+import { onPath } from '../../src/venv.js';
 import { ROOT, until } from '../helpers/sandbox-phase.js';
 import { sandboxPhaseConfig } from '../helpers/bench-phase.js';
 
@@ -122,6 +123,10 @@ describe('one sandbox per endpoint', () => {
     expect(statusB.exitCode, statusB.stderr).toBe(0);
     expect(statusB.stdout).toContain('phase sbb in ap-northeast-2');
     expect(statusB.stderr).not.toContain('starting the local sandbox');
+    // Which tools it runs (issue 26): this copy has no .venv, so the ones on PATH.
+    const awsCli = process.env.JOHANNA_AWS_CLI || `aws (${onPath('aws')} on PATH)`;
+    expect(statusB.stdout).toContain(`  aws CLI: ${awsCli} aws-cli/`);
+    expect(statusB.stdout).toContain(`  moto_server (the sandbox's): moto_server (${onPath('moto_server')} on PATH)`);
 
     expect((await run(['-e', b.file, 'sandbox', 'status'])).stdout).toContain(`running: endpoint ${b.endpoint}, router 127.0.0.1:${b.routerPort} (pid ${pb.pid})`);
     const stopA = await run(['-e', a.file, 'sandbox', 'stop']);
