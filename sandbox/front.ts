@@ -16,6 +16,8 @@ export interface FrontOptions {
   /** Answers one elasticbeanstalk Query API request (the form-encoded body). */
   elasticBeanstalk(params: URLSearchParams): Promise<{ status: number; body: string }>;
   status(): unknown;
+  /** The caller's IAM policies (sandbox/iam/gate.ts): a denied request gets its service's denial. */
+  iamGate?: { authorize(service: string, req: IncomingMessage, body: Buffer): Promise<Answer | undefined> };
   /** The compiled instance logs at the URLs RetrieveEnvironmentInfo hands out (eb/environment-info.ts). */
   logs?(url: string): { status: number; contentType: string; body: Buffer };
 }
@@ -72,7 +74,7 @@ export function attemptOf(headers: IncomingHttpHeaders): { attempt: number; max?
   return { attempt, max: max ? Number(max) : undefined };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
@@ -157,6 +159,8 @@ export function createFront(options: FrontOptions): Front {
   };
 
   const answer = async (service: string, req: IncomingMessage, body: Buffer): Promise<Answer> => {
+    const denied = await options.iamGate?.authorize(service, req, body);
+    if (denied) return denied;
     if (service === 'ec2' && req.method === 'POST') return answerEc2(req, body, options.motoPort, agent, rules);
     if (service === 'elasticbeanstalk') {
       const eb = await options.elasticBeanstalk(new URLSearchParams(body.toString('utf8')));

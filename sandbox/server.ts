@@ -12,6 +12,8 @@ import { loadElasticBeanstalkModel } from './eb/model.js';
 import { EbStore } from './eb/store.js';
 import { RequestMetrics } from './eb/request-metrics.js';
 import { IamPropagation } from './iam-propagation.js';
+import { IamGate } from './iam/gate.js';
+import { loadPolicies } from './iam/policies.js';
 
 export interface SandboxDelays {
   launchMs?: number;
@@ -51,6 +53,12 @@ export interface StrictOptions {
    * security manager, does this; AWS tells Java clients to set a TTL for that reason.
    */
   dnsIgnoreTtlClients: string[];
+  /**
+   * The caller's IAM policy files (--policies; the config's sandbox.POLICIES): [] is the
+   * documented set (the EB managed policy + examples/iam-policy.json), ['admin'] allows
+   * everything. Every request is evaluated against them (sandbox/iam/, R30).
+   */
+  policies: string[];
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -63,6 +71,7 @@ export const STRICT_DEFAULTS: StrictOptions = {
   launchHealthBlip: false,
   metricsPeriodMs: 60_000,
   dnsIgnoreTtlClients: [],
+  policies: [],
 };
 
 export interface SandboxOptions {
@@ -114,9 +123,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
+  // Read before anything starts, so a bad policy file fails the start at once.
+  const policies = loadPolicies(strict.policies);
   const model = loadElasticBeanstalkModel();
   const moto = await startMoto(join(options.stateDir, 'moto.log'));
   const motoClient = new MotoClient(moto.port, region);
+  const gate = new IamGate(policies, motoClient, region);
   const store = new EbStore(region);
   const lifecycle = new EnvironmentLifecycle(store, motoClient, options.stateDir, {
     launchMs: options.delays?.launchMs ?? 1500,
@@ -129,6 +141,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   // Its URLs point at the front, whose address is known once it listens (below).
   const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
   const metrics = new RequestMetrics(store, motoClient, strict.metricsPeriodMs);
+  lifecycle.stackPermissions = (environment) => gate.stackDenials(environment);
   const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict, metrics);
 
   let endpoint = '';
@@ -139,10 +152,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     strict,
     iam,
     elasticBeanstalk: (params) => api.handle(params),
+    iamGate: gate,
     logs: (url) => info.serve(url),
     status: () => ({
       pid: process.pid,
       strict,
+      policies: gate.describe(),
       endpoint,
       router,
       motoPort: moto.port,
