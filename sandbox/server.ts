@@ -124,11 +124,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
   // Read before anything starts, so a bad policy file fails the start at once.
-  const policies = loadPolicies(strict.policies);
+  loadPolicies(strict.policies);
   const model = loadElasticBeanstalkModel();
   const moto = await startMoto(join(options.stateDir, 'moto.log'));
   const motoClient = new MotoClient(moto.port, region);
-  const gate = new IamGate(policies, motoClient, region);
+  const gate = IamGate.fromFiles(strict.policies, motoClient, region);
   const store = new EbStore(region);
   const lifecycle = new EnvironmentLifecycle(store, motoClient, options.stateDir, {
     launchMs: options.delays?.launchMs ?? 1500,

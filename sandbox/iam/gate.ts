@@ -3,6 +3,7 @@
 // resource ARN and the condition keys (IAM User Guide, "Policy evaluation logic",
 // reference_policies_evaluation-logic.html; aws-rules.md R30). The evaluation itself is
 // @cloud-copilot/iam-simulate, which carries AWS's action, resource and condition-key data.
+import { statSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import type { MotoClient } from '../moto-client.js';
@@ -10,7 +11,7 @@ import type { Environment } from '../eb/store.js';
 import { isSingleInstance } from '../eb/ec2-side-effects.js';
 import { option } from '../eb/validate.js';
 import { denialAnswer, denialMessage, type Denial, type DenialAnswer } from './denials.js';
-import { loadPolicies, statementsOf, type IdentityPolicy } from './policies.js';
+import { DEFAULT_POLICY_FILES, loadPolicies, statementsOf, type IdentityPolicy } from './policies.js';
 import { checksOf, IamLookups, type Check, type Where } from './requests.js';
 
 /** moto's account, and the caller the sandbox's credentials stand for. */
@@ -30,18 +31,55 @@ function accessKeyOf(req: { url?: string; headers: IncomingHttpHeaders }): strin
   return new URL(req.url ?? '/', 'http://sandbox').searchParams.get('X-Amz-Credential')?.split('/')[0];
 }
 
+function stampOf(files: string[]): string {
+  const stamp = (file: string) => {
+    try {
+      return String(statSync(file).mtimeMs);
+    } catch {
+      return 'missing';
+    }
+  };
+  return files.map(stamp).join(',');
+}
+
 export class IamGate {
   private readonly lookups: IamLookups;
   private readonly where: Where;
 
+  /** The files the policies came from and their modification times, to notice an edit. */
+  private source?: { files: string[]; stamp: string };
+
   /** `policies` undefined: `admin`, every request allowed. */
-  constructor(readonly policies: IdentityPolicy[] | undefined, moto: MotoClient, region: string) {
+  constructor(private policies: IdentityPolicy[] | undefined, moto: MotoClient, region: string) {
     this.lookups = new IamLookups(moto);
     this.where = { account: ACCOUNT, region };
   }
 
+  /**
+   * The gate for the policy files the sandbox was given. An edited file takes effect at the
+   * next request, as a changed policy does on AWS once it has propagated (R8): so a user who
+   * adds the permission a denial named can run the command again without a restart.
+   */
   static fromFiles(files: string[] | undefined, moto: MotoClient, region: string): IamGate {
-    return new IamGate(loadPolicies(files), moto, region);
+    const gate = new IamGate(loadPolicies(files), moto, region);
+    if (gate.policies) {
+      const list = files && files.length ? files : DEFAULT_POLICY_FILES;
+      gate.source = { files: list, stamp: stampOf(list) };
+    }
+    return gate;
+  }
+
+  /** Reads the files again if one changed; a file that no longer parses keeps the last good policies. */
+  private refresh(): void {
+    if (!this.source) return;
+    const stamp = stampOf(this.source.files);
+    if (stamp === this.source.stamp) return;
+    this.source.stamp = stamp;
+    try {
+      this.policies = loadPolicies(this.source.files);
+    } catch (error) {
+      console.error(`sandbox iam: kept the previous policies: ${(error as Error).message}`);
+    }
   }
 
   /** What the status endpoint shows: the policies' names, or "admin". */
@@ -51,6 +89,7 @@ export class IamGate {
 
   /** The first check of `checks` the policies do not allow, or undefined when all are allowed. */
   async evaluate(checks: Check[]): Promise<Denial | undefined> {
+    this.refresh();
     if (!this.policies) return undefined;
     for (const check of checks) {
       const denial = await this.evaluateOne(check);
@@ -103,6 +142,7 @@ export class IamGate {
    * when it is allowed (then it goes on to moto or the EB emulator as before).
    */
   async authorize(service: string, req: { method?: string; url?: string; headers: IncomingHttpHeaders }, body: Buffer): Promise<DenialAnswer | undefined> {
+    this.refresh();
     if (!this.policies || accessKeyOf(req) === ADMIN_ACCESS_KEY) return undefined;
     const checks = await checksOf({ service, method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, this.where, this.lookups);
     const denial = await this.evaluate(checks);
@@ -120,6 +160,7 @@ export class IamGate {
    * reasons; the exact text is unconfirmed. Undefined when the stack may be built.
    */
   async stackDenials(environment: Environment): Promise<string[] | undefined> {
+    this.refresh();
     if (!this.policies) return undefined;
     const { account, region } = this.where;
     const stack = `awseb-${environment.id}-stack`;

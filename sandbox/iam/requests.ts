@@ -100,9 +100,16 @@ async function iamChecks(form: URLSearchParams, account: string, iam: IamLookups
   const action = form.get('Action') ?? '';
   const role = (path: string, name: string) => `arn:aws:iam::${account}:role${path}${name}`;
   const profile = (path: string, name: string) => `arn:aws:iam::${account}:instance-profile${path}${name}`;
-  if (action === 'CreateRole') return [{ action: 'iam:CreateRole', resource: role(form.get('Path') ?? '/', form.get('RoleName') ?? '') }];
+  // A create that tags needs the tagging action too: "If you specify tags, you must also have
+  // iam:TagRole" (IAM User Guide, "Permissions required to tag IAM entities"). R31.
+  const tagged = form.has('Tags.member.1.Key');
+  if (action === 'CreateRole') {
+    const arn = role(form.get('Path') ?? '/', form.get('RoleName') ?? '');
+    return [{ action: 'iam:CreateRole', resource: arn }, ...(tagged ? [{ action: 'iam:TagRole', resource: arn }] : [])];
+  }
   if (action === 'CreateInstanceProfile') {
-    return [{ action: 'iam:CreateInstanceProfile', resource: profile(form.get('Path') ?? '/', form.get('InstanceProfileName') ?? '') }];
+    const arn = profile(form.get('Path') ?? '/', form.get('InstanceProfileName') ?? '');
+    return [{ action: 'iam:CreateInstanceProfile', resource: arn }, ...(tagged ? [{ action: 'iam:TagInstanceProfile', resource: arn }] : [])];
   }
   if (IAM_ROLE_ACTIONS.test(action)) {
     const name = form.get('RoleName') ?? '';
@@ -126,7 +133,10 @@ async function iamChecks(form: URLSearchParams, account: string, iam: IamLookups
 
 async function ec2Checks(form: URLSearchParams, where: Where, iam: IamLookups): Promise<Check[]> {
   const action = form.get('Action') ?? '';
-  if (action !== 'RunInstances') return [{ action: `ec2:${action}`, resource: '*' }];
+  // Tags given at creation need ec2:CreateTags, with ec2:CreateAction naming the create
+  // (EC2 User Guide, "Grant permission to tag Amazon EC2 resources during creation"). R31.
+  const tagging: Check[] = form.has('TagSpecification.1.ResourceType') ? [{ action: 'ec2:CreateTags', resource: '*', context: { 'ec2:CreateAction': action } }] : [];
+  if (action !== 'RunInstances') return [{ action: `ec2:${action}`, resource: '*' }, ...tagging];
   // RunInstances is authorised on the instance it makes, with ec2:LaunchTemplate set when the
   // request launches from a template (Service Authorization Reference, Amazon EC2,
   // RunInstances; the managed policy allows it only with that key, R18), and on the role its
@@ -135,7 +145,7 @@ async function ec2Checks(form: URLSearchParams, where: Where, iam: IamLookups): 
   const context: Record<string, string> = {};
   const template = form.get('LaunchTemplate.LaunchTemplateId') ?? form.get('LaunchTemplate.LaunchTemplateName');
   if (template) context['ec2:LaunchTemplate'] = `arn:aws:ec2:${where.region}:${where.account}:launch-template/${template}`;
-  const checks: Check[] = [{ action: 'ec2:RunInstances', resource: `arn:aws:ec2:${where.region}:${where.account}:instance/*`, context }];
+  const checks: Check[] = [{ action: 'ec2:RunInstances', resource: `arn:aws:ec2:${where.region}:${where.account}:instance/*`, context }, ...tagging];
   const profileName = form.get('IamInstanceProfile.Name') ?? form.get('IamInstanceProfile.Arn')?.split('/').pop();
   if (profileName) {
     for (const roleArn of (await iam.profile(profileName)).roleArns) {
