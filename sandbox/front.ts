@@ -3,7 +3,7 @@ import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMe
 import { throttlingAnswer } from './faults.js';
 import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './server.js';
-import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
+import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId, launchTemplateId } from './moto-fixes.js';
 import { Ec2Rules } from './ec2/rules.js';
 import { motoEc2 } from './ec2/query.js';
 
@@ -125,6 +125,7 @@ async function answerEc2(req: IncomingMessage, body: Buffer, motoPort: number, a
   const param = deletedResourceParam(form.get('Action'));
   let id = param ? form.get(param) : null;
   if (!id && form.get('Action') === 'DeleteKeyPair' && form.get('KeyName')) id = (await keyPairId(motoPort, auth, form.get('KeyName')!)) ?? null;
+  if (!id && form.get('Action') === 'DeleteLaunchTemplate' && form.get('LaunchTemplateName')) id = (await launchTemplateId(motoPort, auth, form.get('LaunchTemplateName')!)) ?? null;
   const moto = await askMoto(req, body, motoPort, agent);
   const contentType = String(moto.headers['content-type'] ?? 'text/xml');
   const seen = await rules.after(q, form, { status: moto.status, contentType, body: moto.body.toString('utf8') });
