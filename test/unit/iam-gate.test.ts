@@ -62,3 +62,15 @@ describe('the documented set (managed policy v10 + examples/iam-policy.json)', (
     expect(() => loadPolicies(['/nonexistent/policy.json'])).toThrow('/nonexistent/policy.json');
   });
 });
+
+describe('./run sandbox start --policies and sandbox.POLICIES (src/commands/sandbox.ts policyFiles)', () => {
+  it('resolves files against their base, keeps admin alone, and refuses a missing file or a mix with exit 2', async () => {
+    const { policyFiles } = await import('../../src/commands/sandbox.js');
+    const { UsageError } = await import('../../src/errors.js');
+    expect(policyFiles(['iam-policy.json'], `${process.cwd()}/examples`, '--policies')).toEqual([`${process.cwd()}/examples/iam-policy.json`]);
+    expect(policyFiles(['admin'], '/', '--policies')).toEqual(['admin']);
+    expect(() => policyFiles(['nope.json'], '/tmp', 'sandbox.POLICIES')).toThrow(UsageError);
+    expect(() => policyFiles(['nope.json'], '/tmp', 'sandbox.POLICIES')).toThrow('sandbox.POLICIES: no policy file /tmp/nope.json');
+    expect(() => policyFiles(['admin', 'examples/iam-policy.json'], process.cwd(), '--policies')).toThrow(/admin allows everything/);
+  });
+});
