@@ -137,6 +137,7 @@ describe('EB builds the stack with the caller\'s permissions (R34)', () => {
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     };
     writeFileSync(join(dir, 'app.zip'), zipSync({ 'package.json': strToU8('{"name":"x"}') }));
+    await admin('elasticbeanstalk', 'create-storage-location');
     await admin('s3', 'cp', join(dir, 'app.zip'), `s3://${BUCKET}/iam/app.zip`);
     await admin('elasticbeanstalk', 'create-application', '--application-name', 'iam-stack');
     await admin('elasticbeanstalk', 'create-application-version', '--application-name', 'iam-stack', '--version-label', 'v1', '--source-bundle', `S3Bucket=${BUCKET},S3Key=iam/app.zip`);
@@ -200,14 +201,6 @@ describe('every statement of examples/iam-policy.json earns its place: removed i
     refused(await p.run(['-f', 'create_vpc']), 'iam:GetAccountAuthorizationDetails');
   });
 
-  it('without PhaseNetwork: create_vpc cannot make the VPC', { timeout: LONG }, async () => {
-    withoutStatement('PhaseNetwork');
-    const r = await p.run(['-f', 'create_vpc']);
-    expect(r.exitCode, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/is not authorized to perform: ec2:(CreateVpc|ImportKeyPair)/);
-    expect(r.stderr).toContain('to allow it, grant: {"Effect":"Allow","Action":"ec2:');
-  });
-
   it('without PhaseRoles: create_vpc cannot make the roles; with the statement back, the re-run completes the phase, no duplicate', { timeout: LONG }, async () => {
     withoutStatement('PhaseRoles');
     const r = await p.run(['-f', 'create_vpc']);
@@ -238,6 +231,18 @@ describe('every statement of examples/iam-policy.json earns its place: removed i
     restore();
     const allowed = await p.run(renew);
     expect(allowed.exitCode, allowed.stderr).toBe(0);
+  });
+  it('without PhaseNetwork: terminate_vpc cannot remove the network; with the statement back, the re-run removes it all', { timeout: LONG }, async () => {
+    // Last: the phase is complete, so it is the network's deletes that need the statement.
+    withoutStatement('PhaseNetwork');
+    const r = await p.run(['-f', 'terminate_vpc']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/is not authorized to perform: ec2:(Delete|Detach|Disassociate)\w+/);
+    expect(r.stderr).toMatch(/to allow it, grant: \{"Effect":"Allow","Action":"ec2:(Delete|Detach|Disassociate)\w+","Resource":"\*"\}/);
+    restore();
+    const again = await p.run(['-f', 'terminate_vpc']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect((await p.aws(['ec2', 'describe-vpcs', '--filters', 'Name=tag:johanna:phase,Values=iam'])).Vpcs).toEqual([]);
   });
 });
 
