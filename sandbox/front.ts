@@ -3,7 +3,7 @@ import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMe
 import { throttlingAnswer } from './faults.js';
 import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './options.js';
-import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId } from './moto-fixes.js';
+import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId, launchTemplateId } from './moto-fixes.js';
 import { Ec2Rules } from './ec2/rules.js';
 import { motoEc2 } from './ec2/query.js';
 
@@ -16,6 +16,8 @@ export interface FrontOptions {
   /** Answers one elasticbeanstalk Query API request (the form-encoded body). */
   elasticBeanstalk(params: URLSearchParams): Promise<{ status: number; body: string }>;
   status(): unknown;
+  /** The caller's IAM policies (sandbox/iam/gate.ts): a denied request gets its service's denial. */
+  iamGate?: { authorize(service: string, req: IncomingMessage, body: Buffer): Promise<Answer | undefined> };
   /** The compiled instance logs at the URLs RetrieveEnvironmentInfo hands out (eb/environment-info.ts). */
   logs?(url: string): { status: number; contentType: string; body: Buffer };
 }
@@ -72,7 +74,7 @@ export function attemptOf(headers: IncomingHttpHeaders): { attempt: number; max?
   return { attempt, max: max ? Number(max) : undefined };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
@@ -123,6 +125,7 @@ async function answerEc2(req: IncomingMessage, body: Buffer, motoPort: number, a
   const param = deletedResourceParam(form.get('Action'));
   let id = param ? form.get(param) : null;
   if (!id && form.get('Action') === 'DeleteKeyPair' && form.get('KeyName')) id = (await keyPairId(motoPort, auth, form.get('KeyName')!)) ?? null;
+  if (!id && form.get('Action') === 'DeleteLaunchTemplate' && form.get('LaunchTemplateName')) id = (await launchTemplateId(motoPort, auth, form.get('LaunchTemplateName')!)) ?? null;
   const moto = await askMoto(req, body, motoPort, agent);
   const contentType = String(moto.headers['content-type'] ?? 'text/xml');
   const seen = await rules.after(q, form, { status: moto.status, contentType, body: moto.body.toString('utf8') });
@@ -157,6 +160,8 @@ export function createFront(options: FrontOptions): Front {
   };
 
   const answer = async (service: string, req: IncomingMessage, body: Buffer): Promise<Answer> => {
+    const denied = await options.iamGate?.authorize(service, req, body);
+    if (denied) return denied;
     if (service === 'ec2' && req.method === 'POST') return answerEc2(req, body, options.motoPort, agent, rules);
     if (service === 'elasticbeanstalk') {
       const eb = await options.elasticBeanstalk(new URLSearchParams(body.toString('utf8')));

@@ -18,6 +18,7 @@ const DELETED_BY: Record<string, string> = {
   DeleteNatGateway: 'NatGatewayId',
   ReleaseAddress: 'AllocationId',
   DeleteKeyPair: 'KeyPairId',
+  DeleteLaunchTemplate: 'LaunchTemplateId',
 };
 
 export function deletedResourceParam(action: string | null): string | undefined {
@@ -32,6 +33,12 @@ async function ec2(motoPort: number, authorization: string, params: Record<strin
 export async function keyPairId(motoPort: number, authorization: string, keyName: string): Promise<string | undefined> {
   const answer = await ec2(motoPort, authorization, { Action: 'DescribeKeyPairs', 'KeyName.1': keyName }).catch(() => undefined);
   return items(answer?.keySet)[0]?.keyPairId;
+}
+
+/** DeleteLaunchTemplate may name the template instead of its id; the tags hang on the id. */
+export async function launchTemplateId(motoPort: number, authorization: string, name: string): Promise<string | undefined> {
+  const answer = await ec2(motoPort, authorization, { Action: 'DescribeLaunchTemplates', 'LaunchTemplateName.1': name }).catch(() => undefined);
+  return items(answer?.launchTemplates)[0]?.launchTemplateId;
 }
 
 export async function forgetTags(motoPort: number, authorization: string, resourceId: string): Promise<void> {

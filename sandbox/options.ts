@@ -38,6 +38,12 @@ export interface StrictOptions {
    * security manager, does this; AWS tells Java clients to set a TTL for that reason.
    */
   dnsIgnoreTtlClients: string[];
+  /**
+   * The caller's IAM policy files (--policies; the config's sandbox.POLICIES): [] is the
+   * documented set (the EB managed policy + examples/iam-policy.json), ['admin'] allows
+   * everything. Every request is evaluated against them (sandbox/iam/, R30).
+   */
+  policies: string[];
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -50,4 +56,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   launchHealthBlip: false,
   metricsPeriodMs: 60_000,
   dnsIgnoreTtlClients: [],
+  policies: [],
 };

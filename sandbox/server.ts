@@ -13,6 +13,8 @@ import { EbStore } from './eb/store.js';
 import { RequestMetrics } from './eb/request-metrics.js';
 import { IamPropagation } from './iam-propagation.js';
 import { STRICT_DEFAULTS, type SandboxDelays, type StrictOptions } from './options.js';
+import { IamGate } from './iam/gate.js';
+import { loadPolicies } from './iam/policies.js';
 
 
 export interface SandboxOptions {
@@ -64,9 +66,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
+  // Read before anything starts, so a bad policy file fails the start at once.
+  loadPolicies(strict.policies);
   const model = loadElasticBeanstalkModel();
   const moto = await startMoto(join(options.stateDir, 'moto.log'));
   const motoClient = new MotoClient(moto.port, region);
+  const gate = IamGate.fromFiles(strict.policies, motoClient, region);
   const store = new EbStore(region);
   const lifecycle = new EnvironmentLifecycle(store, motoClient, options.stateDir, {
     launchMs: options.delays?.launchMs ?? 1500,
@@ -79,6 +84,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   // Its URLs point at the front, whose address is known once it listens (below).
   const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
   const metrics = new RequestMetrics(store, motoClient, strict.metricsPeriodMs);
+  lifecycle.stackPermissions = (environment) => gate.stackDenials(environment);
   const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict, metrics);
 
   let endpoint = '';
@@ -89,10 +95,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     strict,
     iam,
     elasticBeanstalk: (params) => api.handle(params),
+    iamGate: gate,
     logs: (url) => info.serve(url),
     status: () => ({
       pid: process.pid,
       strict,
+      policies: gate.describe(),
       endpoint,
       router,
       motoPort: moto.port,

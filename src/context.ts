@@ -20,6 +20,8 @@ export interface SandboxTarget {
   endpoint: string;
   /** host:port of the router that stands in for *.elasticbeanstalk.com DNS. */
   router: string;
+  /** The config's sandbox.POLICIES, resolved against the config file's folder (issue 18). */
+  policies?: string[];
 }
 
 export interface Ctx {
@@ -98,7 +100,13 @@ export function awsCliBin(env: NodeJS.ProcessEnv, config: Config, configFile: st
 export function buildCtx(i: BuildCtxInput): Ctx {
   const env = i.env ?? process.env;
   const { config } = i;
-  const sandbox = config.sandbox ? { endpoint: config.sandbox.ENDPOINT.replace(/\/$/, ''), router: config.sandbox.ROUTER } : undefined;
+  const sandbox = config.sandbox
+    ? {
+        endpoint: config.sandbox.ENDPOINT.replace(/\/$/, ''),
+        router: config.sandbox.ROUTER,
+        ...(config.sandbox.POLICIES ? { policies: config.sandbox.POLICIES.map((f) => (f === 'admin' ? f : path.resolve(path.dirname(i.configFile), f))) } : {}),
+      }
+    : undefined;
   const awsEnv = buildAwsEnv({
     base: env,
     region: config.aws.AWS_DEFAULT_REGION,

@@ -86,16 +86,29 @@ export class AwsCliError extends JohannaError {
   readonly stderr: string;
   constructor(args: string[], cliExitCode: number, stderr: string) {
     const first = stderr.trim().split('\n').filter(Boolean).pop() ?? '';
-    super(`${args.join(' ')} failed (exit ${cliExitCode})${first ? ': ' + first : ''}`);
+    const grant = grantFor(stderr);
+    super(`${args.join(' ')} failed (exit ${cliExitCode})${first ? ': ' + first : ''}${grant ? `\n  to allow it, grant: ${grant}` : ''}`);
     this.args = args;
     this.cliExitCode = cliExitCode;
     this.stderr = stderr;
+    if (grant) this.hint = 'add that statement to the IAM policy of the caller (examples/iam-policy.json lists what Johanna needs), then run the command again';
   }
   /** The AWS error code, e.g. "InvalidVpcID.NotFound", read from the CLI's stderr. */
   get awsCode(): string | undefined {
     const m = /An error occurred \(([^)]+)\)/.exec(this.stderr);
     return m?.[1];
   }
+}
+
+/**
+ * The policy statement that would allow what AWS denied, read from IAM's wording of a denial
+ * ("User: <arn> is not authorized to perform: <action> on resource: <arn> because ...", IAM
+ * User Guide, troubleshoot_access-denied.html; aws-rules.md R33). Undefined for other errors.
+ */
+export function grantFor(stderr: string): string | undefined {
+  const m = /is not authorized to perform: ([\w-]+:[\w*]+)(?: on resource: "?([^\s"]+?)"?)?(?:\s|\.|$)/.exec(stderr);
+  if (!m) return undefined;
+  return JSON.stringify({ Effect: 'Allow', Action: m[1], Resource: m[2] ?? '*' });
 }
 
 /** A wait that ran past its deadline. */

@@ -71,6 +71,8 @@ export class EnvironmentLifecycle {
   /** Set by the API: the strict rules' settings and what IAM has made visible. */
   private strict: Pick<StrictOptions, 'eniLingerMs' | 'launchHealthBlip'> = { eniLingerMs: 0, launchHealthBlip: false };
   private iam?: IamPropagation;
+  /** Set by the sandbox: events of the stack resources the caller may not create (sandbox/iam/gate.ts, R34). */
+  stackPermissions?: (environment: Environment) => Promise<string[] | undefined>;
 
   constructor(
     private readonly store: EbStore,
@@ -227,6 +229,8 @@ export class EnvironmentLifecycle {
       const profile = await this.instanceProfileProblem(environment);
       if (profile) return await this.failLaunch(environment, generation, [profile]);
       serviceRole = await this.serviceRoleProblem(environment);
+      const denied = await this.stackPermissions?.(environment);
+      if (denied) return await this.failLaunch(environment, generation, denied);
       const resources = await createEnvironmentResources(this.moto, environment);
       if (this.superseded(environment, generation)) return;
       if (resources.loadBalancerGroup?.ours) store.addEvent(environment, `Created security group named: ${resources.loadBalancerGroup.name}`);

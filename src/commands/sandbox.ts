@@ -51,7 +51,7 @@ export async function ensureSandbox(root: string, target: SandboxTarget, log: Lo
   }
   if (mine.running) log.warn(`the sandbox at ${target.endpoint} is half-dead (${mine.problems?.join('; ')}): restarting it; what it held is gone`);
   else log.step(`starting the local sandbox at ${target.endpoint} (router ${target.router})`);
-  const s = await startSandbox({ port, routerPort: portOf(target.router), stateDir: dir });
+  const s = await startSandbox({ port, routerPort: portOf(target.router), stateDir: dir, strict: target.policies ? { policies: target.policies } : undefined });
   if (s.motoServer) log.debug(`sandbox: moto_server ${describeTool(s.motoServer)}`);
   log.ok(`sandbox running (pid ${s.pid}); stop it with ./run sandbox stop${portFlag(port)}`);
 }
@@ -71,6 +71,8 @@ export interface SandboxFlags {
   launchHealthBlip?: boolean;
   metricsPeriod?: string;
   dnsIgnoreTtl?: string;
+  /** The caller's IAM policy files, comma-separated, or "admin". */
+  policies?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -88,8 +90,27 @@ function strictFromFlags(opts: SandboxFlags) {
     launchHealthBlip: opts.launchHealthBlip || undefined,
     metricsPeriodMs: ms(opts.metricsPeriod),
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
+    policies: opts.policies === undefined ? undefined : policyFiles(opts.policies.split(','), process.cwd(), '--policies'),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * The caller's policy files as the sandbox takes them: absolute paths, or ["admin"]. A file
+ * that is not there is bad input (exit 2), named with where it came from.
+ */
+export function policyFiles(list: string[], base: string, from: string): string[] {
+  const files = list.map((f) => f.trim()).filter(Boolean);
+  if (!files.length) throw new UsageError(`${from} names no policy file`, `give policy files (comma-separated), or admin`);
+  if (files.includes('admin')) {
+    if (files.length > 1) throw new UsageError(`${from}: admin allows everything and cannot be combined with files`, `give either admin or policy files`);
+    return files;
+  }
+  return files.map((f) => {
+    const full = path.resolve(base, f);
+    if (!existsSync(full)) throw new UsageError(`${from}: no policy file ${full}`, `name an IAM policy JSON file, or admin`);
+    return full;
+  });
 }
 
 export interface SandboxCommandInput {
@@ -106,11 +127,13 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
   // Ports default to the phase config's sandbox section when there is one.
   let port = DEFAULT_PORT;
   let routerPort = DEFAULT_ROUTER_PORT;
+  let policies: string[] | undefined;
   if (existsSync(i.configFile)) {
     const sb = loadConfig(i.configFile).config.sandbox;
     if (sb) {
       port = portOf(sb.ENDPOINT);
       routerPort = portOf(sb.ROUTER);
+      if (sb.POLICIES) policies = policyFiles(sb.POLICIES, path.dirname(path.resolve(i.configFile)), 'sandbox.POLICIES');
     }
   }
   if (opts.port) port = Number(opts.port);
@@ -131,7 +154,7 @@ export async function sandboxCommand(i: SandboxCommandInput): Promise<number> {
           stateDir: dir,
           failRate: opts.failRate ? Number(opts.failRate) : undefined,
           foreground: Boolean(opts.foreground),
-          strict: strictFromFlags(opts),
+          strict: { ...(policies ? { policies } : {}), ...strictFromFlags(opts) },
         });
       } catch (err) {
         throw new StateError((err as Error).message);

@@ -234,6 +234,8 @@ export const configSchema = z
         ROUTER: z
           .string({ required_error: 'missing; expected host:port of the sandbox router, e.g. 127.0.0.1:4580' })
           .regex(/^(127\.\d+\.\d+\.\d+|localhost):\d{1,5}$/, 'expected 127.0.0.1:<port> (the router binds to loopback only)'),
+        /** The caller's IAM policy files (relative to this file), or ["admin"]; unset: the documented set (issue 18). */
+        POLICIES: z.array(z.string().min(1, 'expected a policy file path, or "admin"')).optional(),
       })
       .optional(),
   });

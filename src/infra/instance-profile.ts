@@ -4,6 +4,7 @@
 // environment launched in that window fails ("Invalid IAM Instance Profile name").
 import type { AwsCall } from '../aws/ec2.js';
 import type { Ctx } from '../context.js';
+import { ownerTags, tagSpec } from '../aws/tags.js';
 import { AwsCliError } from '../errors.js';
 import { pollMs, waitFor, type Deadline } from '../time.js';
 
@@ -15,33 +16,66 @@ const IMAGE = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kerne
  * Wait until IAM answers for the profile (the botocore waiter `instance-profile-exists`),
  * then until EC2 accepts it: `run-instances --dry-run` with the profile answers
  * DryRunOperation once EC2 sees it and InvalidParameterValue before. A dry run launches
- * nothing and costs nothing; it needs ec2:RunInstances and iam:PassRole on the role, which
- * the EB managed policy grants. The subnet is ours, so no default VPC is needed.
+ * nothing and costs nothing. The subnet is ours, so no default VPC is needed.
+ *
+ * The dry run launches from a launch template made for the check and deleted after it: the
+ * managed policy AdministratorAccess-AWSElasticBeanstalk (v10) allows ec2:RunInstances only
+ * with an `ec2:LaunchTemplate` condition, and allows ec2:CreateLaunchTemplate*,
+ * ec2:DeleteLaunchTemplate* and the iam:PassRole to ec2.amazonaws.com the profile needs
+ * (aws-rules.md R18, R35). So the check needs no permission beyond the documented set,
+ * rather than a broad ec2:RunInstances that could launch anything.
  */
 export async function waitInstanceProfileUsable(ctx: Ctx, call: AwsCall, profile: string, subnetId: string, deadline: Deadline): Promise<void> {
   if (ctx.dryRun) return;
   await call(['iam', 'wait', 'instance-profile-exists', '--instance-profile-name', profile], { purpose: 'poll' });
-  await waitFor(ctx, {
-    what: `EC2 to see instance profile ${profile}`,
-    deadline,
-    intervalMs: pollMs(ctx),
-    backoff: 1.5,
-    maxIntervalMs: 10_000,
-    hint: 'IAM changes usually reach EC2 within seconds; run the command again',
-    check: async () => {
-      try {
-        await call(
-          ['ec2', 'run-instances', '--dry-run', '--image-id', IMAGE, '--instance-type', 't3.micro', '--subnet-id', subnetId, '--iam-instance-profile', `Name=${profile}`],
-          { expectFailure: true, purpose: 'poll' },
-        );
-        return { done: undefined };
-      } catch (err) {
-        if (!(err instanceof AwsCliError)) throw err;
-        if (err.awsCode === 'DryRunOperation') return { done: undefined };
-        if (err.awsCode === 'InvalidParameterValue' && /iamInstanceProfile|IAM Instance Profile/i.test(err.stderr)) return { state: 'not visible to EC2 yet' };
-        throw err;
-      }
-    },
-  });
+  const template = `${profile}-check`;
+  await createCheckTemplate(ctx, call, template);
+  try {
+    await waitFor(ctx, {
+      what: `EC2 to see instance profile ${profile}`,
+      deadline,
+      intervalMs: pollMs(ctx),
+      backoff: 1.5,
+      maxIntervalMs: 10_000,
+      hint: 'IAM changes usually reach EC2 within seconds; run the command again',
+      check: async () => {
+        try {
+          await call(
+            ['ec2', 'run-instances', '--dry-run', '--launch-template', `LaunchTemplateName=${template}`, '--subnet-id', subnetId, '--iam-instance-profile', `Name=${profile}`],
+            { expectFailure: true, purpose: 'poll' },
+          );
+          return { done: undefined };
+        } catch (err) {
+          if (!(err instanceof AwsCliError)) throw err;
+          if (err.awsCode === 'DryRunOperation') return { done: undefined };
+          if (err.awsCode === 'InvalidParameterValue' && /iamInstanceProfile|IAM Instance Profile/i.test(err.stderr)) return { state: 'not visible to EC2 yet' };
+          throw err;
+        }
+      },
+    });
+  } finally {
+    await deleteCheckTemplate(call, template);
+  }
   ctx.log.ok(`instance profile ${profile} is usable by EC2`);
+}
+
+/** The check's launch template, tagged as ours at creation; one a killed check left is used as it is. */
+async function createCheckTemplate(ctx: Ctx, call: AwsCall, template: string): Promise<void> {
+  const data = JSON.stringify({ ImageId: IMAGE, InstanceType: 't3.micro' });
+  try {
+    await call(
+      ['ec2', 'create-launch-template', '--launch-template-name', template, '--launch-template-data', data, '--tag-specifications', tagSpec('launch-template', ownerTags(ctx.phase, 'profile-check'))],
+      { expectFailure: true },
+    );
+  } catch (err) {
+    if (!(err instanceof AwsCliError) || !/AlreadyExists/.test(err.awsCode ?? '')) throw err;
+  }
+}
+
+async function deleteCheckTemplate(call: AwsCall, template: string): Promise<void> {
+  try {
+    await call(['ec2', 'delete-launch-template', '--launch-template-name', template], { expectFailure: true });
+  } catch (err) {
+    if (!(err instanceof AwsCliError) || !/NotFound/.test(err.awsCode ?? '')) throw err;
+  }
 }

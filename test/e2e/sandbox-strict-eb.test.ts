@@ -58,7 +58,9 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
 
   const env = () => ({
     AWS_ENDPOINT_URL: sandbox.endpoint,
-    AWS_ACCESS_KEY_ID: 'sandbox',
+    // These tests are about AWS's EB/EC2 rules, not the caller's IAM policies: the account's
+    // administrator signs them (sandbox/iam/gate.ts ADMIN_ACCESS_KEY).
+    AWS_ACCESS_KEY_ID: 'sandbox-admin',
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_DEFAULT_REGION: 'ap-northeast-2',

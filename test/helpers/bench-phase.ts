@@ -41,7 +41,9 @@ export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: 'sandbox',
+    // The account's administrator, not the tool's caller: the sandbox evaluates the tool's
+    // requests against its IAM policies; a test's own hands are allowed (sandbox/iam/gate.ts).
+    AWS_ACCESS_KEY_ID: 'sandbox-admin',
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     AWS_DEFAULT_REGION: 'ap-northeast-2',
     AWS_EC2_METADATA_DISABLED: 'true',

@@ -47,7 +47,11 @@ export interface PhaseOptions {
   octet?: number;
   failRate?: number;
   delays?: SandboxDelays;
-  /** Tunes the strict rules (delays, faults); unset fields keep the sandbox's defaults. */
+  /**
+   * Tunes the strict rules (delays, faults); unset fields keep the sandbox's defaults.
+   * `policies` gives the caller other IAM policy files (or ['admin']); unset, it holds the
+   * documented set, which every request of the tool is evaluated against (issue 18).
+   */
   strict?: Partial<StrictOptions>;
   /** Changes to the config (env.sandbox.json with this phase's names). */
   edit?: (c: any) => void;
