@@ -148,3 +148,21 @@ export async function queryNewest(call: AwsCall, table: string, partition: { nam
   ]);
   return r.Items ?? [];
 }
+
+/**
+ * Every item of one partition that `filter` keeps, newest first: one Query, which the aws
+ * CLI pages through to the end (it follows LastEvaluatedKey by itself, 1 MB a page). The
+ * filter runs at DynamoDB, so only the matching items travel.
+ */
+export async function queryAll(call: AwsCall, table: string, partition: { name: string; value: string }, filter?: Condition & { names?: Record<string, string> }): Promise<StoredItem[]> {
+  const values = { ':p': { S: partition.value }, ...(filter?.values ?? {}) };
+  const r = await call<{ Items?: StoredItem[] }>([
+    'dynamodb', 'query', '--table-name', table,
+    '--key-condition-expression', '#p = :p',
+    ...(filter ? ['--filter-expression', filter.expression] : []),
+    '--expression-attribute-names', JSON.stringify({ '#p': partition.name, ...(filter?.names ?? {}) }),
+    '--expression-attribute-values', JSON.stringify(values),
+    '--no-scan-index-forward',
+  ]);
+  return r.Items ?? [];
+}

@@ -90,6 +90,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
     gitHashNova: tagValue(tags, 'git_hash_nova'),
     probe: 'passed',
     ...(replaced ? { replacing: { deployedAt: replaced.startedAt, deployedBy: replaced.who, ci: replaced.ci, versionLabel: replaced.versionLabel, gitHashJohanna: replaced.gitHashJohanna, gitHashNova: replaced.gitHashNova } } : {}),
+    swappedAt: new Date(swapDoneAt).toISOString(),
     dnsSettledAt: dnsSettledAt.toISOString(),
     dnsTtlSeconds: ttlMs / 1000,
     oldEligibleForRemovalAt: new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString(),

@@ -29,6 +29,8 @@ export interface DeployResult {
   gitHashNova?: string;
   elapsedSeconds: number;
   readyToServingMs?: number;
+  /** When the swap completed (the history records it: issue 20 item 4). */
+  swappedAt?: string;
   /** When every client honouring the DNS TTL reaches the new environment (after a swap). */
   dnsSettledAt?: string;
   dnsTtlSeconds?: number;
@@ -401,6 +403,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
     return {
       readyToServingMs: servingMs,
+      swappedAt: old ? new Date(swapDoneAt).toISOString() : undefined,
       dnsSettledAt: dns?.toISOString(),
       dnsTtlSeconds: old ? ttlMs / 1000 : undefined,
       oldEligibleForRemovalAt: old ? new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString() : undefined,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
-import { fromItem, isMissingTable, putItem, queryNewest, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
 export const HISTORY_TABLE = 'johanna-history';
@@ -48,6 +48,12 @@ export interface HistoryRecord {
   oldEnvironment?: string;
   /** create_nova --hold: newEnvironment was made and held beside oldEnvironment, not swapped in. */
   held?: boolean;
+  /**
+   * When the swap that gave newEnvironment the main CNAME and took it from oldEnvironment
+   * completed (ISO). What the cleanup's grace, promote's and rollback's choices are decided
+   * on (issue 20 items 1, 4): EB forgets its swap events, the ledger does not.
+   */
+  swappedAt?: string;
   gitHashJohanna?: string;
   gitHashNova?: string;
   probe?: string;
@@ -106,7 +112,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
+type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'swappedAt' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -131,6 +137,7 @@ export function factsFromResult(result: Record<string, unknown> | undefined): Fa
     newEnvironment: str('newEnvironment', 'to'),
     oldEnvironment: str('oldEnvironment', 'from'),
     held: parts.some((p) => p.held === true) || undefined,
+    swappedAt: str('swappedAt'),
     gitHashJohanna: str('gitHashJohanna'),
     gitHashNova: str('gitHashNova'),
     probe: probe === undefined ? undefined : typeof probe === 'string' ? probe : JSON.stringify(probe),
@@ -161,8 +168,14 @@ export function factsFromCalls(calls: RunLogRecord[]): Facts {
         // tags we cannot read: the record just has no hashes
       }
     }
-    // Both the deploy and the rollback swap from the environment that holds the main CNAME.
-    if (c.args[1] === 'swap-environment-cnames') facts.oldEnvironment = after(c.args, '--source-environment-name');
+    // The deploy, promote and the rollback all swap from the environment that holds the
+    // main CNAME. The call's end is when EB had it (an upper bound: the safe side for a grace).
+    if (c.args[1] === 'swap-environment-cnames') {
+      facts.oldEnvironment = after(c.args, '--source-environment-name');
+      facts.newEnvironment ??= after(c.args, '--destination-environment-name');
+      const at = Date.parse(c.ts) + (c.ms ?? 0);
+      if (Number.isFinite(at)) facts.swappedAt = new Date(at).toISOString();
+    }
   }
   return facts;
 }
@@ -206,6 +219,72 @@ export async function readHistory(ctx: Ctx, limit: number): Promise<HistoryRecor
     if (isMissingTable(err)) return [];
     throw err;
   }
+}
+
+/**
+ * Every record of the phase that names one of `environments` (as the one made, swapped in or
+ * swapped out), newest first: one query by phase, paged to the end by the aws CLI, filtered
+ * at DynamoDB. None when the table was never made; any other failure is thrown, so a caller
+ * decides whether it may act without the ledger.
+ */
+export async function readHistoryOf(ctx: Ctx, environments: string[]): Promise<HistoryRecord[]> {
+  const names = [...new Set(environments)];
+  if (!names.length) return [];
+  const values: Record<string, { S: string }> = {};
+  names.forEach((n, i) => (values[`:e${i}`] = { S: n }));
+  const list = Object.keys(values).join(', ');
+  try {
+    const items = await queryAll(historyCall(ctx), HISTORY_TABLE, { name: TABLE.partitionKey, value: ctx.phase }, {
+      expression: `newEnvironment IN (${list}) OR oldEnvironment IN (${list})`,
+      values,
+    });
+    return items.map((i) => fromItem(i) as unknown as HistoryRecord);
+  } catch (err) {
+    if (isMissingTable(err)) return [];
+    throw err;
+  }
+}
+
+/** One completed CNAME swap: `to` took the main CNAME from `from` at `at`. */
+export interface Swap {
+  from: string;
+  to: string;
+  at: Date;
+  command: string;
+}
+
+/**
+ * What the ledger says happened to environments (issue 20 items 1, 3, 4): the swaps, and the
+ * held deploys that succeeded. A record names a swap when it carries swappedAt (written since
+ * then), or, for older records, when a deploy, promote or rollback that was not a hold ended
+ * ok with both environments named; its end is then the upper bound of the swap's time.
+ */
+export interface Ledger {
+  swaps: Swap[];
+  /** Environments a successful `create_nova --hold` made, with the hold's start. */
+  holds: Map<string, string>;
+}
+
+const SWAPPING_COMMANDS = new Set(['create_nova', 'create', 'promote', 'rollback']);
+
+export function ledgerOf(records: HistoryRecord[]): Ledger {
+  const swaps: Swap[] = [];
+  const holds = new Map<string, string>();
+  for (const r of records) {
+    if (r.held && r.outcome === 'ok' && r.newEnvironment && !r.swappedAt) holds.set(r.newEnvironment, r.startedAt);
+    if (!r.newEnvironment || !r.oldEnvironment) continue;
+    const legacy = !r.swappedAt && !r.held && r.outcome === 'ok' && SWAPPING_COMMANDS.has(r.command);
+    if (!r.swappedAt && !legacy) continue;
+    const at = r.swappedAt ? new Date(r.swappedAt) : new Date(Date.parse(r.startedAt) + (r.durationSeconds ?? 0) * 1000);
+    if (!Number.isNaN(at.getTime())) swaps.push({ from: r.oldEnvironment, to: r.newEnvironment, at, command: r.command });
+  }
+  swaps.sort((a, b) => b.at.getTime() - a.at.getTime());
+  return { swaps, holds };
+}
+
+/** The newest swap naming `name` on either side. */
+export function lastSwapOf(ledger: Ledger, name: string): Swap | undefined {
+  return ledger.swaps.find((s) => s.from === name || s.to === name);
 }
 
 /**
