@@ -166,3 +166,24 @@ export async function queryAll(call: AwsCall, table: string, partition: { name: 
   ]);
   return r.Items ?? [];
 }
+
+/** One action of a TransactWriteItems call, in the API's own shape. */
+export type TransactItem =
+  | { Put: { TableName: string; Item: Item; ConditionExpression?: string; ExpressionAttributeValues?: Item } }
+  | { Delete: { TableName: string; Key: Item; ConditionExpression?: string; ExpressionAttributeValues?: Item } };
+
+/**
+ * Several writes that all happen or none do (TransactWriteItems, up to 100 actions). A
+ * failed condition cancels the whole transaction: TransactionCanceledException, whose
+ * message lists each action's reason in order ("[ConditionalCheckFailed, None]").
+ */
+export async function transactWrite(call: AwsCall, items: TransactItem[]): Promise<void> {
+  await call(['dynamodb', 'transact-write-items', '--transact-items', JSON.stringify(items)]);
+}
+
+/** The cancellation reasons of a TransactionCanceledException, in the order of its actions. */
+export function cancellationReasons(err: unknown): string[] | undefined {
+  if (!(err instanceof AwsCliError) || err.awsCode !== 'TransactionCanceledException') return undefined;
+  const m = /\[([^\]]*)\]/.exec(err.stderr);
+  return m ? m[1].split(',').map((r) => r.trim()) : [];
+}

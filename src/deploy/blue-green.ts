@@ -15,6 +15,7 @@ import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
 import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
 import { probeUntilServing } from './probe.js';
+import { fence } from './lock.js';
 import { novaOptionSettings } from './settings.js';
 import { pause, pollMs, waitFor } from '../time.js';
 
@@ -297,6 +298,7 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
     const newName = `${ENV_PREFIX}${ts}`;
     const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
     ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${pre.stack})`);
+    await fence(ctx, `create-environment ${newName}`);
     try {
       await eb.createEnvironment(ctx, {
         app: pre.app,
@@ -443,6 +445,7 @@ export async function madeByThisRun(ctx: Ctx, app: string, name: string, label: 
  */
 export async function swapVerified(ctx: Ctx, app: string, from: string, to: string, main: string): Promise<void> {
   let failure: unknown;
+  await fence(ctx, `the swap of ${main} from ${from} to ${to}`);
   try {
     await eb.swapCnames(ctx, from, to);
   } catch (err) {
@@ -604,6 +607,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined): P
   ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `terminating ${name}`}`);
   if (keep) return;
   try {
+    await fence(ctx, `terminate-environment ${name}`);
     await eb.terminateEnvironment(ctx, name);
   } catch (err) {
     ctx.log.warn(`could not terminate ${name}: ${(err as Error).message}; terminate_eb_old_environment or terminate_nova will`);

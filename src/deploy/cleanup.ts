@@ -8,6 +8,7 @@ import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
 import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
+import { fence } from './lock.js';
 import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
@@ -176,6 +177,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   for (const d of decisions) {
     say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
     if (d.action !== 'terminate') continue;
+    await fence(ctx, `terminate-environment ${d.environment}`);
     try {
       if ((await eb.terminateEnvironment(ctx, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);
     } catch (err) {

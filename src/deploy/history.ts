@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
-import { fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { release, releaseAction, releaseWithRecord, takeRelease, type LockHolder } from './lock.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
 export const HISTORY_TABLE = 'johanna-history';
@@ -294,6 +295,8 @@ export function lastSwapOf(ledger: Ledger, name: string): Swap | undefined {
 export async function withHistory<T extends Record<string, unknown>>(ctx: Ctx, changes: boolean, run: () => Promise<T>): Promise<T> {
   if (!changes || ctx.dryRun) return run();
   const startedAt = new Date();
+  // The lock, if the run takes it, is released by this record's write: one call, not two.
+  releaseWithRecord(ctx);
   let result: T | undefined;
   let error: unknown;
   try {
@@ -308,8 +311,11 @@ export async function withHistory<T extends Record<string, unknown>>(ctx: Ctx, c
 }
 
 async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, unknown>; error?: unknown }): Promise<void> {
+  // Taken first, so that whatever happens below, a lock this run holds is released.
+  const lock = takeRelease(ctx);
+  let rec: HistoryRecord;
   try {
-    const rec = buildRecord({
+    rec = buildRecord({
       phase: ctx.phase,
       command: ctx.command,
       startedAt: r.startedAt,
@@ -323,10 +329,40 @@ async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, un
       who: `${os.userInfo().username}@${os.hostname()}`,
       redact: (t) => ctx.redactor.redact(t),
     });
-    await appendRecord(ctx, rec);
+  } catch (err) {
+    if (lock) await release(ctx, lock);
+    ctx.log.warn(`could not add this run to the deploy history (${HISTORY_TABLE}): ${(err as Error).message}`);
+    return;
+  }
+  try {
+    if (lock) await releaseAndAppend(ctx, lock, rec);
+    else await appendRecord(ctx, rec);
   } catch (err) {
     ctx.log.warn(`could not add this run to the deploy history (${HISTORY_TABLE}): ${(err as Error).message}`);
   }
+}
+
+/**
+ * The end of a locked run: release the lock and append the record in one
+ * transact-write-items (issue 27). The history table made when the write says it is missing.
+ * A lock that is no longer ours cancels the transaction: the record is written alone. Any
+ * other failure: the release and the record are each tried on their own.
+ */
+async function releaseAndAppend(ctx: Ctx, lock: LockHolder, rec: HistoryRecord): Promise<void> {
+  const call: AwsCall = (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
+  try {
+    await withTable(ctx, TABLE, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
+    ctx.log.debug('released the deploy lock and recorded the run in one write');
+    return;
+  } catch (err) {
+    const reasons = cancellationReasons(err);
+    if (reasons?.[0] === 'ConditionalCheckFailed') ctx.log.warn('the deploy lock no longer named this run when it ended (deleted or taken over); recording the run alone');
+    else {
+      ctx.log.debug(`the release and the record in one write failed (${(err as Error).message}); writing each on its own`);
+      await release(ctx, lock);
+    }
+  }
+  await appendRecord(ctx, rec);
 }
 
 /** The newest successful deploy that made `environment`: what a rollback returns to. */
