@@ -217,3 +217,69 @@ describe('create_nova --hold and --wait on the command line', () => {
     else throw new Error('no help text');
   });
 });
+
+const tags = (held?: string) => ok(JSON.stringify({ ResourceTags: [{ Key: 'johanna:phase', Value: 'dv' }, ...(held ? [{ Key: 'johanna:held', Value: held }] : [])] }));
+
+describe('the cleanup decides from the history and EB\'s state, never from describe-events (issue 20 items 1, 3, 4)', () => {
+  // Built like a run: the config of a sandbox phase, a recording runner that fails any call
+  // beyond its script, so a describe-events (empty, paged, or forgotten by EB) cannot be made.
+  const setup = async (script: Parameters<typeof recordingExec>[0]) => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    const { buildCtx, makeRedactor } = await import('../../src/context.js');
+    const sandboxJson = (await import('../../env.sandbox.json', { with: { type: 'json' } })).default;
+    const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
+    config.sandbox = undefined as any; // AWS's DNS TTL (60 s), without asking a sandbox
+    const redactor = makeRedactor({}, config);
+    const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: new Sink(), stderr: new Sink() } as any);
+    const exec = recordingExec(script);
+    const ctx = buildCtx({ root: '/nonexistent', command: 'terminate_eb_old_environment', config, configFile: 'env.test.json', opts: {}, log, redactor, env: {}, exec, runLog: false });
+    return { ctx, exec, config };
+  };
+  const items = (records: HistoryRecord[]) => ok(JSON.stringify({ Items: records.map((r) => toItem({ ...r } as any)) }));
+
+  it('a held environment promoted a year ago and swapped out since is removed like any old one; a failed held deploy too; no describe-events', async () => {
+    const { cleanupOldEnvironments } = await import('../../src/deploy/cleanup.js');
+    let ctxConfig: any;
+    const year = '2025-12-01T04:00:00.000Z';
+    const script: Parameters<typeof recordingExec>[0] = [
+      () => ok(JSON.stringify({ Environments: [
+        { ...env('nova-300', ctxConfig.nova.CNAME), EnvironmentArn: 'arn:300' },
+        { ...env('nova-200', `${ctxConfig.nova.CNAME}-1764216000`), EnvironmentArn: 'arn:200' }, // promoted a year ago, replaced since
+        { ...env('nova-250', `${ctxConfig.nova.CNAME}-1761969600`), EnvironmentArn: 'arn:250', Health: 'Red' }, // a failed held deploy, kept
+      ] })),
+      items([
+        rec({ newEnvironment: 'nova-300', oldEnvironment: 'nova-200', swappedAt: '2026-11-01T04:00:00.000Z' }),
+        rec({ newEnvironment: 'nova-250', oldEnvironment: 'nova-200', held: true, outcome: 'failed', exitCode: 1 }),
+        rec({ command: 'promote', newEnvironment: 'nova-200', oldEnvironment: 'nova-100', swappedAt: year }),
+        rec({ newEnvironment: 'nova-200', oldEnvironment: 'nova-100', held: true, startedAt: '2025-11-28T04:00:00.000Z' }),
+      ]),
+      tags('2025-11-28T04:00:00.000Z'),
+      tags('2026-10-31T04:00:00.000Z'),
+      ok(), // terminate nova-200
+      ok(), // terminate nova-250
+    ];
+    const { ctx, exec, config } = await setup(script);
+    ctxConfig = config;
+    const r = await cleanupOldEnvironments(ctx, { graceMinutes: 0, quietMinutes: 5, forceDrain: true });
+    expect(r.terminated.sort()).toEqual(['nova-200', 'nova-250']);
+    const d200 = r.decisions.find((d) => d.environment === 'nova-200')!;
+    expect(d200.reason).toMatch(/out of service since 2026-11-01T04:00:00.000Z \(history\)/);
+    expect(exec.calls.map((c) => c.args[1])).toEqual(['describe-environments', 'query', 'list-tags-for-resource', 'list-tags-for-resource', 'terminate-environment', 'terminate-environment']);
+    expect(exec.calls.some((c) => c.args[1] === 'describe-events')).toBe(false);
+  });
+
+  it('a history that cannot be read: every held-tagged one is kept (the safe side), with a warning', async () => {
+    const { cleanupOldEnvironments } = await import('../../src/deploy/cleanup.js');
+    let cfg: any;
+    const { ctx, exec, config } = await setup([
+      () => ok(JSON.stringify({ Environments: [{ ...env('nova-300', cfg.nova.CNAME), EnvironmentArn: 'arn:300' }, { ...env('nova-200', `${cfg.nova.CNAME}-1764216000`), EnvironmentArn: 'arn:200' }] })),
+      awsError('AccessDeniedException', 'Query', 'not allowed'),
+      tags('2025-11-28T04:00:00.000Z'),
+    ]);
+    cfg = config;
+    const r = await cleanupOldEnvironments(ctx, { graceMinutes: 0, quietMinutes: 5, forceDrain: true });
+    expect(r.terminated).toEqual([]);
+    expect(r.decisions.find((d) => d.environment === 'nova-200')?.reason).toMatch(/^is held/);
+    expect(exec.calls.map((c) => c.args[1])).toEqual(['describe-environments', 'query', 'list-tags-for-resource']);
+  });
+});
