@@ -4,6 +4,7 @@
 // router during a daily deploy, a rollback, and a refused deploy.
 //
 //   node dist/bench/bench.js [--runs N] [--quick] [--out FILE] [--rate R]
+//   node dist/bench/bench.js --soak N [--out FILE]   (N daily deploys on one sandbox: bench/soak.ts)
 //
 // Prints a markdown report and writes it to bench/RESULTS.md (with the machine).
 import { execa } from 'execa';
@@ -14,11 +15,14 @@ import { parseArgs } from 'node:util';
 import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/load.js';
 import { countCalls, readRunLog, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
 import { startPhase, type PhaseSandbox } from '../test/helpers/sandbox-phase.js';
+import { renderSoak, runSoak } from './soak.js';
 
 interface Options {
   runs: number;
   out: string;
   rate: number;
+  /** --soak N: N daily deploys on one sandbox instead of the timed runs. */
+  soak?: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -29,14 +33,18 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string', default: '3' },
       out: { type: 'string', default: path.join(ROOT, 'bench', 'RESULTS.md') },
       rate: { type: 'string', default: '60' },
+      soak: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n');
+    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n       npm run bench -- --soak N [--out FILE]\n');
     process.exit(0);
   }
-  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(values.out!), rate: Number(values.rate) };
+  const soak = values.soak === undefined ? undefined : Number(values.soak);
+  if (soak !== undefined && (!Number.isInteger(soak) || soak < 1)) throw new Error('--soak: a whole number of days, 1 or more');
+  const out = soak !== undefined && values.out === path.join(ROOT, 'bench', 'RESULTS.md') ? path.join(ROOT, 'bench', 'SOAK.md') : values.out!;
+  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(out), rate: Number(values.rate), soak };
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs: a whole number, 1 or more');
   if (!(o.rate >= 50)) throw new Error('--rate: 50 requests a second or more');
   return o;
@@ -426,6 +434,14 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
+  if (o.soak !== undefined) {
+    const s = await runSoak(o.soak, { log });
+    const report = renderSoak(s);
+    process.stdout.write(report);
+    writeFileSync(o.out, report);
+    log(`wrote ${o.out}`);
+    return s.failures.length ? 1 : 0;
+  }
   const m = await machine();
   log(`${o.runs} run(s); ${m.nproc} CPUs (${m.cpu}); load ${m.load}`);
   const started = Date.now();

@@ -173,3 +173,13 @@ export class RecordedError extends JohannaError {
     super(`${item}: recorded`);
   }
 }
+
+/**
+ * This run no longer holds the phase's deploy lock (deleted by hand, taken over after its
+ * lease lapsed): it stops before its next change to production, so two runs never change
+ * one phase at once (issue 20 item 7). Exit 3, like a lock that was never ours.
+ */
+export class LockLostError extends JohannaError {
+  override readonly code = 'LOCK_LOST';
+  override readonly exitCode = EXIT.locked;
+}

@@ -148,3 +148,42 @@ export async function queryNewest(call: AwsCall, table: string, partition: { nam
   ]);
   return r.Items ?? [];
 }
+
+/**
+ * Every item of one partition that `filter` keeps, newest first: one Query, which the aws
+ * CLI pages through to the end (it follows LastEvaluatedKey by itself, 1 MB a page). The
+ * filter runs at DynamoDB, so only the matching items travel.
+ */
+export async function queryAll(call: AwsCall, table: string, partition: { name: string; value: string }, filter?: Condition & { names?: Record<string, string> }): Promise<StoredItem[]> {
+  const values = { ':p': { S: partition.value }, ...(filter?.values ?? {}) };
+  const r = await call<{ Items?: StoredItem[] }>([
+    'dynamodb', 'query', '--table-name', table,
+    '--key-condition-expression', '#p = :p',
+    ...(filter ? ['--filter-expression', filter.expression] : []),
+    '--expression-attribute-names', JSON.stringify({ '#p': partition.name, ...(filter?.names ?? {}) }),
+    '--expression-attribute-values', JSON.stringify(values),
+    '--no-scan-index-forward',
+  ]);
+  return r.Items ?? [];
+}
+
+/** One action of a TransactWriteItems call, in the API's own shape. */
+export type TransactItem =
+  | { Put: { TableName: string; Item: Item; ConditionExpression?: string; ExpressionAttributeValues?: Item } }
+  | { Delete: { TableName: string; Key: Item; ConditionExpression?: string; ExpressionAttributeValues?: Item } };
+
+/**
+ * Several writes that all happen or none do (TransactWriteItems, up to 100 actions). A
+ * failed condition cancels the whole transaction: TransactionCanceledException, whose
+ * message lists each action's reason in order ("[ConditionalCheckFailed, None]").
+ */
+export async function transactWrite(call: AwsCall, items: TransactItem[]): Promise<void> {
+  await call(['dynamodb', 'transact-write-items', '--transact-items', JSON.stringify(items)]);
+}
+
+/** The cancellation reasons of a TransactionCanceledException, in the order of its actions. */
+export function cancellationReasons(err: unknown): string[] | undefined {
+  if (!(err instanceof AwsCliError) || err.awsCode !== 'TransactionCanceledException') return undefined;
+  const m = /\[([^\]]*)\]/.exec(err.stderr);
+  return m ? m[1].split(',').map((r) => r.trim()) : [];
+}

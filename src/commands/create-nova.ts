@@ -2,7 +2,7 @@
 // of environments already past the grace period and drained, so a late deploy never leaves
 // two days of environments running.
 import type { Ctx } from '../context.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, LockLostError } from '../errors.js';
 import { deployNova, type DeployResult } from '../deploy/blue-green.js';
 import type { CommandOptions, CommandResult } from './types.js';
 import { cleanupOldEnvironments, type CleanupResult } from '../deploy/cleanup.js';
@@ -27,12 +27,15 @@ async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omi
       graceMinutes: nova.OLD_ENVIRONMENT_GRACE_MINUTES,
       quietMinutes: nova.DRAIN_QUIET_MINUTES,
       spare: new Map([[deployed.newEnvironment, 'was made by this deploy']]),
+      // This run's swap reaches the history only when the run ends.
+      swaps: deployed.oldEnvironment && deployed.swappedAt ? [{ from: deployed.oldEnvironment, to: deployed.newEnvironment, at: new Date(deployed.swappedAt), command: ctx.command }] : [],
       print: 'info',
     });
     for (const f of failed) ctx.log.warn(`cleanup: could not terminate ${f}; the deploy stands, run terminate_eb_old_environment later`);
     return r;
   } catch (err) {
-    if (err instanceof InterruptedError) throw err;
+    // A lost lock stops the run with exit 3: the deploy stands, nothing more is removed.
+    if (err instanceof InterruptedError || err instanceof LockLostError) throw err;
     ctx.log.warn(`cleanup after the deploy failed: ${(err as Error).message}; the deploy stands, run terminate_eb_old_environment later`);
     return { error: (err as Error).message };
   }

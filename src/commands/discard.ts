@@ -5,6 +5,7 @@ import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { findHeld, mainCname } from '../deploy/environments.js';
 import type { CommandResult } from './types.js';
+import { fence } from '../deploy/lock.js';
 
 export async function discard(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
@@ -17,6 +18,7 @@ export async function discard(ctx: Ctx): Promise<CommandResult> {
   const terminated: string[] = [];
   for (const { environment: e, since } of held) {
     ctx.log.step(`discard ${e.EnvironmentName} (${e.VersionLabel ?? '?'}, at ${e.CNAME ?? '?'}, held since ${since})`);
+    await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
     const r = await eb.terminateEnvironment(ctx, e.EnvironmentName);
     terminated.push(e.EnvironmentName);
     ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}); the live environment was not touched`);

@@ -7,15 +7,16 @@ import { StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
 import { checkBeforeSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
-import { dnsTtlMs, findHeld, holderOfMain, mainCname, type Held } from '../deploy/environments.js';
-import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
+import { dnsTtlMs, findHeld, heldEnvironments, holderOfMain, isLive, mainCname, readHeldTags, ENV_PREFIX, type Held } from '../deploy/environments.js';
+import { deployOf, describeDeploy, ledgerOf, readHistoryOf, type HistoryRecord } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
 import type { CommandResult } from './types.js';
 
-/** The one held environment, or a StateError that says what to do. */
-export async function theHeld(ctx: Ctx, envs: eb.Environment[]): Promise<Held> {
+/** The one held environment, or a StateError that says what to do; `history` when the caller read it already. */
+export async function theHeld(ctx: Ctx, envs: eb.Environment[], history?: HistoryRecord[]): Promise<Held> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const held = await findHeld(ctx, app, envs, mainCname(ctx));
+  const main = mainCname(ctx);
+  const held = history ? heldEnvironments(envs, ledgerOf(history), await readHeldTags(ctx, envs, main), main) : await findHeld(ctx, app, envs, main);
   if (!held.length) {
     throw new StateError('no environment is held: nothing to promote', 'create_nova --hold makes one (create_nova alone deploys and swaps in one go); ./run status shows the environments');
   }
@@ -33,12 +34,11 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
   const started = Date.now();
-  const [envs, history] = await Promise.all([
-    eb.describeEnvironments(ctx, app),
-    // Only to say what is replaced: a ledger we cannot read does not stop a promote.
-    readHistory(ctx, 50).catch(() => []),
-  ]);
-  const { environment: held, since } = await theHeld(ctx, envs);
+  const envs = await eb.describeEnvironments(ctx, app);
+  // One query of the history serves both: which one is held (issue 20 item 1), and what
+  // is replaced by what (said before the swap).
+  const history = await readHistoryOf(ctx, envs.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
+  const { environment: held, since } = await theHeld(ctx, envs, history);
   const current = holderOfMain(envs, main);
   if (!current) throw new StateError(`no environment holds ${main}: nothing to swap ${held.EnvironmentName} with`, 'check ./run status');
   if (held.Status !== 'Ready' || held.Health !== 'Green') {
@@ -90,6 +90,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
     gitHashNova: tagValue(tags, 'git_hash_nova'),
     probe: 'passed',
     ...(replaced ? { replacing: { deployedAt: replaced.startedAt, deployedBy: replaced.who, ci: replaced.ci, versionLabel: replaced.versionLabel, gitHashJohanna: replaced.gitHashJohanna, gitHashNova: replaced.gitHashNova } } : {}),
+    swappedAt: new Date(swapDoneAt).toISOString(),
     dnsSettledAt: dnsSettledAt.toISOString(),
     dnsTtlSeconds: ttlMs / 1000,
     oldEligibleForRemovalAt: new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString(),

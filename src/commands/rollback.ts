@@ -8,26 +8,24 @@ import { swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
 import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
 import { pollMs } from '../time.js';
-import { deployOf, describeDeploy, readHistory } from '../deploy/history.js';
+import { deployOf, describeDeploy, lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
 import type { CommandResult } from './types.js';
 
 export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
-  const [all, events, history] = await Promise.all([
-    eb.describeEnvironments(ctx, app, { includeDeleted: true }),
-    eb.describeEvents(ctx, app, { maxRecords: 1000 }),
-    // Only to say what we return to: a ledger we cannot read does not stop a rollback.
-    readHistory(ctx, 50).catch(() => []),
-  ]);
+  const all = await eb.describeEnvironments(ctx, app, { includeDeleted: true });
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
+  // Who handed the main CNAME to the current one is the deploy history's to say (issue 20
+  // item 1: EB forgets its swap events); one query, for the records of the live ones.
+  const history = await readHistoryOf(ctx, all.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
   const others = byAgeNewestFirst(all.filter((e) => e !== current && e.EnvironmentName.startsWith(ENV_PREFIX)));
   // The previous one is the one that last handed the main CNAME to the current one: the
   // other party of the newest swap naming it. A newer environment that never served (a
   // failed deploy kept for inspection) is not a version users ever had.
-  const partner = lastSwapPartner(events, current.EnvironmentName);
+  const partner = lastSwapPartner(ledgerOf(history), current.EnvironmentName);
   const previous = partner ? others.find((e) => e.EnvironmentName === partner && isLive(e)) : undefined;
   if (!previous) {
     const gone = (partner && others.find((e) => e.EnvironmentName === partner)) || others[0];
@@ -71,18 +69,15 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
     versionLabel: label,
     previousVersionLabel: current.VersionLabel,
     ...(deployed ? { returningTo: { deployedAt: deployed.startedAt, deployedBy: deployed.who, ci: deployed.ci, gitHashJohanna: deployed.gitHashJohanna, gitHashNova: deployed.gitHashNova } } : {}),
+    swappedAt: new Date(swapDoneAt).toISOString(),
     dnsSettledAt: dnsSettledAt.toISOString(),
     dnsTtlSeconds: ttlMs / 1000,
     elapsedSeconds: Math.round((Date.now() - started) / 100) / 10,
   };
 }
 
-/** The environment the newest "Completed swapping CNAMEs" event pairs `name` with. */
-export function lastSwapPartner(events: eb.EbEvent[], name: string): string | undefined {
-  const swaps = events
-    .map((e) => ({ at: Date.parse(e.EventDate), names: /Completed swapping CNAMEs for environments '([^']+)' and '([^']+)'/.exec(e.Message) }))
-    .filter((x) => x.names && (x.names[1] === name || x.names[2] === name))
-    .sort((a, b) => b.at - a.at);
-  const m = swaps[0]?.names;
-  return m ? (m[1] === name ? m[2] : m[1]) : undefined;
+/** The other party of the newest swap the history records naming `name`, on either side. */
+export function lastSwapPartner(ledger: Ledger, name: string): string | undefined {
+  const s = lastSwapOf(ledger, name);
+  return s ? (s.from === name ? s.to : s.from) : undefined;
 }

@@ -9,7 +9,7 @@ import { phaseResources } from '../infra/discover.js';
 import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
-import { formatRecord, readHistory } from '../deploy/history.js';
+import { formatRecord, ledgerOf, readHistory, readHistoryOf } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
 import { describeTool, onPath } from '../venv.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
@@ -48,14 +48,13 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const iam = iamNames(ctx.phase);
   const call = ctx.aws.aws.bind(ctx.aws);
-  const [account, tags, roles, profiles, appExists, envs, events, lock, history] = await Promise.all([
+  const [account, tags, roles, profiles, appExists, envs, lock, history] = await Promise.all([
     soft(callerAccount(call)),
     describeTagsByKeys(call, [TAG_PHASE, TAG_ROLE]),
     listRoleNames(call, iam.path),
     listInstanceProfileNames(call, iam.path),
     eb.applicationExists(ctx, app),
     eb.describeEnvironments(ctx, app),
-    soft(eb.describeEvents(ctx, app, { maxRecords: 1000 })),
     // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
     lockState(ctx),
     soft(readHistory(ctx, 1)),
@@ -78,12 +77,14 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   // Whether each still serves: EB's request figures of the last seconds (enhanced health).
   const metrics = await Promise.all(shown.map((e) => (e.Status === 'Ready' ? soft(eb.describeApplicationMetrics(ctx, e.EnvironmentName)) : undefined)));
   const heldTags = new Map(shown.map((e, i) => [e.EnvironmentName, tagValue(envTags[i], HELD_TAG)]));
-  const held = new Map(heldEnvironments(shown, events ?? [], heldTags, main).map((h) => [h.environment.EnvironmentName, h.since]));
+  // Held and out-of-service-since come from the deploy history, as the deploy decides them.
+  const ledger = (await soft(readHistoryOf(ctx, shown.filter((e) => e !== liveEnv).map((e) => e.EnvironmentName)).then(ledgerOf))) ?? undefined;
+  const held = new Map(heldEnvironments(shown, ledger, heldTags, main).map((h) => [h.environment.EnvironmentName, h.since]));
   const environments: EnvironmentStatus[] = shown.map((e, i) => {
     const ts = envTimestamp(e.EnvironmentName);
     const heldSince = held.get(e.EnvironmentName);
     // A held one never served the main CNAME: it is waiting to, not out of service.
-    const lost = e === liveEnv || heldSince ? undefined : lostMainAt(e, events ?? []);
+    const lost = e === liveEnv || heldSince ? undefined : lostMainAt(e, ledger ?? { swaps: [] });
     return {
       name: e.EnvironmentName,
       cname: e.CNAME,

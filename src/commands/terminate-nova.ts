@@ -7,6 +7,7 @@ import * as eb from '../aws/eb.js';
 import { ENV_PREFIX, isLive } from '../deploy/environments.js';
 import { pollMs, waitFor } from '../time.js';
 import type { CommandResult } from './types.js';
+import { fence } from '../deploy/lock.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
@@ -23,6 +24,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const failed: string[] = [];
   for (const e of toTerminate) {
     ctx.log.step(`terminate ${e.EnvironmentName} (${e.CNAME ?? 'no CNAME'}, ${e.VersionLabel ?? 'no version'})`);
+    await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
     try {
       if ((await eb.terminateEnvironment(ctx, e.EnvironmentName)) === 'already') ctx.log.info(`  ${e.EnvironmentName} was already terminating`);
     } catch (err) {

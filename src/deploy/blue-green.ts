@@ -15,6 +15,7 @@ import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
 import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
 import { probeUntilServing } from './probe.js';
+import { fence } from './lock.js';
 import { novaOptionSettings } from './settings.js';
 import { pause, pollMs, waitFor } from '../time.js';
 
@@ -29,6 +30,8 @@ export interface DeployResult {
   gitHashNova?: string;
   elapsedSeconds: number;
   readyToServingMs?: number;
+  /** When the swap completed (the history records it: issue 20 item 4). */
+  swappedAt?: string;
   /** When every client honouring the DNS TTL reaches the new environment (after a swap). */
   dnsSettledAt?: string;
   dnsTtlSeconds?: number;
@@ -303,6 +306,7 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
     const newName = `${ENV_PREFIX}${ts}`;
     const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
     ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${pre.stack})`);
+    await fence(ctx, `create-environment ${newName}`);
     try {
       await eb.createEnvironment(ctx, {
         app: pre.app,
@@ -409,6 +413,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
     return {
       readyToServingMs: servingMs,
+      swappedAt: old ? new Date(swapDoneAt).toISOString() : undefined,
       dnsSettledAt: dns?.toISOString(),
       dnsTtlSeconds: old ? ttlMs / 1000 : undefined,
       oldEligibleForRemovalAt: old ? new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString() : undefined,
@@ -448,6 +453,7 @@ export async function madeByThisRun(ctx: Ctx, app: string, name: string, label: 
  */
 export async function swapVerified(ctx: Ctx, app: string, from: string, to: string, main: string): Promise<void> {
   let failure: unknown;
+  await fence(ctx, `the swap of ${main} from ${from} to ${to}`);
   try {
     await eb.swapCnames(ctx, from, to);
   } catch (err) {
@@ -609,6 +615,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined): P
   ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `terminating ${name}`}`);
   if (keep) return;
   try {
+    await fence(ctx, `terminate-environment ${name}`);
     await eb.terminateEnvironment(ctx, name);
   } catch (err) {
     ctx.log.warn(`could not terminate ${name}: ${(err as Error).message}; terminate_eb_old_environment or terminate_nova will`);

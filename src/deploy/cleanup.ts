@@ -7,7 +7,9 @@
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
-import { dnsTtlMs, heldNames, readHeldTags, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
+import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
+import { fence } from './lock.js';
+import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
 export interface Traffic {
@@ -56,7 +58,7 @@ export function describeTraffic(t: Traffic): string {
  * DNS beyond its TTL, or call the environment's own CNAME, still reach it. Without the
  * figures (no load balancer, CloudWatch unreadable) it is kept; --force-drain skips the check.
  */
-export function decide(envs: eb.Environment[], events: eb.EbEvent[], main: string, graceMinutes: number, now: Date, ttlMs = 0, o: DecideOptions = {}): Decision[] {
+export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, main: string, graceMinutes: number, now: Date, ttlMs = 0, o: DecideOptions = {}): Decision[] {
   const live = holderOfMain(envs, main);
   return envs
     .filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated')
@@ -68,7 +70,7 @@ export function decide(envs: eb.Environment[], events: eb.EbEvent[], main: strin
       const spared = o.spare?.get(name);
       if (spared) return keep(spared);
       if (e.Status !== 'Ready') return keep(`is ${e.Status}, not Ready`);
-      const lost = lostMainAt(e, events);
+      const lost = lostMainAt(e, ledger);
       if (!lost) return keep('cannot establish when it stopped serving the main CNAME');
       const minutes = (now.getTime() - lost.at.getTime()) / 60_000;
       const since = `out of service since ${lost.at.toISOString()} (${lost.source}), ${Math.floor(minutes)} min ago`;
@@ -118,6 +120,8 @@ export interface CleanupOptions {
   spare?: Map<string, string>;
   /** Delete old application versions too (the command does; create_nova leaves it to the command). */
   pruneVersions?: boolean;
+  /** Swaps this run made, not in the deploy history until the run ends (create_nova's own). */
+  swaps?: Swap[];
   /** Where each decision is printed: stdout as the result (the command), or stderr (create_nova, whose result is the deploy). */
   print?: 'result' | 'info';
 }
@@ -140,27 +144,40 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [envs, events, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), eb.describeEvents(ctx, app, { maxRecords: 1000 }), dnsTtlMs(ctx)]);
+  const [envs, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), dnsTtlMs(ctx)]);
   const now = new Date();
   const main = mainCname(ctx);
+  // What happened to them comes from the deploy history, never from EB's events, which EB
+  // forgets (issue 20 item 1): one query, and none when only the live one exists. A history
+  // that cannot be read keeps every tagged one as held, and dates the others from EB's state.
+  const others = envs.filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated' && !sameHost(e.CNAME, main)).map((e) => e.EnvironmentName);
+  let ledger: Ledger | undefined = { swaps: [], holds: new Map() };
+  try {
+    if (others.length) ledger = ledgerOf(await readHistoryOf(ctx, others));
+  } catch (err) {
+    ctx.log.warn(`could not read the deploy history (${(err as Error).message}); every held-tagged environment is kept, and the others are dated from EB's own state`);
+    ledger = undefined;
+  }
+  const swaps = { swaps: [...(o.swaps ?? []), ...(ledger?.swaps ?? [])].sort((a, b) => b.at.getTime() - a.at.getTime()) };
   // Those the age rules alone would remove (what --force-drain would take): only their tags
   // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
   // costs nothing more. A held one is never removed; tags that cannot be read count as held.
-  const ageOnly = decide(envs, events, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
+  const ageOnly = decide(envs, swaps, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
   const heldTags = await readHeldTags(ctx, envs.filter((e) => ageOnly.some((d) => d.environment === e.EnvironmentName)), main, { unreadableIsHeld: true });
-  const held = heldNames(envs, events, heldTags, main);
+  const held = heldNames(envs, ledger && { ...ledger, swaps: swaps.swaps }, heldTags, main);
   const base = { held, spare: o.spare };
   const candidates = ageOnly.filter((d) => !held.has(d.environment));
   const traffic = new Map<string, Traffic>();
   if (!o.forceDrain) {
     for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
   }
-  const decisions = decide(envs, events, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
+  const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
   const failed: string[] = [];
   const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
   for (const d of decisions) {
     say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
     if (d.action !== 'terminate') continue;
+    await fence(ctx, `terminate-environment ${d.environment}`);
     try {
       if ((await eb.terminateEnvironment(ctx, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);
     } catch (err) {

@@ -1,7 +1,8 @@
 // Reading the application's environments: which one holds the main CNAME, how old each
 // one is, and since when an old one has been out of service.
 import type { Ctx } from '../context.js';
-import { describeEvents, listTags, type EbEvent, type Environment } from '../aws/eb.js';
+import { listTags, type Environment } from '../aws/eb.js';
+import { lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from './history.js';
 
 export const ENV_PREFIX = 'nova-';
 
@@ -37,24 +38,24 @@ export function byAgeNewestFirst(envs: Environment[]): Environment[] {
   return [...envs].sort((a, b) => (envTimestamp(b.EnvironmentName) ?? 0) - (envTimestamp(a.EnvironmentName) ?? 0));
 }
 
-/** EB's event of a completed CNAME swap that names `name` (either side of it). */
-function isSwapOf(name: string, e: Pick<EbEvent, 'Message'>): boolean {
-  return /Completed swapping CNAMEs/i.test(e.Message) && e.Message.includes(`'${name}'`);
-}
-
 /**
- * When `env` last lost the main CNAME: the newest "Completed swapping CNAMEs" event that
- * names it while it does not hold the main CNAME. Falls back to the timestamp at the end
- * of its CNAME (the original's rule: that CNAME was made by the deploy that replaced it).
+ * When `env` last lost the main CNAME: the newest swap the deploy history records with it
+ * on the losing side (issue 20 items 1 and 4: EB forgets its events, and a promote days
+ * after the hold began must not count from the hold). Without such a record (a deploy
+ * kept for inspection, or one from before the ledger), the later of two times from EB's
+ * current state: the timestamp at the end of its CNAME (the original's rule: that CNAME was
+ * made by the deploy that replaced it) and EB's DateUpdated, so it is never earlier than
+ * the last change EB made to it: the safe side for a grace period.
  */
-export function lostMainAt(env: Environment, events: EbEvent[]): { at: Date; source: 'swap event' | 'cname timestamp' } | undefined {
-  const swaps = events
-    .filter((e) => isSwapOf(env.EnvironmentName, e))
-    .sort((a, b) => Date.parse(b.EventDate) - Date.parse(a.EventDate));
-  if (swaps.length) return { at: new Date(swaps[0].EventDate), source: 'swap event' };
+export function lostMainAt(env: Environment, ledger: Pick<Ledger, 'swaps'>): { at: Date; source: 'history' | 'cname timestamp' | 'EB DateUpdated' } | undefined {
+  const swap = ledger.swaps.find((s) => s.from === env.EnvironmentName);
+  if (swap) return { at: swap.at, source: 'history' };
   const m = /-(\d{9,11})\./.exec(env.CNAME ?? '');
-  if (m) return { at: new Date(Number(m[1]) * 1000), source: 'cname timestamp' };
-  return undefined;
+  if (!m) return undefined;
+  const fromCname = new Date(Number(m[1]) * 1000);
+  const updated = env.DateUpdated ? new Date(env.DateUpdated) : undefined;
+  if (updated && !Number.isNaN(updated.getTime()) && updated > fromCname) return { at: updated, source: 'EB DateUpdated' };
+  return { at: fromCname, source: 'cname timestamp' };
 }
 
 /** Pick the solution stack: the configured one (exact, else the newest containing it), else the newest Node.js. */
@@ -147,9 +148,8 @@ export async function dnsTtlMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
  * update is unconfirmed (the tagging guide,
  * https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/using-features.tagging.html, and
  * the UpdateTagsForResource reference do not say), and an update would make the environment
- * Updating at the moment of a promote. So "no longer held" is read from EB's own record
- * instead: the environment has taken part in a completed CNAME swap, or it holds the main
- * CNAME.
+ * Updating at the moment of a promote. So whether it is still held is read from the deploy
+ * history (issue 20 items 1 and 3): its held deploy ended ok, and no swap names it since.
  */
 export const HELD_TAG = 'johanna:held';
 
@@ -159,28 +159,32 @@ export interface Held {
   since: string;
 }
 
-/** Whether EB's events record a completed CNAME swap naming `name`. */
-export function everSwapped(name: string, events: Pick<EbEvent, 'Message'>[]): boolean {
-  return events.some((e) => isSwapOf(name, e));
+/** Whether the ledger records a completed CNAME swap naming `name`. */
+export function everSwapped(name: string, ledger: Pick<Ledger, 'swaps'>): boolean {
+  return lastSwapOf(ledger as Ledger, name) !== undefined;
 }
 
 /**
  * The held environments: carrying HELD_TAG, not terminating or terminated, not holding the
- * main CNAME, and never part of a completed swap (a promote, or a later deploy, swaps it).
- * Pure: `heldTags` maps an environment's name to its HELD_TAG value (undefined: no tag).
+ * main CNAME, made by a `create_nova --hold` that ended ok (a failed one kept for
+ * inspection, or one killed mid-launch, is not held: item 3), and never part of a swap
+ * since (a promote, or a later deploy, swaps it). Pure: `heldTags` maps an environment's
+ * name to its HELD_TAG value (undefined: no tag); `ledger` undefined means the history could
+ * not be read, and then every tagged one counts as held (the cleanup's safe side).
  * Not required to be Ready: a held environment EB is updating is still held, and the
  * cleanup must keep it.
  */
-export function heldEnvironments(envs: Environment[], events: Pick<EbEvent, 'Message'>[], heldTags: ReadonlyMap<string, string | undefined>, main: string): Held[] {
+export function heldEnvironments(envs: Environment[], ledger: Ledger | undefined, heldTags: ReadonlyMap<string, string | undefined>, main: string): Held[] {
   return envs
     .filter((e) => isLive(e) && !sameHost(e.CNAME, main))
-    .filter((e) => heldTags.get(e.EnvironmentName) !== undefined && !everSwapped(e.EnvironmentName, events))
+    .filter((e) => heldTags.get(e.EnvironmentName) !== undefined)
+    .filter((e) => !ledger || (ledger.holds.has(e.EnvironmentName) && !everSwapped(e.EnvironmentName, ledger)))
     .map((e) => ({ environment: e, since: heldTags.get(e.EnvironmentName)! }));
 }
 
 /** The names of the held environments: what the cleanup must keep. */
-export function heldNames(envs: Environment[], events: Pick<EbEvent, 'Message'>[], heldTags: ReadonlyMap<string, string | undefined>, main: string): Set<string> {
-  return new Set(heldEnvironments(envs, events, heldTags, main).map((h) => h.environment.EnvironmentName));
+export function heldNames(envs: Environment[], ledger: Ledger | undefined, heldTags: ReadonlyMap<string, string | undefined>, main: string): Set<string> {
+  return new Set(heldEnvironments(envs, ledger, heldTags, main).map((h) => h.environment.EnvironmentName));
 }
 
 /**
@@ -208,12 +212,17 @@ export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, 
   return out;
 }
 
-/** The held environments of the application, with the fewest calls: EB's events only when one carries the tag. */
-export async function findHeld(ctx: Ctx, app: string, envs: Environment[], main: string): Promise<Held[]> {
+/**
+ * The held environments of the application, with the fewest calls: the deploy history (one
+ * query) only when one carries the tag. A history that cannot be read fails the command:
+ * create_nova, promote and discard never act on a guess.
+ */
+export async function findHeld(ctx: Ctx, _app: string, envs: Environment[], main: string): Promise<Held[]> {
   const tags = await readHeldTags(ctx, envs, main);
-  if (![...tags.values()].some((v) => v !== undefined)) return [];
-  const events = await describeEvents(ctx, app, { maxRecords: 1000 });
-  return heldEnvironments(envs, events, tags, main);
+  const tagged = [...tags].filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (!tagged.length) return [];
+  const ledger = ledgerOf(await readHistoryOf(ctx, tagged));
+  return heldEnvironments(envs, ledger, tags, main);
 }
 
 // ---- wait your turn (issue 14 item 5) ------------------------------------------------------

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
-import { fromItem, isMissingTable, putItem, queryNewest, toItem, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { release, releaseAction, releaseWithRecord, takeRelease, type LockHolder } from './lock.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
 export const HISTORY_TABLE = 'johanna-history';
@@ -48,6 +49,12 @@ export interface HistoryRecord {
   oldEnvironment?: string;
   /** create_nova --hold: newEnvironment was made and held beside oldEnvironment, not swapped in. */
   held?: boolean;
+  /**
+   * When the swap that gave newEnvironment the main CNAME and took it from oldEnvironment
+   * completed (ISO). What the cleanup's grace, promote's and rollback's choices are decided
+   * on (issue 20 items 1, 4): EB forgets its swap events, the ledger does not.
+   */
+  swappedAt?: string;
   gitHashJohanna?: string;
   gitHashNova?: string;
   probe?: string;
@@ -106,7 +113,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
+type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'swappedAt' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -131,6 +138,7 @@ export function factsFromResult(result: Record<string, unknown> | undefined): Fa
     newEnvironment: str('newEnvironment', 'to'),
     oldEnvironment: str('oldEnvironment', 'from'),
     held: parts.some((p) => p.held === true) || undefined,
+    swappedAt: str('swappedAt'),
     gitHashJohanna: str('gitHashJohanna'),
     gitHashNova: str('gitHashNova'),
     probe: probe === undefined ? undefined : typeof probe === 'string' ? probe : JSON.stringify(probe),
@@ -161,8 +169,14 @@ export function factsFromCalls(calls: RunLogRecord[]): Facts {
         // tags we cannot read: the record just has no hashes
       }
     }
-    // Both the deploy and the rollback swap from the environment that holds the main CNAME.
-    if (c.args[1] === 'swap-environment-cnames') facts.oldEnvironment = after(c.args, '--source-environment-name');
+    // The deploy, promote and the rollback all swap from the environment that holds the
+    // main CNAME. The call's end is when EB had it (an upper bound: the safe side for a grace).
+    if (c.args[1] === 'swap-environment-cnames') {
+      facts.oldEnvironment = after(c.args, '--source-environment-name');
+      facts.newEnvironment ??= after(c.args, '--destination-environment-name');
+      const at = Date.parse(c.ts) + (c.ms ?? 0);
+      if (Number.isFinite(at)) facts.swappedAt = new Date(at).toISOString();
+    }
   }
   return facts;
 }
@@ -209,12 +223,80 @@ export async function readHistory(ctx: Ctx, limit: number): Promise<HistoryRecor
 }
 
 /**
+ * Every record of the phase that names one of `environments` (as the one made, swapped in or
+ * swapped out), newest first: one query by phase, paged to the end by the aws CLI, filtered
+ * at DynamoDB. None when the table was never made; any other failure is thrown, so a caller
+ * decides whether it may act without the ledger.
+ */
+export async function readHistoryOf(ctx: Ctx, environments: string[]): Promise<HistoryRecord[]> {
+  const names = [...new Set(environments)];
+  if (!names.length) return [];
+  const values: Record<string, { S: string }> = {};
+  names.forEach((n, i) => (values[`:e${i}`] = { S: n }));
+  const list = Object.keys(values).join(', ');
+  try {
+    const items = await queryAll(historyCall(ctx), HISTORY_TABLE, { name: TABLE.partitionKey, value: ctx.phase }, {
+      expression: `newEnvironment IN (${list}) OR oldEnvironment IN (${list})`,
+      values,
+    });
+    return items.map((i) => fromItem(i) as unknown as HistoryRecord);
+  } catch (err) {
+    if (isMissingTable(err)) return [];
+    throw err;
+  }
+}
+
+/** One completed CNAME swap: `to` took the main CNAME from `from` at `at`. */
+export interface Swap {
+  from: string;
+  to: string;
+  at: Date;
+  command: string;
+}
+
+/**
+ * What the ledger says happened to environments (issue 20 items 1, 3, 4): the swaps, and the
+ * held deploys that succeeded. A record names a swap when it carries swappedAt (written since
+ * then), or, for older records, when a deploy, promote or rollback that was not a hold ended
+ * ok with both environments named; its end is then the upper bound of the swap's time.
+ */
+export interface Ledger {
+  swaps: Swap[];
+  /** Environments a successful `create_nova --hold` made, with the hold's start. */
+  holds: Map<string, string>;
+}
+
+const SWAPPING_COMMANDS = new Set(['create_nova', 'create', 'promote', 'rollback']);
+
+export function ledgerOf(records: HistoryRecord[]): Ledger {
+  const swaps: Swap[] = [];
+  const holds = new Map<string, string>();
+  for (const r of records) {
+    if (r.held && r.outcome === 'ok' && r.newEnvironment && !r.swappedAt) holds.set(r.newEnvironment, r.startedAt);
+    if (!r.newEnvironment || !r.oldEnvironment) continue;
+    const legacy = !r.swappedAt && !r.held && r.outcome === 'ok' && SWAPPING_COMMANDS.has(r.command);
+    if (!r.swappedAt && !legacy) continue;
+    const at = r.swappedAt ? new Date(r.swappedAt) : new Date(Date.parse(r.startedAt) + (r.durationSeconds ?? 0) * 1000);
+    if (!Number.isNaN(at.getTime())) swaps.push({ from: r.oldEnvironment, to: r.newEnvironment, at, command: r.command });
+  }
+  swaps.sort((a, b) => b.at.getTime() - a.at.getTime());
+  return { swaps, holds };
+}
+
+/** The newest swap naming `name` on either side. */
+export function lastSwapOf(ledger: Ledger, name: string): Swap | undefined {
+  return ledger.swaps.find((s) => s.from === name || s.to === name);
+}
+
+/**
  * Run a command and leave its record, whatever the outcome; the command's own result or
  * error passes through untouched. Read-only commands and dry runs leave none.
  */
 export async function withHistory<T extends Record<string, unknown>>(ctx: Ctx, changes: boolean, run: () => Promise<T>): Promise<T> {
   if (!changes || ctx.dryRun) return run();
   const startedAt = new Date();
+  // The lock, if the run takes it, is released by this record's write: one call, not two.
+  releaseWithRecord(ctx);
   let result: T | undefined;
   let error: unknown;
   try {
@@ -229,8 +311,11 @@ export async function withHistory<T extends Record<string, unknown>>(ctx: Ctx, c
 }
 
 async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, unknown>; error?: unknown }): Promise<void> {
+  // Taken first, so that whatever happens below, a lock this run holds is released.
+  const lock = takeRelease(ctx);
+  let rec: HistoryRecord;
   try {
-    const rec = buildRecord({
+    rec = buildRecord({
       phase: ctx.phase,
       command: ctx.command,
       startedAt: r.startedAt,
@@ -244,10 +329,40 @@ async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, un
       who: `${os.userInfo().username}@${os.hostname()}`,
       redact: (t) => ctx.redactor.redact(t),
     });
-    await appendRecord(ctx, rec);
+  } catch (err) {
+    if (lock) await release(ctx, lock);
+    ctx.log.warn(`could not add this run to the deploy history (${HISTORY_TABLE}): ${(err as Error).message}`);
+    return;
+  }
+  try {
+    if (lock) await releaseAndAppend(ctx, lock, rec);
+    else await appendRecord(ctx, rec);
   } catch (err) {
     ctx.log.warn(`could not add this run to the deploy history (${HISTORY_TABLE}): ${(err as Error).message}`);
   }
+}
+
+/**
+ * The end of a locked run: release the lock and append the record in one
+ * transact-write-items (issue 27). The history table made when the write says it is missing.
+ * A lock that is no longer ours cancels the transaction: the record is written alone. Any
+ * other failure: the release and the record are each tried on their own.
+ */
+async function releaseAndAppend(ctx: Ctx, lock: LockHolder, rec: HistoryRecord): Promise<void> {
+  const call: AwsCall = (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
+  try {
+    await withTable(ctx, TABLE, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
+    ctx.log.debug('released the deploy lock and recorded the run in one write');
+    return;
+  } catch (err) {
+    const reasons = cancellationReasons(err);
+    if (reasons?.[0] === 'ConditionalCheckFailed') ctx.log.warn('the deploy lock no longer named this run when it ended (deleted or taken over); recording the run alone');
+    else {
+      ctx.log.debug(`the release and the record in one write failed (${(err as Error).message}); writing each on its own`);
+      await release(ctx, lock);
+    }
+  }
+  await appendRecord(ctx, rec);
 }
 
 /** The newest successful deploy that made `environment`: what a rollback returns to. */

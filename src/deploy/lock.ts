@@ -4,14 +4,14 @@
 // phase forever; a live run renews it, so a long command never outlives its lease. Read-only
 // commands take no lock. Lock calls are marked purpose "lock" in the run log, apart from
 // the command's own work.
-import { readFileSync } from 'node:fs';
-import { createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TableSpec } from '../aws/dynamodb.js';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TableSpec, type TransactItem } from '../aws/dynamodb.js';
 import type { AwsCall } from '../aws/cli.js';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
-import { AwsCliError, LockedError, StateError } from '../errors.js';
+import { AwsCliError, LockedError, LockLostError, StateError } from '../errors.js';
 import { quoteForDisplay } from '../aws/cli.js';
 import { pause, throwIfInterrupted } from '../time.js';
 
@@ -22,6 +22,12 @@ export interface LockHolder {
   holder: string;
   /** This boot of this machine: a host name alone is shared by containers on other hosts. */
   machine?: string;
+  /**
+   * The inode of this process's PID namespace (`/proc/self/ns/pid`): containers on one host
+   * share its boot id, and may share a host name, but a pid means a process only inside its
+   * own namespace (issue 20 item 5).
+   */
+  pidns?: string;
   command: string;
   startedAt: string;
   expiresAt: number; // epoch seconds
@@ -56,8 +62,8 @@ function key(phase: string): Item {
 }
 
 function item(h: LockHolder): Item {
-  const { phase, holder, machine, command, startedAt, expiresAt } = h;
-  return toItem({ phase, holder, machine: machine || undefined, command, startedAt, expiresAt });
+  const { phase, holder, machine, pidns, command, startedAt, expiresAt } = h;
+  return toItem({ phase, holder, machine: machine || undefined, pidns: pidns || undefined, command, startedAt, expiresAt });
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -73,7 +79,7 @@ function parseItem(phase: string, raw: StoredItem): LockItem {
     ...(Number.isFinite(expires) ? [] : ['expiresAt']),
   ];
   if (malformed.length) return { phase, malformed, item: raw };
-  return { phase, holder: text('holder')!, machine: text('machine'), command: text('command')!, startedAt: text('startedAt')!, expiresAt: expires };
+  return { phase, holder: text('holder')!, machine: text('machine'), ...(text('pidns') ? { pidns: text('pidns') } : {}), command: text('command')!, startedAt: text('startedAt')!, expiresAt: expires };
 }
 
 export async function readLock(ctx: Ctx): Promise<LockItem | undefined> {
@@ -130,13 +136,17 @@ function describeHolder(h: LockHolder): string {
 /** One attempt: we hold the lock now, another run does, or the item vanished under us (try again). */
 type Attempt = { acquired: true } | { acquired: false; holder?: LockHolder };
 
-async function tryAcquire(ctx: Ctx, me: LockHolder): Promise<Attempt> {
+async function tryAcquire(ctx: Ctx, me: LockHolder, ttlSeconds: number): Promise<Attempt> {
   // ALL_OLD answers with the item we replaced, so taking over an expired lock costs no extra read.
-  const put = () =>
-    putItem(lockCall(ctx), LOCK_TABLE, item(me), {
+  // The lease runs from this put, not from when the run started: a run that waited for
+  // the lock must not write a lease that has already run out (issue 20 item 6).
+  const put = () => {
+    me.expiresAt = nowSeconds() + ttlSeconds;
+    return putItem(lockCall(ctx), LOCK_TABLE, item(me), {
       condition: { expression: 'attribute_not_exists(phase) OR expiresAt < :now', values: { ':now': { N: String(nowSeconds()) } } },
       returnOld: true,
     });
+  };
   let old;
   try {
     old = await put();
@@ -174,7 +184,9 @@ async function heldBy(ctx: Ctx, me: LockHolder): Promise<Attempt> {
     ctx.log.debug('the deploy lock already names this run (a put whose answer was lost, then retried): we hold it');
     return { acquired: true };
   }
-  const deadHere = holder.machine !== undefined && holder.machine === me.machine && isDeadHereHolder(holder.holder);
+  // Dead only if provably on this machine (boot id) AND in this PID namespace: a pid says
+  // nothing about a process in another container, whatever its host name (item 5).
+  const deadHere = sameMachineAndNamespace(holder, me) && isDeadHereHolder(holder.holder);
   if (!deadHere) return { acquired: false, holder };
   // Killed on this very machine (its pid is gone): no need to wait for the expiry.
   ctx.log.warn(`the deploy lock was held by ${holder.holder}, a run on this machine that is no longer running; taking it over`);
@@ -199,6 +211,20 @@ export function thisMachine(): string | undefined {
   }
 }
 
+/** The inode of this process's PID namespace, from `/proc/self/ns/pid` (`pid:[4026531836]`). */
+export function thisPidNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Both the boot id and the PID namespace recorded, and both ours; anything unknown is "not provably here". */
+export function sameMachineAndNamespace(holder: Pick<LockHolder, 'machine' | 'pidns'>, me: Pick<LockHolder, 'machine' | 'pidns'>): boolean {
+  return holder.machine !== undefined && holder.machine === me.machine && holder.pidns !== undefined && holder.pidns === me.pidns;
+}
+
 /** `user@host:pid:token` of a process on this host that no longer exists. */
 export function isDeadHereHolder(holder: string, host = os.hostname()): boolean {
   const m = /^[^@]*@(.+):(\d+):[0-9a-f]+$/.exec(holder);
@@ -217,15 +243,17 @@ async function takeOver(ctx: Ctx, me: LockHolder, dead: string): Promise<void> {
 }
 
 /**
- * Keeps the lease alive while the run lives: every `everyMs` the expiry moves to a full TTL
- * from now, conditionally on the item still naming us. `create` and `terminate` chain two
- * deadlines, so a run may legitimately outlast one TTL; a killed run stops renewing and its
- * lock expires as before.
+ * Keeps the lease alive while the run lives, and fences the run's changes (issue 20 item 7).
+ * A renewal moves the expiry to a full TTL from now, conditionally on the item still naming
+ * us; it is due only once a third of the TTL has passed since the last one (issue 27: a
+ * short run never renews). `create` and `terminate` chain two deadlines, so a run may
+ * legitimately outlast one TTL; a killed run stops renewing and its lock expires as before.
  */
 class Lease {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private lost = false;
+  private stopped = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -235,8 +263,15 @@ class Lease {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (!this.inFlight && !this.lost) this.inFlight = this.renew().finally(() => (this.inFlight = undefined));
+    this.schedule();
+  }
+
+  /** The next renewal, everyMs after the last one (a fence's renewal counts). */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.stopped || this.lost) return;
+    this.timer = setTimeout(() => {
+      if (!this.inFlight) this.inFlight = this.renew().then(() => (this.inFlight = undefined));
     }, this.everyMs);
     // The lease follows the run; it never keeps a finished process alive.
     this.timer.unref();
@@ -244,28 +279,103 @@ class Lease {
 
   /** No renewal runs after this resolves, so the release that follows is the last word. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     await this.inFlight;
   }
 
-  private async renew(): Promise<void> {
+  /**
+   * The fence before a change to production: one conditional write that proves the item
+   * still names us with an unexpired lease, and extends it. Lost (deleted, taken over,
+   * expired): LockLostError, exit 3, before the change. A write that fails for another
+   * reason (DynamoDB unreachable) lets the step go only while our own lease has a third of
+   * its TTL left: no other run can take an unexpired lock.
+   */
+  async confirm(step: string): Promise<void> {
+    await this.inFlight;
+    if (this.lost) throw this.lostError(step);
+    const ok = await this.renew({ unexpired: true });
+    if (this.lost) throw this.lostError(step);
+    if (!ok && this.me.expiresAt - nowSeconds() < this.ttlSeconds / 3) {
+      throw new LockLostError(`cannot confirm that this run still holds the deploy lock of phase '${this.me.phase}' (its lease ends ${new Date(this.me.expiresAt * 1000).toISOString()}); stopping before ${step}`, 'check ./run status; run the command again once DynamoDB answers');
+    }
+  }
+
+  private lostError(step: string): LockLostError {
+    return new LockLostError(
+      `this run no longer holds the deploy lock of phase '${this.me.phase}' (deleted, or taken over after its lease lapsed); stopped before ${step}, which was not done`,
+      'check ./run status for what the other run is doing, then run this command again',
+    );
+  }
+
+  private async renew(o: { unexpired?: boolean } = {}): Promise<boolean> {
     const expiresAt = nowSeconds() + this.ttlSeconds;
     try {
       const extend = { expression: 'SET expiresAt = :expires', values: { ':expires': { N: String(expiresAt) } } };
-      await updateItem(lockCall(this.ctx), LOCK_TABLE, key(this.me.phase), extend, namesHolder(this.me.holder));
+      const cond = namesHolder(this.me.holder);
+      const condition = o.unexpired ? { expression: `${cond.expression} AND expiresAt > :now`, values: { ...cond.values, ':now': { N: String(nowSeconds()) } } } : cond;
+      await updateItem(lockCall(this.ctx), LOCK_TABLE, key(this.me.phase), extend, condition);
       this.me.expiresAt = expiresAt;
       this.ctx.log.debug(`renewed the deploy lock until ${new Date(expiresAt * 1000).toISOString()}`);
+      this.schedule();
+      return true;
     } catch (err) {
       if (isAwsCode(err, CONDITION_FAILED)) {
-        // Our item is gone or names another run: someone deleted it by hand or took it
-        // over. Renewing again could only fail the same way.
+        // Our item is gone, names another run, or its lease ran out: someone deleted it by
+        // hand or took it over. Renewing again could only fail the same way.
         this.lost = true;
+        clearTimeout(this.timer);
         this.ctx.log.warn(`the deploy lock of phase '${this.me.phase}' no longer names this run (deleted or taken over); another run may start while this one works`);
-        return;
+        return false;
       }
       this.ctx.log.warn(`could not renew the deploy lock (trying again in ${Math.round(this.everyMs / 60_000)} min): ${(err as Error).message}`);
+      this.schedule();
+      return false;
     }
   }
+
+  /** Right after a wait for the lock: the renewal clock starts now (item 6). */
+  async renewNow(): Promise<void> {
+    await this.renew();
+  }
+}
+
+/**
+ * Runs whose deploy-history record releases the lock in the same write (issue 27: one
+ * transact-write-items instead of a delete-item and a put-item). Set before the run; once
+ * the work is done, it holds the holder to release.
+ */
+const finalWrites = new WeakMap<object, LockHolder | null>();
+
+/** Called before the run: its lock is to be released by the history's final write, not by withPhaseLock. */
+export function releaseWithRecord(ctx: Ctx): void {
+  finalWrites.set(ctx, null);
+}
+
+/** After the run: the lock it still holds (the caller now releases it), if any. */
+export function takeRelease(ctx: Ctx): LockHolder | undefined {
+  const me = finalWrites.get(ctx) ?? undefined;
+  finalWrites.delete(ctx);
+  return me;
+}
+
+/** The release as an action of a transaction: delete our item, only if it still names us. */
+export function releaseAction(me: LockHolder): TransactItem {
+  const c = namesHolder(me.holder);
+  return { Delete: { TableName: LOCK_TABLE, Key: key(me.phase), ConditionExpression: c.expression, ExpressionAttributeValues: c.values } };
+}
+
+/** The lease of the run each context belongs to, for fence(). */
+const leases = new WeakMap<object, Lease>();
+
+/**
+ * Before each step that changes production (create-environment, a swap, every terminate):
+ * stop with exit 3, nothing more changed, unless this run still holds an unexpired lease
+ * (issue 20 item 7). A run without the lock (a dry run, a read-only command) passes.
+ */
+export async function fence(ctx: Ctx, step: string): Promise<void> {
+  if (ctx.dryRun) return;
+  await leases.get(ctx)?.confirm(step);
 }
 
 export interface PhaseLockOptions {
@@ -283,15 +393,17 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
     phase: ctx.phase,
     holder: `${os.userInfo().username}@${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     machine: thisMachine(),
+    pidns: thisPidNamespace(),
     command: ctx.command,
     startedAt: new Date().toISOString(),
-    expiresAt: Math.floor(Date.now() / 1000) + ttlMinutes * 60,
+    expiresAt: 0, // set by each put: the lease runs from the moment we hold the lock
   };
   const waitMinutes = o.waitMinutes ?? 0;
   const deadline = Date.now() + waitMinutes * 60_000;
   let vanished = 0;
+  let waited = false;
   for (;;) {
-    const attempt = await tryAcquire(ctx, me);
+    const attempt = await tryAcquire(ctx, me, ttlMinutes * 60);
     if (attempt.acquired) break;
     // Released between our put and our read: try again at once, a few times.
     if (!attempt.holder && ++vanished < 3) continue;
@@ -303,22 +415,28 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
       );
     }
     ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`);
+    waited = true;
     await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
     throwIfInterrupted(ctx.signal, 'the deploy lock');
   }
   const lease = new Lease(ctx, me, ttlMinutes * 60, o.renewEveryMs ?? (ttlMinutes * 60_000) / 3);
   lease.start();
+  if (waited) await lease.renewNow();
+  leases.set(ctx, lease);
   // finally covers success, a failure, an exception in the command and an interrupt (the
   // signal only aborts the run's waits: the command unwinds through here).
   try {
     return await fn();
   } finally {
+    leases.delete(ctx);
     await lease.stop();
-    await release(ctx, me);
+    // The history, when it follows, releases the lock in the same write as its record (issue 27).
+    if (finalWrites.has(ctx)) finalWrites.set(ctx, me);
+    else await release(ctx, me);
   }
 }
 
-async function release(ctx: Ctx, me: LockHolder): Promise<void> {
+export async function release(ctx: Ctx, me: LockHolder): Promise<void> {
   try {
     await deleteItem(lockCall(ctx), LOCK_TABLE, key(ctx.phase), namesHolder(me.holder));
   } catch (err) {

@@ -3,7 +3,7 @@
 // previous one left (each says what it expects to find). The busy and stuck environments are
 // made as on AWS: an update-environment whose new version is slow to answer its health
 // check (Updating until it does), or never answers (Updating until EB gives up).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
@@ -45,6 +45,23 @@ async function runOk(args: string[]): Promise<{ stdout: string; stderr: string }
   const r = await ph.run(args);
   expect(r.exitCode, `./run ${args.join(' ')}\n${r.stderr}`).toBe(0);
   return r;
+}
+
+/**
+ * The describe-events calls of a run, from its run log (the `runLog` its --json names).
+ * Held, promoted, rolled back and out-of-service-since are decided from the deploy history
+ * (issue 20 item 1): the only describe-events a deploy makes is its own health gate's poll of
+ * the environment it just made (--environment-name, --start-time), never the application's
+ * newest 1,000 events.
+ */
+function describeEventsCalls(out: { runLog?: string }): string[][] {
+  expect(out.runLog, 'the run names its run log').toBeTruthy();
+  return readFileSync(out.runLog!, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => Array.isArray(r.args) && r.args[0] === 'elasticbeanstalk' && r.args[1] === 'describe-events')
+    .map((r) => r.args as string[]);
 }
 
 async function statusJson(): Promise<any> {
@@ -131,11 +148,13 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
 
   it('a second create_nova refuses, exit 1, naming the held environment and the two ways out', { timeout: LONG }, async () => {
     const before = (await ph.envs()).length;
-    const r = await ph.run(['-f', 'create_nova']);
+    const r = await ph.run(['-f', '--json', 'create_nova']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(`${held} (${heldLabel}, at ${heldCname}) is held since`);
     expect(r.stderr).toMatch(/\.\/run promote.*\.\/run discard/);
     expect((await ph.envs()).length).toBe(before);
+    // The held check read the deploy history, not EB's events.
+    expect(describeEventsCalls(JSON.parse(r.stdout))).toEqual([]);
   });
 
   it('the cleanup keeps the held environment even with no grace and no traffic check, and says why', { timeout: LONG }, async () => {
@@ -144,6 +163,7 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect(out.decisions).toContainEqual(expect.objectContaining({ environment: held, action: 'keep', reason: expect.stringMatching(/is held \(create_nova --hold\)/) }));
     expect(out.terminated).not.toContain(held);
     expect((await ph.envs()).find((e: { EnvironmentName: string }) => e.EnvironmentName === held)?.Status).toBe('Ready');
+    expect(describeEventsCalls(out)).toEqual([]);
   });
 
   it('promote swaps it in: probed again, the main CNAME serves it, recorded as promote, and the channel told', { timeout: LONG }, async () => {
@@ -156,6 +176,8 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect(r.stderr).toMatch(/probe: .* 3 times in a row/);
     expect(r.stderr).toMatch(/DNS TTL passed/);
     expect((await ph.get(ph.host)).version).toBe(heldLabel);
+    expect(describeEventsCalls(out)).toEqual([]);
+    expect(out.swappedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     const told = slack.posts.slice(posts).map((p) => p.text);
     const [historyOut, after, again] = await Promise.all([runOk(['--json', 'history', '-n', '1']), statusJson(), ph.run(['-f', 'promote'])]);
     const history = JSON.parse(historyOut.stdout).records;
@@ -173,6 +195,12 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     await update(first, 'slow-12s');
     const r = await runOk(['-f', '--json', 'create_nova', '--hold', '--wait', '2']);
     const out = JSON.parse(r.stdout);
+    // Its only describe-events are its own health gate's, on the environment it made.
+    for (const args of describeEventsCalls(out)) {
+      expect(args).toContain('--environment-name');
+      expect(args[args.indexOf('--environment-name') + 1]).toBe(out.newEnvironment);
+      expect(args).not.toContain('--max-records');
+    }
     expect(r.stderr).toMatch(new RegExp(`wait your turn: ${first} is Updating since `));
     expect(r.stderr).toMatch(new RegExp(`waiting for ${first} to settle: ${first} is Updating since .* \\(\\d+s\\)`));
     expect(r.stderr).toMatch(new RegExp(`${first} settled after \\d+ s; going on`));

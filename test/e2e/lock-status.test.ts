@@ -176,4 +176,32 @@ describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cl
     expect(left).toEqual([]);
     expect(await lockItem()).toBeUndefined();
   });
+
+  // Fencing (issue 20 item 7): the lock taken away mid-run, on the same live phase.
+  // BUG before: a run whose lock was deleted or taken over went on changing the phase
+  // beside the new holder. Now each change to production first proves the lease is ours.
+  it('create_nova stops before its swap with exit 3: the live environment keeps the main CNAME, the other holder\'s lock stays', async () => {
+    const host = p.host;
+    const before = (await p.get(host)).version;
+    // The kill point, observed: create-environment is in the run log. Then another holder
+    // takes the lock item, with the real aws CLI, as a second host would.
+    const { child, log, env } = await deployUntilCreated();
+    const intruder = { phase: { S: PHASE }, holder: { S: 'other@host2:4242:abcdef' }, command: { S: 'create_nova' }, startedAt: { S: new Date().toISOString() }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) } };
+    await p.aws(['dynamodb', 'put-item', '--table-name', 'johanna-locks', '--item', JSON.stringify(intruder)]);
+    const overwrittenAt = Date.now();
+    const r = await child;
+    expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(3);
+    expect(r.stderr).toMatch(/no longer holds the deploy lock of phase 'lkst'.*stopped before the swap of .*, which was not done/);
+    // Nothing changed after the lock was lost: no swap, no terminate (not even of its own new environment).
+    const after = records(log).filter((rec) => Date.parse(rec.ts) >= overwrittenAt && rec.purpose !== 'lock' && rec.purpose !== 'history');
+    expect(after.filter((rec) => rec.mutating).map((rec) => rec.args.slice(0, 2).join(' '))).toEqual([]);
+    expect((await p.get(host)).version).toBe(before);
+    // The other holder's item is untouched; the run is in the history all the same.
+    expect(await lockItem()).toEqual(intruder);
+    const hist = await p.aws(['dynamodb', 'query', '--table-name', 'johanna-history', '--key-condition-expression', 'phase = :p', '--expression-attribute-values', JSON.stringify({ ':p': { S: PHASE } }), '--no-scan-index-forward', '--max-items', '1']);
+    expect(hist.Items[0]).toMatchObject({ command: { S: 'create_nova' }, exitCode: { N: '3' }, newEnvironment: { S: env } });
+    // Leave the phase as found: the intruder's lock goes, and the environment it could not remove.
+    await p.aws(['dynamodb', 'delete-item', '--table-name', 'johanna-locks', '--key', JSON.stringify({ phase: { S: PHASE } })]);
+    await p.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', env]).catch(() => undefined);
+  }, 400_000);
 });

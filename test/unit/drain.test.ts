@@ -2,7 +2,7 @@
 // environment goes only once its load balancer served no request in the quiet window; the
 // figures it decided on are in each decision. Pure functions, no aws calls.
 import { describe, expect, it } from 'vitest';
-import type { EbEvent, Environment } from '../../src/aws/eb.js';
+import type { Environment } from '../../src/aws/eb.js';
 import { albDimension } from '../../src/aws/cloudwatch.js';
 import { decide, describeTraffic, type Traffic } from '../../src/deploy/cleanup.js';
 
@@ -19,7 +19,7 @@ function env(name: string, cnamePrefix: string, over: Partial<Environment> = {})
 const live = env(`nova-${T0}`, 'dv-nova');
 // Lost the main CNAME 60 min before NOW (by its CNAME's timestamp): past a 50 min grace.
 const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0}`);
-const events: EbEvent[] = [];
+const events = { swaps: [] }; // no swap in the history: dated by its CNAME
 
 function traffic(requests: number | undefined, over: Partial<Traffic> = {}): Traffic {
   return { loadBalancer: LB, requests, windowMinutes: 5, from: new Date(NOW.getTime() - 300_000).toISOString(), to: NOW.toISOString(), ...over };

@@ -1,8 +1,9 @@
 // Reading the application's environments (src/deploy/environments.ts) and the daily
 // cleanup's decisions (terminate_eb_old_environment's `decide`): pure functions over
-// describe-environments / describe-events answers.
+// describe-environments answers and the deploy history's swaps (never EB's events: issue 20 item 1).
 import { describe, expect, it } from 'vitest';
-import type { EbEvent, Environment } from '../../src/aws/eb.js';
+import type { Environment } from '../../src/aws/eb.js';
+import { ledgerOf, type HistoryRecord, type Ledger, type Swap } from '../../src/deploy/history.js';
 import {
   byAgeNewestFirst,
   choosePlatform,
@@ -37,9 +38,11 @@ function env(name: string, cnamePrefix: string | undefined, over: Partial<Enviro
   };
 }
 
-function swapEvent(a: string, b: string, at: Date | string): EbEvent {
-  return { EventDate: typeof at === 'string' ? at : at.toISOString(), Message: `Completed swapping CNAMEs for environments '${a}' and '${b}'.`, Severity: 'INFO' };
+/** `to` took the main CNAME from `from` at `at`, as the deploy history records it. */
+function swap(from: string, to: string, at: Date | string): Swap {
+  return { from, to, at: new Date(at), command: 'create_nova' };
 }
+const ledger = (...swaps: Swap[]): Ledger => ({ swaps: swaps.sort((a, b) => b.at.getTime() - a.at.getTime()), holds: new Map() });
 
 describe('holderOfMain', () => {
   it('is the live environment whose CNAME is the main one (case and a trailing dot ignored)', () => {
@@ -89,33 +92,70 @@ describe('envTimestamp', () => {
 describe('lostMainAt', () => {
   const name = `nova-${T0}`;
 
-  it('is the newest swap event that names the environment', () => {
+  it('is the newest swap in the history where it gave the main CNAME away', () => {
     const e = env(name, `dv-nova-${T0 + 300}`);
-    const events = [
-      swapEvent(name, `nova-${T0 + 100}`, '2025-10-09T08:00:00.000Z'),
-      swapEvent(`nova-${T0 + 300}`, name, '2025-10-09T10:00:00.000Z'),
-      swapEvent(name, `nova-${T0 + 200}`, '2025-10-09T09:00:00.000Z'),
-    ];
-    expect(lostMainAt(e, events)).toEqual({ at: new Date('2025-10-09T10:00:00.000Z'), source: 'swap event' });
+    const l = ledger(
+      swap(name, `nova-${T0 + 100}`, '2025-10-09T08:00:00.000Z'),
+      swap(`nova-${T0 + 300}`, name, '2025-10-09T10:00:00.000Z'), // it took the main CNAME back then
+      swap(name, `nova-${T0 + 200}`, '2025-10-09T09:00:00.000Z'),
+    );
+    expect(lostMainAt(e, l)).toEqual({ at: new Date('2025-10-09T09:00:00.000Z'), source: 'history' });
   });
 
-  it('ignores swap events about other environments, whose names merely contain its name', () => {
-    const e = env(name, `dv-nova-${T0 + 300}`);
-    const events = [
-      swapEvent(`${name}0`, 'nova-x', '2025-10-09T11:00:00.000Z'),
-      { EventDate: '2025-10-09T12:00:00.000Z', Message: `swapEnvironmentCNAMEs is starting. '${name}'` },
-    ];
-    expect(lostMainAt(e, events)).toEqual({ at: new Date((T0 + 300) * 1000), source: 'cname timestamp' });
+  it('after a promote days after the hold began: the promote\'s swap, not the hold\'s CNAME timestamp (item 4)', () => {
+    // The held one was made (and its CNAME named) 3 days before it was promoted; the old one
+    // took that CNAME in the swap. The grace counts from the promote.
+    const held = T0 - 3 * 86_400;
+    const old = env(name, `dv-nova-${held}`);
+    const promotedAt = new Date(T0 * 1000);
+    expect(lostMainAt(old, ledger(swap(name, `nova-${held}`, promotedAt)))).toEqual({ at: promotedAt, source: 'history' });
+    expect(lostMainAt(old, ledger())).toEqual({ at: new Date(held * 1000), source: 'cname timestamp' });
   });
 
-  it('falls back to the timestamp at the end of its CNAME (the deploy that replaced it)', () => {
-    expect(lostMainAt(env(name, `dv-nova-${T0 + 42}`), [])).toEqual({ at: new Date((T0 + 42) * 1000), source: 'cname timestamp' });
+  it('ignores swaps of other environments, whose names merely contain its name', () => {
+    const e = env(name, `dv-nova-${T0 + 300}`);
+    expect(lostMainAt(e, ledger(swap(`${name}0`, 'nova-x', '2025-10-09T11:00:00.000Z')))).toEqual({ at: new Date((T0 + 300) * 1000), source: 'cname timestamp' });
+  });
+
+  it('without a record: the timestamp at the end of its CNAME, or EB\'s DateUpdated when later (the safe side)', () => {
+    expect(lostMainAt(env(name, `dv-nova-${T0 + 42}`), ledger())).toEqual({ at: new Date((T0 + 42) * 1000), source: 'cname timestamp' });
+    const updated = new Date((T0 + 600) * 1000).toISOString();
+    expect(lostMainAt(env(name, `dv-nova-${T0 + 42}`, { DateUpdated: updated }), ledger())).toEqual({ at: new Date(updated), source: 'EB DateUpdated' });
   });
 
   it('is undefined when neither says: the main CNAME itself, a hand-made CNAME, or none', () => {
-    expect(lostMainAt(env(name, 'dv-nova'), [])).toBeUndefined();
-    expect(lostMainAt(env(name, 'my-own-name'), [])).toBeUndefined();
-    expect(lostMainAt(env(name, undefined), [])).toBeUndefined();
+    expect(lostMainAt(env(name, 'dv-nova'), ledger())).toBeUndefined();
+    expect(lostMainAt(env(name, 'my-own-name'), ledger())).toBeUndefined();
+    expect(lostMainAt(env(name, undefined), ledger())).toBeUndefined();
+  });
+});
+
+describe('the ledger: swaps and holds from the history records', () => {
+  const rec = (over: Partial<HistoryRecord>): HistoryRecord => ({
+    phase: 'dv', time: '', startedAt: '2026-11-27T04:00:00.000Z', command: 'create_nova', outcome: 'ok', exitCode: 0, durationSeconds: 60, who: 'u@h', cwd: '/', ...over,
+  });
+
+  it('a record with swappedAt is a swap at that time, whatever its outcome (a deploy that failed after its swap)', () => {
+    const l = ledgerOf([rec({ newEnvironment: 'nova-2', oldEnvironment: 'nova-1', swappedAt: '2026-11-27T04:00:30.000Z', outcome: 'failed', exitCode: 1 })]);
+    expect(l.swaps).toEqual([{ from: 'nova-1', to: 'nova-2', at: new Date('2026-11-27T04:00:30.000Z'), command: 'create_nova' }]);
+  });
+
+  it('an older record without swappedAt: an ok deploy, promote or rollback swapped by its end; a hold or a failure did not', () => {
+    const l = ledgerOf([
+      rec({ command: 'promote', newEnvironment: 'nova-3', oldEnvironment: 'nova-2' }),
+      rec({ newEnvironment: 'nova-3', oldEnvironment: 'nova-2', held: true }),
+      rec({ newEnvironment: 'nova-4', oldEnvironment: 'nova-2', outcome: 'failed', exitCode: 1 }),
+    ]);
+    expect(l.swaps.map((s) => [s.from, s.to, s.at.toISOString()])).toEqual([['nova-2', 'nova-3', '2026-11-27T04:01:00.000Z']]);
+    expect([...l.holds]).toEqual([['nova-3', '2026-11-27T04:00:00.000Z']]);
+  });
+
+  it('only a held deploy that ended ok is a hold: a failed one (KEEP_FAILED_ENVIRONMENT) or an interrupted one is not (item 3)', () => {
+    const l = ledgerOf([
+      rec({ newEnvironment: 'nova-5', oldEnvironment: 'nova-2', held: true, outcome: 'failed', exitCode: 1 }),
+      rec({ newEnvironment: 'nova-6', outcome: 'interrupted', exitCode: 130 }),
+    ]);
+    expect(l.holds.size).toBe(0);
   });
 });
 
@@ -172,31 +212,30 @@ describe("terminate_eb_old_environment's decide", () => {
   it('terminates one that lost the main CNAME longer than the grace period ago, keeps one inside it', () => {
     const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0 - 3600}`); // replaced 120 min before now
     const recent = env(`nova-${T0 - 7200}`, `dv-nova-${T0 - 100}`);
-    const events = [swapEvent(`nova-${T0 - 7200}`, live.EnvironmentName, new Date(now.getTime() - 10 * 60_000))]; // 10 min ago
-    const d = byName(decide([live, old, recent], events, MAIN, 50, now, 0, drained([old, recent])));
+    const l = ledger(swap(`nova-${T0 - 7200}`, live.EnvironmentName, new Date(now.getTime() - 10 * 60_000))); // 10 min ago
+    const d = byName(decide([live, old, recent], l, MAIN, 50, now, 0, drained([old, recent])));
     expect(d[old.EnvironmentName]).toMatchObject({ action: 'terminate' });
     expect(d[old.EnvironmentName].reason).toMatch(/cname timestamp.*120 min ago; grace period 50 min is over/);
     expect(d[recent.EnvironmentName]).toMatchObject({ action: 'keep' });
-    expect(d[recent.EnvironmentName].reason).toMatch(/swap event.*10 min ago; grace period is 50 min/);
+    expect(d[recent.EnvironmentName].reason).toMatch(/\(history\).*10 min ago; grace period is 50 min/);
   });
 
   it('the grace period is a minimum: exactly at it is over, a minute before it is not', () => {
     const at50 = env(`nova-${T0 - 1}`, `dv-nova-${T0 + 3600 - 50 * 60}`);
     const at49 = env(`nova-${T0 - 2}`, `dv-nova-${T0 + 3600 - 49 * 60}`);
-    const d = byName(decide([live, at50, at49], [], MAIN, 50, now, 0, drained([at50, at49])));
+    const d = byName(decide([live, at50, at49], ledger(), MAIN, 50, now, 0, drained([at50, at49])));
     expect(d[at50.EnvironmentName].action).toBe('terminate');
     expect(d[at49.EnvironmentName].action).toBe('keep');
   });
 
   it('never terminates the holder of the main CNAME, even with grace 0 and old swap events naming it', () => {
-    const events = [swapEvent(live.EnvironmentName, `nova-${T0 - 86_400}`, new Date(now.getTime() - 86_400_000))];
-    const d = decide([live], events, MAIN, 0, now);
+    const d = decide([live], ledger(swap(live.EnvironmentName, `nova-${T0 - 86_400}`, new Date(now.getTime() - 86_400_000))), MAIN, 0, now);
     expect(d).toEqual([{ environment: live.EnvironmentName, action: 'keep', reason: `holds the main CNAME ${MAIN}` }]);
   });
 
   it('keeps one whose age cannot be established (no swap event, no timestamp in its CNAME)', () => {
     const unknown = env(`nova-${T0 - 86_400}`, 'somebody-elses-name');
-    const d = byName(decide([live, unknown], [], MAIN, 0, now));
+    const d = byName(decide([live, unknown], ledger(), MAIN, 0, now));
     expect(d[unknown.EnvironmentName]).toMatchObject({ action: 'keep', reason: 'cannot establish when it stopped serving the main CNAME' });
   });
 
@@ -206,7 +245,7 @@ describe("terminate_eb_old_environment's decide", () => {
     const terminating = env(`nova-${T0 - 5}`, `dv-nova-${T0 - 86_400}`, { Status: 'Terminating' });
     const terminated = env(`nova-${T0 - 6}`, `dv-nova-${T0 - 86_400}`, { Status: 'Terminated' });
     const foreign = env('worker-prod', `dv-worker-${T0 - 86_400}`);
-    const ds = decide([live, launching, updating, terminating, terminated, foreign], [], MAIN, 0, now);
+    const ds = decide([live, launching, updating, terminating, terminated, foreign], ledger(), MAIN, 0, now);
     const d = byName(ds);
     expect(Object.keys(d).sort()).toEqual([live, launching, updating, terminating].map((e) => e.EnvironmentName).sort());
     for (const e of [launching, updating, terminating]) expect(d[e.EnvironmentName]).toMatchObject({ action: 'keep', reason: `is ${e.Status}, not Ready` });
@@ -215,37 +254,32 @@ describe("terminate_eb_old_environment's decide", () => {
   it('with nothing holding the main CNAME, still only terminates by age', () => {
     const a = env(`nova-${T0 - 10}`, `dv-nova-${T0 - 86_400}`);
     const b = env(`nova-${T0 - 20}`, 'dv-nova-manual');
-    const d = byName(decide([a, b], [], MAIN, 50, now, 0, drained([a, b])));
+    const d = byName(decide([a, b], ledger(), MAIN, 50, now, 0, drained([a, b])));
     expect(d[a.EnvironmentName].action).toBe('terminate');
     expect(d[b.EnvironmentName].action).toBe('keep');
   });
 });
 
-describe("rollback's lastSwapPartner", () => {
+describe("rollback's lastSwapPartner (from the history, not EB's events)", () => {
   const [a, b, c] = [`nova-${T0}`, `nova-${T0 + 100}`, `nova-${T0 + 200}`];
 
   it('is the other party of the newest swap naming the environment, on either side', () => {
-    const events = [
-      swapEvent(a, b, '2025-10-09T08:00:00.000Z'),
-      swapEvent(c, b, '2025-10-09T10:00:00.000Z'),
-      swapEvent(b, a, '2025-10-09T09:00:00.000Z'),
-    ];
-    expect(lastSwapPartner(events, b)).toBe(c);
-    expect(lastSwapPartner(events, c)).toBe(b);
-    expect(lastSwapPartner(events, a)).toBe(b);
+    const l = ledger(swap(a, b, '2025-10-09T08:00:00.000Z'), swap(b, c, '2025-10-09T10:00:00.000Z'), swap(b, a, '2025-10-09T09:00:00.000Z'));
+    expect(lastSwapPartner(l, b)).toBe(c);
+    expect(lastSwapPartner(l, c)).toBe(b);
+    expect(lastSwapPartner(l, a)).toBe(b);
   });
 
   it('rollback twice returns where it started: the newest swap pairs the same two', () => {
-    const events = [swapEvent(a, b, '2025-10-09T08:00:00.000Z'), swapEvent(b, a, '2025-10-09T08:10:00.000Z')];
-    expect(lastSwapPartner(events, a)).toBe(b);
-    expect(lastSwapPartner(events, b)).toBe(a);
+    const l = ledger(swap(a, b, '2025-10-09T08:00:00.000Z'), swap(b, a, '2025-10-09T08:10:00.000Z'));
+    expect(lastSwapPartner(l, a)).toBe(b);
+    expect(lastSwapPartner(l, b)).toBe(a);
   });
 
-  it('is undefined with no swap naming it (a first deploy), and ignores other messages', () => {
-    expect(lastSwapPartner([], a)).toBeUndefined();
-    expect(lastSwapPartner([{ EventDate: '2025-10-09T08:00:00.000Z', Message: `swapEnvironmentCNAMEs is starting. '${a}' '${b}'` }], a)).toBeUndefined();
-    expect(lastSwapPartner([swapEvent(b, c, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
-    expect(lastSwapPartner([swapEvent(`${a}0`, b, '2025-10-09T08:00:00.000Z')], a)).toBeUndefined();
+  it('is undefined with no swap naming it (a first deploy)', () => {
+    expect(lastSwapPartner(ledger(), a)).toBeUndefined();
+    expect(lastSwapPartner(ledger(swap(b, c, '2025-10-09T08:00:00.000Z')), a)).toBeUndefined();
+    expect(lastSwapPartner(ledger(swap(`${a}0`, b, '2025-10-09T08:00:00.000Z')), a)).toBeUndefined();
   });
 });
 
@@ -273,11 +307,11 @@ describe("terminate_eb_old_environment's decide and the DNS TTL", () => {
 
   it('keeps one that lost the main CNAME less than the TTL ago, even with grace 0; after it, terminates', () => {
     const old = env(`nova-${T0 - 86_400}`, `dv-nova-${T0 - 1}`);
-    const justNow = [swapEvent(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 30_000))];
+    const justNow = ledger(swap(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 30_000)));
     const [kept] = decide([live, old], justNow, MAIN, 0, now, 60_000).filter((d) => d.environment === old.EnvironmentName);
     expect(kept.action).toBe('keep');
     expect(kept.reason).toContain(`until ${new Date(now.getTime() + 30_000).toISOString()} (DNS TTL 60 s)`);
-    const later = [swapEvent(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 61_000))];
+    const later = ledger(swap(old.EnvironmentName, live.EnvironmentName, new Date(now.getTime() - 61_000)));
     expect(decide([live, old], later, MAIN, 0, now, 60_000, drained([old])).find((d) => d.environment === old.EnvironmentName)?.action).toBe('terminate');
   });
 });

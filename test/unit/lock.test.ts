@@ -9,7 +9,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { buildCtx, makeRedactor, type Ctx, type GlobalOptions } from '../../src/context.js';
 import { AwsCliError, EXIT, LockedError, StateError } from '../../src/errors.js';
-import { clearLockCommand, isDeadHereHolder, LOCK_TABLE, lockState, readLock, thisMachine, withPhaseLock } from '../../src/deploy/lock.js';
+import { clearLockCommand, fence, isDeadHereHolder, LOCK_TABLE, lockState, readLock, sameMachineAndNamespace, thisMachine, thisPidNamespace, withPhaseLock } from '../../src/deploy/lock.js';
+import { withHistory, HISTORY_TABLE } from '../../src/deploy/history.js';
+import { LockLostError } from '../../src/errors.js';
 import { status } from '../../src/commands/status.js';
 import { Logger } from '../../src/ui/log.js';
 import sandboxJson from '../../env.sandbox.json' with { type: 'json' };
@@ -196,7 +198,7 @@ describe('withPhaseLock', () => {
   });
 
   it('--lock-wait: tries again until the lock is free, then works', async () => {
-    const { ctx, exec, err } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), ok(), ok()]);
+    const { ctx, exec, err } = setup([conditionFailed(), ok(JSON.stringify({ Item: GHOST })), ok(), ok(), ok()]);
     let ran = false;
     await withPhaseLock(
       ctx,
@@ -206,7 +208,8 @@ describe('withPhaseLock', () => {
       { waitMinutes: 0.01 },
     );
     expect(ran).toBe(true);
-    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb put-item', 'dynamodb delete-item']);
+    // A run that waited renews at once after it acquires (issue 20 item 6).
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb put-item', 'dynamodb update-item', 'dynamodb delete-item']);
     expect(err.text).toContain('waiting for the deploy lock held by ghost@elsewhere:1:abcdef (create_nova)');
   });
 
@@ -241,7 +244,29 @@ describe('a lock left by a run killed on this machine', () => {
   // A pid that existed a moment ago and is gone now.
   const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
   const here = (pid: number) => `${os.userInfo().username}@${os.hostname()}:${pid}:0a1b2c`;
-  const itemOf = (holder: string, machine = thisMachine()) => ({ Item: { ...GHOST, holder: { S: holder }, ...(machine ? { machine: { S: machine } } : {}) } });
+  const itemOf = (holder: string, machine = thisMachine(), pidns = thisPidNamespace()) => ({
+    Item: { ...GHOST, holder: { S: holder }, ...(machine ? { machine: { S: machine } } : {}), ...(pidns ? { pidns: { S: pidns } } : {}) },
+  });
+
+  it('a dead pid on this boot and host name but in another PID namespace (unshare -pf, a container) is not taken over (item 5)', async () => {
+    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(itemOf(here(deadPid), thisMachine(), '4026599999')))]);
+    await expect(withPhaseLock(ctx, async () => undefined)).rejects.toMatchObject({ exitCode: EXIT.locked });
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item']);
+    // A holder from before the namespace was recorded is not provably here either.
+    const legacy = setup([conditionFailed(), ok(JSON.stringify(itemOf(here(deadPid), thisMachine(), '')))]);
+    await expect(withPhaseLock(legacy.ctx, async () => undefined)).rejects.toMatchObject({ exitCode: EXIT.locked });
+    expect(sameMachineAndNamespace({ machine: 'b', pidns: '1' }, { machine: 'b', pidns: '1' })).toBe(true);
+    expect(sameMachineAndNamespace({ machine: 'b', pidns: '1' }, { machine: 'b', pidns: '2' })).toBe(false);
+    expect(sameMachineAndNamespace({ machine: 'b' }, { machine: 'b', pidns: '2' })).toBe(false);
+  });
+
+  it('the lock item records the PID namespace inode beside the boot id', async () => {
+    const { ctx, exec } = setup([ok(), ok()]);
+    await withPhaseLock(ctx, async () => undefined);
+    const item = JSON.parse(argAfter(exec.calls[0], '--item'));
+    expect(item.pidns).toEqual({ S: thisPidNamespace() });
+    expect(thisPidNamespace()).toMatch(/^\d+$/);
+  });
 
   it('a dead pid under our host name on another machine (containers share names) is not taken over', async () => {
     const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify(itemOf(here(deadPid), 'another-boot-id')))]);
@@ -445,5 +470,99 @@ describe('status and the deploy agree on the lock', () => {
     expect(await lockState(setupWith(emptyPhase(() => ok('{}'))).ctx)).toEqual({ state: 'free' });
     await status(held.ctx);
     expect(held.out.text).toContain('lock: held by ghost@elsewhere:1:abcdef (create_nova, since 2025-10-09T08:00:00.000Z)');
+  });
+});
+
+describe('a run that waited for the lock (issue 20 item 6)', () => {
+  // BUG before: the lease was computed when the run started, so after 100 minutes of
+  // waiting the lock was written already expired.
+  it('computes its lease when it acquires, not when it started waiting', async () => {
+    const realNow = Date.now;
+    let jump = 0;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + jump);
+    try {
+      const { ctx, exec } = setup(
+        [conditionFailed(), () => ((jump = 100 * 60_000), ok(JSON.stringify({ Item: GHOST }))), ok(), ok(), ok()],
+      );
+      await withPhaseLock(ctx, async () => undefined, { waitMinutes: 100.01 });
+      expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb put-item', 'dynamodb update-item', 'dynamodb delete-item']);
+      const acquiredAt = Math.floor((realNow() + jump) / 1000);
+      const lease = Number(JSON.parse(argAfter(exec.calls[2], '--item')).expiresAt.N);
+      expect(lease - acquiredAt).toBeGreaterThanOrEqual(90 * 60 - 2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('fencing (issue 20 item 7): before each change to production the run proves it still holds the lock', () => {
+  it('a fence is one conditional update: the item names us with an unexpired lease; it extends the lease', async () => {
+    const { ctx, exec } = setup([ok(), ok(), ok()]);
+    await withPhaseLock(ctx, () => fence(ctx, 'create-environment nova-1'));
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb update-item', 'dynamodb delete-item']);
+    const f = exec.calls[1];
+    expect(argAfter(f, '--condition-expression')).toBe('holder = :me AND expiresAt > :now');
+    const v = JSON.parse(argAfter(f, '--expression-attribute-values'));
+    expect(v[':me'].S).toBe(JSON.parse(argAfter(exec.calls[0], '--item')).holder.S);
+    expect(Math.abs(Number(v[':now'].N) - Date.now() / 1000)).toBeLessThan(3);
+  });
+
+  it('the lock taken away: exit 3 before the step, and the step is not done; later steps are refused without a call', async () => {
+    const { ctx, exec, err: log } = setup([ok(), conditionFailed(), conditionFailed(), ok(JSON.stringify({ Item: GHOST }))]);
+    let changed = 0;
+    const err = await withPhaseLock(ctx, async () => {
+      await fence(ctx, 'the swap');
+      changed++;
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(LockLostError);
+    expect(err.exitCode).toBe(EXIT.locked);
+    expect(err.message).toMatch(/no longer holds the deploy lock of phase 'dv'.*stopped before the swap, which was not done/);
+    expect(changed).toBe(0);
+    // The release finds another holder and leaves its item alone.
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb update-item', 'dynamodb delete-item', 'dynamodb get-item']);
+    expect(log.text).toContain('taken over by ghost@elsewhere:1:abcdef before this run released it');
+  });
+
+  it('outside a locked run (a dry run, a read-only command) a fence makes no call', async () => {
+    const { ctx, exec } = setup([]);
+    await fence(ctx, 'terminate nova-1');
+    expect(exec.calls).toEqual([]);
+  });
+});
+
+describe('the end of a locked run: release and record in one transact-write-items (issue 27)', () => {
+  const canceled = (reasons: string) => awsError('TransactionCanceledException', 'TransactWriteItems', `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons}]`);
+
+  it('one call: the conditional delete of our lock item and the put of the record', async () => {
+    const { ctx, exec } = setup([ok(), ok()]);
+    await withHistory(ctx, true, () => withPhaseLock(ctx, async () => ({ newEnvironment: 'nova-1' })));
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb transact-write-items']);
+    const items = JSON.parse(argAfter(exec.calls[1], '--transact-items'));
+    const holder = JSON.parse(argAfter(exec.calls[0], '--item')).holder.S;
+    expect(items[0]).toEqual({ Delete: { TableName: LOCK_TABLE, Key: { phase: { S: 'dv' } }, ConditionExpression: 'holder = :me', ExpressionAttributeValues: { ':me': { S: holder } } } });
+    expect(items[1].Put.TableName).toBe(HISTORY_TABLE);
+    expect(items[1].Put.Item).toMatchObject({ phase: { S: 'dv' }, command: { S: 'create_nova' }, outcome: { S: 'ok' }, newEnvironment: { S: 'nova-1' } });
+  });
+
+  it('the history table missing: made when the write says so (no check first), then the one write again', async () => {
+    const { ctx, exec } = setup([ok(), noTable('TransactWriteItems'), ok(), ok(), ok()]);
+    await withHistory(ctx, true, () => withPhaseLock(ctx, async () => ({})));
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb transact-write-items', 'dynamodb create-table', 'dynamodb wait', 'dynamodb transact-write-items']);
+    expect(argAfter(exec.calls[2], '--table-name')).toBe(HISTORY_TABLE);
+  });
+
+  it('a lock no longer ours cancels the transaction: the record is written alone, nobody else\'s lock is deleted', async () => {
+    const { ctx, exec, err } = setup([ok(), canceled('ConditionalCheckFailed, None'), ok()]);
+    await withHistory(ctx, true, () => withPhaseLock(ctx, async () => ({})));
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb transact-write-items', 'dynamodb put-item']);
+    expect(argAfter(exec.calls[2], '--table-name')).toBe(HISTORY_TABLE);
+    expect(err.text).toMatch(/no longer named this run when it ended/);
+  });
+
+  it('a run locked out leaves its record with one put, and releases nothing', async () => {
+    const { ctx, exec } = setup([conditionFailed(), ok(JSON.stringify({ Item: { ...GHOST, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 600) } } })), ok()]);
+    await expect(withHistory(ctx, true, () => withPhaseLock(ctx, async () => ({})))).rejects.toBeInstanceOf(LockedError);
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb get-item', 'dynamodb put-item']);
+    expect(argAfter(exec.calls[2], '--table-name')).toBe(HISTORY_TABLE);
   });
 });
