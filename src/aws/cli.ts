@@ -212,6 +212,14 @@ export interface CallOptions {
    * runner still retries that.
    */
   once?: boolean;
+  /**
+   * Learn whether the aws CLI resent the request inside its own process (a lost answer, a
+   * 5xx, throttling): run it with --debug and count botocore's "Retry needed" lines, kept in
+   * the run log as `cliRetries`. For the creates that take no ClientToken (R17): a resent
+   * one may have made a duplicate, and only then is it looked for (R81). The debug text
+   * itself is dropped, never logged.
+   */
+  countRetries?: boolean;
 }
 
 export interface RunLogRecord {
@@ -228,6 +236,8 @@ export interface RunLogRecord {
   waitMs?: number;
   /** Requests the aws CLI made itself before giving up throttled. */
   cliAttempts?: number;
+  /** Requests the aws CLI resent inside its process (countRetries calls only): a lost answer, a 5xx, throttling. */
+  cliRetries?: number;
   error?: string;
   purpose?: string;
 }
@@ -307,6 +317,8 @@ function endpointArgs(argv: readonly string[]): string[] {
 
 interface CallMeta {
   mutating: boolean;
+  /** The call runs with --debug to count the CLI's own retries (CallOptions.countRetries). */
+  countRetries?: boolean;
   attempt: number;
   quiet?: boolean;
   purpose?: string;
@@ -435,12 +447,12 @@ export class AwsCli {
       this.planned(args);
       return {} as T;
     }
-    const full = [...args, '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
+    const full = [...args, '--output', 'json', ...this.plumbing(await this.cliVersion(), true), ...(opts.countRetries ? ['--debug'] : [])];
     const attempts = opts.attempts ?? RETRY_ATTEMPTS;
     let waitMs = 0;
     const env = opts.once ? { ...this.env, AWS_MAX_ATTEMPTS: '1' } : this.env;
     for (let attempt = 1; ; attempt++) {
-      const r = await this.timed('aws', full, { env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs });
+      const r = await this.timed('aws', full, { env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs, countRetries: opts.countRetries });
       if (r.exitCode === 0) {
         const text = r.stdout.trim();
         if (!text) return {} as T;
@@ -512,6 +524,12 @@ export class AwsCli {
       throw err;
     }
     const ms = Date.now() - started;
+    let cliRetries: number | undefined;
+    if (meta.countRetries) {
+      const debug = splitDebug(r.stderr);
+      cliRetries = debug.retries;
+      r = { ...r, stderr: debug.rest };
+    }
     this.log.debug(`$ ${tool} ${shown.map(quoteForDisplay).join(' ')}  (${(ms / 1000).toFixed(2)}s, exit ${r.exitCode})`);
     if (r.exitCode !== 0 && !meta.quiet) this.log.debug(this.redactor.redact(r.stderr.trim()));
     // A failed call keeps the tool's last words, so a cron run's log says why.
@@ -519,7 +537,7 @@ export class AwsCli {
     const cliAttempts = r.exitCode !== 0 ? cliAttemptsOf(r.stderr) : undefined;
     this.record({
       ts: new Date(started).toISOString(), tool, args: shown, exitCode: r.exitCode, ms, mutating: meta.mutating,
-      ...retry, ...(cliAttempts ? { cliAttempts } : {}), ...(meta.purpose ? { purpose: meta.purpose } : {}), ...(error ? { error } : {}),
+      ...retry, ...(cliAttempts ? { cliAttempts } : {}), ...(cliRetries ? { cliRetries } : {}), ...(meta.purpose ? { purpose: meta.purpose } : {}), ...(error ? { error } : {}),
     });
     return r;
   }
@@ -528,6 +546,25 @@ export class AwsCli {
     this.records.push(rec);
     this.runLog?.append(rec);
   }
+}
+
+/** A line of the aws CLI's --debug log: "2026-12-03 10:20:54,979 - MainThread - botocore.endpoint - DEBUG - ...". */
+const DEBUG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - /;
+
+/**
+ * The --debug log of one aws call, read for its retries and dropped: botocore logs "Retry
+ * needed" before it resends a request (standard and legacy retry modes alike; botocore
+ * retries/standard.py, retryhandler.py). What follows the log's last line is the CLI's own
+ * message (the error of a failed call), which is all the caller ever sees.
+ */
+export function splitDebug(stderr: string): { retries: number; rest: string } {
+  const lines = stderr.split('\n');
+  const retries = lines.filter((l) => DEBUG_LINE.test(l) && /Retry needed(?!.*not retrying)/i.test(l)).length;
+  let last = -1;
+  lines.forEach((l, i) => {
+    if (DEBUG_LINE.test(l)) last = i;
+  });
+  return { retries, rest: lines.slice(last + 1).join('\n') };
 }
 
 /** Quote an argument for display only (nothing is ever run through a shell). */

@@ -65,6 +65,16 @@ export async function listSolutionStacks(ctx: Ctx): Promise<string[]> {
   return r.SolutionStacks ?? [];
 }
 
+/**
+ * The name of the bucket EB keeps an account's application versions in, in a region:
+ * "elasticbeanstalk-region-account-id" (aws-rules.md R80). The account id is the fifth
+ * field of any EB ARN of the account, e.g. the live environment's EnvironmentArn.
+ */
+export function storageBucketName(region: string, arnOfTheAccount: string | undefined): string | undefined {
+  const account = arnOfTheAccount?.split(':')[4];
+  return account && /^\d{12}$/.test(account) ? `elasticbeanstalk-${region}-${account}` : undefined;
+}
+
 /** The bucket EB keeps application versions in (created on first use; idempotent). */
 export async function storageBucket(ctx: Ctx): Promise<string> {
   const r = await ctx.aws.aws<{ S3Bucket?: string }>(['elasticbeanstalk', 'create-storage-location']);

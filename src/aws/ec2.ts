@@ -91,8 +91,8 @@ export interface Instance {
 // ---- reads -------------------------------------------------------------------------
 
 /** Every VPC of the account (or those the filters select). */
-export async function describeVpcs(call: AwsCall, filters: string[] = []): Promise<Vpc[]> {
-  const r = await call<{ Vpcs?: Vpc[] }>(['ec2', 'describe-vpcs', ...(filters.length ? ['--filters', ...filters] : [])]);
+export async function describeVpcs(call: AwsCall, filters: string[] = [], opts?: CallOptions): Promise<Vpc[]> {
+  const r = await call<{ Vpcs?: Vpc[] }>(['ec2', 'describe-vpcs', ...(filters.length ? ['--filters', ...filters] : [])], opts);
   return r.Vpcs ?? [];
 }
 
@@ -124,8 +124,8 @@ export interface InternetGateway {
   Tags?: Tag[];
 }
 
-export async function describeInternetGateways(call: AwsCall, filters: string[]): Promise<InternetGateway[]> {
-  const r = await call<{ InternetGateways?: InternetGateway[] }>(['ec2', 'describe-internet-gateways', '--filters', ...filters]);
+export async function describeInternetGateways(call: AwsCall, filters: string[], opts?: CallOptions): Promise<InternetGateway[]> {
+  const r = await call<{ InternetGateways?: InternetGateway[] }>(['ec2', 'describe-internet-gateways', '--filters', ...filters], opts);
   return r.InternetGateways ?? [];
 }
 
@@ -136,8 +136,8 @@ export interface Address {
   Tags?: Tag[];
 }
 
-export async function describeAddresses(call: AwsCall, filters: string[]): Promise<Address[]> {
-  const r = await call<{ Addresses?: Address[] }>(['ec2', 'describe-addresses', '--filters', ...filters]);
+export async function describeAddresses(call: AwsCall, filters: string[], opts?: CallOptions): Promise<Address[]> {
+  const r = await call<{ Addresses?: Address[] }>(['ec2', 'describe-addresses', '--filters', ...filters], opts);
   return r.Addresses ?? [];
 }
 
@@ -207,7 +207,7 @@ export async function importKeyPair(call: AwsCall, name: string, publicKey: stri
 }
 
 export async function createVpc(call: AwsCall, cidr: string, tags: Tag[]): Promise<string | undefined> {
-  const r = await call<{ Vpc?: Vpc }>(['ec2', 'create-vpc', '--cidr-block', cidr, '--tag-specifications', tagSpec('vpc', tags)]);
+  const r = await call<{ Vpc?: Vpc }>(['ec2', 'create-vpc', '--cidr-block', cidr, '--tag-specifications', tagSpec('vpc', tags)], { countRetries: true });
   return r.Vpc?.VpcId;
 }
 
@@ -222,6 +222,7 @@ export async function createSubnet(call: AwsCall, vpcId: string, cidr: string, a
 export async function createInternetGateway(call: AwsCall, tags: Tag[]): Promise<string | undefined> {
   const r = await call<{ InternetGateway?: { InternetGatewayId: string } }>(
     ['ec2', 'create-internet-gateway', '--tag-specifications', tagSpec('internet-gateway', tags)],
+    { countRetries: true },
   );
   return r.InternetGateway?.InternetGatewayId;
 }
@@ -231,7 +232,7 @@ export async function attachInternetGateway(call: AwsCall, igwId: string, vpcId:
 }
 
 export async function allocateAddress(call: AwsCall, tags: Tag[]): Promise<string | undefined> {
-  const r = await call<{ AllocationId?: string }>(['ec2', 'allocate-address', '--domain', 'vpc', '--tag-specifications', tagSpec('elastic-ip', tags)]);
+  const r = await call<{ AllocationId?: string }>(['ec2', 'allocate-address', '--domain', 'vpc', '--tag-specifications', tagSpec('elastic-ip', tags)], { countRetries: true });
   return r.AllocationId;
 }
 

@@ -9,7 +9,7 @@ import type { DesiredPhase } from '../infra/desired.js';
 import type { Spare } from '../infra/discover.js';
 import { waitInstanceProfileUsable } from '../infra/instance-profile.js';
 import type { CreatePlan } from '../infra/plan.js';
-import { sweepSpares } from '../infra/spares.js';
+import { kindsToSweep, sweepSpares } from '../infra/spares.js';
 import { desiredPhase } from '../infra/desired.js';
 import { discoverForCreate } from '../infra/discover.js';
 import { planCreate } from '../infra/plan.js';
@@ -71,15 +71,17 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
 
 /**
  * What a create leaves to check once it is done: the duplicates a retried create made
- * (found by our tags, deleted), and a new instance profile, which EC2 and EB cannot use
+ * (found by our tags, deleted; looked for only after a retry), and a new instance profile, which EC2 and EB cannot use
  * until IAM has propagated it (so create_nova does not launch into that window).
  */
 async function afterApply(ctx: Ctx, call: AwsCall, d: DesiredPhase, plan: CreatePlan, out: ApplyOutcome, deadline: Deadline): Promise<void> {
   const ran = new Set(plan.steps.map((s) => s.id));
-  const kinds = new Set<Spare['kind']>();
-  if (ran.has('vpc') && out.refs.vpc) kinds.add('vpc');
-  if (ran.has('igw') && out.refs.igw) kinds.add('internet-gateway');
-  if (ran.has('eip') && out.refs.eip) kinds.add('elastic-ip');
+  const created = new Set<Spare['kind']>();
+  if (ran.has('vpc') && out.refs.vpc) created.add('vpc');
+  if (ran.has('igw') && out.refs.igw) created.add('internet-gateway');
+  if (ran.has('eip') && out.refs.eip) created.add('elastic-ip');
+  // Only the kinds whose create the run log shows sent more than once can have a duplicate.
+  const kinds = kindsToSweep(ctx.aws.records, created);
   try {
     out.done.push(...(await sweepSpares(ctx, call, d, out.refs, kinds)));
   } catch (err) {

@@ -203,11 +203,14 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   if (platform.newerBranch) {
     ctx.log.warn(`a newer platform branch is offered: ${platform.newerBranch}; staying on ${stack}. To move, set nova.PLATFORM to it (test it first)`);
   }
-  // CNAME prefixes are shared by every account in the region: one held elsewhere would
-  // fail the create after the upload, so ask before anything is made.
+  // CNAME prefixes are shared by every account in the region: the first deploy's, the
+  // operator's nova.CNAME, may be held elsewhere, which would fail the create after the
+  // upload, so it is asked about before anything is made. A daily deploy's prefix carries
+  // the second it was made in; should one be taken all the same, create-environment says
+  // so and the next second's is taken (createNewEnvironment): no call to ask first (issue 27).
   const now = new Date();
   const prefix = old ? `${nova.CNAME}-${Math.floor(now.getTime() / 1000)}` : nova.CNAME;
-  const dns = await eb.checkDnsAvailability(ctx, prefix);
+  const dns = old ? { available: true } : await eb.checkDnsAvailability(ctx, prefix);
   if (!dns.available) {
     throw new StateError(
       `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
@@ -285,12 +288,34 @@ async function packageAndUpload(ctx: Ctx, pre: Preflight): Promise<Omit<Created,
     outDir: path.join(ctx.root, '.build'),
   });
   ctx.log.info(`  ${pkg.files.length} files, ${(pkg.bytes / 1024).toFixed(1)} KiB; johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
-  const bucket = await eb.storageBucket(ctx);
   const key = `johanna/${pre.app}/${versionLabel}.zip`;
-  await s3.putObject(ctx.aws.aws.bind(ctx.aws), bucket, key, pkg.zipPath);
+  const bucket = await upload(ctx, pre, key, pkg.zipPath);
   const made = await eb.createApplicationVersion(ctx, pre.app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   if (made === 'adopted') ctx.log.info(`  application version ${versionLabel} was already made by this run (a lost answer); using it`);
   return { versionLabel, gitHashJohanna: pkg.gitHashJohanna, gitHashNova: pkg.gitHashNova };
+}
+
+/**
+ * The bundle into EB's bucket. A daily deploy knows the bucket's name from the live
+ * environment's ARN (R80), and EB made the bucket when it first deployed, so it skips
+ * create-storage-location; should the bucket be gone (NoSuchBucket), that call makes it
+ * again. The first deploy asks EB for it. Answers the bucket used.
+ */
+async function upload(ctx: Ctx, pre: Preflight, key: string, file: string): Promise<string> {
+  const call = ctx.aws.aws.bind(ctx.aws);
+  const known = eb.storageBucketName(ctx.region, pre.old?.EnvironmentArn);
+  if (known) {
+    try {
+      await s3.putObject(call, known, key, file);
+      return known;
+    } catch (err) {
+      if (!(err instanceof AwsCliError && err.awsCode === 'NoSuchBucket')) throw err;
+      ctx.log.info(`  EB's bucket ${known} is gone; asking EB to make it again`);
+    }
+  }
+  const bucket = await eb.storageBucket(ctx);
+  await s3.putObject(call, bucket, key, file);
+  return bucket;
 }
 
 /**
@@ -334,6 +359,12 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
       });
       return { ...v, newName, cnamePrefix };
     } catch (err) {
+      // A daily deploy's CNAME prefix held elsewhere (not asked about first): the next second's.
+      const cnameTaken = old && err instanceof AwsCliError && /DNS name \(.*\) is not available/i.test(err.stderr);
+      if (cnameTaken && attempt < 5) {
+        ctx.log.warn(`the CNAME prefix ${cnamePrefix} is held elsewhere; trying ${nova.CNAME}-${ts + 1}`);
+        continue;
+      }
       const taken = err instanceof AwsCliError && /Environment .* already exists/i.test(err.stderr);
       if (!taken) throw err;
       // The aws CLI retries a request whose answer was lost; the retry finds the environment

@@ -144,26 +144,29 @@ function defaultRoute(rt: { Routes?: { DestinationCidrBlock?: string; GatewayId?
 
 /**
  * Everything create_vpc needs to know, in two rounds of parallel reads: the VPCs (ours by
- * tag, and any with the phase's CIDR, to catch a conflict), the roles and the application;
- * then, only if our VPC exists, the key pair, subnets, route tables, security groups, NAT
+ * tag, and any with the phase's CIDR, to catch a conflict) and the roles; then, only if
+ * our VPC exists, the application, the key pair, subnets, route tables, security groups, NAT
  * gateways, internet gateways and Elastic IPs. Everything is read, never inferred: a route
  * proves nothing about what else exists, and duplicates must be seen to be removed.
  */
 export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase): Promise<ExistingPhase> {
-  const [vpcs, roles, app] = await Promise.all([describeVpcs(call), roleDetails(call), ebApplication(call, d.applicationName)]);
+  const [vpcs, roles] = await Promise.all([describeVpcs(call), roleDetails(call)]);
   const e = emptyPhase();
   const mine = ourRoles(roles, d.iam, d.phase);
   for (const key of IAM_ROLE_KEYS) if (mine[key]) e.roles[key] = existingRole(mine[key]!);
   e.instanceProfileReady = Boolean(
     mine.ec2?.InstanceProfileList?.some((p) => p.InstanceProfileName === d.iam.instanceProfile && p.Path === d.iam.path),
   );
-  e.application = Boolean(app);
 
+  // Without a VPC of ours the application, like the key pair, is not read but created
+  // optimistically: create-application answers "already exists" for one a killed run made,
+  // which counts as there (eb-application.ts). A call saved on every new phase (issue 27).
   const ours = ourVpcs(ctx, d, vpcs);
   if (ours.length === 0) return e;
   const [vpcId, spareVpcs] = ours.length === 1 ? [ours[0].VpcId, []] : await keeperVpc(call, d, ours);
   const inVpc = [`Name=vpc-id,Values=${vpcId}`];
-  const [keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
+  const [app, keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
+    ebApplication(call, d.applicationName),
     describeKeyPairs(call, phaseFilters(d.phase, ROLE.keyPair)),
     describeSubnets(call, inVpc),
     describeRouteTables(call, vpcId),
@@ -174,6 +177,7 @@ export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase
   ]);
   const net = networkFrom(d.phase, vpcId, { keyPairs, subnets, routeTables, groups, nats, igws, addresses });
   net.spares.push(...spareVpcs.map((id) => ({ kind: 'vpc' as const, id })));
+  e.application = Boolean(app);
   return { ...e, ...net };
 }
 

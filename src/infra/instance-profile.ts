@@ -13,8 +13,7 @@ import { pollMs, waitFor, type Deadline } from '../time.js';
 const IMAGE = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
 
 /**
- * Wait until IAM answers for the profile (the botocore waiter `instance-profile-exists`),
- * then until EC2 accepts it: `run-instances --dry-run` with the profile answers
+ * Wait until EC2 accepts the profile: `run-instances --dry-run` with the profile answers
  * DryRunOperation once EC2 sees it and InvalidParameterValue before. A dry run launches
  * nothing and costs nothing. The subnet is ours, so no default VPC is needed.
  *
@@ -27,7 +26,9 @@ const IMAGE = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kerne
  */
 export async function waitInstanceProfileUsable(ctx: Ctx, call: AwsCall, profile: string, subnetId: string, deadline: Deadline): Promise<void> {
   if (ctx.dryRun) return;
-  await call(['iam', 'wait', 'instance-profile-exists', '--instance-profile-name', profile], { purpose: 'poll' });
+  // No `iam wait instance-profile-exists` first: this run's own add-role-to-instance-profile
+  // succeeded, so IAM has the profile; what may lag is EC2's view of it, which the dry run
+  // below asks about (a call saved, issue 27).
   const template = `${profile}-check`;
   await createCheckTemplate(ctx, call, template);
   try {

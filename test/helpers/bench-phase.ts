@@ -160,3 +160,42 @@ export function countCalls(recs: RunLogRecord[]): CallCounts {
     retries: recs.filter((r) => (r.attempt ?? 1) > 1).length,
   };
 }
+
+/**
+ * Issue 27's count of a run's aws calls: a read repeated with the same arguments is a poll
+ * and counts once (a wait's loop is one question asked until answered), every mutating call
+ * counts, retries of it included. The bookkeeping (the lock's and the history's calls) is
+ * counted in `calls` and also on its own, so a figure can be read with or without it.
+ */
+export interface IssueCount {
+  /** Distinct calls: every mutating invocation, each read once per distinct argument list. */
+  calls: number;
+  /** Of which mutating, bookkeeping apart. */
+  mutating: number;
+  /** Of which the lock's and the history's (DynamoDB). */
+  bookkeeping: number;
+  /** Of which the describes of the sweep for duplicates after a lost answer (purpose "sweep"). */
+  sweep: number;
+  /** Every invocation, polls and retries included (what countCalls calls total). */
+  invocations: number;
+}
+
+export function issueCount(recs: RunLogRecord[]): IssueCount {
+  const seen = new Set<string>();
+  const kept = recs.filter((r) => {
+    if (r.dryRun) return false;
+    if (r.mutating) return true;
+    const key = JSON.stringify(r.args);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const bookkeeping = (r: RunLogRecord) => r.purpose === 'lock' || r.purpose === 'history';
+  return {
+    calls: kept.length,
+    mutating: kept.filter((r) => r.mutating && !bookkeeping(r)).length,
+    bookkeeping: kept.filter(bookkeeping).length,
+    sweep: kept.filter((r) => r.purpose === 'sweep').length,
+    invocations: recs.filter((r) => !r.dryRun).length,
+  };
+}
