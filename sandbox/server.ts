@@ -51,6 +51,11 @@ export interface StrictOptions {
    * security manager, does this; AWS tells Java clients to set a TTL for that reason.
    */
   dnsIgnoreTtlClients: string[];
+  /**
+   * How long EB keeps events (--event-retention-minutes; AWS: 6 weeks, "Returns list of event
+   * descriptions matching criteria up to the last 6 weeks", DescribeEvents API reference, R51).
+   */
+  eventRetentionMs: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -63,6 +68,7 @@ export const STRICT_DEFAULTS: StrictOptions = {
   launchHealthBlip: false,
   metricsPeriodMs: 60_000,
   dnsIgnoreTtlClients: [],
+  eventRetentionMs: 42 * 24 * 3600 * 1000,
 };
 
 export interface SandboxOptions {
@@ -112,6 +118,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const strict: StrictOptions = { ...STRICT_DEFAULTS, ...options.strict };
   if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
+  if (!(strict.eventRetentionMs > 0)) throw new Error(`eventRetentionMs must be more than 0, got ${strict.eventRetentionMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
   const model = loadElasticBeanstalkModel();

@@ -11,6 +11,8 @@ import { plainLine } from '../ui/plain-text.js';
 import type { CommandResult } from './registry.js';
 
 const DEFAULT_COUNT = 50;
+/** DescribeEvents' MaxRecords is 1-1000 (the model's range; EB refuses more, R19). */
+export const MAX_COUNT = 1000;
 
 export interface EventLine {
   date: string;
@@ -24,6 +26,9 @@ export async function events(ctx: Ctx): Promise<CommandResult> {
   if (follow && ctx.json) throw new UsageError('--follow prints events as they come; --json prints one document at the end', 'drop one of them');
   const named = checkEnvironmentName(ctx.opts.environment);
   const count = ctx.opts.number ? Number(ctx.opts.number) : DEFAULT_COUNT;
+  if (count > MAX_COUNT) {
+    throw new UsageError(`-n ${ctx.opts.number}: EB answers at most ${MAX_COUNT} events (DescribeEvents' MaxRecords is 1-${MAX_COUNT})`, `pass -n ${MAX_COUNT} or less; for older events use --environment, or the EB console`);
+  }
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const environment = named ?? (await liveEnvironment(ctx, app));
 

@@ -66,6 +66,7 @@ export interface SandboxFlags {
   launchHealthBlip?: boolean;
   metricsPeriod?: string;
   dnsIgnoreTtl?: string;
+  eventRetentionMinutes?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -83,6 +84,7 @@ function strictFromFlags(opts: SandboxFlags) {
     launchHealthBlip: opts.launchHealthBlip || undefined,
     metricsPeriodMs: ms(opts.metricsPeriod),
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
+    eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }
