@@ -234,6 +234,16 @@ describe('EB operations and DescribeEvents (real aws CLI, one sandbox)', () => {
     expect(tooMany.stderr).toContain("(ValidationError) when calling the DescribeEvents operation: 1 validation error detected: Value '1001' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 1000");
   });
 
+  it("AWS's managed policies that EB's roles attach exist, as in every account; a made-up one does not (R54)", async () => {
+    for (const name of ['AWSElasticBeanstalkWebTier', 'AWSElasticBeanstalkMulticontainerDocker', 'AWSElasticBeanstalkWorkerTier', 'AWSElasticBeanstalkEnhancedHealth', 'AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy']) {
+      await ok('iam', 'attach-role-policy', '--role-name', 'ops-role', '--policy-arn', `arn:aws:iam::aws:policy/${name}`);
+    }
+    const attached = (await ok('iam', 'list-attached-role-policies', '--role-name', 'ops-role')).AttachedPolicies as any[];
+    expect(attached.map((p) => p.PolicyName)).toContain('AWSElasticBeanstalkWebTier');
+    const made_up = await aws('iam', 'attach-role-policy', '--role-name', 'ops-role', '--policy-arn', 'arn:aws:iam::aws:policy/AWSElasticBeanstalkNoSuchTier');
+    expect(made_up.stderr).toContain('NoSuchEntity');
+  });
+
   it('an action EB does not serve answers InvalidAction, not a crash (R52)', async () => {
     const r = await fetch(sandbox.endpoint, {
       method: 'POST',
