@@ -135,8 +135,15 @@ export class EnvironmentLifecycle {
     const properties = Object.fromEntries(
       environment.optionSettings.filter((setting) => setting.Namespace === ENVIRONMENT_PROPERTIES).map((setting) => [setting.OptionName, setting.Value]),
     );
+    // What EB deployed, as the instance's app version manifest says it
+    // (/opt/elasticbeanstalk/deployment/app_version_manifest.json on Amazon Linux 2 and
+    // later; its path and fields are unconfirmed, R56): here beside the app, its path in
+    // EB_APP_VERSION_MANIFEST. An `eb deploy` changes it; an environment property does not.
+    const manifest = join(folder, 'app_version_manifest.json');
+    const label = environment.versionLabel ?? 'Sample Application';
+    writeFileSync(manifest, JSON.stringify({ RuntimeSources: { [environment.applicationName]: { [label]: { s3url: '' } } }, DeploymentId: generation + 1, Serial: generation + 1 }));
     // EB gives the app PORT (8080 behind nginx on AWS); here, a free loopback port.
-    const app = startApp(appDir, await freePort(), properties, logFile);
+    const app = startApp(appDir, await freePort(), { ...properties, EB_APP_VERSION_MANIFEST: manifest }, logFile);
     if (this.superseded(environment, generation)) {
       await app.stop(this.delays.stopGraceMs);
       return false;
