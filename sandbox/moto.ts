@@ -34,6 +34,9 @@ async function startOnce(logFile: string, bin: string): Promise<{ child: ChildPr
   const child = spawn(file, args, {
     detached: true,
     stdio: ['ignore', log, log],
+    // AWS's managed policies exist in every account (arn:aws:iam::aws:policy/...): EB's roles
+    // attach AWSElasticBeanstalkWebTier and its siblings (R54). moto loads them only when told.
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
   });
   closeSync(log);
   let failed = false;

@@ -44,6 +44,11 @@ export interface StrictOptions {
    * everything. Every request is evaluated against them (sandbox/iam/, R30).
    */
   policies: string[];
+  /**
+   * How long EB keeps events (--event-retention-minutes; AWS: 6 weeks, "Returns list of event
+   * descriptions matching criteria up to the last 6 weeks", DescribeEvents API reference, R51).
+   */
+  eventRetentionMs: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -57,4 +62,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   metricsPeriodMs: 60_000,
   dnsIgnoreTtlClients: [],
   policies: [],
+  eventRetentionMs: 42 * 24 * 3600 * 1000,
 };

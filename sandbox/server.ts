@@ -64,6 +64,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const strict: StrictOptions = { ...STRICT_DEFAULTS, ...options.strict };
   if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
+  if (!(strict.eventRetentionMs > 0)) throw new Error(`eventRetentionMs must be more than 0, got ${strict.eventRetentionMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
   // Read before anything starts, so a bad policy file fails the start at once.

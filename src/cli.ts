@@ -6,8 +6,7 @@ import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
 import { EXIT, JohannaError, LockedError, RunLogError, UsageError } from './errors.js';
 import { commandOptions, parseArgs, usage } from './args.js';
-import { isMutating } from './aws/cli.js';
-import { passthrough } from './commands/passthrough.js';
+import { passthrough, passthroughChanges } from './commands/passthrough.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { ensureSandbox } from './commands/sandbox.js';
 import { confirmPhase } from './ui/confirm.js';
@@ -69,9 +68,10 @@ export async function main(argv: string[]): Promise<number> {
     for (const w of warnings) log.warn(w);
     interrupt = onInterrupt(log);
     ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: interrupt.signal });
-    checkRunLog(ctx, through ? (through[0] !== 'aws' || isMutating(through.slice(1))) : spec!.changes && !ctx.dryRun);
+    checkRunLog(ctx, through ? passthroughChanges(through) : spec!.changes && !ctx.dryRun);
 
-    const needsConfirm = through ? true : spec!.changes;
+    // Read-only passthroughs (aws describe-/list-/get-..., eb list/status/health/...) ask nothing.
+    const needsConfirm = through ? passthroughChanges(through) : spec!.changes;
     if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin });
     if (ctx.sandbox) await ensureSandbox(ctx.root, ctx.sandbox, log);
 

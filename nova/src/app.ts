@@ -1,6 +1,6 @@
 // Nova's request handling, kept apart from process concerns (signals, exit) so tests can
 // run it in-process on port 0.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -17,13 +17,35 @@ export interface Settings {
 }
 
 export const DEFAULT_NO_ECHO_FILE = '/etc/nova/no_echo';
+/**
+ * Where EB says which version it deployed on the instance (Amazon Linux 2 and later; not in AWS's
+ * documents, seen read by public apps, R56). The sandbox names its own in EB_APP_VERSION_MANIFEST.
+ */
+export const DEFAULT_APP_VERSION_MANIFEST = '/opt/elasticbeanstalk/deployment/app_version_manifest.json';
+
+/**
+ * The version EB deployed (its manifest's RuntimeSources.<app>.<label>), which an `eb deploy`
+ * changes; undefined when there is no readable manifest (then VERSION_LABEL, set at creation).
+ */
+export function deployedVersion(file: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    // Some platform versions also write the label at the top (VersionLabel); others only RuntimeSources.
+    if (typeof manifest?.VersionLabel === 'string' && manifest.VersionLabel) return manifest.VersionLabel;
+    const sources = manifest?.RuntimeSources;
+    const labels = sources && typeof sources === 'object' ? Object.values(sources).flatMap((app) => (app && typeof app === 'object' ? Object.keys(app) : [])) : [];
+    return labels.length === 1 ? labels[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const text = (name: string) => env[name] || 'unknown';
   const delay = Number(env.NOVA_ECHO_DELAY_MS ?? 0);
   return {
     phase: text('PHASE'),
-    versionLabel: text('VERSION_LABEL'),
+    versionLabel: deployedVersion(env.EB_APP_VERSION_MANIFEST || DEFAULT_APP_VERSION_MANIFEST) ?? text('VERSION_LABEL'),
     hostNova: text('HOST_NOVA'),
     urlNova: text('URL_NOVA'),
     noEchoFile: env.NOVA_NO_ECHO_FILE || DEFAULT_NO_ECHO_FILE,

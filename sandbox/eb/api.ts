@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IamPropagation } from '../iam-propagation.js';
 import type { MotoClient } from '../moto-client.js';
 import type { StrictOptions } from '../options.js';
@@ -7,10 +7,12 @@ import { EnvironmentLifecycle, healthCheckPath } from './environments.js';
 import type { EnvironmentInfo } from './environment-info.js';
 import { EbApiError, invalidParameter } from './errors.js';
 import { MotoLookups } from './moto-iam.js';
-import { checkCnamePrefix, checkEc2References, checkEnvironmentName, checkOptionSettings } from './validate.js';
+import { checkCnamePrefix, checkEc2References, checkEnvironmentName, checkOptionSettings, option } from './validate.js';
 import type { ServiceModel } from './model.js';
 import { QueryParams } from './params.js';
-import { SOLUTION_STACKS, isKnownStack } from './solution-stacks.js';
+import { SOLUTION_STACKS, isKnownStack, platformArn } from './solution-stacks.js';
+import { branchFilterValue, matches, platformByArn, platformDescription, platformFilterValue, platforms, platformSummary, type Filter } from './platforms.js';
+import { configurationSettingsWithDefaults } from './options-catalog.js';
 import { SEVERITIES, versionKey, type EbStore, type Environment, type OptionSetting, type Severity } from './store.js';
 import { errorResponse, successResponse } from './xml.js';
 import { loadBalancerArn, type RequestMetrics } from './request-metrics.js';
@@ -59,6 +61,7 @@ export class ElasticBeanstalkApi {
   ) {
     this.lookups = new MotoLookups(moto);
     for (const prefix of strict.takenCnames) store.takenCnames.add(prefix.toLowerCase());
+    store.eventRetentionMs = strict.eventRetentionMs;
     lifecycle.configure(strict, iam);
     this.handlers = {
       CreateApplication: (p) => this.createApplication(p),
@@ -90,6 +93,32 @@ export class ElasticBeanstalkApi {
       UpdateTagsForResource: (p) => this.updateTagsForResource(p),
       RequestEnvironmentInfo: (p) => this.info.request(p),
       RetrieveEnvironmentInfo: (p) => this.info.retrieve(p),
+      DescribePlatformVersion: (p) => ({ PlatformDescription: platformDescription(platformByArn(this.store.region, p.required('PlatformArn'))) }),
+      ListPlatformVersions: (p) => this.listPlatformVersions(p),
+      ListPlatformBranches: (p) => this.listPlatformBranches(p),
+      DescribeInstancesHealth: (p) => this.describeInstancesHealth(p),
+      // No managed platform updates are scheduled or have run here: EB answers empty lists then.
+      DescribeEnvironmentManagedActions: (p) => (this.environmentBy(p), { ManagedActions: [] }),
+      DescribeEnvironmentManagedActionHistory: (p) => {
+        this.environmentBy(p);
+        checkRange(p, 'MaxItems', 'maxItems', 1, 100);
+        return { ManagedActionHistoryItems: [] };
+      },
+      RestartAppServer: (p) => (this.lifecycle.restart(this.environmentBy(p), 'restartAppServer', p.requestId), undefined),
+      RebuildEnvironment: (p) => (this.lifecycle.restart(this.environmentBy(p), 'rebuildEnvironment', p.requestId), undefined),
+      UpdateApplicationVersion: (p) => this.updateApplicationVersion(p),
+      UpdateApplication: (p) => this.updateApplication(p),
+      // EB's default quotas ("Elastic Beanstalk endpoints and quotas", AWS General Reference, R52).
+      DescribeAccountAttributes: () => ({
+        ResourceQuotas: {
+          ApplicationQuota: { Maximum: 75 },
+          ApplicationVersionQuota: { Maximum: 1000 },
+          EnvironmentQuota: { Maximum: 200 },
+          ConfigurationTemplateQuota: { Maximum: 2000 },
+          CustomPlatformQuota: { Maximum: 50 },
+        },
+      }),
+      ValidateConfigurationSettings: (p) => this.validateConfigurationSettings(p),
     };
   }
 
@@ -97,14 +126,23 @@ export class ElasticBeanstalkApi {
   async handle(form: URLSearchParams): Promise<{ status: number; body: string }> {
     const action = form.get('Action') ?? '';
     const handler = this.handlers[action];
+    // The answer's RequestId is the one the operation's events carry (R50).
+    const requestId = randomUUID();
     try {
-      if (!handler) throw new EbApiError('InvalidAction', `Could not find operation ${action} for version 2010-12-01`);
-      const result = await handler(new QueryParams(form));
-      return { status: 200, body: successResponse(this.model, action, result) };
+      // An action EB does not serve (here: one of the model's we do not emulate) is the Query
+      // API's common InvalidAction, 400 ("Common Errors", EB API reference; R52).
+      if (!handler) throw new EbApiError('InvalidAction', `The action or operation requested is invalid. Verify that the action is typed correctly. (${action || 'no Action'} is not served by the sandbox)`);
+      const result = await handler(new QueryParams(form, requestId));
+      return { status: 200, body: successResponse(this.model, action, result, requestId) };
     } catch (error) {
-      if (error instanceof EbApiError) return { status: error.status, body: errorResponse(error.code, error.message) };
+      if (error instanceof EbApiError) return { status: error.status, body: errorResponse(error.code, error.message, 'Sender', requestId) };
       throw error;
     }
+  }
+
+  /** The operations this emulator answers (the README lists them). */
+  get served(): string[] {
+    return Object.keys(this.handlers).sort();
   }
 
   private environmentBy(p: QueryParams, nameParam = 'EnvironmentName', idParam = 'EnvironmentId'): Environment {
@@ -225,7 +263,9 @@ export class ElasticBeanstalkApi {
       if (this.store.live().some((environment) => environment.name === name)) throw invalidParameter(`Environment ${name} already exists.`);
     };
     nameInUse();
-    const stack = p.string('SolutionStackName');
+    // The EB CLI names the platform by its ARN (PlatformArn) instead of the stack name.
+    const arn = p.string('PlatformArn');
+    const stack = p.string('SolutionStackName') ?? (arn ? platformByArn(this.store.region, arn).stack : undefined);
     if (!stack) throw invalidParameter('No solution stack or platform ARN specified.');
     if (!isKnownStack(stack)) throw invalidParameter(`No Solution Stack named '${stack}' found.`);
     const versionLabel = p.string('VersionLabel');
@@ -269,6 +309,7 @@ export class ElasticBeanstalkApi {
       generation: 0,
       failedChecks: 0,
     };
+    environment.requestId = p.requestId;
     this.store.environments.push(environment);
     this.store.addEvent(environment, 'createEnvironment is starting.');
     this.lifecycle.launch(environment);
@@ -295,30 +336,158 @@ export class ElasticBeanstalkApi {
     return { Environments: environments.map((environment) => environmentDescription(this.store, environment)) };
   }
 
+  /**
+   * Every filter of DescribeEventsMessage (R50), newest first, at most MaxRecords (1-1000,
+   * default 1000) a page with a NextToken for the rest (R19); events past the retention are
+   * gone (R51). TemplateName and PlatformArn (a custom platform's) match no event here: we
+   * have neither templates nor custom platforms.
+   */
   private describeEvents(p: QueryParams) {
     const applicationName = p.string('ApplicationName');
     const environmentName = p.string('EnvironmentName');
     const environmentId = p.string('EnvironmentId');
     const versionLabel = p.string('VersionLabel');
+    const requestId = p.string('RequestId');
+    const templateName = p.string('TemplateName');
+    const platform = p.string('PlatformArn');
     const start = p.date('StartTime');
     const end = p.date('EndTime');
     const severity = p.string('Severity') as Severity | undefined;
+    if (severity && !SEVERITIES.includes(severity)) {
+      throw new EbApiError('ValidationError', `1 validation error detected: Value '${severity}' at 'severity' failed to satisfy constraint: Member must satisfy enum value set: [${SEVERITIES.join(', ')}]`);
+    }
+    const maxRecords = checkRange(p, 'MaxRecords', 'maxRecords', 1, 1000) ?? 1000;
+    const before = eventToken(p.string('NextToken'));
     const minimum = severity ? SEVERITIES.indexOf(severity) : 0;
     const environmentNameOfId = environmentId ? this.store.environments.find((environment) => environment.id === environmentId)?.name ?? '' : undefined;
-    const events = this.store.events
+    this.store.forgetOldEvents();
+    const matching = this.store.events
       .filter(
         (event) =>
+          (before === undefined || event.seq < before) &&
           (!applicationName || event.applicationName === applicationName) &&
           (!environmentName || event.environmentName === environmentName) &&
           (environmentNameOfId === undefined || event.environmentName === environmentNameOfId) &&
           (!versionLabel || event.versionLabel === versionLabel) &&
+          (!requestId || event.requestId === requestId) &&
+          !templateName &&
+          !platform &&
           (!start || event.date >= start) &&
           (!end || event.date < end) &&
           SEVERITIES.indexOf(event.severity) >= minimum,
       )
-      .sort((a, b) => b.seq - a.seq)
-      .slice(0, p.integer('MaxRecords') ?? 1000);
-    return { Events: events.map(eventDescription) };
+      .sort((a, b) => b.seq - a.seq);
+    const page = matching.slice(0, maxRecords);
+    const more = matching.length > maxRecords;
+    return { Events: page.map(eventDescription), NextToken: more ? Buffer.from(`events-before:${page[page.length - 1].seq}`).toString('base64') : undefined };
+  }
+
+  private listPlatformVersions(p: QueryParams) {
+    const filters = filtersOf(p, 'Type', 'Operator', 'Values');
+    checkRange(p, 'MaxRecords', 'maxRecords', 1, Number.MAX_SAFE_INTEGER);
+    const selected = platforms(this.store.region).filter((platform) =>
+      filters.every((filter) => matches(platformFilterValue(platform, filter.attribute), filter, filter.attribute === 'PlatformVersion')),
+    );
+    const { items, next } = pageOf(selected, p.integer('MaxRecords'), p.string('NextToken'));
+    return { PlatformSummaryList: items.map(platformSummary), NextToken: next };
+  }
+
+  private listPlatformBranches(p: QueryParams) {
+    const filters = filtersOf(p, 'Attribute', 'Operator', 'Values');
+    checkRange(p, 'MaxRecords', 'maxRecords', 1, Number.MAX_SAFE_INTEGER);
+    const branches = new Map<string, ReturnType<typeof platforms>[number]>();
+    for (const platform of platforms(this.store.region)) {
+      if (!branches.has(platform.branch) && filters.every((filter) => matches(branchFilterValue(platform, filter.attribute), filter))) branches.set(platform.branch, platform);
+    }
+    const { items, next } = pageOf([...branches.values()], p.integer('MaxRecords'), p.string('NextToken'));
+    return {
+      PlatformBranchSummaryList: items.map((platform, index) => ({
+        PlatformName: platform.language.Name,
+        BranchName: platform.branch,
+        LifecycleState: platform.branchState,
+        BranchOrder: index + 1,
+        SupportedTierList: ['WebServer/Standard', 'Worker/SQS/HTTP'],
+      })),
+      NextToken: next,
+    };
+  }
+
+  /**
+   * Enhanced health per instance (the EB CLI's `eb health`): one entry an instance the
+   * environment runs, Ok when its app answers its health check, with its deployment.
+   */
+  private describeInstancesHealth(p: QueryParams) {
+    const environment = this.environmentBy(p);
+    const requested = p.list('AttributeNames');
+    const wants = (attribute: string) => requested.length === 0 || requested.includes('All') || requested.includes(attribute);
+    const running = environment.app !== undefined && environment.app.exitCode === undefined;
+    const status = environment.status === 'Launching' ? 'Pending' : environment.healthStatus;
+    const color = environment.status === 'Launching' ? 'Grey' : environment.health;
+    const metrics = wants('ApplicationMetrics') && this.metrics ? this.metrics.applicationMetrics(environment.id) : undefined;
+    return {
+      InstanceHealthList: (environment.resources?.instanceIds ?? []).map((id, index) => ({
+        InstanceId: id,
+        HealthStatus: wants('HealthStatus') ? status : undefined,
+        Color: wants('Color') ? color : undefined,
+        Causes: wants('Causes') ? (environment.healthStatus === 'Severe' ? [environment.healthCause ?? (running ? 'Application health check is failing.' : 'The application process is not running.')] : []) : undefined,
+        LaunchedAt: wants('LaunchedAt') ? environment.dateCreated : undefined,
+        ApplicationMetrics: metrics,
+        System: wants('System') ? { CPUUtilization: { User: 0.5, Nice: 0, System: 0.3, Idle: 99.1, IOWait: 0.1, IRQ: 0, SoftIRQ: 0 }, LoadAverage: [0, 0.01, 0.05] } : undefined,
+        Deployment: wants('Deployment')
+          ? { VersionLabel: environment.versionLabel ?? 'Sample Application', DeploymentId: environment.generation + 1, Status: environment.status === 'Updating' ? 'Deploying' : 'Deployed', DeploymentTime: environment.dateUpdated }
+          : undefined,
+        AvailabilityZone: wants('AvailabilityZone') ? `${this.store.region}${'ac'[index % 2]}` : undefined,
+        InstanceType: wants('InstanceType') ? option(environment.optionSettings, 'aws:autoscaling:launchconfiguration', 'InstanceType') ?? 't3.micro' : undefined,
+      })),
+      RefreshedAt: new Date(),
+    };
+  }
+
+  private updateApplicationVersion(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    const label = p.required('VersionLabel');
+    this.store.application(applicationName);
+    const version = this.store.versions.get(versionKey(applicationName, label));
+    if (!version) throw invalidParameter(`No Application Version named '${label}' found.`);
+    const description = p.string('Description');
+    if (description !== undefined) version.description = description;
+    version.dateUpdated = new Date();
+    return { ApplicationVersion: versionDescription(this.store, version) };
+  }
+
+  private updateApplication(p: QueryParams) {
+    const name = p.required('ApplicationName');
+    const application = this.store.application(name);
+    const description = p.string('Description');
+    if (description !== undefined) application.description = description;
+    application.dateUpdated = new Date();
+    return { Application: this.applicationDescription(name) };
+  }
+
+  /**
+   * The catalogue's verdict on each setting, as messages instead of an error (the EB CLI's
+   * `eb config` checks a saved configuration this way). EnvironmentName or TemplateName
+   * names what the settings are for; we have no templates.
+   */
+  private validateConfigurationSettings(p: QueryParams) {
+    const applicationName = p.required('ApplicationName');
+    this.store.application(applicationName);
+    const environmentName = p.string('EnvironmentName');
+    const templateName = p.string('TemplateName');
+    if (!environmentName && !templateName) throw invalidParameter('You must specify either an environment name or a template name.');
+    if (templateName) throw invalidParameter(`No Configuration Template named '${applicationName}/${templateName}' found.`);
+    const environment = this.store.find({ name: environmentName });
+    if (environment.applicationName !== applicationName) throw invalidParameter(`No Environment found for EnvironmentName = '${environmentName}'.`);
+    const Messages: Array<{ Message: string; Severity: string; Namespace: string; OptionName: string }> = [];
+    for (const setting of optionSettings(p, 'OptionSettings')) {
+      try {
+        checkOptionSettings([setting]);
+      } catch (error) {
+        if (!(error instanceof EbApiError)) throw error;
+        Messages.push({ Message: error.message, Severity: 'error', Namespace: setting.Namespace, OptionName: setting.OptionName });
+      }
+    }
+    return { Messages };
   }
 
   private describeEnvironmentHealth(p: QueryParams) {
@@ -372,12 +541,13 @@ export class ElasticBeanstalkApi {
       ConfigurationSettings: [
         {
           SolutionStackName: environment.solutionStackName,
+          PlatformArn: platformArn(this.store.region, environment.solutionStackName),
           ApplicationName: applicationName,
           EnvironmentName: environment.name,
           DeploymentStatus: 'deployed',
           DateCreated: environment.dateCreated,
           DateUpdated: environment.dateUpdated,
-          OptionSettings: environment.optionSettings,
+          OptionSettings: configurationSettingsWithDefaults(environment.optionSettings, environment.solutionStackName),
         },
       ],
     };
@@ -386,13 +556,13 @@ export class ElasticBeanstalkApi {
   private swapEnvironmentCnames(p: QueryParams) {
     const source = this.environmentBy(p, 'SourceEnvironmentName', 'SourceEnvironmentId');
     const destination = this.environmentBy(p, 'DestinationEnvironmentName', 'DestinationEnvironmentId');
-    this.lifecycle.swap(source, destination);
+    this.lifecycle.swap(source, destination, p.requestId);
     return undefined;
   }
 
   private terminateEnvironment(p: QueryParams) {
     const environment = this.environmentBy(p);
-    this.lifecycle.terminate(environment);
+    this.lifecycle.terminate(environment, p.requestId);
     return environmentDescription(this.store, environment);
   }
 
@@ -411,7 +581,7 @@ export class ElasticBeanstalkApi {
       OptionName: option.OptionName ?? '',
     }));
     if (versionLabel || settings.length > 0 || removals.length > 0) {
-      this.lifecycle.update(environment, { versionLabel, optionSettings: settings, optionsToRemove: removals });
+      this.lifecycle.update(environment, { versionLabel, optionSettings: settings, optionsToRemove: removals }, p.requestId);
     }
     return environmentDescription(this.store, environment);
   }
@@ -444,4 +614,45 @@ export class ElasticBeanstalkApi {
     target.tags = [...target.tags.filter((tag) => !removals.has(tag.Key)), ...tags(p, 'TagsToAdd')];
     return undefined;
   }
+}
+
+/**
+ * A number outside the model's range is the Query API's ValidationError with AWS's text
+ * ("1 validation error detected: Value '1001' at 'maxRecords' failed to satisfy constraint:
+ * Member must have value less than or equal to 1000"; botocore checks only the minimum).
+ */
+function checkRange(p: QueryParams, name: string, field: string, min: number, max: number): number | undefined {
+  const value = p.string(name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new EbApiError('ValidationError', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must be an integer`);
+  if (n > max) throw new EbApiError('ValidationError', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must have value less than or equal to ${max}`);
+  if (n < min) throw new EbApiError('ValidationError', `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must have value greater than or equal to ${min}`);
+  return n;
+}
+
+/** DescribeEvents' NextToken: the sequence number the next page starts below (opaque to clients). */
+function eventToken(token: string | undefined): number | undefined {
+  if (token === undefined) return undefined;
+  const m = /^events-before:(\d+)$/.exec(Buffer.from(token, 'base64').toString('utf8'));
+  // The text is unconfirmed (R50); EB's code for a bad parameter value.
+  if (!m) throw invalidParameter(`Invalid NextToken: ${token}`);
+  return Number(m[1]);
+}
+
+/** `Filters.member.N.{Type|Attribute}`, `.Operator`, `.Values.member.M`. */
+function filtersOf(p: QueryParams, attribute: 'Type' | 'Attribute', operator: 'Operator', values: 'Values'): Filter[] {
+  return p.memberIndexes('Filters').map((index) => ({
+    attribute: p.string(`Filters.member.${index}.${attribute}`) ?? '',
+    operator: p.string(`Filters.member.${index}.${operator}`) ?? '=',
+    values: p.nestedList('Filters', index, values),
+  }));
+}
+
+/** A page of a short, fixed list: the token is the offset of the next item. */
+function pageOf<T>(all: T[], maxRecords: number | undefined, token: string | undefined): { items: T[]; next?: string } {
+  const from = token === undefined ? 0 : Number(Buffer.from(token, 'base64').toString('utf8').replace(/^offset:/, ''));
+  if (!Number.isInteger(from) || from < 0) throw invalidParameter(`Invalid NextToken: ${token}`);
+  const to = maxRecords === undefined ? all.length : from + maxRecords;
+  return { items: all.slice(from, to), next: to < all.length ? Buffer.from(`offset:${to}`).toString('base64') : undefined };
 }

@@ -48,6 +48,7 @@ export function eventDescription(event: EbEvent) {
     ApplicationName: event.applicationName,
     VersionLabel: event.versionLabel,
     EnvironmentName: event.environmentName,
+    RequestId: event.requestId,
     Severity: event.severity,
   };
 }

@@ -137,8 +137,15 @@ export class EnvironmentLifecycle {
     const properties = Object.fromEntries(
       environment.optionSettings.filter((setting) => setting.Namespace === ENVIRONMENT_PROPERTIES).map((setting) => [setting.OptionName, setting.Value]),
     );
+    // What EB deployed, as the instance's app version manifest says it
+    // (/opt/elasticbeanstalk/deployment/app_version_manifest.json on Amazon Linux 2 and
+    // later; its path and fields are unconfirmed, R56): here beside the app, its path in
+    // EB_APP_VERSION_MANIFEST. An `eb deploy` changes it; an environment property does not.
+    const manifest = join(folder, 'app_version_manifest.json');
+    const label = environment.versionLabel ?? 'Sample Application';
+    writeFileSync(manifest, JSON.stringify({ RuntimeSources: { [environment.applicationName]: { [label]: { s3url: '' } } }, DeploymentId: generation + 1, Serial: generation + 1 }));
     // EB gives the app PORT (8080 behind nginx on AWS); here, a free loopback port.
-    const app = startApp(appDir, await freePort(), properties, logFile);
+    const app = startApp(appDir, await freePort(), { ...properties, EB_APP_VERSION_MANIFEST: manifest }, logFile);
     if (this.superseded(environment, generation)) {
       await app.stop(this.delays.stopGraceMs);
       return false;
@@ -155,7 +162,13 @@ export class EnvironmentLifecycle {
 
   launch(environment: Environment): void {
     const generation = environment.generation;
-    environment.operation = this.runLaunch(environment, generation);
+    const requestId = environment.requestId;
+    environment.operation = this.runLaunch(environment, generation).finally(() => this.finished(environment, requestId));
+  }
+
+  /** The operation of `requestId` is over: later events (health seen by the monitor) carry none (R50). */
+  private finished(environment: Environment, requestId: string | undefined): void {
+    if (environment.requestId === requestId) environment.requestId = undefined;
   }
 
   /**
@@ -301,9 +314,10 @@ export class EnvironmentLifecycle {
   }
 
   /** A new version or new settings: the app is restarted with them, as an all-at-once deployment does. */
-  update(environment: Environment, changes: { versionLabel?: string; optionSettings: OptionSetting[]; optionsToRemove: Array<Pick<OptionSetting, 'Namespace' | 'OptionName'>> }): void {
+  update(environment: Environment, changes: { versionLabel?: string; optionSettings: OptionSetting[]; optionsToRemove: Array<Pick<OptionSetting, 'Namespace' | 'OptionName'>> }, requestId?: string): void {
     this.requireReady(environment);
     const generation = ++environment.generation;
+    environment.requestId = requestId;
     environment.status = 'Updating';
     environment.dateUpdated = new Date();
     environment.optionSettings = mergeOptionSettings(environment.optionSettings, changes.optionSettings, changes.optionsToRemove);
@@ -331,7 +345,43 @@ export class EnvironmentLifecycle {
         this.store.addEvent(environment, 'Failed to deploy application.', 'ERROR');
         this.setHealth(environment, 'Red', ' Application update failed.');
       }
-    })();
+    })().finally(() => this.finished(environment, requestId));
+  }
+
+  /**
+   * RestartAppServer ("Causes the environment to restart the application container server
+   * running on each of the Amazon EC2 instances") and RebuildEnvironment ("Deletes and
+   * recreates all of the AWS resources"): here both stop the app and start it again from
+   * the environment's version; the environment is Updating meanwhile. Event texts follow
+   * EB's "<operation> is starting." / "<operation> completed successfully." (unconfirmed, R52).
+   */
+  restart(environment: Environment, operation: 'restartAppServer' | 'rebuildEnvironment', requestId?: string): void {
+    this.requireReady(environment);
+    const generation = ++environment.generation;
+    environment.requestId = requestId;
+    environment.status = 'Updating';
+    environment.dateUpdated = new Date();
+    this.store.addEvent(environment, `${operation} is starting.`);
+    environment.operation = (async () => {
+      await environment.app?.stop(this.delays.stopGraceMs);
+      environment.app = undefined;
+      let healthy = false;
+      try {
+        healthy = await this.deploy(environment, generation);
+      } catch (error) {
+        this.store.addEvent(environment, error instanceof DeployFailure ? error.message : `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
+      }
+      if (this.superseded(environment, generation)) return;
+      environment.status = 'Ready';
+      environment.dateUpdated = new Date();
+      if (healthy) {
+        this.store.addEvent(environment, `${operation} completed successfully.`);
+        this.setHealth(environment, 'Green');
+      } else {
+        this.store.addEvent(environment, `${operation} failed.`, 'ERROR');
+        this.setHealth(environment, 'Red', ' The application did not start.');
+      }
+    })().finally(() => this.finished(environment, requestId));
   }
 
   /**
@@ -339,7 +389,7 @@ export class EnvironmentLifecycle {
    * swap naming either while one is under way (a retried request whose answer was lost) is
    * EB's OperationInProgressFailure; once it is done, a second one swaps back, as on AWS.
    */
-  swap(source: Environment, destination: Environment): void {
+  swap(source: Environment, destination: Environment, requestId?: string): void {
     if (source === destination) throw invalidParameter('Cannot swap CNAMEs of an environment with itself.');
     for (const environment of [source, destination]) {
       if (environment.swapping) {
@@ -349,6 +399,7 @@ export class EnvironmentLifecycle {
     }
     this.requireReady(source);
     this.requireReady(destination);
+    source.requestId = destination.requestId = requestId;
     for (const environment of [source, destination]) this.store.addEvent(environment, 'swapEnvironmentCNAMEs is starting.');
     this.store.addEvent(source, `Swapping CNAMEs for environments '${source.name}' and '${destination.name}'.`);
     source.swapping = destination.swapping = true;
@@ -368,13 +419,15 @@ export class EnvironmentLifecycle {
         }
       } finally {
         source.swapping = destination.swapping = false;
+        this.finished(source, requestId);
+        this.finished(destination, requestId);
       }
     })();
     source.operation = destination.operation = done;
   }
 
   /** Routing stops first (the status), then the app gets SIGTERM, then the EC2 resources go. */
-  terminate(environment: Environment): void {
+  terminate(environment: Environment, requestId?: string): void {
     if (environment.status === 'Terminating') {
       // A second request for one already going (R13 calls the text unconfirmed).
       throw invalidParameter(`Environment named ${environment.name} is in an invalid state for this operation. Must be Ready.`);
@@ -382,13 +435,14 @@ export class EnvironmentLifecycle {
     environment.generation++;
     environment.status = 'Terminating';
     environment.dateUpdated = new Date();
+    environment.requestId = requestId;
     this.store.addEvent(environment, 'terminateEnvironment is starting.');
     const pending = environment.operation;
     environment.operation = (async () => {
       await pending?.catch(() => undefined);
       await this.tearDown(environment);
       this.store.addEvent(environment, 'terminateEnvironment completed successfully.');
-    })();
+    })().finally(() => this.finished(environment, requestId));
   }
 
   /**

@@ -2,7 +2,8 @@ import { EbApiError } from './errors.js';
 
 /** Reads Query-protocol parameters: `Name`, `Name.member.N`, `Name.member.N.Field`. */
 export class QueryParams {
-  constructor(private readonly params: URLSearchParams) {}
+  /** `requestId`: the id this request is answered with (ResponseMetadata), which its events carry. */
+  constructor(private readonly params: URLSearchParams, readonly requestId = '') {}
 
   string(name: string): string | undefined {
     const value = this.params.get(name);
@@ -41,6 +42,16 @@ export class QueryParams {
       if (match) found.add(Number(match[1]));
     }
     return [...found].sort((a, b) => a - b);
+  }
+
+  /** `Name.member.N.Field.member.M` lists inside a list of structures (filters' Values). */
+  nestedList(name: string, index: number, field: string): string[] {
+    return this.list(`${name}.member.${index}.${field}`);
+  }
+
+  /** The N of every `Name.member.N...` given. */
+  memberIndexes(name: string): number[] {
+    return this.indexes(`${name}.member.`);
   }
 
   list(name: string): string[] {

@@ -29,6 +29,8 @@ export interface EbEvent {
   environmentName?: string;
   versionLabel?: string;
   severity: Severity;
+  /** The request whose operation the event belongs to (DescribeEvents' RequestId filter, R50). */
+  requestId?: string;
 }
 
 export interface Application {
@@ -92,6 +94,12 @@ export interface Environment {
   healthCause?: string;
   /** A CNAME swap naming it is under way: a second one is OperationInProgressFailure. */
   swapping?: boolean;
+  /**
+   * The request of the operation under way (create, update, swap, terminate, restart,
+   * rebuild): its events carry it, so a client follows its own command's events (R50).
+   * Cleared when the operation ends; health changes seen later carry none.
+   */
+  requestId?: string;
 }
 
 export const versionKey = (applicationName: string, label: string) => `${applicationName}\u0000${label}`;
@@ -103,6 +111,8 @@ export class EbStore {
   readonly environments: Environment[] = [];
   readonly events: EbEvent[] = [];
   private eventSeq = 0;
+  /** EB answers DescribeEvents "up to the last 6 weeks" (R51); --event-retention-minutes shortens it. */
+  eventRetentionMs = 42 * 24 * 3600 * 1000;
 
   /** CNAME prefixes another account holds in the region (--taken-cnames); CNAMEs are regional. */
   readonly takenCnames = new Set<string>();
@@ -121,7 +131,8 @@ export class EbStore {
     return `${prefix}.${this.region}.elasticbeanstalk.com`;
   }
 
-  addEvent(scope: { applicationName: string; name?: string; versionLabel?: string }, message: string, severity: Severity = 'INFO'): void {
+  addEvent(scope: { applicationName: string; name?: string; versionLabel?: string; requestId?: string }, message: string, severity: Severity = 'INFO'): void {
+    this.forgetOldEvents();
     this.events.push({
       seq: ++this.eventSeq,
       date: new Date(),
@@ -130,7 +141,16 @@ export class EbStore {
       environmentName: scope.name,
       versionLabel: scope.versionLabel,
       severity,
+      requestId: scope.requestId,
     });
+  }
+
+  /** Events past their retention are gone for good (R51), oldest first in the array. */
+  forgetOldEvents(now = Date.now()): void {
+    const cutoff = now - this.eventRetentionMs;
+    let expired = 0;
+    while (expired < this.events.length && this.events[expired].date.getTime() < cutoff) expired++;
+    if (expired) this.events.splice(0, expired);
   }
 
   live(): Environment[] {

@@ -45,15 +45,15 @@ export function serializeShape(model: ServiceModel, shapeName: string, value: un
 }
 
 /** `<XxxResponse><XxxResult>...</XxxResult><ResponseMetadata>...` as EB answers an action. */
-export function successResponse(model: ServiceModel, action: string, result: unknown): string {
+export function successResponse(model: ServiceModel, action: string, result: unknown, requestId: string = randomUUID()): string {
   const operation = model.operations[action];
   const namespace = model.metadata.xmlNamespace;
   const output = operation.output
     ? `<${operation.output.resultWrapper}>${serializeShape(model, operation.output.shape, result ?? {})}</${operation.output.resultWrapper}>`
     : '';
-  return `<${action}Response xmlns="${namespace}">${output}<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`;
+  return `<${action}Response xmlns="${namespace}">${output}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }
 
-export function errorResponse(code: string, message: string, type: 'Sender' | 'Receiver' = 'Sender'): string {
-  return `<ErrorResponse xmlns="http://elasticbeanstalk.amazonaws.com/docs/2010-12-01/"><Error><Type>${type}</Type><Code>${escape(code)}</Code><Message>${escape(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+export function errorResponse(code: string, message: string, type: 'Sender' | 'Receiver' = 'Sender', requestId: string = randomUUID()): string {
+  return `<ErrorResponse xmlns="http://elasticbeanstalk.amazonaws.com/docs/2010-12-01/"><Error><Type>${type}</Type><Code>${escape(code)}</Code><Message>${escape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }

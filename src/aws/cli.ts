@@ -488,14 +488,15 @@ export class AwsCli {
    * Passthrough: run the tool with the phase's environment in `cwd`, return its exit code
    * and output. `stream` echoes the output live, redacted (eb); otherwise the caller prints it.
    */
-  async passthrough(tool: Tool, args: string[], opts: { cwd?: string; stream?: boolean } = {}): Promise<ExecResult> {
+  async passthrough(tool: Tool, args: string[], opts: { cwd?: string; stream?: boolean; mutating?: boolean } = {}): Promise<ExecResult> {
     // --dry-run covers `./run -- aws` like every other aws call (eb's verbs are not aws's).
     if (tool === 'aws' && this.dryRun && isMutating(args)) {
       this.planned(args);
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
-    const meta = { mutating: isMutating(args), attempt: 1, quiet: true };
+    // eb's verbs are not aws's: the caller says whether an eb command changes anything.
+    const meta = { mutating: opts.mutating ?? isMutating(args), attempt: 1, quiet: true };
     if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, meta);
     const full = [...args, ...this.plumbing(await this.cliVersion(), false)];
     return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, bin: this.bin }, meta);

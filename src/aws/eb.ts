@@ -50,12 +50,17 @@ export async function describeEnvironments(
 export async function describeEvents(
   ctx: Ctx,
   app: string,
+  /**
+   * maxRecords: the newest this many events, however many pages they take. It is passed as
+   * --max-items, so the CLI follows NextToken; --max-records would turn its paging off and
+   * return one page (at most 1000, R19).
+   */
   opts: { environmentName?: string; startTime?: Date; maxRecords?: number; purpose?: string } = {},
 ): Promise<EbEvent[]> {
   const args = ['elasticbeanstalk', 'describe-events', '--application-name', app];
   if (opts.environmentName) args.push('--environment-name', opts.environmentName);
   if (opts.startTime) args.push('--start-time', opts.startTime.toISOString());
-  if (opts.maxRecords) args.push('--max-records', String(opts.maxRecords));
+  if (opts.maxRecords) args.push('--max-items', String(opts.maxRecords));
   const r = await ctx.aws.aws<{ Events?: EbEvent[] }>(args, { purpose: opts.purpose });
   return r.Events ?? [];
 }

@@ -11,6 +11,8 @@ import { plainLine } from '../ui/plain-text.js';
 import type { CommandOptions, CommandResult } from './types.js';
 
 const DEFAULT_COUNT = 50;
+/** DescribeEvents' MaxRecords is 1-1000 (the model's range; EB refuses more, R19). */
+export const MAX_COUNT = 1000;
 
 export interface EventLine {
   date: string;
@@ -24,6 +26,9 @@ export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandRes
   if (follow && ctx.json) throw new UsageError('--follow prints events as they come; --json prints one document at the end', 'drop one of them');
   const named = checkEnvironmentName(opts.environment);
   const count = opts.count ?? DEFAULT_COUNT;
+  if (count > MAX_COUNT) {
+    throw new UsageError(`-n ${count}: EB answers at most ${MAX_COUNT} events (DescribeEvents' MaxRecords is 1-${MAX_COUNT})`, `pass -n ${MAX_COUNT} or less; for older events use --environment, or the EB console`);
+  }
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const environment = named ?? (await liveEnvironment(ctx, app));
 

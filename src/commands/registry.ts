@@ -152,7 +152,8 @@ export const COMMANDS: CommandSpec[] = [
     name: 'events',
     summary: "EB's events of the live environment, oldest first (read-only)",
     changes: false,
-    options: [NUMBER('events', 50), ENVIRONMENT, { flags: '--follow', description: 'keep printing new events until Ctrl-C (exit 0)' }],
+    // At most 1000: DescribeEvents' MaxRecords is 1-1000 (R19); refused at parse, before any call.
+    options: [{ ...NUMBER('events', 50), number: { ok: (n) => Number.isInteger(n) && n > 0 && n <= 1000, what: "a whole number from 1 to 1000 (EB's limit)" } }, ENVIRONMENT, { flags: '--follow', description: 'keep printing new events until Ctrl-C (exit 0)' }],
     example: './run events --follow',
     load: async () => (await import('./events.js')).events,
   },

@@ -73,6 +73,7 @@ export interface SandboxFlags {
   dnsIgnoreTtl?: string;
   /** The caller's IAM policy files, comma-separated, or "admin". */
   policies?: string;
+  eventRetentionMinutes?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -91,6 +92,7 @@ function strictFromFlags(opts: SandboxFlags) {
     metricsPeriodMs: ms(opts.metricsPeriod),
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
     policies: opts.policies === undefined ? undefined : policyFiles(opts.policies.split(','), process.cwd(), '--policies'),
+    eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

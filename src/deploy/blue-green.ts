@@ -654,7 +654,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined): P
 }
 
 /** So that `cd nova; ../run -- eb list` works as in the talk (ignored by git). */
-function writeEbConfig(ctx: Ctx, envName: string): void {
+export function writeEbConfig(ctx: Pick<Ctx, 'root' | 'config' | 'region'>, envName: string): void {
   const dir = path.join(ctx.root, 'nova', '.elasticbeanstalk');
   mkdirSync(dir, { recursive: true });
   writeFileSync(

@@ -249,6 +249,30 @@ describe('operating one phase, in order', () => {
       expect(r.stdout).toContain(`rolled back: ${ph.host} serves ${v2}`);
       expect(await served()).toBe(v2);
     }, LONG);
+
+    it("after an eb deploy (a new version on the previous environment, as `eb deploy` does it), status shows EB's version and rollback probes and serves it (issue 25 item 5)", async () => {
+      const previous = (await environments()).find((e) => e.VersionLabel === v1);
+      const bundle = (await ph.aws(['elasticbeanstalk', 'describe-application-versions', '--application-name', PHASE, '--version-labels', v1])).ApplicationVersions[0].SourceBundle;
+      const byEb = `${v1}-eb`;
+      // What `eb deploy` calls: a new application version, then update-environment to it.
+      await ph.aws(['elasticbeanstalk', 'create-application-version', '--application-name', PHASE, '--version-label', byEb, '--source-bundle', `S3Bucket=${bundle.S3Bucket},S3Key=${bundle.S3Key}`]);
+      await ph.aws(['elasticbeanstalk', 'update-environment', '--environment-name', previous.EnvironmentName, '--version-label', byEb]);
+      for (let end = Date.now() + 60_000; ; ) {
+        const e = (await environments()).find((x) => x.EnvironmentName === previous.EnvironmentName);
+        if (e.Status === 'Ready' && e.Health === 'Green') break;
+        if (Date.now() > end) throw new Error(`the update did not end: ${JSON.stringify(e)}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      const status = await ph.run(['status', '--json']);
+      expect(JSON.stringify(JSON.parse(status.stdout).environments)).toContain(byEb);
+      const r = await ph.run(['-f', 'rollback']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`rolled back: ${ph.host} serves ${byEb}`);
+      expect(await served()).toBe(byEb);
+      const back = await ph.run(['-f', 'rollback']);
+      expect(back.exitCode, back.stderr).toBe(0);
+      expect(await served()).toBe(v2);
+    }, LONG);
   });
 
   describe('rollback once the previous environment is gone', () => {

@@ -65,12 +65,18 @@ beforeAll(async () => {
   cfg = writeJson(path.join(tmp, 'pt.json'), c);
 
   const bin = path.join(tmp, 'bin');
-  writeScript(bin, 'eb', `#!/bin/sh\nexec '${process.execPath}' '${path.join(FIXTURES, 'eb-standin.mjs')}' "$@"\n`);
+  // The stand-in's "Python": asked `-c 'import botocore; ...'` it answers $FAKE_BOTOCORE
+  // (what ./run asks of a sandbox phase's eb, R55); run as eb's interpreter, it is eb.
+  const python = writeScript(bin, 'fake-python', `#!/bin/sh\nif [ "$1" = "-c" ]; then echo "\${FAKE_BOTOCORE:-1.35.0}"; exit 0; fi\nshift\nexec '${process.execPath}' '${path.join(FIXTURES, 'eb-standin.mjs')}' "$@"\n`);
+  writeScript(bin, 'eb', `#!${python}\n`);
   ebLog = path.join(tmp, 'eb-calls.jsonl');
   env = cliEnv({ PATH: prependPath(bin), EB_STANDIN_LOG: ebLog });
 });
 
 afterAll(async () => {
+  // The eb passthrough of a sandbox phase wrote nova/.elasticbeanstalk/config.yml (ours only).
+  const ebConfig = path.join(NOVA, '.elasticbeanstalk', 'config.yml');
+  if (existsSync(ebConfig) && readFileSync(ebConfig, 'utf8').startsWith('# Written by johanna')) rmSync(ebConfig);
   await front?.stop();
   await moto?.stop();
   if (tmp) rmrf(tmp);
@@ -200,7 +206,8 @@ describe('cd nova; ../run -- eb', () => {
     expect(r.stdout).toBe('* nova-1470577190\n  nova-1470573984\n');
     const calls = ebCalls();
     expect(calls).toHaveLength(1);
-    expect(calls[0].argv).toEqual(['list']);
+    // eb's own --endpoint-url sets its Elastic Beanstalk client's endpoint (R55)
+    expect(calls[0].argv).toEqual(['list', '--endpoint-url', front.url]);
     expect(calls[0].cwd).toBe(NOVA);
     // with the phase's region and the sandbox endpoint and dummy credentials
     expect(calls[0].env).toMatchObject({ AWS_DEFAULT_REGION: 'ap-northeast-2', AWS_REGION: 'ap-northeast-2', AWS_ENDPOINT_URL: front.url, AWS_ACCESS_KEY_ID: 'sandbox', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' });
@@ -209,7 +216,48 @@ describe('cd nova; ../run -- eb', () => {
   it('options after the eb command reach eb untouched', async () => {
     const r = await runEb(['--', 'eb', 'list', '--region', 'ap-northeast-2', '-v']);
     expect(r.exitCode).toBe(0);
-    expect(ebCalls()[0].argv).toEqual(['list', '--region', 'ap-northeast-2', '-v']);
+    expect(ebCalls()[0].argv).toEqual(['list', '--region', 'ap-northeast-2', '-v', '--endpoint-url', front.url]);
+  });
+
+  it("a sandbox phase: nova/.elasticbeanstalk/config.yml names the phase's application and region, so eb needs no eb init", async () => {
+    const r = await runEb(['--', 'eb', 'status']);
+    expect(r.exitCode).toBe(0);
+    const written = readFileSync(path.join(NOVA, '.elasticbeanstalk', 'config.yml'), 'utf8');
+    expect(written).toMatch(/^# Written by johanna/);
+    expect(written).toContain('  application_name: dv\n');
+    expect(written).toContain('  default_region: ap-northeast-2\n');
+  });
+
+  it('an eb whose botocore ignores AWS_ENDPOINT_URL (before 1.31) is refused on a sandbox phase: exit 2 naming the fix, eb never run (R55)', async () => {
+    const r = await runEb(['--', 'eb', 'list'], { FAKE_BOTOCORE: '1.29.164' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('botocore 1.29.164, which ignores AWS_ENDPOINT_URL');
+    expect(r.stderr).toContain('pip install --upgrade awsebcli botocore');
+    expect(ebCalls()).toEqual([]);
+    expect((await runEb(['--', 'eb', 'list'], { FAKE_BOTOCORE: '1.31.0' })).exitCode).toBe(0);
+  });
+
+  it('read-only eb commands and read-only aws calls ask no confirmation and are logged as reads; a changing eb command asks', async () => {
+    const quiet = (args: string[]) =>
+      execa('../run', ['-e', cfg, ...args], { cwd: NOVA, reject: false, extendEnv: false, env, stdin: 'ignore', timeout: 60_000 });
+    for (const args of [['list'], ['status'], ['health'], ['events'], ['printenv'], ['logs'], ['config', '--display'], ['tags', '--list'], ['platform', 'show'], ['appversion']]) {
+      const before = runLogsNow();
+      const r = await quiet(['--', 'eb', ...args]);
+      expect(r.exitCode, `eb ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, args.join(' ')).not.toContain('Please type in the name of phase');
+      const log = newRunLog(before).trim().split('\n').map((l) => JSON.parse(l));
+      expect(log.find((l) => l.tool === 'eb'), args.join(' ')).toMatchObject({ mutating: false });
+    }
+    const read = await execa('../run', ['-e', cfg, '--', 'aws', 'ec2', 'describe-vpcs'], { cwd: NOVA, reject: false, extendEnv: false, env, stdin: 'ignore', timeout: 60_000 });
+    expect(read.exitCode).toBe(0);
+    expect(read.stderr).not.toContain('Please type in the name of phase');
+    rmSync(ebLog, { force: true });
+    for (const args of [['deploy'], ['setenv', 'A=1'], ['config'], ['appversion', '--delete', 'v1']]) {
+      const r = await quiet(['--', 'eb', ...args]);
+      expect(r.exitCode, `eb ${args.join(' ')}`).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toContain('Please type in the name of phase');
+    }
+    expect(ebCalls(), 'no changing eb command ran unconfirmed').toEqual([]);
   });
 
   it('a non-zero exit of eb is ./run\'s exit code, its stderr passed on', async () => {

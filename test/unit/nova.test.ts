@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startServer, type Running } from '../../nova/src/app.js';
+import { readSettings, startServer, type Running } from '../../nova/src/app.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nova-test-'));
@@ -94,6 +94,30 @@ describe('nova in-process', () => {
     } finally {
       await bare.close();
     }
+  });
+});
+
+describe("nova's version: what EB deployed, not the property set at creation (issue 25 item 5, R56)", () => {
+  const manifest = path.join(tmp, 'app_version_manifest.json');
+  const env = (extra: Record<string, string> = {}) => ({ VERSION_LABEL: 'at-creation', EB_APP_VERSION_MANIFEST: manifest, ...extra });
+
+  it("reports the label in EB's manifest (RuntimeSources), which an eb deploy rewrites", () => {
+    writeFileSync(manifest, JSON.stringify({ RuntimeSources: { 'nova-dv': { 'by-eb-deploy': { s3url: '' } } }, DeploymentId: 2, Serial: 2 }));
+    expect(readSettings(env()).versionLabel).toBe('by-eb-deploy');
+  });
+
+  it('prefers a top-level VersionLabel where the platform writes one', () => {
+    writeFileSync(manifest, JSON.stringify({ VersionLabel: 'top', RuntimeSources: { 'nova-dv': { other: {} } } }));
+    expect(readSettings(env()).versionLabel).toBe('top');
+  });
+
+  it('falls back to VERSION_LABEL without a readable manifest, or with an ambiguous one', () => {
+    rmSync(manifest, { force: true });
+    expect(readSettings(env()).versionLabel).toBe('at-creation');
+    writeFileSync(manifest, 'not json');
+    expect(readSettings(env()).versionLabel).toBe('at-creation');
+    writeFileSync(manifest, JSON.stringify({ RuntimeSources: { a: { one: {}, two: {} } } }));
+    expect(readSettings(env()).versionLabel).toBe('at-creation');
   });
 });
 
