@@ -85,9 +85,10 @@ function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text:
   });
 }
 
-function missingTool(file: Tool, bin?: string): MissingToolError {
+function missingTool(file: Tool, bin?: string): MissingToolError | UsageError {
+  // A CLI the user named (JOHANNA_AWS_CLI, aws.CLI) is bad input: exit 2, before any call.
   if (file === 'aws' && bin && bin !== 'aws') {
-    return new MissingToolError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
+    return new UsageError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
   }
   return file === 'aws'
     ? new MissingToolError('the aws CLI is not on PATH', 'install it: `pip install awscli` (v1) or the AWS CLI v2 installer, then check with `aws --version`')
@@ -358,7 +359,9 @@ export class AwsCli {
       v = parseAwsCliVersion(`${r.stdout}\n${r.stderr}`);
       if (!v) {
         const said = this.redactor.redact(`${r.stdout}\n${r.stderr}`.trim().split('\n')[0] ?? '').slice(0, 200);
-        throw new MissingToolError(
+        // One the user named is bad input (exit 2); `aws` on PATH being something else is the machine's.
+        const Refusal = this.bin !== 'aws' ? UsageError : MissingToolError;
+        throw new Refusal(
           `'${this.bin} --version' did not print an aws CLI version (exit ${r.exitCode}${said ? `: ${said}` : ''})`,
           'JOHANNA_AWS_CLI, aws.CLI in the config, or `aws` on PATH must be the AWS CLI: `aws --version` prints aws-cli/X.Y.Z',
         );
