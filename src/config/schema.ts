@@ -87,6 +87,8 @@ export const EB_ENV_KEY_MAX = 128;
 export const TOOL_ENV_KEYS = ['PHASE', 'VERSION_LABEL', 'DEBUG', 'HOST_NOVA', 'URL_NOVA'] as const;
 /** VERSION_LABEL is app-YYMMDD_HHMMSS-<phase>-xxxx: 22 characters beside a phase of at most 16. */
 const VERSION_LABEL_MAX = 22 + 16;
+/** The shortest secret value the redactor masks in free text (src/ui/redact.ts). */
+export const MIN_SECRET_CHARS = 6;
 
 // git clone takes URLs and paths; a value starting with '-' would become a git option.
 // https:// and ssh:// (and file:// or a path, for a local repo), or scp-like user@host:path.
@@ -221,6 +223,8 @@ export const configSchema = z
         GIT_BRANCH: str('a git branch').regex(/^[^-\s][^\s]*$/, 'expected a branch or tag name (no spaces, not starting with -)').optional(),
         // May carry a token (curl -H "Authorization: ..."), so never shown.
         SMOKE_TEST_COMMAND: secret(str('a shell command').optional()),
+        // The smoke test gets no AWS_* variables unless this is true (src/deploy/smoke-test.ts).
+        SMOKE_TEST_AWS_CREDENTIALS: boolLike.default(false),
         KEEP_FAILED_ENVIRONMENT: boolLike.default(false),
         // Extra environment settings for the app (name -> value), beside PHASE, VERSION_LABEL, DEBUG, HOST_NOVA, URL_NOVA.
         // A value whose name looks secret (API_TOKEN, DB_PASSWORD, ...) is never shown.
@@ -240,6 +244,15 @@ export const configSchema = z
                 // The value is never repeated: its name may say it is a secret.
                 .refine((v) => !CONTROL_CHARS.test(v), { message: 'the value holds a control character (a newline, tab, ...); EB settings are one line' }),
             )
+            // The redactor masks free text by value only from 6 characters on (shorter ones
+            // would mask ordinary words), so a shorter secret could be printed: refused.
+            .superRefine((env, ctx) => {
+              for (const [k, v] of Object.entries(env)) {
+                if (isSecretName(k) && v.length > 0 && v.length < MIN_SECRET_CHARS) {
+                  ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: `a secret (its name says so) of fewer than ${MIN_SECRET_CHARS} characters: Johanna can mask secrets in output only from ${MIN_SECRET_CHARS} characters on; use a longer one` });
+                }
+              }
+            })
             .default({}),
         ),
       },

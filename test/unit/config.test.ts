@@ -126,6 +126,7 @@ const BAD: [string, (c: Raw) => void, string, string | RegExp][] = [
   ['a nova.ENVIRONMENT key over 128 characters', (c) => (c.nova.ENVIRONMENT = { ['K'.repeat(129)]: '1' }), `nova.ENVIRONMENT.${'K'.repeat(129)}`, 'at most 128'],
   ['a nova.ENVIRONMENT value with a newline', (c) => (c.nova.ENVIRONMENT = { GREETING: 'hello\nworld' }), 'nova.ENVIRONMENT.GREETING', 'control character'],
   ['a nova.ENVIRONMENT key the tool sets itself (PHASE)', (c) => (c.nova.ENVIRONMENT = { PHASE: 'prod' }), 'nova.ENVIRONMENT.PHASE', 'Johanna sets PHASE'],
+  ['a secret-named nova.ENVIRONMENT value under 6 characters (it could not be masked in free text)', (c) => (c.nova.ENVIRONMENT = { API_TOKEN: 'abcde' }), 'nova.ENVIRONMENT.API_TOKEN', 'fewer than 6 characters'],
   ['a sandbox endpoint on port 0', (c) => (c.sandbox = { ENDPOINT: 'http://127.0.0.1:0', ROUTER: '127.0.0.1:4580' }), 'sandbox.ENDPOINT', '1 to 65535'],
   ['a sandbox router on port 99999', (c) => (c.sandbox = { ENDPOINT: 'http://127.0.0.1:4566', ROUTER: '127.0.0.1:99999' }), 'sandbox.ROUTER', '1 to 65535'],
 ];
