@@ -26,6 +26,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Stream the child's output as it comes (passthrough): stdin is the user's, output goes here. */
   onOutput?: (text: string, stream: 'out' | 'err') => void;
+  /** How much of a partial line to hold back when it is shown early: a possible secret's start (Redactor.heldTail). */
+  holdBack?: (text: string) => number;
 }
 
 /** How a child is started; unit tests inject a recording one. */
@@ -42,8 +44,8 @@ export const execaExec: Exec = async (file, args, opts) => {
       stripFinalNewline: false,
     });
     if (opts.onOutput) {
-      forward(sub.stdout, (t) => opts.onOutput!(t, 'out'));
-      forward(sub.stderr, (t) => opts.onOutput!(t, 'err'));
+      forward(sub.stdout, (t) => opts.onOutput!(t, 'out'), opts.holdBack);
+      forward(sub.stderr, (t) => opts.onOutput!(t, 'err'), opts.holdBack);
     }
     const r = await sub;
     if (r.failed && r.exitCode === undefined) {
@@ -61,10 +63,18 @@ export const execaExec: Exec = async (file, args, opts) => {
  * Pass a stream on line by line, so the redactor sees whole lines; a partial line (a
  * prompt waiting for the user) goes on after a short quiet spell rather than never.
  */
-function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text: string) => void): void {
+export function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text: string) => void, holdBack?: (text: string) => number): void {
   if (!stream) return;
   let pending = '';
   let timer: NodeJS.Timeout | undefined;
+  // The partial line goes out but for a tail that may begin a secret: redacting each piece
+  // alone would show both halves of a secret split across the pause.
+  const flushPartial = () => {
+    const keep = holdBack?.(pending) ?? 0;
+    const shown = pending.slice(0, pending.length - keep);
+    if (shown) write(shown);
+    pending = pending.slice(shown.length);
+  };
   const flush = () => {
     if (pending) write(pending);
     pending = '';
@@ -77,7 +87,7 @@ function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text:
       write(pending.slice(0, nl + 1));
       pending = pending.slice(nl + 1);
     }
-    timer = setTimeout(flush, 50);
+    timer = setTimeout(flushPartial, 50);
   });
   stream.on('end', () => {
     clearTimeout(timer);
@@ -480,10 +490,11 @@ export class AwsCli {
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
+    const holdBack = (text: string) => this.redactor.heldTail(text);
     const meta = { mutating: isMutating(args), attempt: 1, quiet: true };
-    if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, meta);
+    if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput, holdBack }, meta);
     const full = [...args, ...this.plumbing(await this.cliVersion(), false)];
-    return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, bin: this.bin }, meta);
+    return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, holdBack, bin: this.bin }, meta);
   }
 
   /** A mutating aws call under --dry-run: printed as `! aws ...` and logged, not run. */

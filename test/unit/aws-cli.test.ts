@@ -454,6 +454,29 @@ describe('which aws CLI (issue 15)', () => {
     expect(e.hint).toMatch(/JOHANNA_AWS_CLI or aws\.CLI/);
   });
 
+  // Issue 20 item 12: a partial line went out after 50 ms, redacted alone, so a secret split
+  // across a pause printed in two clear halves. A real child, pausing mid-secret.
+  it('the streamed passthrough never shows a secret split across a pause', async () => {
+    const secret = 'abcdef-123456-secret';
+    const redactor = new Redactor([secret]);
+    let out = '';
+    const script = `process.stdout.write('token: ${secret.slice(0, 9)}'); setTimeout(() => process.stdout.write('${secret.slice(9)} ok\\n'), 400);`;
+    const r = await execaExec('aws', ['-e', script], {
+      env: { PATH: process.env.PATH },
+      bin: process.execPath,
+      onOutput: (t) => (out += redactor.redact(t)),
+      holdBack: (t) => redactor.heldTail(t),
+    });
+    expect(r.exitCode).toBe(0);
+    expect(out).toBe('token: *** ok\n');
+  });
+
+  it('a partial line that cannot begin a secret still goes out before the line ends (a prompt)', () => {
+    const redactor = new Redactor(['abcdef-123456-secret']);
+    expect(redactor.heldTail('Enter a name: ')).toBe(0);
+    expect(redactor.heldTail('token: abc')).toBe(3);
+  });
+
   it('a --dry-run of mutating calls only asks nothing: no aws process at all', async () => {
     const { aws, exec } = setup([], { version: null, dryRun: true });
     await aws.aws(['ec2', 'create-vpc', '--cidr-block', '10.0.0.0/16']);
