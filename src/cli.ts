@@ -164,7 +164,8 @@ function onInterrupt(log: Logger): Interrupt {
     if (abort.signal.aborted) process.exit(128 + os.constants.signals[sig]);
     log.warn(`${sig}: stopping at the next safe point and cleaning up (send it again to stop at once)`);
     interrupt.received = sig;
-    abort.abort();
+    // The reason names the signal, so the history records the code the run exits with.
+    abort.abort(sig);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

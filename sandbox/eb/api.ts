@@ -154,6 +154,9 @@ export class ElasticBeanstalkApi {
 
   private createApplication(p: QueryParams) {
     const name = p.required('ApplicationName');
+    // EB refuses '/' in an application name (aws-rules.md R73; the exact text unconfirmed,
+    // the code EB's generic one): the name becomes a part of ARNs and S3 keys.
+    if (name.includes('/')) throw invalidParameter(`Application name ${name} is invalid: it cannot contain '/'.`);
     if (this.store.applications.has(name)) throw invalidParameter(`Application ${name} already exists.`);
     const now = new Date();
     this.store.applications.set(name, { name, description: p.string('Description'), tags: tags(p, 'Tags'), dateCreated: now, dateUpdated: now });

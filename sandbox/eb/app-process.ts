@@ -98,10 +98,19 @@ export function installDependencies(dir: string, logFile: string, timeoutMs = 12
 /** One health check as the ALB does it: its default matcher counts only 200 (R10 MatcherHTTPCode). */
 export function checkHealth(port: number, path: string, timeoutMs = 3000): Promise<boolean> {
   return new Promise((resolvePromise) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolvePromise(res.statusCode === 200);
-    });
+    let req: ReturnType<typeof request>;
+    try {
+      req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+        res.resume();
+        resolvePromise(res.statusCode === 200);
+      });
+    } catch {
+      // A path node cannot send (a control character or space: ERR_UNESCAPED_CHARACTERS)
+      // threw here, rejected this promise and killed the sandbox (issue 20 item 18). A check
+      // that cannot be sent is a failed check: the target is unhealthy, the sandbox lives.
+      resolvePromise(false);
+      return;
+    }
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolvePromise(false));
     req.end();

@@ -3,6 +3,7 @@
 // are found with DescribeNetworkInterfaces however they were made (NAT gateways, EB's
 // load balancers and instances, or a user's create-network-interface).
 import type { IamPropagation } from '../iam-propagation.js';
+import { importKeyPairRefusal } from './key-material.js';
 import { NatGateways } from './nat-gateways.js';
 import { ec2Error, filter, items, parseXml, type Ec2Answer, type Ec2Query } from './query.js';
 
@@ -44,6 +45,8 @@ export class Ec2Rules {
         return routeTarget(q, form);
       case 'RunInstances':
         return this.runInstances(form);
+      case 'ImportKeyPair':
+        return importKeyPairRefusal(form);
     }
     return undefined;
   }

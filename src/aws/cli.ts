@@ -28,6 +28,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Stream the child's output as it comes (passthrough): stdin is the user's, output goes here. */
   onOutput?: (text: string, stream: 'out' | 'err') => void;
+  /** How much of a partial line to hold back when it is shown early: a possible secret's start (Redactor.heldTail). */
+  holdBack?: (text: string) => number;
 }
 
 /** How a child is started; unit tests inject a recording one. */
@@ -44,8 +46,8 @@ export const execaExec: Exec = async (file, args, opts) => {
       stripFinalNewline: false,
     });
     if (opts.onOutput) {
-      forward(sub.stdout, (t) => opts.onOutput!(t, 'out'));
-      forward(sub.stderr, (t) => opts.onOutput!(t, 'err'));
+      forward(sub.stdout, (t) => opts.onOutput!(t, 'out'), opts.holdBack);
+      forward(sub.stderr, (t) => opts.onOutput!(t, 'err'), opts.holdBack);
     }
     const r = await sub;
     if (r.failed && r.exitCode === undefined) {
@@ -63,10 +65,18 @@ export const execaExec: Exec = async (file, args, opts) => {
  * Pass a stream on line by line, so the redactor sees whole lines; a partial line (a
  * prompt waiting for the user) goes on after a short quiet spell rather than never.
  */
-function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text: string) => void): void {
+export function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text: string) => void, holdBack?: (text: string) => number): void {
   if (!stream) return;
   let pending = '';
   let timer: NodeJS.Timeout | undefined;
+  // The partial line goes out but for a tail that may begin a secret: redacting each piece
+  // alone would show both halves of a secret split across the pause.
+  const flushPartial = () => {
+    const keep = holdBack?.(pending) ?? 0;
+    const shown = pending.slice(0, pending.length - keep);
+    if (shown) write(shown);
+    pending = pending.slice(shown.length);
+  };
   const flush = () => {
     if (pending) write(pending);
     pending = '';
@@ -79,7 +89,7 @@ function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text:
       write(pending.slice(0, nl + 1));
       pending = pending.slice(nl + 1);
     }
-    timer = setTimeout(flush, 50);
+    timer = setTimeout(flushPartial, 50);
   });
   stream.on('end', () => {
     clearTimeout(timer);
@@ -87,9 +97,10 @@ function forward(stream: NodeJS.ReadableStream | null | undefined, write: (text:
   });
 }
 
-function missingTool(file: Tool, bin?: string): MissingToolError {
+function missingTool(file: Tool, bin?: string): MissingToolError | UsageError {
+  // A CLI the user named (JOHANNA_AWS_CLI, aws.CLI) is bad input: exit 2, before any call.
   if (file === 'aws' && bin && bin !== 'aws') {
-    return new MissingToolError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
+    return new UsageError(`the aws CLI '${bin}' does not exist`, 'fix JOHANNA_AWS_CLI or aws.CLI in the config (the environment wins), or unset both to use `aws` on PATH');
   }
   return file === 'aws'
     ? new MissingToolError('the aws CLI is not on PATH', 'run `npm run setup:python` (puts the aws CLI v1 into the checkout\'s .venv, where Johanna looks first), or install the AWS CLI v2; check with `aws --version`')
@@ -374,7 +385,9 @@ export class AwsCli {
       v = parseAwsCliVersion(`${r.stdout}\n${r.stderr}`);
       if (!v) {
         const said = this.redactor.redact(`${r.stdout}\n${r.stderr}`.trim().split('\n')[0] ?? '').slice(0, 200);
-        throw new MissingToolError(
+        // One the user named is bad input (exit 2); `aws` on PATH being something else is the machine's.
+        const Refusal = this.bin !== 'aws' ? UsageError : MissingToolError;
+        throw new Refusal(
           `'${this.bin} --version' did not print an aws CLI version (exit ${r.exitCode}${said ? `: ${said}` : ''})`,
           'JOHANNA_AWS_CLI, aws.CLI in the config, or `aws` on PATH must be the AWS CLI: `aws --version` prints aws-cli/X.Y.Z',
         );
@@ -496,10 +509,11 @@ export class AwsCli {
     }
     const onOutput = opts.stream ? (text: string, stream: 'out' | 'err') => this.log.raw(text, stream) : undefined;
     // eb's verbs are not aws's: the caller says whether an eb command changes anything.
+    const holdBack = (text: string) => this.redactor.heldTail(text);
     const meta = { mutating: opts.mutating ?? isMutating(args), attempt: 1, quiet: true };
-    if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput }, meta);
+    if (tool !== 'aws') return this.timed(tool, args, { env: this.env, cwd: opts.cwd, onOutput, holdBack }, meta);
     const full = [...args, ...this.plumbing(await this.cliVersion(), false)];
-    return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, bin: this.bin }, meta);
+    return this.timed('aws', full, { env: this.env, cwd: opts.cwd, onOutput, holdBack, bin: this.bin }, meta);
   }
 
   /** A mutating aws call under --dry-run: printed as `! aws ...` and logged, not run. */

@@ -1,5 +1,8 @@
 // Elastic Beanstalk through the aws CLI: small typed functions that build argv and read
 // the JSON. Everything goes through ctx.aws (src/aws/cli.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { AwsCliError } from '../errors.js';
 import type { Tag } from './tags.js';
@@ -127,18 +130,33 @@ export interface CreateEnvironmentInput {
   tags: Tag[];
 }
 
+/**
+ * The option settings carry nova.ENVIRONMENT's secrets: on the aws process's command line
+ * any user of the machine could read them with `ps` while the call runs (issue 20 item 19).
+ * So they go in a file only this user can read (a 0700 folder of its own, the file 0600),
+ * passed as file://, and removed when the call returns. A --dry-run runs nothing: it shows
+ * the settings inline, the secret ones masked (src/ui/redact.ts).
+ */
 export async function createEnvironment(ctx: Ctx, i: CreateEnvironmentInput): Promise<Environment> {
-  return ctx.aws.aws<Environment>([
-    'elasticbeanstalk', 'create-environment',
-    '--application-name', i.app,
-    '--environment-name', i.name,
-    '--cname-prefix', i.cnamePrefix,
-    '--version-label', i.versionLabel,
-    '--solution-stack-name', i.solutionStack,
-    '--tier', 'Name=WebServer,Type=Standard',
-    '--option-settings', JSON.stringify(i.optionSettings),
-    '--tags', JSON.stringify(i.tags),
-  ]);
+  const settings = JSON.stringify(i.optionSettings);
+  const dir = ctx.dryRun ? undefined : mkdtempSync(path.join(os.tmpdir(), 'johanna-settings-'));
+  const file = dir && path.join(dir, 'option-settings.json');
+  if (file) writeFileSync(file, settings, { mode: 0o600 });
+  try {
+    return await ctx.aws.aws<Environment>([
+      'elasticbeanstalk', 'create-environment',
+      '--application-name', i.app,
+      '--environment-name', i.name,
+      '--cname-prefix', i.cnamePrefix,
+      '--version-label', i.versionLabel,
+      '--solution-stack-name', i.solutionStack,
+      '--tier', 'Name=WebServer,Type=Standard',
+      '--option-settings', file ? `file://${file}` : settings,
+      '--tags', JSON.stringify(i.tags),
+    ]);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Sent once: a resent swap would swap back (the caller, swapVerified, asks EB what happened). */

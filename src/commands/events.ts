@@ -2,7 +2,7 @@
 // default (--environment for another, which may be gone: its events stay for 6 weeks),
 // oldest first, one plain timestamped line each. --follow keeps polling until Ctrl-C.
 import type { Ctx } from '../context.js';
-import { UsageError } from '../errors.js';
+import { StateError, UsageError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { holderOfMain, mainCname } from '../deploy/environments.js';
 import { checkEnvironmentName } from '../deploy/pick-environment.js';
@@ -35,12 +35,23 @@ export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandRes
   const first = await eb.describeEvents(ctx, app, { environmentName: environment, maxRecords: count });
   const shown = [...first].reverse().map(toLine);
   for (const l of shown) ctx.log.result(format(l));
+  if (!shown.length && named) await checkKnown(ctx, app, named);
   if (!shown.length) ctx.log.info(`no events for ${environment ?? `application ${app}`}`);
   if (!follow) return { application: app, environment, events: shown };
 
   ctx.log.info(`following ${environment ?? `application ${app}`}'s events (Ctrl-C to stop)`);
   const later = await followEvents(ctx, app, environment, first, first.length >= count);
   return { application: app, environment, followed: true, printed: shown.length + later };
+}
+
+/**
+ * No events for a named environment: say so only if EB knows it (live, or terminated and still
+ * listed); an unknown name is a mistake to name, exit 1 (issue 20 "also fix"), not "no events".
+ */
+async function checkKnown(ctx: Ctx, app: string, name: string): Promise<void> {
+  const known = await eb.describeEnvironments(ctx, app, { names: [name], includeDeleted: true });
+  if (known.some((e) => e.EnvironmentName === name)) return;
+  throw new StateError(`application ${app} has no environment ${name} (nor a recently terminated one)`, './run status lists the environments; ./run history names the ones deploys made');
 }
 
 /** The live environment's name; without one (a phase not deployed yet) the whole application's events. */

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
+import { printParseErrorCode, visit } from 'jsonc-parser';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSchema, crossFieldProblems, unknownKeys, type Config } from './schema.js';
 
@@ -67,11 +68,66 @@ export function loadConfig(file: string): LoadedConfig {
   if (st.size > MAX_CONFIG_BYTES) {
     throw new ConfigError(file, [{ path: '', message: `${st.size} bytes; a phase config is at most ${MAX_CONFIG_BYTES} bytes` }], 'point -e/--env or JOHANNA_ENV at the phase\'s JSON config file');
   }
-  let raw: unknown;
+  return parseConfig(parseJsonText(readFileSync(file, 'utf8'), file), file);
+}
+
+/**
+ * Strict JSON, read with jsonc-parser (the VS Code team's scanner) because it reports where
+ * and what is wrong without repeating the text: JSON.parse's message quotes the text around
+ * the error, which may be an unquoted secret. It also lets us see a key given twice in one
+ * object, which JSON.parse silently settles for the last one: ambiguous, so refused.
+ * Comments and trailing commas are refused too: the file must stay plain JSON.
+ */
+export function parseJsonText(text: string, file: string): unknown {
+  const problems: ConfigProblem[] = [];
+  const seen: Set<string>[] = [];
+  visit(
+    text,
+    {
+      onObjectBegin: () => {
+        seen.push(new Set());
+      },
+      onObjectEnd: () => void seen.pop(),
+      onObjectProperty: (property, _offset, _length, _line, _col, pathSupplier) => {
+        const keys = seen[seen.length - 1];
+        if (!keys) return;
+        const at = [...pathSupplier(), property].join('.');
+        if (keys.has(property)) problems.push({ path: at, message: 'given twice in the same object; which one is meant is ambiguous, so keep only one' });
+        keys.add(property);
+      },
+      onError: (error, _offset, _length, line, col) => {
+        // Only the position and the kind: the text there may be a secret.
+        problems.push({ path: '', message: `not valid JSON at line ${line + 1}, column ${col + 1}: ${describeJsonError(printParseErrorCode(error))}` });
+      },
+    },
+    { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false },
+  );
+  if (problems.length) throw new ConfigError(file, problems.slice(0, 10), 'fix the JSON above (the value there is not shown: it may be a secret)');
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+    return JSON.parse(text);
+  } catch {
+    // jsonc-parser found nothing JSON.parse refuses; this is a backstop that quotes nothing.
+    throw new ConfigError(file, [{ path: '', message: 'not valid JSON' }]);
   }
-  return parseConfig(raw, file);
+}
+
+function describeJsonError(code: string): string {
+  const words: Record<string, string> = {
+    InvalidSymbol: 'a value that is not JSON (a string needs double quotes)',
+    ValueExpected: 'a value expected',
+    PropertyNameExpected: 'a key in double quotes expected (or a trailing comma to remove)',
+    CommaExpected: 'a comma expected',
+    ColonExpected: 'a colon expected',
+    CloseBraceExpected: 'a } expected',
+    CloseBracketExpected: 'a ] expected',
+    EndOfFileExpected: 'nothing expected after the end',
+    InvalidCommentToken: 'comments are not JSON',
+    UnexpectedEndOfComment: 'comments are not JSON',
+    UnexpectedEndOfString: 'a string without its closing quote',
+    UnexpectedEndOfNumber: 'an unfinished number',
+    InvalidUnicode: 'a bad \\u escape',
+    InvalidEscapeCharacter: 'a bad escape in a string',
+    InvalidCharacter: 'a control character inside a string',
+  };
+  return words[code] ?? code;
 }

@@ -70,19 +70,25 @@ const cidr = (what: string) =>
       message: `AWS takes /${AWS_CIDR_BITS.min} to /${AWS_CIDR_BITS.max} for a VPC or a subnet; use a prefix length in that range`,
     });
 
-// Exactly one OpenSSH public key on one line: "<type> <base64> [comment]". EC2 imports
-// RSA and ED25519 keys only. Anything more (a second key, a private key block pasted after
-// the public one) is refused, and the message never repeats the value: it may hold a
-// private key, which must not reach the file handed to import-key-pair, nor any output.
-const PUBLIC_KEY = /^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+=*\S*( [^\r\n]*)?$/;
-export function publicKeyProblem(v: string): string | undefined {
-  if (/PRIVATE KEY/.test(v)) return 'this holds a private key: expected only the OpenSSH public key, not a private key (the one line of your .pub file); remove the private key from the config';
-  const text = v.trim();
-  if (/[\r\n]/.test(text)) return 'expected exactly one OpenSSH public key on one line (the content of your .pub file)';
-  if (!PUBLIC_KEY.test(text)) return 'expected an OpenSSH RSA or ED25519 public key ("ssh-rsa AAAA..." or "ssh-ed25519 AAAA..."), not a private key';
-  if (/\b(ssh-rsa|ssh-ed25519|ecdsa-sha2-\S+|ssh-dss) AAAA/.test(text.slice(text.indexOf(' ') + 1))) return 'expected exactly one OpenSSH public key, found more than one';
-  return undefined;
-}
+// Exactly one OpenSSH public key, decoded and checked in ./public-key.ts.
+export { publicKeyProblem } from './public-key.js';
+import { publicKeyProblem } from './public-key.js';
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\x00-\x1f\x7f-\x9f]/;
+/** Refuses control characters (a newline too): they would forge log lines, headers or settings. */
+const noControl = <T extends z.ZodString>(t: T) => t.refine((v) => !CONTROL_CHARS.test(v), { message: 'holds a control character (a newline, tab, escape, ...); remove it' });
+
+// EB's limits on the app's environment properties (aws-rules.md R71): the names and values as
+// key=value take at most 4,096 bytes in all, a name at most 128 characters. The settings the
+// tool sets itself go into the same budget, and a user's key must not override them.
+export const EB_ENV_TOTAL_BYTES = 4096;
+export const EB_ENV_KEY_MAX = 128;
+export const TOOL_ENV_KEYS = ['PHASE', 'VERSION_LABEL', 'DEBUG', 'HOST_NOVA', 'URL_NOVA'] as const;
+/** VERSION_LABEL is app-YYMMDD_HHMMSS-<phase>-xxxx: 22 characters beside a phase of at most 16. */
+const VERSION_LABEL_MAX = 22 + 16;
+/** The shortest secret value the redactor masks in free text (src/ui/redact.ts). */
+export const MIN_SECRET_CHARS = 6;
 
 // git clone takes URLs and paths; a value starting with '-' would become a git option.
 // https:// and ssh:// (and file:// or a path, for a local repo), or scp-like user@host:path.
@@ -117,12 +123,20 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const CNAME_MIN = 4;
 const CNAME_MAX = 63 - 11;
 
+/** A TCP port a server can bind: 1 to 65535 (0 would mean "any free port", which nobody could find). */
+const portIn = (text: string): boolean => {
+  const m = /:(\d+)\/?$/.exec(text);
+  const port = m ? Number(m[1]) : NaN;
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+};
+
 const loopbackUrl = z
   .string()
   .url('expected a URL such as http://127.0.0.1:4566')
   .refine((v) => /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+\/?$/.test(v), {
     message: 'the sandbox endpoint must be http://127.0.0.1:<port> (the sandbox binds to loopback only)',
-  });
+  })
+  .refine(portIn, { message: 'the port must be 1 to 65535' });
 
 export const configSchema = z
   .object({
@@ -146,26 +160,34 @@ export const configSchema = z
           const problem = publicKeyProblem(v);
           if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
         }),
-        AWS_KEY_PAIR_NAME: str('a key pair name').refine((v) => v.length <= 255, { message: 'at most 255 characters' }),
+        // EC2: "up to 255 ASCII characters" (ImportKeyPair KeyName; aws-rules.md R72).
+        AWS_KEY_PAIR_NAME: str('a key pair name')
+          .refine((v) => v.length <= 255, { message: 'at most 255 characters' })
+          .refine((v) => /^[\x20-\x7e]*$/.test(v), { message: 'EC2 takes printable ASCII characters only (no accents, no control characters, no newline)' }),
         AWS_SUBNET_EB_PRIVATE_1: cidr('a subnet of AWS_VPC_EB'),
         AWS_SUBNET_EB_PRIVATE_2: cidr('a subnet of AWS_VPC_EB'),
         AWS_SUBNET_EB_PUBLIC_1: cidr('a subnet of AWS_VPC_EB'),
         AWS_SUBNET_EB_PUBLIC_2: cidr('a subnet of AWS_VPC_EB'),
         AWS_VPC_EB: cidr('the VPC CIDR'),
         DEBUG: boolLike.default(false),
-        HOST_NOVA: str('the host name Nova is served at'),
+        // A DNS name is at most 253 characters; it becomes an EB setting (R71).
+        HOST_NOVA: noControl(str('the host name Nova is served at'))
+          .refine((v) => v.length <= 253, { message: 'at most 253 characters (a DNS name)' })
+          .refine((v) => !/\s/.test(v), { message: 'expected a host name without spaces, such as dv-nova.example.com' }),
         PHASE: str('the phase name, e.g. dv').refine((v) => /^[a-z][a-z0-9-]{0,15}$/.test(v), {
           message: 'expected a short lower-case name such as dv, qa or op (letters, digits, -; at most 16)',
         }),
-        URL_NOVA: str('the URL Nova is served at').url('expected a URL such as http://dv-nova.ap-northeast-2.elasticbeanstalk.com'),
+        URL_NOVA: noControl(str('the URL Nova is served at').url('expected a URL such as http://dv-nova.ap-northeast-2.elasticbeanstalk.com'))
+          .refine((v) => v.length <= 256, { message: 'at most 256 characters (an EB environment property value)' }),
       },
       { required_error: 'missing section; expected the phase\'s "common" settings (PHASE, AWS_VPC_EB, subnets, key pair, ...)' },
     ),
     elasticbeanstalk: z.object(
       {
-        APPLICATION_NAME: str('the Elastic Beanstalk application name').refine((v) => v.length <= 100, {
-          message: 'at most 100 characters',
-        }),
+        // 1 to 100 characters (CreateApplication); EB refuses '/' in a name (R73).
+        APPLICATION_NAME: noControl(str('the Elastic Beanstalk application name'))
+          .refine((v) => v.length <= 100, { message: 'at most 100 characters' })
+          .refine((v) => !v.includes('/'), { message: "must not contain '/' (Elastic Beanstalk refuses it); use e.g. dv-nova" }),
       },
       { required_error: 'missing section; expected {"APPLICATION_NAME": ...}' },
     ),
@@ -177,8 +199,14 @@ export const configSchema = z
           message: `not a valid DNS label: use a-z, 0-9 and -, not starting or ending with -, at least ${CNAME_MIN} and at most ${CNAME_MAX} characters (EB takes 4 to 63; a daily deploy appends -<timestamp>)`,
         }),
         INSTANCE_TYPE: str('an EC2 instance type').regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type such as t2.nano').default('t2.nano'),
-        PLATFORM: str('a solution stack name or a part of one').optional(),
-        HEALTH_CHECK_URL: str('a path such as /echo/').regex(/^\/\S*$/, 'expected a path starting with /, such as /echo/').default('/echo/'),
+        // SolutionStackName is at most 100 characters (CreateEnvironment, botocore model).
+        PLATFORM: noControl(str('a solution stack name or a part of one'))
+          .refine((v) => v.length <= 100, { message: 'at most 100 characters (a solution stack name)' })
+          .optional(),
+        // An EB option value and a request path: printable, no spaces, at most 256 (R71).
+        HEALTH_CHECK_URL: noControl(str('a path such as /echo/').regex(/^\/\S*$/, 'expected a path starting with /, such as /echo/'))
+          .refine((v) => v.length <= 256, { message: 'at most 256 characters' })
+          .default('/echo/'),
         DEPLOY_TIMEOUT_MINUTES: intLike('minutes', 1, 24 * 60).default(30),
         OLD_ENVIRONMENT_GRACE_MINUTES: intLike('minutes', 0, 7 * 24 * 60).default(50),
         // The cleanup's traffic check: no request on the old environment's load balancer for
@@ -195,15 +223,36 @@ export const configSchema = z
         GIT_BRANCH: str('a git branch').regex(/^[^-\s][^\s]*$/, 'expected a branch or tag name (no spaces, not starting with -)').optional(),
         // May carry a token (curl -H "Authorization: ..."), so never shown.
         SMOKE_TEST_COMMAND: secret(str('a shell command').optional()),
+        // The smoke test gets no AWS_* variables unless this is true (src/deploy/smoke-test.ts).
+        SMOKE_TEST_AWS_CREDENTIALS: boolLike.default(false),
         KEEP_FAILED_ENVIRONMENT: boolLike.default(false),
         // Extra environment settings for the app (name -> value), beside PHASE, VERSION_LABEL, DEBUG, HOST_NOVA, URL_NOVA.
         // A value whose name looks secret (API_TOKEN, DB_PASSWORD, ...) is never shown.
         ENVIRONMENT: secretByName(
           z
             .record(
-              z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names (letters, digits, _)'),
-              z.union([z.string(), z.number(), z.boolean()]).transform(String),
+              z
+                .string()
+                .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected environment variable names (letters, digits, _)')
+                .refine((k) => k.length <= EB_ENV_KEY_MAX, { message: `at most ${EB_ENV_KEY_MAX} characters (Elastic Beanstalk's limit for a property name)` })
+                .refine((k) => !(TOOL_ENV_KEYS as readonly string[]).includes(k), {
+                  message: `Johanna sets ${TOOL_ENV_KEYS.join(', ')} itself; remove this key (or rename it)`,
+                }),
+              z
+                .union([z.string(), z.number(), z.boolean()])
+                .transform(String)
+                // The value is never repeated: its name may say it is a secret.
+                .refine((v) => !CONTROL_CHARS.test(v), { message: 'the value holds a control character (a newline, tab, ...); EB settings are one line' }),
             )
+            // The redactor masks free text by value only from 6 characters on (shorter ones
+            // would mask ordinary words), so a shorter secret could be printed: refused.
+            .superRefine((env, ctx) => {
+              for (const [k, v] of Object.entries(env)) {
+                if (isSecretName(k) && v.length > 0 && v.length < MIN_SECRET_CHARS) {
+                  ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: `a secret (its name says so) of fewer than ${MIN_SECRET_CHARS} characters: Johanna can mask secrets in output only from ${MIN_SECRET_CHARS} characters on; use a longer one` });
+                }
+              }
+            })
             .default({}),
         ),
       },
@@ -233,7 +282,8 @@ export const configSchema = z
         ENDPOINT: loopbackUrl,
         ROUTER: z
           .string({ required_error: 'missing; expected host:port of the sandbox router, e.g. 127.0.0.1:4580' })
-          .regex(/^(127\.\d+\.\d+\.\d+|localhost):\d{1,5}$/, 'expected 127.0.0.1:<port> (the router binds to loopback only)'),
+          .regex(/^(127\.\d+\.\d+\.\d+|localhost):\d{1,5}$/, 'expected 127.0.0.1:<port> (the router binds to loopback only)')
+          .refine(portIn, { message: 'the port must be 1 to 65535' }),
         /** The caller's IAM policy files (relative to this file), or ["admin"]; unset: the documented set (issue 18). */
         POLICIES: z.array(z.string().min(1, 'expected a policy file path, or "admin"')).optional(),
       })
@@ -340,6 +390,24 @@ export function crossFieldProblems(raw: unknown): CrossProblem[] {
   const gitBranch = text(get(raw, 'nova', 'GIT_BRANCH'));
   if (Boolean(gitUrl) !== Boolean(gitBranch)) {
     at(`nova.${gitUrl ? 'GIT_BRANCH' : 'GIT_URL'}`, 'GIT_URL and GIT_BRANCH go together: set both, or neither to deploy ./nova');
+  }
+
+  const env = get(raw, 'nova', 'ENVIRONMENT');
+  if (env && typeof env === 'object' && !Array.isArray(env)) {
+    const bytes = (k: string, v: string) => Buffer.byteLength(`${k}=${v}`);
+    const ours =
+      bytes('PHASE', text(get(raw, 'common', 'PHASE')) ?? '') +
+      bytes('VERSION_LABEL', 'x'.repeat(VERSION_LABEL_MAX)) +
+      bytes('DEBUG', 'False') +
+      bytes('HOST_NOVA', text(get(raw, 'common', 'HOST_NOVA')) ?? '') +
+      bytes('URL_NOVA', text(get(raw, 'common', 'URL_NOVA')) ?? '');
+    const theirs = Object.entries(env as Record<string, unknown>).reduce((n, [k, v]) => n + bytes(k, String(v)), 0);
+    if (ours + theirs > EB_ENV_TOTAL_BYTES) {
+      at(
+        'nova.ENVIRONMENT',
+        `its settings take ${theirs} bytes as key=value, and with the ${ours} of the ones Johanna sets (${TOOL_ENV_KEYS.join(', ')}) that is over Elastic Beanstalk's ${EB_ENV_TOTAL_BYTES} bytes for all environment properties; shorten or remove some`,
+      );
+    }
   }
 
   const vpcText = text(get(raw, 'common', 'AWS_VPC_EB'));

@@ -3,7 +3,6 @@
 // environment untouched and removes the new one.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { Ctx } from '../context.js';
 import { AwsCliError, DeployError, InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
@@ -17,6 +16,7 @@ import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderO
 import { probeUntilServing } from './probe.js';
 import { fence } from './lock.js';
 import { novaOptionSettings } from './settings.js';
+import { runSmokeTest } from './smoke-test.js';
 import { pause, pollMs, waitFor } from '../time.js';
 
 export interface DeployResult {
@@ -606,26 +606,6 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
     await ec2.revokeIngress(call, g.GroupId, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
     ctx.log.ok(`closed tcp 22 from 0.0.0.0/0 on ${g.GroupId}, the group EB made for ${envName}`);
   }
-}
-
-/** nova.SMOKE_TEST_COMMAND, run with the new environment's URL; a non-zero exit refuses the swap. */
-async function runSmokeTest(ctx: Ctx, host: string, timeoutMs: number): Promise<void> {
-  const cmd = ctx.config.nova.SMOKE_TEST_COMMAND;
-  if (!cmd) return;
-  ctx.log.step(`smoke test: ${cmd}`);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    JOHANNA_PHASE: ctx.phase,
-    JOHANNA_URL: `http://${host}`,
-    JOHANNA_HOST: host,
-    // In the sandbox, DNS is the router: connect here and send the host as Host.
-    ...(ctx.sandbox ? { JOHANNA_CONNECT: `http://${ctx.sandbox.router}` } : {}),
-  };
-  // The operator's own command line from the config, so a shell runs it.
-  const r = await execa('sh', ['-c', cmd], { env, reject: false, all: true, cwd: ctx.root, timeout: Math.max(1000, timeoutMs), cancelSignal: ctx.signal });
-  for (const line of String(r.all ?? '').split('\n').filter(Boolean)) ctx.log.info(`  | ${line}`);
-  if (r.exitCode !== 0) throw new DeployError(`smoke test failed (exit ${r.exitCode}): ${cmd}`, 'the swap was refused; the live environment was not touched');
-  ctx.log.ok('smoke test passed');
 }
 
 async function discardFailed(ctx: Ctx, name: string, old: string | undefined): Promise<void> {

@@ -71,6 +71,8 @@ export interface RunFacts {
   result?: Record<string, unknown>;
   error?: unknown;
   interrupted?: boolean;
+  /** The signal that stopped the run (SIGINT, SIGTERM), when interrupted. */
+  signal?: string;
   /** The run's aws calls: what a failed deploy got as far as (its result never came). */
   calls: RunLogRecord[];
   env: NodeJS.ProcessEnv;
@@ -91,7 +93,7 @@ export function buildRecord(f: RunFacts): HistoryRecord {
     startedAt: f.startedAt.toISOString(),
     command: f.command,
     outcome,
-    exitCode: f.error === undefined ? EXIT.ok : f.error instanceof JohannaError ? f.error.exitCode : EXIT.failed,
+    exitCode: exitCodeOf(f),
     durationSeconds: Math.round((f.finishedAt.getTime() - f.startedAt.getTime()) / 100) / 10,
     who: f.who,
     cwd: f.cwd,
@@ -100,6 +102,17 @@ export function buildRecord(f: RunFacts): HistoryRecord {
     probe: facts.probe ?? probeOf(outcome, facts.newEnvironment, message),
     error: message === undefined ? undefined : redact(message).slice(0, 300),
   };
+}
+
+/**
+ * The code the run exits with (cli.ts): 128 + the signal's number for a run stopped by
+ * SIGINT (130) or SIGTERM (143), whatever error the stop surfaced as (issue 20 item 15).
+ */
+function exitCodeOf(f: RunFacts): number {
+  if (f.error === undefined) return EXIT.ok;
+  const signal = f.interrupted ? f.signal : undefined;
+  if (signal === 'SIGINT' || signal === 'SIGTERM') return 128 + os.constants.signals[signal];
+  return f.error instanceof JohannaError ? f.error.exitCode : EXIT.failed;
 }
 
 function outcomeOf(error: unknown, interrupted?: boolean): Outcome {
@@ -323,6 +336,7 @@ async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, un
       result: r.result,
       error: r.error,
       interrupted: ctx.signal.aborted,
+      signal: ctx.signal.aborted && typeof ctx.signal.reason === 'string' ? ctx.signal.reason : undefined,
       calls: ctx.aws.records,
       env: process.env,
       cwd: process.cwd(),

@@ -8,7 +8,7 @@ import * as iam from '../aws/iam.js';
 import type { CallOptions } from '../aws/cli.js';
 import { phaseFilters, TAG_PHASE, TAG_ROLE, tagValue } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
-import { AwsCliError, BlockedError, RecordedError, StateError } from '../errors.js';
+import { AwsCliError, BlockedError, InterruptedError, RecordedError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
 import { phaseResources } from './discover.js';
 import { ebEnvironments } from './eb-application.js';
@@ -55,6 +55,12 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   const del: Del = async (label, fn, retryDependency = true) => {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
+      // Ctrl-C stops between any two deletions (issue 20 item 8): a deletion already sent
+      // finishes, no new one starts, and what is left is listed.
+      if (ctx.signal?.aborted) {
+        out.left.push({ item: label, reason: 'not deleted: the run was interrupted' });
+        throw new RecordedError(label);
+      }
       try {
         await fn(attempt > 1 ? { purpose: 'poll' } : {});
         out.deleted.push(label);
@@ -108,6 +114,14 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
     out.left.push({ item: f.id, reason: (f.error as Error)?.message ?? String(f.error) });
   }
   const blocked = failures.filter((f) => f.error instanceof BlockedError).map((f) => f.id);
+  if (ctx.signal?.aborted) {
+    if (blocked.length) out.left.push({ item: blocked.join(', '), reason: 'not attempted: the run was interrupted' });
+    throw new InterruptedError(
+      `terminate_vpc of phase ${phase} stopped by the interrupt after deleting ${out.deleted.length}${out.deleted.length ? ` (${out.deleted.join(', ')})` : ''}; left:\n` +
+        out.left.map((l) => `  - ${l.item}: ${l.reason}`).join('\n'),
+      'run terminate_vpc again to delete the rest (it starts from what is still there)',
+    );
+  }
   if (blocked.length) out.left.push({ item: blocked.join(', '), reason: 'not attempted: something they depend on could not be deleted' });
   return out;
 }

@@ -66,6 +66,24 @@ export class Redactor {
     return out;
   }
 
+  /**
+   * How many characters at the end of `text` could be the start of a registered secret: a
+   * stream that shows a partial line holds these back until the rest comes, so a secret
+   * split across a pause is never printed in two unmasked halves (issue 20 item 12).
+   */
+  heldTail(text: string): number {
+    let keep = 0;
+    for (const v of this.values) {
+      for (let n = Math.min(v.length - 1, text.length); n > keep; n--) {
+        if (text.endsWith(v.slice(0, n))) {
+          keep = n;
+          break;
+        }
+      }
+    }
+    return keep;
+  }
+
   redactArgs(args: readonly string[]): string[] {
     return args.map((a) => this.redact(maskSecretSettings(a)));
   }

@@ -341,9 +341,10 @@ describe('an AWS phase, and a CLI too old (a stand-in aws that never reaches a n
     expect(calls().map((c) => c.argv)).toEqual([['--version']]);
   });
 
-  it('JOHANNA_AWS_CLI naming nothing: exit 1 naming it and how to fix it', async () => {
+  // Issue 20 item 18: bad input, so exit 2 (was 1).
+  it('JOHANNA_AWS_CLI naming nothing: exit 2 naming it and how to fix it', async () => {
     const r = await execa(RUN, ['-e', p.configFile, 'status'], { cwd: ROOT, reject: false, env: { ...process.env, JOHANNA_AWS_CLI: path.join(dir, 'no-such-aws'), NO_COLOR: '1' } });
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`the aws CLI '${path.join(dir, 'no-such-aws')}' does not exist`);
     expect(r.stderr).toContain('JOHANNA_AWS_CLI');
   });

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AwsCli, buildAwsEnv, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
+import { AwsCli, buildAwsEnv, execaExec, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
 import { parseConfig } from '../../src/config/load.js';
 import { awsCliBin, buildCtx } from '../../src/context.js';
 import { AwsCliError, InterruptedError, MissingToolError, UsageError } from '../../src/errors.js';
@@ -448,13 +448,52 @@ describe('which aws CLI (issue 15)', () => {
     }
   });
 
-  it('a program that is not the aws CLI: exit 1 saying what it printed, nothing else run', async () => {
+  // Issue 20 item 18: a CLI the user named that is not one is bad input, exit 2 (was 1).
+  it('a program named as the aws CLI that is not one: exit 2 saying what it printed, nothing else run', async () => {
     const { aws, exec } = setup([{ exitCode: 99, stdout: '', stderr: 'fake aws: no AWS here\n' }], { version: null, bin: '/opt/fake/aws' });
+    const e = await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe("'/opt/fake/aws --version' did not print an aws CLI version (exit 99: fake aws: no AWS here)");
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('`aws` on PATH that is not the aws CLI stays exit 1 (the machine, not the input)', async () => {
+    const { aws } = setup([{ exitCode: 0, stdout: 'hello\n', stderr: '' }], { version: null });
     const e = await aws.aws(['ec2', 'describe-vpcs']).catch((x) => x);
     expect(e).toBeInstanceOf(MissingToolError);
     expect(e.exitCode).toBe(1);
-    expect(e.message).toBe("'/opt/fake/aws --version' did not print an aws CLI version (exit 99: fake aws: no AWS here)");
-    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('a named aws CLI that does not exist: exit 2 naming it (the real exec, no process started)', async () => {
+    const e = await execaExec('aws', ['--version'], { env: {}, bin: '/nonexistent/johanna-aws' }).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain("'/nonexistent/johanna-aws' does not exist");
+    expect(e.hint).toMatch(/JOHANNA_AWS_CLI or aws\.CLI/);
+  });
+
+  // Issue 20 item 12: a partial line went out after 50 ms, redacted alone, so a secret split
+  // across a pause printed in two clear halves. A real child, pausing mid-secret.
+  it('the streamed passthrough never shows a secret split across a pause', async () => {
+    const secret = 'abcdef-123456-secret';
+    const redactor = new Redactor([secret]);
+    let out = '';
+    const script = `process.stdout.write('token: ${secret.slice(0, 9)}'); setTimeout(() => process.stdout.write('${secret.slice(9)} ok\\n'), 400);`;
+    const r = await execaExec('aws', ['-e', script], {
+      env: { PATH: process.env.PATH },
+      bin: process.execPath,
+      onOutput: (t) => (out += redactor.redact(t)),
+      holdBack: (t) => redactor.heldTail(t),
+    });
+    expect(r.exitCode).toBe(0);
+    expect(out).toBe('token: *** ok\n');
+  });
+
+  it('a partial line that cannot begin a secret still goes out before the line ends (a prompt)', () => {
+    const redactor = new Redactor(['abcdef-123456-secret']);
+    expect(redactor.heldTail('Enter a name: ')).toBe(0);
+    expect(redactor.heldTail('token: abc')).toBe(3);
   });
 
   it('a --dry-run of mutating calls only asks nothing: no aws process at all', async () => {

@@ -102,9 +102,38 @@ const BAD: [string, (c: Raw) => void, string, string | RegExp][] = [
   ['a GIT_URL that is a git option', (c) => ((c.nova.GIT_URL = '--upload-pack=touch /tmp/pwned'), (c.nova.GIT_BRANCH = 'main')), 'nova.GIT_URL', 'must not start with "-"'],
   ['a GIT_URL over plain http', (c) => ((c.nova.GIT_URL = 'http://example.com/nova.git'), (c.nova.GIT_BRANCH = 'main')), 'nova.GIT_URL', 'expected a git URL'],
   ['a GIT_BRANCH that is a git option', (c) => ((c.nova.GIT_URL = 'https://example.com/nova.git'), (c.nova.GIT_BRANCH = '--upload-pack=x')), 'nova.GIT_BRANCH', 'not starting with -'],
+  // Issue 20 item 18: the held-out battery's bad inputs that used to reach AWS.
+  ['a private key body after "ssh-ed25519 "', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `ssh-ed25519 ${PRIVATE_BODY} me@host`), 'common.AWS_KEY_PAIR_MATERIAL', "private key's body"],
+  ['a private key body after "ssh-rsa "', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `ssh-rsa ${PRIVATE_BODY}`), 'common.AWS_KEY_PAIR_MATERIAL', "private key's body"],
+  ['garbage base64 after the type', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = 'ssh-rsa AAAAgarbage+/== me@host'), 'common.AWS_KEY_PAIR_MATERIAL', 'not base64'],
+  ['base64 that is no key', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `ssh-ed25519 ${Buffer.from('hello world, no key here').toString('base64')}`), 'common.AWS_KEY_PAIR_MATERIAL', 'not an OpenSSH public key'],
+  ['a type that does not match the blob', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = PUB.replace('ssh-ed25519', 'ssh-rsa')), 'common.AWS_KEY_PAIR_MATERIAL', 'does not match'],
+  ['an ED25519 blob with bytes after the key', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `ssh-ed25519 ${Buffer.concat([Buffer.from(PUB.split(' ')[1], 'base64'), Buffer.from([0, 0, 0, 1, 7])]).toString('base64')}`), 'common.AWS_KEY_PAIR_MATERIAL', 'nothing more'],
+  ['a control character in the key line', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${PUB}\u0007`), 'common.AWS_KEY_PAIR_MATERIAL', 'control character'],
+  ['100 KB of key material', (c) => (c.common.AWS_KEY_PAIR_MATERIAL = `${PUB} ${'x'.repeat(100_000)}`), 'common.AWS_KEY_PAIR_MATERIAL', 'at most 8192'],
+  ['a non-ASCII key pair name', (c) => (c.common.AWS_KEY_PAIR_NAME = 'clé'), 'common.AWS_KEY_PAIR_NAME', 'printable ASCII'],
+  ['a key pair name with a newline', (c) => (c.common.AWS_KEY_PAIR_NAME = 'dv\nkey'), 'common.AWS_KEY_PAIR_NAME', 'printable ASCII'],
+  ['a HOST_NOVA with a control character', (c) => (c.common.HOST_NOVA = 'dv-nova\u001b[2J.example.com'), 'common.HOST_NOVA', 'control character'],
+  ['a HOST_NOVA over 253 characters', (c) => (c.common.HOST_NOVA = `${'a'.repeat(250)}.com`), 'common.HOST_NOVA', 'at most 253'],
+  ['a URL_NOVA with a newline', (c) => (c.common.URL_NOVA = 'http://dv-nova.example.com/\nX-Injected: 1'), 'common.URL_NOVA', 'control character'],
+  ['a URL_NOVA over 256 characters', (c) => (c.common.URL_NOVA = `http://dv-nova.example.com/${'p'.repeat(240)}`), 'common.URL_NOVA', 'at most 256'],
+  ['a HEALTH_CHECK_URL with a control character', (c) => (c.nova.HEALTH_CHECK_URL = '/echo/\u0001'), 'nova.HEALTH_CHECK_URL', 'control character'],
+  ['a HEALTH_CHECK_URL over 256 characters', (c) => (c.nova.HEALTH_CHECK_URL = `/${'e'.repeat(300)}`), 'nova.HEALTH_CHECK_URL', 'at most 256'],
+  ['a PLATFORM with a newline', (c) => (c.nova.PLATFORM = 'Node.js 20\nrunning'), 'nova.PLATFORM', 'control character'],
+  ['a PLATFORM over 100 characters', (c) => (c.nova.PLATFORM = 'n'.repeat(101)), 'nova.PLATFORM', 'at most 100'],
+  ['an APPLICATION_NAME with /', (c) => (c.elasticbeanstalk.APPLICATION_NAME = 'b1m/app'), 'elasticbeanstalk.APPLICATION_NAME', "must not contain '/'"],
+  ['nova.ENVIRONMENT over 4,096 bytes in all', (c) => (c.nova.ENVIRONMENT = { A: 'x'.repeat(2000), B: 'y'.repeat(2000) }), 'nova.ENVIRONMENT', '4096 bytes'],
+  ['a nova.ENVIRONMENT key over 128 characters', (c) => (c.nova.ENVIRONMENT = { ['K'.repeat(129)]: '1' }), `nova.ENVIRONMENT.${'K'.repeat(129)}`, 'at most 128'],
+  ['a nova.ENVIRONMENT value with a newline', (c) => (c.nova.ENVIRONMENT = { GREETING: 'hello\nworld' }), 'nova.ENVIRONMENT.GREETING', 'control character'],
+  ['a nova.ENVIRONMENT key the tool sets itself (PHASE)', (c) => (c.nova.ENVIRONMENT = { PHASE: 'prod' }), 'nova.ENVIRONMENT.PHASE', 'Johanna sets PHASE'],
+  ['a secret-named nova.ENVIRONMENT value under 6 characters (it could not be masked in free text)', (c) => (c.nova.ENVIRONMENT = { API_TOKEN: 'abcde' }), 'nova.ENVIRONMENT.API_TOKEN', 'fewer than 6 characters'],
+  ['a sandbox endpoint on port 0', (c) => (c.sandbox = { ENDPOINT: 'http://127.0.0.1:0', ROUTER: '127.0.0.1:4580' }), 'sandbox.ENDPOINT', '1 to 65535'],
+  ['a sandbox router on port 99999', (c) => (c.sandbox = { ENDPOINT: 'http://127.0.0.1:4566', ROUTER: '127.0.0.1:99999' }), 'sandbox.ROUTER', '1 to 65535'],
 ];
 
 const PUB = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2ngFsdMQb0Zl8vTd2P8bsZtXr5uHhvOuFydQ+2mx9p me@host';
+// The body of `ssh-keygen -t ed25519` private key file, without its armour lines.
+const PRIVATE_BODY = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACBNp4BbHTEG9GZfL03dj/G7GbV6+bh4bzrhcnUPtpsfaQ==';
 const PRIVATE = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQPRIVATEBODY\n-----END OPENSSH PRIVATE KEY-----';
 
 describe('parseConfig rejects a bad config with the JSON path and what is expected', () => {
@@ -389,6 +418,45 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as ConfigError).exitCode).toBe(EXIT.usage);
     }
+  });
+
+  // Issue 20 item 19: JSON.parse's message quoted the text around the error, an unquoted secret too.
+  it('a JSON syntax error names the line and column and never the text there', () => {
+    const file = path.join(tmp, 'unquoted.json');
+    writeFileSync(file, '{\n  "nova": {"ENVIRONMENT": {"API_TOKEN": hunter2-very-secret}}\n}');
+    try {
+      loadConfig(file);
+      expect.unreachable();
+    } catch (err) {
+      const e = err as ConfigError;
+      expect(e.exitCode).toBe(EXIT.usage);
+      expect(`${e.message}\n${e.hint}`).toMatch(/not valid JSON at line 2, column \d+/);
+      expect(`${e.message}\n${e.hint}`).not.toMatch(/hunter2|very-secret/);
+    }
+  });
+
+  // Issue 20 item 18: JSON.parse kept the last of two equal keys without a word.
+  it('a key given twice in one object is refused, naming it, at any depth', () => {
+    const file = path.join(tmp, 'dup.json');
+    const text = JSON.stringify(sample(), null, 2)
+      .replace('"PHASE": "dv"', '"PHASE": "dv", "PHASE": "op"')
+      .replace('"ENVIRONMENT": {', '"ENVIRONMENT": {"A": "1", "A": "2",');
+    writeFileSync(file, text.includes('"ENVIRONMENT"') ? text : text.replace('"CNAME":', '"ENVIRONMENT": {"A": "1", "A": "2"}, "CNAME":'));
+    try {
+      loadConfig(file);
+      expect.unreachable();
+    } catch (err) {
+      const e = err as ConfigError;
+      expect(e.exitCode).toBe(EXIT.usage);
+      expect(e.problems.map((p) => p.path)).toEqual(['common.PHASE', 'nova.ENVIRONMENT.A']);
+      expect(e.problems[0].message).toMatch(/given twice/);
+    }
+  });
+
+  it('equal keys in different objects are fine', () => {
+    const file = path.join(tmp, 'nodup.json');
+    writeFileSync(file, JSON.stringify(with_((c) => (c.nova.ENVIRONMENT = { PHASE_NAME: 'x', CNAME: 'y' }))));
+    expect(() => loadConfig(file)).not.toThrow();
   });
 
   it('reads and validates a file', () => {

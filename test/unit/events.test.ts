@@ -78,3 +78,27 @@ describe('events --follow', () => {
     expect(exec.calls[4].args[exec.calls[4].args.indexOf('--start-time') + 1]).toBe(T2);
   }, 20_000);
 });
+
+// Issue 20 "also fix": `events --environment <unknown>` said "no events" and exited 0.
+describe('events --environment', () => {
+  function setup(script: Step[], opts: GlobalOptions) {
+    const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
+    const redactor = makeRedactor({}, config);
+    const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: new Sink(), stderr: new Sink() });
+    const exec = recordingExec(script);
+    return { ctx: buildCtx({ root: '/nonexistent', command: 'events', config, configFile: 'env.test.json', opts, log, redactor, env: {}, exec, runLog: false }), exec };
+  }
+
+  it('an environment EB does not know is named, exit 1', async () => {
+    const { ctx, exec } = setup([ok('{"Events": []}'), ok('{"Environments": []}')], {});
+    const err = await events(ctx, commandOptions({ environment: 'nova-typo' })).catch((e) => e);
+    expect(err?.message).toMatch(/has no environment nova-typo/);
+    expect(err?.exitCode).toBe(1);
+    expect(exec.calls[1].args).toContain('--include-deleted');
+  });
+
+  it('a known one (terminated, still listed) with no events is "no events", exit 0', async () => {
+    const { ctx } = setup([ok('{"Events": []}'), ok('{"Environments": [{"EnvironmentName": "nova-old", "Status": "Terminated"}]}')], {});
+    await expect(events(ctx, commandOptions({ environment: 'nova-old' }))).resolves.toMatchObject({ environment: 'nova-old', events: [] });
+  });
+});

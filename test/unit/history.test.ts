@@ -134,6 +134,13 @@ describe('buildRecord', () => {
     expect(buildRecord(facts({ error: new TypeError('x is undefined') }))).toMatchObject({ outcome: 'failed', exitCode: 1, error: 'x is undefined' });
   });
 
+  // Issue 20 item 15: runs that ended 130 or 143 were recorded as exit 1.
+  it('a run stopped by a signal records the code it exits with: 130 for SIGINT, 143 for SIGTERM', () => {
+    expect(buildRecord(facts({ error: new TimeoutError('gave up'), interrupted: true, signal: 'SIGINT' }))).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
+    expect(buildRecord(facts({ error: new InterruptedError('interrupted while waiting for x'), interrupted: true, signal: 'SIGTERM' }))).toMatchObject({ outcome: 'interrupted', exitCode: 143 });
+    expect(buildRecord(facts({ error: new TypeError('x'), interrupted: true, signal: 'SIGINT' })).exitCode).toBe(130);
+  });
+
   it('the error is one line, redacted, at most 300 characters', () => {
     const r = buildRecord(facts({ error: new Error(`token s3cr3t leaked ${'x'.repeat(400)}\nstack`), redact: (t) => t.replaceAll('s3cr3t', '****') }));
     expect(r.error).toMatch(/^token \*\*\*\* leaked x+$/);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Exec } from '../../src/aws/cli.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildCtx, type Ctx } from '../../src/context.js';
-import { ConfigError, StateError } from '../../src/errors.js';
+import { ConfigError, InterruptedError, StateError } from '../../src/errors.js';
 import { createVpc } from '../../src/commands/create-vpc.js';
 import { terminateVpc } from '../../src/commands/terminate-vpc.js';
 import { findPhaseNetwork } from '../../src/infra/discover.js';
@@ -36,11 +36,11 @@ function recorder(script: Script) {
   return { exec, calls };
 }
 
-function ctxWith(exec: Exec, dryRun = false): Ctx {
+function ctxWith(exec: Exec, dryRun = false, signal?: AbortSignal): Ctx {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const redactor = new Redactor();
   const log = new Logger({ verbose: false, json: true, color: false, redactor, stdout: sink, stderr: sink });
-  return buildCtx({ root, command: 'create_vpc', config, configFile: 'env.sandbox.json', opts: { dryRun }, log, redactor, exec, runLog: false });
+  return buildCtx({ root, command: 'create_vpc', config, configFile: 'env.sandbox.json', opts: { dryRun }, log, redactor, exec, runLog: false, signal });
 }
 
 const T = (phase: string, role: string) => [
@@ -242,6 +242,43 @@ describe('terminate_vpc', () => {
     expect(err.message).toContain('AccessDenied');
     // The role waits for its profile: not deleted while the profile may still hold it.
     expect(calls.some((c) => c[1] === 'delete-role')).toBe(false);
+  });
+});
+
+// Issue 20 item 8: a SIGINT right after release-address printed "stopping at the next safe
+// point", then the run deleted the subnets, the internet gateway and the VPC and exited 0.
+describe('terminate_vpc interrupted', () => {
+  it('stops between any two deletions: none starts after the signal, and it says what is left', async () => {
+    const abort = new AbortController();
+    const calls: { op: string; afterAbort: boolean }[] = [];
+    const reads: Record<string, object> = {
+      'describe-environments': { Environments: [] },
+      'describe-applications': { Applications: [] },
+      'get-account-authorization-details': noRoles,
+      'describe-tags': { Tags: [...tagLines('vpc-1', 'vpc'), ...tagLines('igw-1', 'internet-gateway'), ...tagLines('subnet-1', 'subnet-public-1'), ...tagLines('subnet-2', 'subnet-private-1'), ...tagLines('eipalloc-1', 'nat-eip')] },
+      'describe-key-pairs': { KeyPairs: [] },
+      'describe-route-tables': { RouteTables: [{ RouteTableId: 'rtb-main', VpcId: 'vpc-1', Associations: [{ Main: true, RouteTableAssociationId: 'a' }] }] },
+      'describe-instances': { Reservations: [] },
+      'describe-nat-gateways': { NatGateways: [] },
+      'list-tags-for-resource': { ResourceTags: [] },
+    };
+    const exec: Exec = async (_tool, args) => {
+      const op = args[1];
+      calls.push({ op, afterAbort: abort.signal.aborted });
+      if (reads[op]) return { exitCode: 0, stdout: JSON.stringify(reads[op]), stderr: '' };
+      if (/^(describe|get|list)-/.test(op)) throw new Error(`unexpected call: aws ${args.join(' ')}`);
+      // The kill point: the first deletion is under way when the signal comes.
+      abort.abort();
+      return { exitCode: 0, stdout: '{}', stderr: '' };
+    };
+    const err = await terminateVpc(ctxWith(exec, false, abort.signal)).catch((e) => e);
+    const deletes = calls.filter((c) => !/^(describe|get|list)-/.test(c.op));
+    expect(deletes.length).toBeGreaterThan(0); // the kill point was reached
+    expect(deletes.filter((c) => c.afterAbort)).toEqual([]);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(err.message).toMatch(/stopped by the interrupt after deleting \d+/);
+    expect(err.message).toMatch(/VPC vpc-1|vpc:vpc-1/);
+    expect(err.hint).toMatch(/run terminate_vpc again/);
   });
 });
 
