@@ -7,7 +7,7 @@ export const ACCOUNT_ID = '123456789012';
 export type Severity = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
 export const SEVERITIES: Severity[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 
-export type EnvironmentStatus = 'Launching' | 'Updating' | 'Ready' | 'Terminating' | 'Terminated';
+export type EnvironmentStatus = 'Launching' | 'Updating' | 'Aborting' | 'Ready' | 'Terminating' | 'Terminated';
 export type Health = 'Green' | 'Yellow' | 'Red' | 'Grey';
 
 export interface EbEvent {
@@ -81,6 +81,8 @@ export interface Environment {
   healthCause?: string;
   /** A CNAME swap naming it is under way: a second one is OperationInProgressFailure. */
   swapping?: boolean;
+  /** The version and settings before the update in progress: what AbortEnvironmentUpdate restores (R40). */
+  beforeUpdate?: { versionLabel?: string; optionSettings: OptionSetting[] };
 }
 
 export const versionKey = (applicationName: string, label: string) => `${applicationName}\u0000${label}`;

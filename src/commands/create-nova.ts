@@ -27,6 +27,7 @@ async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omi
       graceMinutes: nova.OLD_ENVIRONMENT_GRACE_MINUTES,
       quietMinutes: nova.DRAIN_QUIET_MINUTES,
       spare: new Map([[deployed.newEnvironment, 'was made by this deploy']]),
+      skipMarked: true,
       print: 'info',
     });
     for (const f of failed) ctx.log.warn(`cleanup: could not terminate ${f}; the deploy stands, run terminate_eb_old_environment later`);

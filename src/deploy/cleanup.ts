@@ -7,6 +7,7 @@
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
+import { removeMarked } from './remove.js';
 import { dnsTtlMs, heldNames, readHeldTags, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
@@ -116,6 +117,8 @@ export interface CleanupOptions {
   quietMinutes: number;
   forceDrain?: boolean;
   spare?: Map<string, string>;
+  /** create_nova's own cleanup: its preflight removed the marked environments already. */
+  skipMarked?: boolean;
   /** Delete old application versions too (the command does; create_nova leaves it to the command). */
   pruneVersions?: boolean;
   /** Where each decision is printed: stdout as the result (the command), or stderr (create_nova, whose result is the deploy). */
@@ -131,6 +134,8 @@ export interface CleanupResult {
   prunedVersions?: string[];
   /** Environments EB would not terminate, with its message. */
   failed: string[];
+  /** Environments a failed or interrupted deploy left marked for removal, removed first (or left, in `failed`). */
+  markedForRemoval?: string[];
 }
 
 /**
@@ -140,9 +145,14 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [envs, events, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), eb.describeEvents(ctx, app, { maxRecords: 1000 }), dnsTtlMs(ctx)]);
-  const now = new Date();
+  const [listed, events, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), eb.describeEvents(ctx, app, { maxRecords: 1000 }), dnsTtlMs(ctx)]);
   const main = mainCname(ctx);
+  // Environments a killed or interrupted deploy left marked for removal go first, whatever
+  // their age or traffic: they never served the main CNAME (src/deploy/remove.ts).
+  const marked = o.skipMarked ? { removed: [], left: [] } : await removeMarked(ctx, app, listed, events, main, Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000);
+  const gone = new Set([...marked.removed, ...marked.left]);
+  const envs = listed.filter((e) => !gone.has(e.EnvironmentName));
+  const now = new Date();
   // Those the age rules alone would remove (what --force-drain would take): only their tags
   // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
   // costs nothing more. A held one is never removed; tags that cannot be read count as held.
@@ -156,7 +166,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
     for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
   }
   const decisions = decide(envs, events, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
-  const failed: string[] = [];
+  const failed: string[] = marked.left.map((n) => `${n}: still busy at EB; marked for removal`);
   const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
   for (const d of decisions) {
     say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
@@ -168,14 +178,15 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
       ctx.log.warn(`could not terminate ${d.environment}: ${(err as Error).message}`);
     }
   }
-  if (!decisions.length) say('no old environments');
+  if (!decisions.length && !gone.size) say('no old environments');
   const pruned = o.pruneVersions ? await pruneVersions(ctx, app, envs) : undefined;
   return {
     graceMinutes: o.graceMinutes,
     drainQuietMinutes: o.quietMinutes,
     forceDrain: Boolean(o.forceDrain),
     decisions,
-    terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment),
+    terminated: [...marked.removed, ...decisions.filter((d) => d.action === 'terminate').map((d) => d.environment)],
+    ...(gone.size ? { markedForRemoval: [...gone] } : {}),
     ...(pruned ? { prunedVersions: pruned } : {}),
     failed,
   };
