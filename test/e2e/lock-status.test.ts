@@ -206,7 +206,7 @@ describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cl
     expect(c.stderr).toContain(`remove ${env} first: marked for removal`);
     expect((await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating')).toEqual([]);
     expect((await p.run(['status'])).stdout).not.toContain('MARKED FOR REMOVAL');
-  });
+  }, 400_000);
 
   it('a SIGINT while the version uploads stops before create-environment: no environment is made', async () => {
     const child = execa(RUN, ['-e', p.configFile, '-f', 'create_nova'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
