@@ -88,6 +88,10 @@ export class ElasticBeanstalkApi {
       DescribeConfigurationSettings: (p) => this.describeConfigurationSettings(p),
       SwapEnvironmentCNAMEs: (p) => this.swapEnvironmentCnames(p),
       TerminateEnvironment: (p) => this.terminateEnvironment(p),
+      AbortEnvironmentUpdate: (p) => {
+        this.lifecycle.abort(this.environmentBy(p), p.requestId);
+        return undefined;
+      },
       UpdateEnvironment: (p) => this.updateEnvironment(p),
       ListTagsForResource: (p) => this.listTagsForResource(p),
       UpdateTagsForResource: (p) => this.updateTagsForResource(p),
@@ -192,7 +196,7 @@ export class ElasticBeanstalkApi {
         `Unable to delete application ${name} because it has running environments: ${running.map((environment) => environment.name).join(', ')}. Terminate them first or set TerminateEnvByForce.`,
       );
     }
-    for (const environment of running) this.lifecycle.terminate(environment);
+    for (const environment of running) this.lifecycle.terminate(environment, p.requestId, true);
     this.store.applications.delete(name);
     for (const [key, version] of this.store.versions) if (version.applicationName === name) this.store.versions.delete(key);
     return undefined;

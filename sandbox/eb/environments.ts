@@ -320,11 +320,15 @@ export class EnvironmentLifecycle {
     environment.requestId = requestId;
     environment.status = 'Updating';
     environment.dateUpdated = new Date();
+    environment.beforeUpdate = { versionLabel: environment.versionLabel, optionSettings: environment.optionSettings };
     environment.optionSettings = mergeOptionSettings(environment.optionSettings, changes.optionSettings, changes.optionsToRemove);
     if (changes.versionLabel) environment.versionLabel = changes.versionLabel;
     this.store.addEvent(environment, 'Environment update is starting.');
     environment.operation = (async () => {
       if (changes.versionLabel) this.store.addEvent(environment, 'Deploying new version to instance(s).');
+      // The new version reaches the instances only after EB's deployment steps (the launch delay here).
+      await sleep(this.delays.launchMs);
+      if (this.superseded(environment, generation)) return;
       await environment.app?.stop(this.delays.stopGraceMs);
       environment.app = undefined;
       let healthy = false;
@@ -336,6 +340,7 @@ export class EnvironmentLifecycle {
       if (this.superseded(environment, generation)) return;
       environment.status = 'Ready';
       environment.dateUpdated = new Date();
+      environment.beforeUpdate = undefined;
       if (healthy) {
         this.store.addEvent(environment, 'Instance deployment completed successfully.');
         if (changes.versionLabel) this.store.addEvent(environment, 'New application version was deployed to running EC2 instances.');
@@ -426,8 +431,57 @@ export class EnvironmentLifecycle {
     source.operation = destination.operation = done;
   }
 
-  /** Routing stops first (the status), then the app gets SIGTERM, then the EC2 resources go. */
-  terminate(environment: Environment, requestId?: string): void {
+  /**
+   * AbortEnvironmentUpdate (R40): only while an update or deployment is in progress
+   * (Updating); anything else is EB's "invalid state ... Must be pending deployment."
+   * (aws/aws-elastic-beanstalk-cli-setup#144). The environment is Aborting while EB puts the
+   * previous version and settings back, then Ready (eb abort: "reverts environment
+   * configuration changes"). The event texts are unconfirmed.
+   */
+  abort(environment: Environment, requestId?: string): void {
+    if (environment.status !== 'Updating' || !environment.beforeUpdate) {
+      throw invalidParameter(`Environment named ${environment.name} is in an invalid state for this operation. Must be pending deployment.`);
+    }
+    const previous = environment.beforeUpdate;
+    const generation = ++environment.generation;
+    environment.status = 'Aborting';
+    environment.dateUpdated = new Date();
+    environment.versionLabel = previous.versionLabel;
+    environment.optionSettings = previous.optionSettings;
+    environment.beforeUpdate = undefined;
+    environment.requestId = requestId;
+    this.store.addEvent(environment, 'Environment update is being aborted.');
+    environment.operation = (async () => {
+      await environment.app?.stop(this.delays.stopGraceMs);
+      environment.app = undefined;
+      let healthy = false;
+      try {
+        healthy = await this.deploy(environment, generation);
+      } catch (error) {
+        this.store.addEvent(environment, `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
+      }
+      if (this.superseded(environment, generation)) return;
+      environment.status = 'Ready';
+      environment.dateUpdated = new Date();
+      this.store.addEvent(environment, 'Environment update was aborted; the previous configuration is back.', healthy ? 'INFO' : 'ERROR');
+      this.setHealth(environment, healthy ? 'Green' : 'Red', healthy ? '' : ' Application update failed.');
+    })().finally(() => this.finished(environment, requestId));
+  }
+
+  /**
+   * Routing stops first (the status), then the app gets SIGTERM, then the EC2 resources go.
+   * EB refuses while the environment is pending creation or deployment (R40): InvalidParameterValue,
+   * "Cannot terminate environment named X. It is currently pending creation." / "pending
+   * deployment." (ingenieux/awseb-deployment-plugin#67, aws/aws-elastic-beanstalk-cli-setup#144).
+   * `force`: DeleteApplication's TerminateEnvByForce, which takes them all.
+   */
+  terminate(environment: Environment, requestId?: string, force = false): void {
+    if (!force && environment.status === 'Launching') {
+      throw invalidParameter(`Cannot terminate environment named ${environment.name}. It is currently pending creation.`);
+    }
+    if (!force && (environment.status === 'Updating' || environment.status === 'Aborting')) {
+      throw invalidParameter(`Cannot terminate environment named ${environment.name}. It is currently pending deployment.`);
+    }
     if (environment.status === 'Terminating') {
       // A second request for one already going (R13 calls the text unconfirmed).
       throw invalidParameter(`Environment named ${environment.name} is in an invalid state for this operation. Must be Ready.`);

@@ -18,7 +18,7 @@ export const ACCOUNT_ID = '123456789012';
 export type Severity = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
 export const SEVERITIES: Severity[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 
-export type EnvironmentStatus = 'Launching' | 'Updating' | 'Ready' | 'Terminating' | 'Terminated';
+export type EnvironmentStatus = 'Launching' | 'Updating' | 'Aborting' | 'Ready' | 'Terminating' | 'Terminated';
 export type Health = 'Green' | 'Yellow' | 'Red' | 'Grey';
 
 export interface EbEvent {
@@ -100,6 +100,8 @@ export interface Environment {
    * Cleared when the operation ends; health changes seen later carry none.
    */
   requestId?: string;
+  /** The version and settings before the update in progress: what AbortEnvironmentUpdate restores (R40). */
+  beforeUpdate?: { versionLabel?: string; optionSettings: OptionSetting[] };
 }
 
 export const versionKey = (applicationName: string, label: string) => `${applicationName}\u0000${label}`;

@@ -186,6 +186,18 @@ export async function terminateEnvironment(ctx: Ctx, name: string): Promise<'ter
   }
 }
 
+/**
+ * EB refuses to terminate an environment pending creation or deployment (aws-rules.md R40):
+ * "Cannot terminate environment named X. It is currently pending creation." (or "pending
+ * deployment."). Not an error of ours: wait for the operation to end (src/deploy/remove.ts).
+ */
+export const PENDING_REFUSAL = /Cannot terminate environment named .*It is currently pending (creation|deployment)/i;
+
+/** Cancels an update in progress (only while Updating, R40); EB puts the previous version and settings back. */
+export async function abortEnvironmentUpdate(ctx: Ctx, name: string): Promise<void> {
+  await ctx.aws.aws(['elasticbeanstalk', 'abort-environment-update', '--environment-name', name], { expectFailure: true });
+}
+
 export async function listTags(ctx: Ctx, arn: string): Promise<Tag[]> {
   const r = await ctx.aws.aws<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn]);
   return r.ResourceTags ?? [];

@@ -29,6 +29,7 @@ async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omi
       spare: new Map([[deployed.newEnvironment, 'was made by this deploy']]),
       // This run's swap reaches the history only when the run ends.
       swaps: deployed.oldEnvironment && deployed.swappedAt ? [{ from: deployed.oldEnvironment, to: deployed.newEnvironment, at: new Date(deployed.swappedAt), command: ctx.command }] : [],
+      skipMarked: true,
       print: 'info',
     });
     for (const f of failed) ctx.log.warn(`cleanup: could not terminate ${f}; the deploy stands, run terminate_eb_old_environment later`);

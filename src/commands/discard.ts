@@ -3,7 +3,9 @@
 // environment that took part in a swap is no longer held).
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
-import { findHeld, mainCname } from '../deploy/environments.js';
+import { BUSY_STATUSES, findHeld, mainCname } from '../deploy/environments.js';
+import { removeEnvironment, settleBoundMs } from '../deploy/remove.js';
+import { StateError } from '../errors.js';
 import type { CommandResult } from './types.js';
 import { fence } from '../deploy/lock.js';
 
@@ -18,8 +20,12 @@ export async function discard(ctx: Ctx): Promise<CommandResult> {
   const terminated: string[] = [];
   for (const { environment: e, since } of held) {
     ctx.log.step(`discard ${e.EnvironmentName} (${e.VersionLabel ?? '?'}, at ${e.CNAME ?? '?'}, held since ${since})`);
+    // EB refuses while it updates (R40): the update is aborted where EB allows it, else waited out.
     await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
-    const r = await eb.terminateEnvironment(ctx, e.EnvironmentName);
+    const r = BUSY_STATUSES.has(e.Status)
+      ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: settleBoundMs(ctx), abortUpdate: true })
+      : await eb.terminateEnvironment(ctx, e.EnvironmentName);
+    if (r === 'left') throw new StateError(`${e.EnvironmentName} is still ${e.Status} at EB after ${settleBoundMs(ctx) / 1000} s, and EB refuses to terminate it until that ends`, 'run ./run discard again later (./run status shows its state)');
     terminated.push(e.EnvironmentName);
     ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}); the live environment was not touched`);
   }

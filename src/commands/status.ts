@@ -9,6 +9,7 @@ import { phaseResources } from '../infra/discover.js';
 import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
+import { birthCname, markedForRemoval } from '../deploy/remove.js';
 import { formatRecord, ledgerOf, readHistory, readHistoryOf } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
 import { describeTool, onPath } from '../venv.js';
@@ -33,6 +34,8 @@ export interface EnvironmentStatus {
   /** create_nova --hold made it and it has not been swapped in: ./run promote or discard. */
   held?: boolean;
   heldSince?: string;
+  /** A deploy made it and ended (failed, interrupted, killed) before it went live: the next create_nova or cleanup removes it. */
+  markedForRemoval?: { since: string; removeWith: string; deployRunning: boolean };
 }
 
 /** A read that fails (e.g. no lock table yet) is shown as unknown, not a failed status. */
@@ -80,6 +83,14 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   // Held and out-of-service-since come from the deploy history, as the deploy decides them.
   const ledger = (await soft(readHistoryOf(ctx, shown.filter((e) => e !== liveEnv).map((e) => e.EnvironmentName)).then(ledgerOf))) ?? undefined;
   const held = new Map(heldEnvironments(shown, ledger, heldTags, main).map((h) => [h.environment.EnvironmentName, h.since]));
+  // With the lock held, the candidate may be that running deploy's own: said, not called marked.
+  const deployRunning = lock.state !== 'free';
+  const removeWith = `./run -e ${ctx.configFile} terminate_eb_old_environment`;
+  const marked = new Map(
+    ledger
+      ? markedForRemoval(shown, new Map(shown.map((e, i) => [e.EnvironmentName, envTags[i]])), ledger, main, (n) => birthCname(ctx, n)).map((m) => [m.environment.EnvironmentName, m.since])
+      : [],
+  );
   const environments: EnvironmentStatus[] = shown.map((e, i) => {
     const ts = envTimestamp(e.EnvironmentName);
     const heldSince = held.get(e.EnvironmentName);
@@ -99,6 +110,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
       eligibleForRemovalAt: lost ? new Date(lost.at.getTime() + grace * 60_000).toISOString() : undefined,
       requests: requestsOf(metrics[i]),
       ...(heldSince ? { held: true, heldSince } : {}),
+      ...(marked.has(e.EnvironmentName) ? { markedForRemoval: { since: marked.get(e.EnvironmentName)!, removeWith, deployRunning } } : {}),
     };
   });
   const heldEnv = environments.find((e) => e.held);
@@ -119,7 +131,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
         `    ${e.live ? '*' : ' '} ${e.name}  ${e.status}/${e.health ?? '?'}  ${e.versionLabel ?? '-'}  ${e.cname ?? '-'}` +
           `  git ${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}${e.ageMinutes !== undefined ? `  age ${e.ageMinutes} min` : ''}` +
           (e.requests ? `  ${e.requests.count} req/${e.requests.seconds}s${e.requests.status5xxPercent ? ` (${e.requests.status5xxPercent}% 5xx)` : ''}` : '') +
-          (e.live ? '  LIVE' : e.held ? `  HELD since ${e.heldSince} (./run promote or ./run discard)` : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
+          (e.live ? '  LIVE' : e.held ? `  HELD since ${e.heldSince} (./run promote or ./run discard)` : e.markedForRemoval ? markedLine(e.markedForRemoval) : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
       );
     }
   }
@@ -142,6 +154,11 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     awsCli: { bin: ctx.aws.bin, path: ctx.aws.bin.includes('/') ? ctx.aws.bin : onPath(ctx.aws.bin, ctx.aws.env.PATH), version: cli.text, major: cli.major },
     ...(motoServer ? { motoServer } : {}),
   };
+}
+
+function markedLine(m: NonNullable<EnvironmentStatus['markedForRemoval']>): string {
+  if (m.deployRunning) return `  NEW: made by a deploy at ${m.since} that has not gone live; if that deploy is no longer running, it is marked for removal: ${m.removeWith} removes it`;
+  return `  MARKED FOR REMOVAL: its deploy at ${m.since} ended before it went live; ${m.removeWith} removes it (so does the next create_nova)`;
 }
 
 function requestsOf(m: eb.ApplicationMetrics | undefined): EnvironmentStatus['requests'] {

@@ -4,7 +4,8 @@
 import type { Ctx } from '../context.js';
 import { IncompleteError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import { ENV_PREFIX, isLive } from '../deploy/environments.js';
+import { BUSY_STATUSES, ENV_PREFIX, isLive } from '../deploy/environments.js';
+import { removeEnvironment, settleBoundMs } from '../deploy/remove.js';
 import { pollMs, waitFor } from '../time.js';
 import type { CommandResult } from './types.js';
 import { fence } from '../deploy/lock.js';
@@ -22,11 +23,17 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   }
   // Each one is tried; one that EB refuses does not stop the others (they are reported together).
   const failed: string[] = [];
+  const deadline = Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
   for (const e of toTerminate) {
     ctx.log.step(`terminate ${e.EnvironmentName} (${e.CNAME ?? 'no CNAME'}, ${e.VersionLabel ?? 'no version'})`);
     await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
     try {
-      if ((await eb.terminateEnvironment(ctx, e.EnvironmentName)) === 'already') ctx.log.info(`  ${e.EnvironmentName} was already terminating`);
+      // EB refuses while it launches or updates (R40): an update is aborted, a launch waited out.
+      const r = BUSY_STATUSES.has(e.Status)
+        ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: Math.min(settleBoundMs(ctx), deadline - Date.now()), abortUpdate: true })
+        : await eb.terminateEnvironment(ctx, e.EnvironmentName);
+      if (r === 'already') ctx.log.info(`  ${e.EnvironmentName} was already terminating`);
+      if (r === 'left') throw new Error(`EB is still busy with it (${e.Status}) after the wait, and refuses to terminate it until it ends`);
     } catch (err) {
       failed.push(`${e.EnvironmentName}: ${(err as Error).message}`);
       ctx.log.warn(`could not terminate ${e.EnvironmentName}: ${(err as Error).message}`);

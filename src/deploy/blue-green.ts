@@ -15,6 +15,7 @@ import { packageNova, versionLabelFor } from './package.js';
 import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
 import { probeUntilServing } from './probe.js';
 import { fence } from './lock.js';
+import { CANDIDATE_TAG, removeEnvironment, removeMarked, settleBoundMs } from './remove.js';
 import { novaOptionSettings } from './settings.js';
 import { runSmokeTest } from './smoke-test.js';
 import { pause, pollMs, waitFor } from '../time.js';
@@ -170,9 +171,12 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   // A dry run of `create` on a new phase has planned the network but not made it.
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
+  // An environment a killed or interrupted deploy left behind goes first (src/deploy/remove.ts).
+  const marked = await removeMarked(ctx, app, listed, undefined, main, deadline);
+  const current = marked.removed.length ? await eb.describeEnvironments(ctx, app) : listed;
   const waitStarted = Date.now();
-  const envs = await waitYourTurn(ctx, app, listed, deadline, o.waitMinutes);
-  const waitedSeconds = envs === listed ? undefined : Math.round((Date.now() - waitStarted) / 1000);
+  const envs = await waitYourTurn(ctx, app, current, deadline, o.waitMinutes);
+  const waitedSeconds = envs === current ? undefined : Math.round((Date.now() - waitStarted) / 1000);
   const old = holderOfMain(envs, main);
   // One held environment at a time: a second would leave the operator two candidates and
   // the cleanup two environments it may not touch.
@@ -327,6 +331,8 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
   const names = iamNames(ctx.phase);
   const { network, old } = pre;
   let ts = Math.floor(pre.now.getTime() / 1000);
+  // A Ctrl-C during packaging or the upload stops here, before anything runs at EB.
+  if (ctx.signal?.aborted) throw new InterruptedError(`interrupted before create-environment: no environment was made (application version ${v.versionLabel} stays; the cleanup prunes old versions)`);
   for (let attempt = 1; ; attempt++, ts++) {
     const newName = `${ENV_PREFIX}${ts}`;
     const cnamePrefix = old ? `${nova.CNAME}-${ts}` : nova.CNAME;
@@ -353,8 +359,9 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
           ...ownerTags(ctx.phase, 'nova-environment'),
           { Key: 'git_hash_johanna', Value: v.gitHashJohanna },
           { Key: 'git_hash_nova', Value: v.gitHashNova },
-          // Set once, here: see HELD_TAG for why a hold is never marked by changing tags later.
-          ...(pre.holdSince ? [{ Key: HELD_TAG, Value: pre.holdSince }] : []),
+          // Set once, here: see HELD_TAG for why a hold is never marked by changing tags later,
+          // and CANDIDATE_TAG for the mark that a deploy which never goes live leaves.
+          ...(pre.holdSince ? [{ Key: HELD_TAG, Value: pre.holdSince }] : [{ Key: CANDIDATE_TAG, Value: pre.now.toISOString() }]),
         ],
       });
       return { ...v, newName, cnamePrefix };
@@ -452,7 +459,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
   } catch (err) {
     await revoke; // never leave an aws call running behind us
     if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, c.newName, c.versionLabel, old!.EnvironmentName, err);
-    if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName);
+    if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName, deadline);
     throw err;
   }
 }
@@ -608,7 +615,13 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
   }
 }
 
-async function discardFailed(ctx: Ctx, name: string, old: string | undefined): Promise<void> {
+/**
+ * Remove the new environment of a deploy that failed or was interrupted before the swap.
+ * EB refuses to terminate it while it launches (R40), so this waits for the launch to end,
+ * within the deadline and settleBoundMs, saying so; what it cannot wait for stays marked
+ * for removal (CANDIDATE_TAG), and the next create_nova or cleanup removes it first.
+ */
+async function discardFailed(ctx: Ctx, name: string, old: string | undefined, deadline: number): Promise<void> {
   const keep = ctx.config.nova.KEEP_FAILED_ENVIRONMENT;
   try {
     // A swap that failed on our side may still have happened on EB's (a lost answer, then a
@@ -623,13 +636,17 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined): P
     ctx.log.warn(`could not check whether ${name} serves ${ctx.config.nova.CNAME}: ${(err as Error).message}; leaving it in place`);
     return;
   }
-  ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `terminating ${name}`}`);
+  ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `removing ${name}`}`);
   if (keep) return;
+  const boundMs = Math.min(settleBoundMs(ctx), Math.max(0, deadline - Date.now()));
   try {
-    await fence(ctx, `terminate-environment ${name}`);
-    await eb.terminateEnvironment(ctx, name);
+    const r = await removeEnvironment(ctx, ctx.config.elasticbeanstalk.APPLICATION_NAME, name, { boundMs });
+    if (r === 'left') {
+      const why = boundMs <= 0 ? 'the deploy\'s deadline has passed' : `it did not end within ${Math.round(boundMs / 1000)} s`;
+      ctx.log.warn(`${name} is still launching and EB refuses to terminate it meanwhile; ${why}, so it is left marked for removal: the next create_nova or ./run terminate_eb_old_environment removes it first (./run status shows it)`);
+    } else ctx.log.info(`  ${r === 'already' ? 'already terminating' : 'terminating'} ${name}`);
   } catch (err) {
-    ctx.log.warn(`could not terminate ${name}: ${(err as Error).message}; terminate_eb_old_environment or terminate_nova will`);
+    ctx.log.warn(`could not terminate ${name}: ${(err as Error).message}; it stays marked for removal: the next create_nova or terminate_eb_old_environment removes it`);
   }
 }
 

@@ -10,6 +10,7 @@ import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
 import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
 import { fence } from './lock.js';
 import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
+import { removeMarked } from './remove.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
 export interface Traffic {
@@ -118,6 +119,8 @@ export interface CleanupOptions {
   quietMinutes: number;
   forceDrain?: boolean;
   spare?: Map<string, string>;
+  /** create_nova's own cleanup: its preflight removed the marked environments already. */
+  skipMarked?: boolean;
   /** Delete old application versions too (the command does; create_nova leaves it to the command). */
   pruneVersions?: boolean;
   /** Swaps this run made, not in the deploy history until the run ends (create_nova's own). */
@@ -135,6 +138,8 @@ export interface CleanupResult {
   prunedVersions?: string[];
   /** Environments EB would not terminate, with its message. */
   failed: string[];
+  /** Environments a failed or interrupted deploy left marked for removal, removed first (or left, in `failed`). */
+  markedForRemoval?: string[];
 }
 
 /**
@@ -144,13 +149,12 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [envs, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), dnsTtlMs(ctx)]);
-  const now = new Date();
+  const [listed, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), dnsTtlMs(ctx)]);
   const main = mainCname(ctx);
   // What happened to them comes from the deploy history, never from EB's events, which EB
   // forgets (issue 20 item 1): one query, and none when only the live one exists. A history
-  // that cannot be read keeps every tagged one as held, and dates the others from EB's state.
-  const others = envs.filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated' && !sameHost(e.CNAME, main)).map((e) => e.EnvironmentName);
+  // that cannot be read keeps every tagged one as held, and dates the others from EB's own state.
+  const others = listed.filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated' && !sameHost(e.CNAME, main)).map((e) => e.EnvironmentName);
   let ledger: Ledger | undefined = { swaps: [], holds: new Map() };
   try {
     if (others.length) ledger = ledgerOf(await readHistoryOf(ctx, others));
@@ -159,6 +163,13 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
     ledger = undefined;
   }
   const swaps = { swaps: [...(o.swaps ?? []), ...(ledger?.swaps ?? [])].sort((a, b) => b.at.getTime() - a.at.getTime()) };
+  // Environments a killed or interrupted deploy left marked for removal go first, whatever
+  // their age or traffic: they never served the main CNAME (src/deploy/remove.ts). Without a
+  // readable history none is taken for marked.
+  const marked = o.skipMarked || !ledger ? { removed: [], left: [] } : await removeMarked(ctx, app, listed, swaps, main, Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000);
+  const gone = new Set([...marked.removed, ...marked.left]);
+  const envs = listed.filter((e) => !gone.has(e.EnvironmentName));
+  const now = new Date();
   // Those the age rules alone would remove (what --force-drain would take): only their tags
   // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
   // costs nothing more. A held one is never removed; tags that cannot be read count as held.
@@ -172,7 +183,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
     for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
   }
   const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
-  const failed: string[] = [];
+  const failed: string[] = marked.left.map((n) => `${n}: still busy at EB; marked for removal`);
   const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
   for (const d of decisions) {
     say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
@@ -185,14 +196,15 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
       ctx.log.warn(`could not terminate ${d.environment}: ${(err as Error).message}`);
     }
   }
-  if (!decisions.length) say('no old environments');
+  if (!decisions.length && !gone.size) say('no old environments');
   const pruned = o.pruneVersions ? await pruneVersions(ctx, app, envs) : undefined;
   return {
     graceMinutes: o.graceMinutes,
     drainQuietMinutes: o.quietMinutes,
     forceDrain: Boolean(o.forceDrain),
     decisions,
-    terminated: decisions.filter((d) => d.action === 'terminate').map((d) => d.environment),
+    terminated: [...marked.removed, ...decisions.filter((d) => d.action === 'terminate').map((d) => d.environment)],
+    ...(gone.size ? { markedForRemoval: [...gone] } : {}),
     ...(pruned ? { prunedVersions: pruned } : {}),
     failed,
   };

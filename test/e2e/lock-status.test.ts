@@ -16,7 +16,9 @@ let p: PhaseSandbox;
 
 beforeAll(async () => {
   rmSync(LOGS, { recursive: true, force: true });
-  p = await startPhase({ phase: PHASE });
+  // Launches last 12 s after create-environment answers: EB refuses to terminate a launching
+  // environment (R40), so the interrupted deploys below must wait for the launch to end.
+  p = await startPhase({ phase: PHASE, delays: { launchMs: 12_000 } });
 });
 
 afterAll(async () => {
@@ -157,6 +159,7 @@ describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cl
     expect(r.stderr).toContain(`warning: cannot write the run log ${log}: EISDIR`);
     expect(r.stderr).toContain('the run goes on, but its run log misses every call from here on');
     expect(r.stderr).toContain(`terminating ${env}`);
+    expect(r.stderr).toContain(`${env} is Launching: EB terminates no environment pending creation; waiting up to`);
     expect(r.exitCode).toBe(130);
     const left = (await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating');
     expect(left).toEqual([]);
@@ -204,4 +207,53 @@ describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cl
     await p.aws(['dynamodb', 'delete-item', '--table-name', 'johanna-locks', '--key', JSON.stringify({ phase: { S: PHASE } })]);
     await p.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', env]).catch(() => undefined);
   }, 400_000);
+  // Issue 19 item 1: where the run cannot wait for the launch to end, the environment stays
+  // marked for removal (johanna:candidate, set at create), status shows it with the command
+  // that removes it, and the next cleanup removes it first.
+  it('a second SIGINT during that wait: exit at once, the environment left marked; status shows it; the cleanup removes it first', async () => {
+    const { child, pid, env, log } = await deployUntilCreated();
+    let waiting = false;
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!waiting && String(d).includes('EB terminates no environment pending creation')) {
+        waiting = true;
+        process.kill(pid, 'SIGINT');
+      }
+    });
+    process.kill(pid, 'SIGINT');
+    const r = await child;
+    expect(waiting, String(r.stderr)).toBe(true);
+    expect(r.exitCode).toBe(130);
+    // The kill point: nothing terminated it (a lenient sandbox would have let the first call through).
+    expect(records(log).filter((c) => c.args[1] === 'terminate-environment')).toEqual([]);
+    expect((await p.envs()).find((e: any) => e.EnvironmentName === env)?.Status).toMatch(/Launching|Ready/);
+    const st = await p.run(['status']);
+    expect(st.stdout).toMatch(new RegExp(`${env} .*(MARKED FOR REMOVAL|NEW: made by a deploy).*terminate_eb_old_environment removes it`));
+    const c = await p.run(['-f', 'terminate_eb_old_environment'], { timeoutMs: 180_000 });
+    expect(c.exitCode, c.stderr).toBe(0);
+    expect(c.stderr).toContain(`remove ${env} first: marked for removal`);
+    expect((await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating')).toEqual([]);
+    expect((await p.run(['status'])).stdout).not.toContain('MARKED FOR REMOVAL');
+  }, 400_000);
+
+  it('a SIGINT while the version uploads stops before create-environment: no environment is made', async () => {
+    const child = execa(RUN, ['-e', p.configFile, '-f', 'create_nova'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    const pid = child.pid!;
+    const before = (await p.envs()).length;
+    // The kill point: the bundle is in S3, create-application-version not answered yet.
+    for (let i = 0; i < 3000; i++) {
+      const recs = records(runLogOf('create_nova', pid));
+      if (recs.some((c) => c.args[1] === 'put-object' && c.exitCode === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const atKill = records(runLogOf('create_nova', pid));
+    expect(atKill.some((c) => c.args[1] === 'put-object')).toBe(true);
+    expect(atKill.some((c) => c.args[1] === 'create-application-version')).toBe(false);
+    process.kill(pid, 'SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toContain('interrupted before create-environment: no environment was made');
+    expect(records(runLogOf('create_nova', pid)).filter((c) => c.args[1] === 'create-environment')).toEqual([]);
+    expect((await p.envs()).length).toBe(before);
+    expect(await lockItem()).toBeUndefined();
+  });
 });

@@ -432,4 +432,40 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       expect(r.stderr).toContain('An error occurred (InvalidParameterValue) when calling the CreateEnvironment operation: Environment strict-green already exists.');
     });
   });
+
+  describe('no terminate while pending creation or deployment; abort-environment-update (R40)', () => {
+    it('terminate is refused while Launching and while Updating; abort only while Updating, and it puts the old version back', async () => {
+      // Run alone (-t), this test comes right after the profile was made: past IAM's window
+      // (--iam-delay, R8) the launch can succeed. In file order the window is long over.
+      await pause(Math.max(0, profileCompleteAt + IAM_DELAY_MS - Date.now()));
+      const r = await create('strict-busy', { color: 'busy' });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const launching = await aws('elasticbeanstalk', 'terminate-environment', '--environment-name', 'strict-busy');
+      expect(launching.stderr).toContain('An error occurred (InvalidParameterValue) when calling the TerminateEnvironment operation: Cannot terminate environment named strict-busy. It is currently pending creation.');
+      const abortLaunch = await aws('elasticbeanstalk', 'abort-environment-update', '--environment-name', 'strict-busy');
+      expect(abortLaunch.stderr).toContain('Environment named strict-busy is in an invalid state for this operation. Must be pending deployment.');
+      // A lenient sandbox would have terminated it: it launches on and becomes Ready.
+      await until('strict-busy', (e) => e.Status === 'Ready');
+      const abortReady = await aws('elasticbeanstalk', 'abort-environment-update', '--environment-name', 'strict-busy');
+      expect(abortReady.stderr).toContain('Must be pending deployment.');
+
+      // A version that never listens: its deployment lasts launchTimeoutMs (5 s) and would fail.
+      await upload('busy-v2', { 'server.js': 'setInterval(() => undefined, 1000);', Procfile: 'web: node server.js\n' });
+      const updating = await ok('elasticbeanstalk', 'update-environment', '--environment-name', 'strict-busy', '--version-label', 'busy-v2');
+      expect(updating).toMatchObject({ Status: 'Updating', VersionLabel: 'busy-v2' });
+      // Both at once, so that both land inside the 5 s deployment on a loaded machine; either
+      // order holds: Updating and Aborting are both "pending deployment".
+      const [deploying, abort] = await Promise.all([
+        aws('elasticbeanstalk', 'terminate-environment', '--environment-name', 'strict-busy'),
+        aws('elasticbeanstalk', 'abort-environment-update', '--environment-name', 'strict-busy'),
+      ]);
+      expect(deploying.stderr).toContain('Cannot terminate environment named strict-busy. It is currently pending deployment.');
+      expect(abort.exitCode, abort.stderr).toBe(0);
+      const back = await until('strict-busy', (e) => e.Status === 'Ready');
+      expect(back.VersionLabel).toBe('good');
+      expect(await events('strict-busy')).toContain('Environment update is being aborted.');
+      expect((await aws('elasticbeanstalk', 'terminate-environment', '--environment-name', 'strict-busy')).exitCode).toBe(0);
+      await until('strict-busy', (e) => e.Status === 'Terminated');
+    }, 120_000);
+  });
 });
