@@ -38,6 +38,11 @@ export interface StrictOptions {
    * security manager, does this; AWS tells Java clients to set a TTL for that reason.
    */
   dnsIgnoreTtlClients: string[];
+  /**
+   * Multiplies every API rate limit's burst and refill (--rate-scale; R90–R95). The rule is
+   * always on: 1 is AWS's rates, 10 ten times kinder, 0.5 twice as strict.
+   */
+  rateScale: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -50,4 +55,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   launchHealthBlip: false,
   metricsPeriodMs: 60_000,
   dnsIgnoreTtlClients: [],
+  rateScale: 1,
 };

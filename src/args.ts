@@ -49,6 +49,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--launch-health-blip', description: 'launches pass through Severe health before Ok' },
   { flags: '--metrics-period <s>', description: "how often each load balancer's RequestCount reaches CloudWatch [60; AWS: 60]", number: { ok: (n: number) => n > 0, what: 'seconds, more than 0' } },
   { flags: '--dns-ignore-ttl <addresses>', description: "clients (127.0.0.x, comma-separated) that keep a CNAME's first answer forever, as a JVM caching DNS does" },
+  { flags: '--rate-scale <x>', description: "multiply AWS's API rate limits (token buckets) by this [1: AWS's rates]; the limits stay on", number: { ok: (n: number) => n > 0, what: 'a number more than 0' } },
   { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 

@@ -71,6 +71,7 @@ export interface SandboxFlags {
   launchHealthBlip?: boolean;
   metricsPeriod?: string;
   dnsIgnoreTtl?: string;
+  rateScale?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -88,6 +89,7 @@ function strictFromFlags(opts: SandboxFlags) {
     launchHealthBlip: opts.launchHealthBlip || undefined,
     metricsPeriodMs: ms(opts.metricsPeriod),
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
+    rateScale: opts.rateScale === undefined ? undefined : Number(opts.rateScale),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

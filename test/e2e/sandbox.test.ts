@@ -75,7 +75,9 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
       delays: { launchMs: 300, swapMs: 300, terminateMs: 300, launchTimeoutMs: 6000 },
       // This file is the plain lifecycle; DNS caching and IAM propagation have their own file
       // (sandbox-strict-eb.test.ts), so here every lookup is fresh and IAM visible at once.
-      strict: { dnsTtlMs: 0, iamDelayMs: 0 },
+      // Its aws calls send each request once (AWS_MAX_ATTEMPTS 1) and poll fast: AWS's rate
+      // limits (R90) are tuned 20 times kinder here; the 'sandbox faults' case proves them.
+      strict: { dnsTtlMs: 0, iamDelayMs: 0, rateScale: 20 },
     });
   }, 120_000);
 
@@ -272,6 +274,34 @@ describe('sandbox faults', () => {
       rmSync(stateDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('AWS rate limits (R90): on by default, per account and region', () => {
+  it('a burst over the EB Describe* bucket is refused with Throttling "Rate exceeded" (400); the aws CLI\'s own retries get every call through', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sandbox-rates-'));
+    // rateScale 0.2: EB Describe* 3 tokens refilled 0.4/s, so ten CLI processes (seconds to
+    // start on a loaded machine) surely outrun it; at AWS's 15 + 2/s they might not.
+    const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir, strict: { rateScale: 0.2 } });
+    const rates = async () => ((await (await fetch(`${sandbox.endpoint}/_sandbox/status`)).json()) as { rates: Record<string, { allowed: number; throttled: number }> }).rates;
+    try {
+      const env = awsEnv(sandbox.endpoint);
+      const once = await Promise.all(Array.from({ length: 10 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env, reject: false })));
+      const refused = once.filter((r) => r.exitCode !== 0);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const r of refused) expect(r.stderr).toContain('An error occurred (Throttling) when calling the DescribeApplications operation: Rate exceeded');
+      expect((await rates()).elasticbeanstalk.throttled).toBe(refused.length);
+      // The same burst with the CLI's standard retries (what Johanna runs): all get through, later.
+      const retried = { ...env, AWS_MAX_ATTEMPTS: '8', AWS_RETRY_MODE: 'standard' };
+      const all = await Promise.all(Array.from({ length: 6 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env: retried, reject: false })));
+      expect(all.map((r) => r.exitCode)).toEqual([0, 0, 0, 0, 0, 0]);
+      expect((await rates()).elasticbeanstalk.throttled).toBeGreaterThan(refused.length);
+      // Another service has buckets of its own: EC2 is not slowed by EB's empty bucket.
+      expect((await execa('aws', ['ec2', 'describe-vpcs'], { env, reject: false })).exitCode).toBe(0);
+    } finally {
+      await sandbox.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 describe('sandbox control (background process)', () => {
