@@ -12,8 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/load.js';
-import { countCalls, readRunLog, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
+import { countCalls, readRunLog, waitingEbCalls, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
 import { startPhase, type PhaseSandbox } from '../test/helpers/sandbox-phase.js';
+import { POLL_BUDGET_PER_MINUTE } from '../src/time.js';
 
 interface Options {
   runs: number;
@@ -87,6 +88,8 @@ interface RunSample {
   commands: Partial<Record<CommandName, CommandSample>>;
   readyToServingMs: { first?: number; daily?: number };
   loads: LoadSample[];
+  /** The daily deploy's EB calls while it waited for its new environment (issue 23). */
+  waiting?: { calls: number; seconds: number; perMinute: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -229,6 +232,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const daily = await underLoad(p, o.rate, () => p.runJson(['create_nova']), (r) => r.json?.versionLabel);
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
+    s.waiting = waitingEbCalls(callsOf(daily.r).recs);
     const v2: string = daily.r.json.versionLabel;
     s.loads.push(loadSample('daily create_nova', i + 1, daily, [v1, v2]));
 
@@ -350,6 +354,11 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   const [rsm, rsr] = medRange(runs.map((r) => r.readyToServingMs.daily).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
   const [rfm, rfr] = medRange(runs.map((r) => r.readyToServingMs.first).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
   L.push(`**Daily create_nova, new environment Ready → main CNAME serves the new version** (readyToServingMs from --json): median ${rsm} ms, range ${rsr} ms. (First deploy, no swap: median ${rfm} ms, range ${rfr} ms.)`);
+  L.push('');
+  const [wpm, wpr] = medRange(runs.map((r) => r.waiting?.perMinute).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
+  L.push(
+    `**Daily create_nova, EB calls a minute while it waits for its new environment** (run log, create-environment to the first call after the wait): median ${wpm}, range ${wpr}. The sandbox polls 5 times as often as AWS (pollMs 1 s vs 5 s), so on AWS that is a fifth; the budget is ${POLL_BUDGET_PER_MINUTE} a minute on AWS (${POLL_BUDGET_PER_MINUTE * 5} here), so 6 phases of one account waiting at once make ${6 * POLL_BUDGET_PER_MINUTE} of EB's 120 Describe* calls a minute (2/s, R90). test/e2e/deploy.test.ts holds it.`,
+  );
   L.push('');
   const [callMs] = medRange(runs.map((r) => r.awsCallMs), (n) => n.toFixed(0));
   const [vpcMs] = medRange(runs.map((r) => r.commands['create_vpc (empty phase)']?.wallMs).filter((x): x is number => x !== undefined), sec);
