@@ -290,9 +290,14 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
   const waitMinutes = o.waitMinutes ?? 0;
   const deadline = Date.now() + waitMinutes * 60_000;
   let vanished = 0;
+  const waitStarted = Date.now();
+  let waitedFor: LockHolder | undefined;
   for (;;) {
     const attempt = await tryAcquire(ctx, me);
-    if (attempt.acquired) break;
+    if (attempt.acquired) {
+      if (waitedFor) ctx.log.info(`got the deploy lock after waiting ${Math.round((Date.now() - waitStarted) / 1000)} s for ${waitedFor.holder} (${waitedFor.command})`);
+      break;
+    }
     // Released between our put and our read: try again at once, a few times.
     if (!attempt.holder && ++vanished < 3) continue;
     const taken = attempt.holder ?? { ...me, holder: 'another run' };
@@ -302,7 +307,8 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
         waitMinutes ? `still locked after waiting ${waitMinutes} min` : 'wait for that run to finish, or pass --lock-wait <minutes> to wait for it',
       );
     }
-    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`);
+    waitedFor = taken;
+    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command}): ${Math.round((Date.now() - waitStarted) / 1000)} s so far`);
     await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
     throwIfInterrupted(ctx.signal, 'the deploy lock');
   }
