@@ -20,6 +20,8 @@ interface Options {
   runs: number;
   out: string;
   rate: number;
+  /** Phases deployed at once in the many-phases scenario (issue 23; default 6). */
+  many: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -30,14 +32,16 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string', default: '3' },
       out: { type: 'string', default: path.join(ROOT, 'bench', 'RESULTS.md') },
       rate: { type: 'string', default: '60' },
+      many: { type: 'string', default: '6' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n');
+    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S] [--many N (0: skip the many-phases scenario)]\n');
     process.exit(0);
   }
-  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(values.out!), rate: Number(values.rate) };
+  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(values.out!), rate: Number(values.rate), many: Number(values.many) };
+  if (!Number.isInteger(o.many) || o.many < 0) throw new Error('--many: a whole number of phases, 0 or more');
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs: a whole number, 1 or more');
   if (!(o.rate >= 50)) throw new Error('--rate: 50 requests a second or more');
   return o;
@@ -279,6 +283,68 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
   }
 }
 
+/** Many phases at once (issue 23): wall time and throttles of N first deploys together against one alone. */
+interface ManySample {
+  n: number;
+  aloneMs: number;
+  togetherMs: number;
+  eachMs: number[];
+  failed: number;
+  /** EB requests the sandbox's rate rule refused (R90) during the N deploys, and all it answered. */
+  throttled: number;
+  ebRequests: number;
+}
+
+/**
+ * N + 1 phases of one account in ONE sandbox at AWS's rates (R90): create_vpc for all, at
+ * once; one phase's create_nova alone; then the other N's create_nova together, each its
+ * own ./run process, as a CI matrix would run them.
+ */
+async function manyPhases(n: number): Promise<ManySample> {
+  const p = await startPhase({ phase: 'many0', delays: DELAYS, strict: { rateScale: 1 } });
+  try {
+    const configs = [p.configFile, ...Array.from({ length: n }, (_, i) => p.phaseConfig(`many${i + 1}`, 220 + i))];
+    const made = await Promise.all(configs.map((c) => p.runJson(['create_vpc'], c)));
+    made.forEach((r, i) => must(r, `many-phases: create_vpc of phase ${i}`));
+    const alone = await p.runJson(['create_nova'], configs[0]);
+    must(alone, 'many-phases: create_nova alone');
+    const eb = async () => (((await (await fetch(`${p.sandbox.endpoint}/_sandbox/status`)).json()) as any).rates?.elasticbeanstalk ?? { allowed: 0, throttled: 0 }) as { allowed: number; throttled: number };
+    const before = await eb();
+    const started = Date.now();
+    const together = await Promise.all(configs.slice(1).map((c) => p.runJson(['create_nova'], c)));
+    const togetherMs = Date.now() - started;
+    const after = await eb();
+    const sample: ManySample = {
+      n,
+      aloneMs: alone.wallMs,
+      togetherMs,
+      eachMs: together.map((r) => r.wallMs),
+      failed: together.filter((r) => r.exitCode !== 0).length,
+      throttled: after.throttled - before.throttled,
+      ebRequests: after.allowed + after.throttled - before.allowed - before.throttled,
+    };
+    log(`many phases: ${n} create_nova at once in ${sec(togetherMs)} s (one alone: ${sec(alone.wallMs)} s); ${sample.failed} failed; EB throttled ${sample.throttled} of ${sample.ebRequests}`);
+    return sample;
+  } finally {
+    await p.close();
+  }
+}
+
+function renderMany(m: ManySample | undefined, o: Options): string[] {
+  if (!m) return o.many ? ['## Many phases at once', '', 'Not measured: the scenario failed (see the log).', ''] : [];
+  return [
+    '## Many phases at once',
+    '',
+    `${m.n} phases of one account in one sandbox at AWS's rate limits (R90: EB Describe* 2/s, burst 15), each create_nova (a first deploy) its own \`./run\` process, started together after every phase's create_vpc; against one phase's create_nova alone in the same sandbox.`,
+    '',
+    '| deploys | wall (s) | each (s) | failed | EB requests | throttled (retried by the aws CLI) |',
+    '|---:|---:|---|---:|---:|---:|',
+    `| 1 alone | ${sec(m.aloneMs)} | | 0 | | |`,
+    `| ${m.n} at once | ${sec(m.togetherMs)} | ${m.eachMs.map(sec).join(', ')} | ${m.failed} | ${m.ebRequests} | ${m.throttled} |`,
+    '',
+  ];
+}
+
 // ---------------------------------------------------------------- statistics and report
 
 function median(xs: number[]): number {
@@ -453,7 +519,16 @@ async function main(): Promise<number> {
     process.stderr.write(`bench failed: ${failure?.message}\n`);
     return 1;
   }
-  const report = render(runs, m, os.loadavg().map((x) => x.toFixed(2)).join(' '), o, Date.now() - started);
+  let many: ManySample | undefined;
+  if (o.many > 0) {
+    try {
+      many = await manyPhases(o.many);
+    } catch (err) {
+      failure = err as Error;
+      log(`many phases failed: ${failure.message}`);
+    }
+  }
+  const report = render(runs, m, os.loadavg().map((x) => x.toFixed(2)).join(' '), o, Date.now() - started).replace('## Machine', [...renderMany(many, o), '## Machine'].join('\n'));
   process.stdout.write(report);
   mkdirSync(path.dirname(o.out), { recursive: true });
   writeFileSync(o.out, report);
