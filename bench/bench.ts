@@ -13,9 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/load.js';
-import { countCalls, readRunLog, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
+import { countCalls, readRunLog, waitingEbCalls, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
 import { startPhase, type PhaseSandbox } from '../test/helpers/sandbox-phase.js';
 import { renderSoak, runSoak } from './soak.js';
+import { POLL_BUDGET_PER_MINUTE } from '../src/time.js';
 
 interface Options {
   runs: number;
@@ -23,6 +24,8 @@ interface Options {
   rate: number;
   /** --soak N: N daily deploys on one sandbox instead of the timed runs. */
   soak?: number;
+  /** Phases deployed at once in the many-phases scenario (issue 23; default 6). */
+  many: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -34,17 +37,19 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string', default: path.join(ROOT, 'bench', 'RESULTS.md') },
       rate: { type: 'string', default: '60' },
       soak: { type: 'string' },
+      many: { type: 'string', default: '6' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S]\n       npm run bench -- --soak N [--out FILE]\n');
+    process.stdout.write('usage: npm run bench [-- --runs N | --quick] [--out FILE] [--rate REQ_PER_S] [--many N (0: skip the many-phases scenario)]\n       npm run bench -- --soak N [--out FILE]\n');
     process.exit(0);
   }
   const soak = values.soak === undefined ? undefined : Number(values.soak);
   if (soak !== undefined && (!Number.isInteger(soak) || soak < 1)) throw new Error('--soak: a whole number of days, 1 or more');
   const out = soak !== undefined && values.out === path.join(ROOT, 'bench', 'RESULTS.md') ? path.join(ROOT, 'bench', 'SOAK.md') : values.out!;
-  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(out), rate: Number(values.rate), soak };
+  const o: Options = { runs: values.quick ? 1 : Number(values.runs), out: path.resolve(out), rate: Number(values.rate), soak, many: Number(values.many) };
+  if (!Number.isInteger(o.many) || o.many < 0) throw new Error('--many: a whole number of phases, 0 or more');
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs: a whole number, 1 or more');
   if (!(o.rate >= 50)) throw new Error('--rate: 50 requests a second or more');
   return o;
@@ -95,6 +100,8 @@ interface RunSample {
   commands: Partial<Record<CommandName, CommandSample>>;
   readyToServingMs: { first?: number; daily?: number };
   loads: LoadSample[];
+  /** The daily deploy's EB calls while it waited for its new environment (issue 23). */
+  waiting?: { calls: number; seconds: number; perMinute: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -237,6 +244,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const daily = await underLoad(p, o.rate, () => p.runJson(['create_nova']), (r) => r.json?.versionLabel);
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
+    s.waiting = waitingEbCalls(callsOf(daily.r).recs);
     const v2: string = daily.r.json.versionLabel;
     s.loads.push(loadSample('daily create_nova', i + 1, daily, [v1, v2]));
 
@@ -281,6 +289,68 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
   } finally {
     await p.close();
   }
+}
+
+/** Many phases at once (issue 23): wall time and throttles of N first deploys together against one alone. */
+interface ManySample {
+  n: number;
+  aloneMs: number;
+  togetherMs: number;
+  eachMs: number[];
+  failed: number;
+  /** EB requests the sandbox's rate rule refused (R90) during the N deploys, and all it answered. */
+  throttled: number;
+  ebRequests: number;
+}
+
+/**
+ * N + 1 phases of one account in ONE sandbox at AWS's rates (R90): create_vpc for all, at
+ * once; one phase's create_nova alone; then the other N's create_nova together, each its
+ * own ./run process, as a CI matrix would run them.
+ */
+async function manyPhases(n: number): Promise<ManySample> {
+  const p = await startPhase({ phase: 'many0', delays: DELAYS, strict: { rateScale: 1 } });
+  try {
+    const configs = [p.configFile, ...Array.from({ length: n }, (_, i) => p.phaseConfig(`many${i + 1}`, 220 + i))];
+    const made = await Promise.all(configs.map((c) => p.runJson(['create_vpc'], c)));
+    made.forEach((r, i) => must(r, `many-phases: create_vpc of phase ${i}`));
+    const alone = await p.runJson(['create_nova'], configs[0]);
+    must(alone, 'many-phases: create_nova alone');
+    const eb = async () => (((await (await fetch(`${p.sandbox.endpoint}/_sandbox/status`)).json()) as any).rates?.elasticbeanstalk ?? { allowed: 0, throttled: 0 }) as { allowed: number; throttled: number };
+    const before = await eb();
+    const started = Date.now();
+    const together = await Promise.all(configs.slice(1).map((c) => p.runJson(['create_nova'], c)));
+    const togetherMs = Date.now() - started;
+    const after = await eb();
+    const sample: ManySample = {
+      n,
+      aloneMs: alone.wallMs,
+      togetherMs,
+      eachMs: together.map((r) => r.wallMs),
+      failed: together.filter((r) => r.exitCode !== 0).length,
+      throttled: after.throttled - before.throttled,
+      ebRequests: after.allowed + after.throttled - before.allowed - before.throttled,
+    };
+    log(`many phases: ${n} create_nova at once in ${sec(togetherMs)} s (one alone: ${sec(alone.wallMs)} s); ${sample.failed} failed; EB throttled ${sample.throttled} of ${sample.ebRequests}`);
+    return sample;
+  } finally {
+    await p.close();
+  }
+}
+
+function renderMany(m: ManySample | undefined, o: Options): string[] {
+  if (!m) return o.many ? ['## Many phases at once', '', 'Not measured: the scenario failed (see the log).', ''] : [];
+  return [
+    '## Many phases at once',
+    '',
+    `${m.n} phases of one account in one sandbox at AWS's rate limits (R90: EB Describe* 2/s, burst 15), each create_nova (a first deploy) its own \`./run\` process, started together after every phase's create_vpc; against one phase's create_nova alone in the same sandbox.`,
+    '',
+    '| deploys | wall (s) | each (s) | failed | EB requests | throttled (retried by the aws CLI) |',
+    '|---:|---:|---|---:|---:|---:|',
+    `| 1 alone | ${sec(m.aloneMs)} | | 0 | | |`,
+    `| ${m.n} at once | ${sec(m.togetherMs)} | ${m.eachMs.map(sec).join(', ')} | ${m.failed} | ${m.ebRequests} | ${m.throttled} |`,
+    '',
+  ];
 }
 
 // ---------------------------------------------------------------- statistics and report
@@ -358,6 +428,11 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   const [rsm, rsr] = medRange(runs.map((r) => r.readyToServingMs.daily).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
   const [rfm, rfr] = medRange(runs.map((r) => r.readyToServingMs.first).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
   L.push(`**Daily create_nova, new environment Ready → main CNAME serves the new version** (readyToServingMs from --json): median ${rsm} ms, range ${rsr} ms. (First deploy, no swap: median ${rfm} ms, range ${rfr} ms.)`);
+  L.push('');
+  const [wpm, wpr] = medRange(runs.map((r) => r.waiting?.perMinute).filter((x): x is number => x !== undefined), (n) => n.toFixed(0));
+  L.push(
+    `**Daily create_nova, EB calls a minute while it waits for its new environment** (run log, create-environment to the first call after the wait): median ${wpm}, range ${wpr}. The sandbox polls 5 times as often as AWS (pollMs 1 s vs 5 s), so on AWS that is a fifth; the budget is ${POLL_BUDGET_PER_MINUTE} a minute on AWS (${POLL_BUDGET_PER_MINUTE * 5} here), so 6 phases of one account waiting at once make ${6 * POLL_BUDGET_PER_MINUTE} of EB's 120 Describe* calls a minute (2/s, R90). test/e2e/deploy.test.ts holds it.`,
+  );
   L.push('');
   const [callMs] = medRange(runs.map((r) => r.awsCallMs), (n) => n.toFixed(0));
   const [vpcMs] = medRange(runs.map((r) => r.commands['create_vpc (empty phase)']?.wallMs).filter((x): x is number => x !== undefined), sec);
@@ -460,7 +535,16 @@ async function main(): Promise<number> {
     process.stderr.write(`bench failed: ${failure?.message}\n`);
     return 1;
   }
-  const report = render(runs, m, os.loadavg().map((x) => x.toFixed(2)).join(' '), o, Date.now() - started);
+  let many: ManySample | undefined;
+  if (o.many > 0) {
+    try {
+      many = await manyPhases(o.many);
+    } catch (err) {
+      failure = err as Error;
+      log(`many phases failed: ${failure.message}`);
+    }
+  }
+  const report = render(runs, m, os.loadavg().map((x) => x.toFixed(2)).join(' '), o, Date.now() - started).replace('## Machine', [...renderMany(many, o), '## Machine'].join('\n'));
   process.stdout.write(report);
   mkdirSync(path.dirname(o.out), { recursive: true });
   writeFileSync(o.out, report);

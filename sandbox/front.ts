@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { throttlingAnswer } from './faults.js';
+import { RateLimits } from './rate-limits.js';
 import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './options.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId, launchTemplateId } from './moto-fixes.js';
@@ -140,6 +141,7 @@ export function createFront(options: FrontOptions): Front {
   const agent = new Agent({ keepAlive: true });
   const rules = new Ec2Rules(options.strict.natDelayMs, options.iam);
   const faults: FaultCounters = { throttled: 0, lost: 0 };
+  const rates = new RateLimits(options.strict.rateScale ?? 1); // R90–R95: AWS's rate limits, always on
   /** One lost answer per call at most (the same invocation id on every attempt), so a call with three attempts always gets through. */
   const lostCalls = new Set<string>();
 
@@ -174,7 +176,7 @@ export function createFront(options: FrontOptions): Front {
 
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/_sandbox/status')) {
-      const body = JSON.stringify({ ...(options.status() as object), faults });
+      const body = JSON.stringify({ ...(options.status() as object), faults, rates: rates.counts });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -193,6 +195,8 @@ export function createFront(options: FrontOptions): Front {
           const fault = throttlingAnswer(service, req);
           return { lost: false, a: text(fault.status, fault.contentType, fault.body) };
         }
+        const limited = rates.check(service, req, body);
+        if (limited) return { lost: false, a: text(limited.status, limited.contentType, limited.body) };
         const a = await answer(service, req, body);
         return { lost: a.status < 500 && loseThis(service, req, body), a };
       })

@@ -49,6 +49,11 @@ export interface StrictOptions {
    * descriptions matching criteria up to the last 6 weeks", DescribeEvents API reference, R51).
    */
   eventRetentionMs: number;
+  /**
+   * Multiplies every API rate limit's burst and refill (--rate-scale; R90–R95). The rule is
+   * always on: 1 is AWS's rates, 10 ten times kinder, 0.5 twice as strict.
+   */
+  rateScale: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -63,4 +68,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   dnsIgnoreTtlClients: [],
   policies: [],
   eventRetentionMs: 42 * 24 * 3600 * 1000,
+  rateScale: 1,
 };

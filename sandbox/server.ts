@@ -63,6 +63,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(failRate >= 0 && failRate <= 1)) throw new Error(`failRate must be between 0 and 1, got ${failRate}`);
   const strict: StrictOptions = { ...STRICT_DEFAULTS, ...options.strict };
   if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
+  if (!(strict.rateScale > 0)) throw new Error(`rateScale must be more than 0, got ${strict.rateScale}`);
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
   if (!(strict.eventRetentionMs > 0)) throw new Error(`eventRetentionMs must be more than 0, got ${strict.eventRetentionMs}`);
   mkdirSync(options.stateDir, { recursive: true });

@@ -51,6 +51,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--dns-ignore-ttl <addresses>', description: "clients (127.0.0.x, comma-separated) that keep a CNAME's first answer forever, as a JVM caching DNS does" },
   { flags: '--policies <files>', description: "the caller's IAM policy files (comma-separated), or admin [the README's documented set]" },
   { flags: '--event-retention-minutes <m>', description: 'how long EB keeps events [60480; AWS: 6 weeks]', number: { ok: (n: number) => n > 0, what: 'minutes, more than 0' } },
+  { flags: '--rate-scale <x>', description: "multiply AWS's API rate limits (token buckets) by this [1: AWS's rates]; the limits stay on", number: { ok: (n: number) => n > 0, what: 'a number more than 0' } },
   { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 
@@ -237,8 +238,10 @@ export function commandOptions(o: ParsedOptions): CommandOptions {
   const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
   return {
     hold: Boolean(o.hold),
-    waitMinutes: num(o.wait),
-    lockWaitMinutes: num(o.lockWait),
+    // One wait for whatever is in the way (issue 23): --wait and --lock-wait each cover both
+    // another run's deploy lock and (create_nova) an environment that is updating.
+    waitMinutes: num(o.wait) ?? (num(o.lockWait) || undefined),
+    lockWaitMinutes: num(o.lockWait) ?? num(o.wait),
     graceMinutes: num(o.graceMinutes),
     forceDrain: Boolean(o.forceDrain),
     count: num(o.number),

@@ -79,6 +79,21 @@ export class MissingToolError extends JohannaError {
 }
 
 /** The aws/eb CLI exited non-zero. `args` are already redacted. */
+/** Error codes the aws CLI's standard mode retries as throttling (botocore retries/special.py, standard.py). */
+export const THROTTLING_CODES: ReadonlySet<string> = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'EC2ThrottledException',
+  'BandwidthLimitExceeded',
+]);
+
 export class AwsCliError extends JohannaError {
   override readonly code = 'AWS_CLI';
   readonly args: string[];
@@ -97,6 +112,10 @@ export class AwsCliError extends JohannaError {
   get awsCode(): string | undefined {
     const m = /An error occurred \(([^)]+)\)/.exec(this.stderr);
     return m?.[1];
+  }
+  /** AWS refused the call for its rate (R90): nothing was performed; the CLI gave up retrying. */
+  get throttled(): boolean {
+    return THROTTLING_CODES.has(this.awsCode ?? '') || /Rate exceeded/i.test(this.stderr);
   }
 }
 

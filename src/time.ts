@@ -2,7 +2,7 @@
 // (with optional backoff) that checks for the interrupt before every poll. Every wait in
 // src/ pauses through here, so Ctrl-C cuts any of them short (docs/architecture.md lists
 // the few loops that are not waitFor, and why).
-import { InterruptedError, TimeoutError } from './errors.js';
+import { AwsCliError, InterruptedError, TimeoutError } from './errors.js';
 import type { Logger } from './ui/log.js';
 
 /** One deadline for a whole command; each wait takes what is left of it. */
@@ -55,24 +55,44 @@ export interface WaitOptions<T> {
 /** What a wait needs of the run: its log (for the live line) and its interrupt. */
 type WaitCtx = { log: Pick<Logger, 'live' | 'clearLive' | 'info'>; signal?: AbortSignal };
 
+/**
+ * Polls share the account politely (issue 23; R90): each pause is jittered (up to 25 % longer,
+ * never shorter, so a wait's call budget holds), so deploys started together do not poll in step; a poll that AWS throttled past the aws CLI's
+ * own retries (the CLI already backed off inside; src/aws/cli.ts adds no retries of its own)
+ * is not a failure: the loop doubles its interval, up to 4x the longest it would use, and polls again.
+ */
+export function jittered(ms: number, random = Math.random): number {
+  return Math.round(ms * (1 + random() * 0.25));
+}
+
 export async function waitFor<T>(ctx: WaitCtx, o: WaitOptions<T>): Promise<T> {
   const started = Date.now();
   const deadline = typeof o.deadline === 'number' ? o.deadline : o.deadline.at;
   let interval = o.intervalMs;
+  const longest = 4 * Math.max(o.maxIntervalMs ?? o.intervalMs, o.intervalMs);
   for (;;) {
     throwIfInterrupted(ctx.signal, o.what);
-    const r = await o.check();
+    let r: { done: T } | { state: string };
+    try {
+      r = await o.check();
+    } catch (err) {
+      if (!(err instanceof AwsCliError && err.throttled)) throw err;
+      interval = Math.min(longest, interval * 2);
+      ctx.log.info(`  AWS is throttling this account's calls (${err.awsCode ?? 'Rate exceeded'}); polling ${o.what} every ${Math.round(interval / 1000)} s instead`);
+      r = { state: 'throttled' };
+    }
     if ('done' in r) {
       ctx.log.clearLive();
       return r.done;
     }
     const elapsed = Math.round((Date.now() - started) / 1000);
     ctx.log.live(`waiting for ${o.what}: ${r.state} (${elapsed}s)`);
-    if (Date.now() + interval > deadline) {
+    const wait = jittered(interval);
+    if (Date.now() + wait > deadline) {
       ctx.log.clearLive();
       throw new TimeoutError(`gave up waiting for ${o.what} after ${elapsed}s: still ${r.state}`, o.hint);
     }
-    await pause(interval, ctx.signal);
+    await pause(wait, ctx.signal);
     throwIfInterrupted(ctx.signal, o.what);
     if (o.backoff) interval = Math.min(o.maxIntervalMs ?? interval * o.backoff, Math.round(interval * o.backoff));
   }
@@ -99,6 +119,13 @@ export async function waitUntil(ctx: WaitCtx & { dryRun: boolean }, deadline: De
   });
   if (polls > 1) ctx.log.info(`${what}: done after ${Math.round((Date.now() - started) / 1000)}s`);
 }
+
+/**
+ * EB calls a minute one deploy makes while it waits for its environment, at most, on AWS
+ * (issue 23): six deploys of one account make 72, under EB's Describe* rate of 120 a minute
+ * (R90). The sandbox polls 5 times as often as AWS (pollMs), so its figure is 5 times this.
+ */
+export const POLL_BUDGET_PER_MINUTE = 12;
 
 /** Poll interval: the original's 5 s on AWS; the sandbox answers in seconds, so 1 s there. */
 export function pollMs(ctx: { sandbox?: unknown }): number {

@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { AwsCliError, MissingToolError, UsageError } from '../errors.js';
+import { AwsCliError, MissingToolError, THROTTLING_CODES, UsageError } from '../errors.js';
 import { pause, throwIfInterrupted } from '../time.js';
 import type { Logger } from '../ui/log.js';
 import type { Redactor } from '../ui/redact.js';
@@ -183,20 +183,8 @@ export const CLI_MAX_ATTEMPTS = 8;
 /** The runner's runs per call, for the `retryOn` codes only. */
 export const RETRY_ATTEMPTS = 6;
 
-/** Error codes the CLI's standard mode retries as throttling (botocore retries/special.py, standard.py). */
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'SlowDown',
-  'ProvisionedThroughputExceededException',
-  'EC2ThrottledException',
-  'BandwidthLimitExceeded',
-]);
+/** Error codes the CLI's standard mode retries as throttling (one list, in errors.ts). */
+const THROTTLING = THROTTLING_CODES;
 
 /** How many requests the CLI made before it gave up: "... operation (reached max retries: 7): ..." */
 export function cliAttemptsOf(stderr: string): number | undefined {

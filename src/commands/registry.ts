@@ -26,7 +26,7 @@ export interface CommandSpec {
 /** Every changing command holds the deploy lock, so each can wait for another run's. */
 export const LOCK_WAIT: OptionSpec = {
   flags: '--lock-wait <minutes>',
-  description: "wait up to this long for another run's deploy lock instead of exiting 3",
+  description: "wait up to this long for whatever is in the way, another run's deploy lock or (create_nova) an updating environment, instead of exiting; the same as create_nova's --wait",
   number: { ok: (n) => n >= 0, what: 'minutes, 0 or more' },
 };
 
@@ -77,7 +77,7 @@ export const COMMANDS: CommandSpec[] = [
       { flags: '--hold', description: 'stop before the CNAME swap: the new environment stays on its own CNAME, checked and held (./run promote, ./run discard)' },
       {
         flags: '--wait <minutes>',
-        description: 'when another environment is Launching or Updating, wait up to this long for it to settle instead of exiting 1 (a stuck one still fails)',
+        description: "wait up to this long for whatever is in the way, an environment Launching or Updating or another run's deploy lock, instead of exiting (a stuck environment still fails); the same as --lock-wait",
         number: { ok: (n) => n > 0, what: 'minutes, more than 0' },
       },
     ],

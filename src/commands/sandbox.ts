@@ -74,6 +74,7 @@ export interface SandboxFlags {
   /** The caller's IAM policy files, comma-separated, or "admin". */
   policies?: string;
   eventRetentionMinutes?: string;
+  rateScale?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -93,6 +94,7 @@ function strictFromFlags(opts: SandboxFlags) {
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
     policies: opts.policies === undefined ? undefined : policyFiles(opts.policies.split(','), process.cwd(), '--policies'),
     eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,
+    rateScale: opts.rateScale === undefined ? undefined : Number(opts.rateScale),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -568,7 +568,10 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
   return waitFor<eb.Environment>(ctx, {
     what: `${name} to be Ready and Green with ${label}`,
     deadline,
-    intervalMs: pollMs(ctx),
+    // Two EB calls a poll, a poll every 2 x pollMs (10 s on AWS; an environment launches in
+    // minutes): one waiting deploy stays within POLL_BUDGET_PER_MINUTE (12 a minute on AWS),
+    // so six phases of one account fit in EB's Describe* rate (2/s, R90) with room to spare.
+    intervalMs: 2 * pollMs(ctx),
     check: async () => {
       const [envs, events] = await Promise.all([
         eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' }),

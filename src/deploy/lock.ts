@@ -401,10 +401,14 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
   const waitMinutes = o.waitMinutes ?? 0;
   const deadline = Date.now() + waitMinutes * 60_000;
   let vanished = 0;
-  let waited = false;
+  const waitStarted = Date.now();
+  let waitedFor: LockHolder | undefined;
   for (;;) {
     const attempt = await tryAcquire(ctx, me, ttlMinutes * 60);
-    if (attempt.acquired) break;
+    if (attempt.acquired) {
+      if (waitedFor) ctx.log.info(`got the deploy lock after waiting ${Math.round((Date.now() - waitStarted) / 1000)} s for ${waitedFor.holder} (${waitedFor.command})`);
+      break;
+    }
     // Released between our put and our read: try again at once, a few times.
     if (!attempt.holder && ++vanished < 3) continue;
     const taken = attempt.holder ?? { ...me, holder: 'another run' };
@@ -414,14 +418,14 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
         waitMinutes ? `still locked after waiting ${waitMinutes} min` : 'wait for that run to finish, or pass --lock-wait <minutes> to wait for it',
       );
     }
-    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`);
-    waited = true;
+    waitedFor = taken;
+    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command}): ${Math.round((Date.now() - waitStarted) / 1000)} s so far`);
     await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
     throwIfInterrupted(ctx.signal, 'the deploy lock');
   }
   const lease = new Lease(ctx, me, ttlMinutes * 60, o.renewEveryMs ?? (ttlMinutes * 60_000) / 3);
   lease.start();
-  if (waited) await lease.renewNow();
+  if (waitedFor) await lease.renewNow();
   leases.set(ctx, lease);
   // finally covers success, a failure, an exception in the command and an interrupt (the
   // signal only aborts the run's waits: the command unwinds through here).

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad } from '../helpers/load.js';
 import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
+import { waitingEbCalls, type RunLogRecord } from '../helpers/bench-phase.js';
+import { POLL_BUDGET_PER_MINUTE } from '../../src/time.js';
 
 let p: PhaseSandbox;
 const versions: string[] = [];
@@ -139,6 +141,12 @@ describe('create_nova: the daily blue/green deploy', () => {
     const calls = ownCalls(readRunLog(out.runLog)).filter((c) => c.purpose !== 'poll');
     expect(calls.length).toBeLessThanOrEqual(12 + 2);
     expect(out.readyToServingMs).toBeGreaterThan(0);
+    // Sharing the account (issue 23): while it waits, at most 2 EB calls a poll and a poll no
+    // sooner than 2 x pollMs, i.e. POLL_BUDGET_PER_MINUTE on AWS, 5 times that here (the
+    // sandbox polls 5 times as often): calls <= 2 (the first poll) + budget x minutes.
+    const waiting = waitingEbCalls(readRunLog(out.runLog) as RunLogRecord[])!;
+    expect(waiting.calls).toBeGreaterThanOrEqual(2);
+    expect(waiting.calls).toBeLessThanOrEqual(2 + Math.floor((POLL_BUDGET_PER_MINUTE * 5 * waiting.seconds) / 60));
   });
 
   it('refuses a deploy whose Nova fails its health check; the live version keeps serving', { timeout: LONG }, async () => {

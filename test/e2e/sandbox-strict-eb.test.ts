@@ -127,7 +127,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
       routerPort: 0,
       stateDir: join(dir, 'sandbox'),
       delays: { launchMs: 200, swapMs: SWAP_MS, terminateMs: 200, launchTimeoutMs: 5000 },
-      strict: { iamDelayMs: IAM_DELAY_MS, dnsTtlMs: DNS_TTL_MS, eniLingerMs: ENI_LINGER_MS, takenCnames: ['held-elsewhere'], launchHealthBlip: true },
+      strict: { iamDelayMs: IAM_DELAY_MS, dnsTtlMs: DNS_TTL_MS, eniLingerMs: ENI_LINGER_MS, takenCnames: ['held-elsewhere'], launchHealthBlip: true, rateScale: 20 }, // one attempt a call, fast polls: not about rates (R90)
     });
     vpc = (await ok('ec2', 'create-vpc', '--cidr-block', '10.9.0.0/16')).Vpc.VpcId;
     const other = (await ok('ec2', 'create-vpc', '--cidr-block', '10.8.0.0/16')).Vpc.VpcId;

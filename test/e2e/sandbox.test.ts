@@ -77,7 +77,9 @@ describe('sandbox (real aws CLI against the local endpoint)', () => {
       delays: { launchMs: 300, swapMs: 300, terminateMs: 300, launchTimeoutMs: 6000 },
       // This file is the plain lifecycle; DNS caching and IAM propagation have their own file
       // (sandbox-strict-eb.test.ts), so here every lookup is fresh and IAM visible at once.
-      strict: { dnsTtlMs: 0, iamDelayMs: 0 },
+      // Its aws calls send each request once (AWS_MAX_ATTEMPTS 1) and poll fast: AWS's rate
+      // limits (R90) are tuned 20 times kinder here; the 'sandbox faults' case proves them.
+      strict: { dnsTtlMs: 0, iamDelayMs: 0, rateScale: 20 },
     });
   }, 120_000);
 
@@ -274,6 +276,35 @@ describe('sandbox faults', () => {
       rmSync(stateDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('AWS rate limits (R90): on by default, per account and region', () => {
+  it('a burst over the EB Describe* bucket is refused with Throttling "Rate exceeded" (400); the aws CLI\'s own retries get every call through', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sandbox-rates-'));
+    // rateScale 0.05: EB Describe* 1 token refilled every 10 s, so ten CLI processes outrun it
+    // even on a machine so loaded that they take a minute to start (at AWS's 15 + 2/s, or at
+    // 0.2, a loaded machine's slow starts kept them under the rate: seen at load 24).
+    const sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir, strict: { rateScale: 0.05 } });
+    const rates = async () => ((await (await fetch(`${sandbox.endpoint}/_sandbox/status`)).json()) as { rates: Record<string, { allowed: number; throttled: number }> }).rates;
+    try {
+      const env = awsEnv(sandbox.endpoint);
+      const once = await Promise.all(Array.from({ length: 10 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env, reject: false })));
+      const refused = once.filter((r) => r.exitCode !== 0);
+      expect(refused.length, `all ${once.length} got through`).toBeGreaterThan(0);
+      for (const r of refused) expect(r.stderr).toMatch(/An error occurred \(Throttling\) when calling the DescribeApplications operation( \(reached max retries: 0\))?: Rate exceeded/);
+      expect((await rates()).elasticbeanstalk.throttled).toBe(refused.length);
+      // The same burst with the CLI's standard retries (what Johanna runs): all get through, later.
+      const retried = { ...env, AWS_MAX_ATTEMPTS: '8', AWS_RETRY_MODE: 'standard' };
+      const all = await Promise.all(Array.from({ length: 2 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env: retried, reject: false })));
+      expect(all.map((r) => r.exitCode), all.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
+      expect((await rates()).elasticbeanstalk.throttled).toBeGreaterThan(refused.length);
+      // Another service has buckets of its own: EC2 is not slowed by EB's empty bucket.
+      expect((await execa('aws', ['ec2', 'describe-vpcs'], { env, reject: false })).exitCode).toBe(0);
+    } finally {
+      await sandbox.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 describe('sandbox control (background process)', () => {

@@ -199,3 +199,18 @@ export function issueCount(recs: RunLogRecord[]): IssueCount {
     invocations: recs.filter((r) => !r.dryRun).length,
   };
 }
+
+/**
+ * The EB calls a deploy made while it waited for its new environment (issue 23): from the
+ * end of create-environment to its first call after the wait's polls (the lock's apart).
+ */
+export function waitingEbCalls(recs: RunLogRecord[]): { calls: number; seconds: number; perMinute: number } | undefined {
+  const i = recs.findIndex((r) => r.args[0] === 'elasticbeanstalk' && r.args[1] === 'create-environment');
+  if (i < 0) return undefined;
+  const from = Date.parse(recs[i].ts) + recs[i].ms;
+  const end = recs.slice(i + 1).find((r) => r.purpose !== 'poll' && r.purpose !== 'lock' && r.purpose !== 'history');
+  const to = end ? Date.parse(end.ts) : Math.max(...recs.slice(i + 1).map((r) => Date.parse(r.ts) + r.ms));
+  const calls = recs.slice(i + 1).filter((r) => r.args[0] === 'elasticbeanstalk' && Date.parse(r.ts) >= from && Date.parse(r.ts) < to).length;
+  const seconds = Math.max(0.001, (to - from) / 1000);
+  return { calls, seconds, perMinute: (calls / seconds) * 60 };
+}

@@ -34,3 +34,15 @@ describe('parseArgs', () => {
     expect(parseArgs(['deploy'])).toMatchObject({ kind: 'unknown', name: 'deploy' });
   });
 });
+
+describe('--wait and --lock-wait agree (issue 23 item 5)', () => {
+  it('either flag waits for whatever is in the way: the lock or an updating environment', async () => {
+    const { commandOptions } = await import('../../src/args.js');
+    expect(commandOptions({ wait: '7' } as never)).toMatchObject({ waitMinutes: 7, lockWaitMinutes: 7 });
+    expect(commandOptions({ lockWait: '3' } as never)).toMatchObject({ waitMinutes: 3, lockWaitMinutes: 3 });
+    expect(commandOptions({ wait: '7', lockWait: '2' } as never)).toMatchObject({ waitMinutes: 7, lockWaitMinutes: 2 });
+    // --lock-wait 0 is "do not wait": no zero-minute wait for an environment either.
+    expect(commandOptions({ lockWait: '0' } as never)).toMatchObject({ waitMinutes: undefined, lockWaitMinutes: 0 });
+    expect(commandOptions({} as never)).toMatchObject({ waitMinutes: undefined, lockWaitMinutes: undefined });
+  });
+});
