@@ -1,7 +1,7 @@
 // The run's context, built once in cli.ts and passed to every command: the validated
 // config, the one aws/eb runner, the logger and the global flags.
 import path from 'node:path';
-import { AwsCli, buildAwsEnv, parseAwsCliVersion, RunLog, type Exec } from './aws/cli.js';
+import { AwsCli, buildAwsEnv, parseAwsCliVersion, RunLog, type AwsCall, type Exec } from './aws/cli.js';
 import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
 import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
@@ -32,6 +32,8 @@ export interface Ctx {
   phase: string;
   region: string;
   aws: AwsCli;
+  /** The one call every wrapper in src/aws/ takes: `aws.aws`, bound. */
+  call: AwsCall;
   log: Logger;
   redactor: Redactor;
   dryRun: boolean;
@@ -136,6 +138,7 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     phase,
     region: config.aws.AWS_DEFAULT_REGION,
     aws,
+    call: aws.aws.bind(aws),
     log: i.log,
     redactor: i.redactor,
     dryRun: Boolean(i.opts.dryRun),

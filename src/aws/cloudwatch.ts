@@ -1,5 +1,5 @@
 // CloudWatch through the aws CLI: how many requests an environment's load balancer served.
-// Everything goes through ctx.aws (src/aws/cli.ts).
+// It takes the call (AwsCall) and goes through src/aws/cli.ts.
 //
 // AWS facts this reads by (Elastic Load Balancing User Guide, "CloudWatch metrics for your
 // Application Load Balancer",
@@ -13,7 +13,7 @@
 //   minute (CloudWatch API Reference, GetMetricStatistics), which only widens the window.
 // So a quiet window proves quiet only beyond the newest minute or two: keep it well above
 // that on AWS (nova.DRAIN_QUIET_MINUTES, default 5).
-import type { Ctx } from '../context.js';
+import type { AwsCall } from './cli.js';
 
 export const ALB_NAMESPACE = 'AWS/ApplicationELB';
 
@@ -31,8 +31,8 @@ export interface RequestCount {
 }
 
 /** RequestCount (Sum) of one ALB between `start` and `end`, in 60 s periods. */
-export async function albRequestCount(ctx: Ctx, loadBalancer: string, start: Date, end: Date, purpose?: string): Promise<RequestCount> {
-  const r = await ctx.aws.aws<{ Datapoints?: { Sum?: number }[] }>(
+export async function albRequestCount(call: AwsCall, loadBalancer: string, start: Date, end: Date, purpose?: string): Promise<RequestCount> {
+  const r = await call<{ Datapoints?: { Sum?: number }[] }>(
     [
       'cloudwatch', 'get-metric-statistics',
       '--namespace', ALB_NAMESPACE,

@@ -1,7 +1,7 @@
 // DynamoDB through the aws CLI: our small tables (the deploy lock, the deploy history) are
 // made on first use, pay-per-request, so an idle account pays nothing for them. Items
 // travel in DynamoDB's attribute-value JSON; these helpers turn plain records into it and back.
-import type { Ctx } from '../context.js';
+import type { Logger } from '../ui/log.js';
 import { AwsCliError } from '../errors.js';
 import type { AwsCall } from './cli.js';
 import { TAG_ROLE } from './tags.js';
@@ -23,11 +23,11 @@ export interface TableSpec {
  * Create the table and wait until it is ACTIVE. Another run creating it at the same moment
  * is fine: we wait for theirs like for our own.
  */
-export async function createTable(ctx: Ctx, t: TableSpec): Promise<void> {
-  ctx.log.info(`creating ${t.what} ${t.name} (DynamoDB, on-demand: no cost while idle)`);
+export async function createTable(call: AwsCall, log: Pick<Logger, 'info'>, t: TableSpec): Promise<void> {
+  log.info(`creating ${t.what} ${t.name} (DynamoDB, on-demand: no cost while idle)`);
   const keys = [t.partitionKey, ...(t.sortKey ? [t.sortKey] : [])];
   try {
-    await ctx.aws.aws(
+    await call(
       [
         'dynamodb', 'create-table', '--table-name', t.name,
         '--attribute-definitions', ...keys.map((k) => `AttributeName=${k},AttributeType=S`),
@@ -40,17 +40,17 @@ export async function createTable(ctx: Ctx, t: TableSpec): Promise<void> {
   } catch (err) {
     if (!(err instanceof AwsCliError && err.awsCode === 'ResourceInUseException')) throw err;
   }
-  await ctx.aws.aws(['dynamodb', 'wait', 'table-exists', '--table-name', t.name], { purpose: t.purpose });
+  await call(['dynamodb', 'wait', 'table-exists', '--table-name', t.name], { purpose: t.purpose });
 }
 
 /** Run a write; if the table does not exist yet (the first run in this account and region), make it and write again. */
-export async function withTable<T>(ctx: Ctx, t: TableSpec, write: () => Promise<T>): Promise<T> {
+export async function withTable<T>(call: AwsCall, log: Pick<Logger, 'info'>, t: TableSpec, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
     if (!isMissingTable(err)) throw err;
   }
-  await createTable(ctx, t);
+  await createTable(call, log, t);
   return write();
 }
 

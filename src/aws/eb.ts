@@ -1,10 +1,11 @@
 // Elastic Beanstalk through the aws CLI: small typed functions that build argv and read
-// the JSON. Everything goes through ctx.aws (src/aws/cli.ts).
+// the JSON. Each takes the call (AwsCall: ctx.call, or a bounded copy of it) and goes
+// through src/aws/cli.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../context.js';
 import { AwsCliError } from '../errors.js';
+import type { AwsCall, CallOptions } from './cli.js';
 import type { Tag } from './tags.js';
 
 export interface Environment {
@@ -38,7 +39,7 @@ export interface OptionSetting {
 }
 
 export async function describeEnvironments(
-  ctx: Ctx,
+  call: AwsCall,
   app: string,
   opts: { names?: string[]; includeDeleted?: boolean; purpose?: string } = {},
 ): Promise<Environment[]> {
@@ -46,12 +47,12 @@ export async function describeEnvironments(
   if (opts.names?.length) args.push('--environment-names', ...opts.names);
   if (opts.includeDeleted) args.push('--include-deleted');
   else args.push('--no-include-deleted');
-  const r = await ctx.aws.aws<{ Environments?: Environment[] }>(args, { purpose: opts.purpose });
+  const r = await call<{ Environments?: Environment[] }>(args, { purpose: opts.purpose });
   return r.Environments ?? [];
 }
 
 export async function describeEvents(
-  ctx: Ctx,
+  call: AwsCall,
   app: string,
   /**
    * maxRecords: the newest this many events, however many pages they take. It is passed as
@@ -64,12 +65,12 @@ export async function describeEvents(
   if (opts.environmentName) args.push('--environment-name', opts.environmentName);
   if (opts.startTime) args.push('--start-time', opts.startTime.toISOString());
   if (opts.maxRecords) args.push('--max-items', String(opts.maxRecords));
-  const r = await ctx.aws.aws<{ Events?: EbEvent[] }>(args, { purpose: opts.purpose });
+  const r = await call<{ Events?: EbEvent[] }>(args, { purpose: opts.purpose });
   return r.Events ?? [];
 }
 
-export async function listSolutionStacks(ctx: Ctx): Promise<string[]> {
-  const r = await ctx.aws.aws<{ SolutionStacks?: string[] }>(['elasticbeanstalk', 'list-available-solution-stacks']);
+export async function listSolutionStacks(call: AwsCall): Promise<string[]> {
+  const r = await call<{ SolutionStacks?: string[] }>(['elasticbeanstalk', 'list-available-solution-stacks']);
   return r.SolutionStacks ?? [];
 }
 
@@ -84,14 +85,14 @@ export function storageBucketName(region: string, arnOfTheAccount: string | unde
 }
 
 /** The bucket EB keeps application versions in (created on first use; idempotent). */
-export async function storageBucket(ctx: Ctx): Promise<string> {
-  const r = await ctx.aws.aws<{ S3Bucket?: string }>(['elasticbeanstalk', 'create-storage-location']);
+export async function storageBucket(call: AwsCall): Promise<string> {
+  const r = await call<{ S3Bucket?: string }>(['elasticbeanstalk', 'create-storage-location']);
   return r.S3Bucket ?? '<eb-storage-bucket>';
 }
 
-export async function createApplicationVersion(ctx: Ctx, app: string, label: string, bucket: string, key: string, description: string): Promise<'created' | 'adopted'> {
+export async function createApplicationVersion(call: AwsCall, app: string, label: string, bucket: string, key: string, description: string): Promise<'created' | 'adopted'> {
   try {
-    await ctx.aws.aws([
+    await call([
       'elasticbeanstalk', 'create-application-version',
       '--application-name', app,
       '--version-label', label,
@@ -104,7 +105,7 @@ export async function createApplicationVersion(ctx: Ctx, app: string, label: str
     // A retried request whose first answer was lost finds the version it made (R17): the same
     // label with our bundle is ours; anything else is a real conflict.
     if (!(err instanceof AwsCliError && /Application Version .* already exists/i.test(err.stderr))) throw err;
-    const r = await ctx.aws.aws<{ ApplicationVersions?: { SourceBundle?: { S3Bucket?: string; S3Key?: string } }[] }>([
+    const r = await call<{ ApplicationVersions?: { SourceBundle?: { S3Bucket?: string; S3Key?: string } }[] }>([
       'elasticbeanstalk', 'describe-application-versions', '--application-name', app, '--version-labels', label,
     ]);
     const same = r.ApplicationVersions?.[0]?.SourceBundle;
@@ -114,8 +115,8 @@ export async function createApplicationVersion(ctx: Ctx, app: string, label: str
 }
 
 /** Whether a CNAME prefix is free in the region (prefixes are shared by every account). */
-export async function checkDnsAvailability(ctx: Ctx, prefix: string): Promise<{ available: boolean; cname?: string }> {
-  const r = await ctx.aws.aws<{ Available?: boolean; FullyQualifiedCNAME?: string }>(['elasticbeanstalk', 'check-dns-availability', '--cname-prefix', prefix]);
+export async function checkDnsAvailability(call: AwsCall, prefix: string): Promise<{ available: boolean; cname?: string }> {
+  const r = await call<{ Available?: boolean; FullyQualifiedCNAME?: string }>(['elasticbeanstalk', 'check-dns-availability', '--cname-prefix', prefix]);
   // A dry run answers {} for nothing; only a mutating call is skipped, and this one is not.
   return { available: r.Available !== false, cname: r.FullyQualifiedCNAME };
 }
@@ -137,13 +138,13 @@ export interface CreateEnvironmentInput {
  * passed as file://, and removed when the call returns. A --dry-run runs nothing: it shows
  * the settings inline, the secret ones masked (src/ui/redact.ts).
  */
-export async function createEnvironment(ctx: Ctx, i: CreateEnvironmentInput): Promise<Environment> {
+export async function createEnvironment(call: AwsCall, i: CreateEnvironmentInput, o: { dryRun: boolean }): Promise<Environment> {
   const settings = JSON.stringify(i.optionSettings);
-  const dir = ctx.dryRun ? undefined : mkdtempSync(path.join(os.tmpdir(), 'johanna-settings-'));
+  const dir = o.dryRun ? undefined : mkdtempSync(path.join(os.tmpdir(), 'johanna-settings-'));
   const file = dir && path.join(dir, 'option-settings.json');
   if (file) writeFileSync(file, settings, { mode: 0o600 });
   try {
-    return await ctx.aws.aws<Environment>([
+    return await call<Environment>([
       'elasticbeanstalk', 'create-environment',
       '--application-name', i.app,
       '--environment-name', i.name,
@@ -160,8 +161,8 @@ export async function createEnvironment(ctx: Ctx, i: CreateEnvironmentInput): Pr
 }
 
 /** Sent once: a resent swap would swap back (the caller, swapVerified, asks EB what happened). */
-export async function swapCnames(ctx: Ctx, source: string, destination: string): Promise<void> {
-  await ctx.aws.aws(
+export async function swapCnames(call: AwsCall, source: string, destination: string): Promise<void> {
+  await call(
     ['elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', source, '--destination-environment-name', destination],
     { once: true },
   );
@@ -173,13 +174,13 @@ export async function swapCnames(ctx: Ctx, source: string, destination: string):
  * EB's answer for it is "invalid state ... Must be Ready" or "No Environment found" (R13),
  * so those are checked against what EB says of the environment before being forgiven.
  */
-export async function terminateEnvironment(ctx: Ctx, name: string): Promise<'terminating' | 'already'> {
+export async function terminateEnvironment(call: AwsCall, name: string): Promise<'terminating' | 'already'> {
   try {
-    await ctx.aws.aws(['elasticbeanstalk', 'terminate-environment', '--environment-name', name], { expectFailure: true });
+    await call(['elasticbeanstalk', 'terminate-environment', '--environment-name', name], { expectFailure: true });
     return 'terminating';
   } catch (err) {
     if (!(err instanceof AwsCliError && /invalid state for this operation|No Environment found/i.test(err.stderr))) throw err;
-    const r = await ctx.aws.aws<{ Environments?: Environment[] }>(['elasticbeanstalk', 'describe-environments', '--environment-names', name, '--include-deleted']);
+    const r = await call<{ Environments?: Environment[] }>(['elasticbeanstalk', 'describe-environments', '--environment-names', name, '--include-deleted']);
     const env = r.Environments?.find((e) => e.EnvironmentName === name && e.Status !== 'Terminated') ?? r.Environments?.[0];
     if (!env || env.Status === 'Terminating' || env.Status === 'Terminated') return 'already';
     throw err;
@@ -194,12 +195,12 @@ export async function terminateEnvironment(ctx: Ctx, name: string): Promise<'ter
 export const PENDING_REFUSAL = /Cannot terminate environment named .*It is currently pending (creation|deployment)/i;
 
 /** Cancels an update in progress (only while Updating, R40); EB puts the previous version and settings back. */
-export async function abortEnvironmentUpdate(ctx: Ctx, name: string): Promise<void> {
-  await ctx.aws.aws(['elasticbeanstalk', 'abort-environment-update', '--environment-name', name], { expectFailure: true });
+export async function abortEnvironmentUpdate(call: AwsCall, name: string): Promise<void> {
+  await call(['elasticbeanstalk', 'abort-environment-update', '--environment-name', name], { expectFailure: true });
 }
 
-export async function listTags(ctx: Ctx, arn: string): Promise<Tag[]> {
-  const r = await ctx.aws.aws<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn]);
+export async function listTags(call: AwsCall, arn: string): Promise<Tag[]> {
+  const r = await call<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn]);
   return r.ResourceTags ?? [];
 }
 
@@ -216,13 +217,13 @@ export interface EnvironmentInfo {
 }
 
 /** Ask every instance of the environment to compile its logs (asynchronous: see retrieveEnvironmentInfo). */
-export async function requestEnvironmentInfo(ctx: Ctx, environmentName: string, infoType: InfoType): Promise<void> {
-  await ctx.aws.aws(['elasticbeanstalk', 'request-environment-info', '--environment-name', environmentName, '--info-type', infoType]);
+export async function requestEnvironmentInfo(call: AwsCall, environmentName: string, infoType: InfoType): Promise<void> {
+  await call(['elasticbeanstalk', 'request-environment-info', '--environment-name', environmentName, '--info-type', infoType]);
 }
 
 /** The compiled logs of the environment's instances so far, latest last. */
-export async function retrieveEnvironmentInfo(ctx: Ctx, environmentName: string, infoType: InfoType, purpose?: string): Promise<EnvironmentInfo[]> {
-  const r = await ctx.aws.aws<{ EnvironmentInfo?: EnvironmentInfo[] }>(
+export async function retrieveEnvironmentInfo(call: AwsCall, environmentName: string, infoType: InfoType, purpose?: string): Promise<EnvironmentInfo[]> {
+  const r = await call<{ EnvironmentInfo?: EnvironmentInfo[] }>(
     ['elasticbeanstalk', 'retrieve-environment-info', '--environment-name', environmentName, '--info-type', infoType],
     { purpose },
   );
@@ -230,30 +231,73 @@ export async function retrieveEnvironmentInfo(ctx: Ctx, environmentName: string,
 }
 
 /** The environment's EC2 instances, by id. */
-export async function environmentInstances(ctx: Ctx, environmentName: string): Promise<string[]> {
-  const r = await ctx.aws.aws<{ EnvironmentResources?: { Instances?: { Id: string }[] } }>([
+export async function environmentInstances(call: AwsCall, environmentName: string): Promise<string[]> {
+  const r = await call<{ EnvironmentResources?: { Instances?: { Id: string }[] } }>([
     'elasticbeanstalk', 'describe-environment-resources', '--environment-name', environmentName,
   ]);
   return (r.EnvironmentResources?.Instances ?? []).map((i) => i.Id);
 }
 
-type Call = import('./cli.js').AwsCall;
-
 /** Every version of the application (labels only matter here). */
-export async function listApplicationVersionsOf(call: Call, app: string): Promise<{ VersionLabel: string; DateCreated?: string }[]> {
+export async function listApplicationVersionsOf(call: AwsCall, app: string): Promise<{ VersionLabel: string; DateCreated?: string }[]> {
   const r = await call<{ ApplicationVersions?: { VersionLabel: string; DateCreated?: string }[] }>(['elasticbeanstalk', 'describe-application-versions', '--application-name', app]);
   return r.ApplicationVersions ?? [];
 }
 
 /** One version and its source bundle in EB's S3 bucket (AWS keeps the bundle unless told). */
-export function deleteApplicationVersionOf(call: Call, app: string, label: string, opts: import('./cli.js').CallOptions = {}): Promise<unknown> {
+export function deleteApplicationVersionOf(call: AwsCall, app: string, label: string, opts: CallOptions = {}): Promise<unknown> {
   return call(['elasticbeanstalk', 'delete-application-version', '--application-name', app, '--version-label', label, '--delete-source-bundle'], { expectFailure: true, ...opts });
 }
 
+/** The phase's application, created with our tags and deleted only when they say it is ours. */
+export interface Application {
+  ApplicationName: string;
+  ApplicationArn?: string;
+}
+
+export async function describeApplication(call: AwsCall, name: string): Promise<Application | undefined> {
+  const r = await call<{ Applications?: Application[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', name]);
+  // Some stand-ins ignore the name filter; the name decides.
+  return r.Applications?.find((a) => a.ApplicationName === name);
+}
+
 /** Whether the application exists (status). */
-export async function applicationExists(ctx: Ctx, app: string): Promise<boolean> {
-  const r = await ctx.aws.aws<{ Applications?: { ApplicationName: string }[] }>(['elasticbeanstalk', 'describe-applications', '--application-names', app]);
-  return Boolean(r.Applications?.length);
+export async function applicationExists(call: AwsCall, app: string): Promise<boolean> {
+  return (await describeApplication(call, app)) !== undefined;
+}
+
+/** False when it existed already (a killed run created it). */
+export async function createApplication(call: AwsCall, name: string, tags: Tag[]): Promise<boolean> {
+  try {
+    await call(
+      [
+        'elasticbeanstalk', 'create-application', '--application-name', name,
+        '--description', 'Johanna: the Nova application of this phase',
+        '--tags', ...tags.map((t) => `Key=${t.Key},Value=${t.Value}`),
+      ],
+      { expectFailure: true },
+    );
+    return true;
+  } catch (err) {
+    // Created by a run that was killed before it could see the answer.
+    if (err instanceof AwsCliError && /already exists/i.test(err.stderr)) return false;
+    throw err;
+  }
+}
+
+/** A resource's tags; undefined when EB does not know the resource (listTags throws then). */
+export async function tagsIfAny(call: AwsCall, arn: string): Promise<Tag[] | undefined> {
+  try {
+    const r = await call<{ ResourceTags?: Tag[] }>(['elasticbeanstalk', 'list-tags-for-resource', '--resource-arn', arn], { expectFailure: true });
+    return r.ResourceTags ?? [];
+  } catch (err) {
+    if (err instanceof AwsCliError && err.awsCode === 'ResourceNotFoundException') return undefined;
+    throw err;
+  }
+}
+
+export function deleteApplication(call: AwsCall, name: string, opts: CallOptions = {}): Promise<unknown> {
+  return call(['elasticbeanstalk', 'delete-application', '--application-name', name], { expectFailure: true, ...opts });
 }
 
 // ---- for the drain-aware cleanup (terminate_eb_old_environment) --------------------------
@@ -265,8 +309,8 @@ export interface EnvironmentResources {
   Instances?: { Id: string }[];
 }
 
-export async function describeEnvironmentResources(ctx: Ctx, environmentName: string, purpose?: string): Promise<EnvironmentResources> {
-  const r = await ctx.aws.aws<{ EnvironmentResources?: EnvironmentResources }>(
+export async function describeEnvironmentResources(call: AwsCall, environmentName: string, purpose?: string): Promise<EnvironmentResources> {
+  const r = await call<{ EnvironmentResources?: EnvironmentResources }>(
     ['elasticbeanstalk', 'describe-environment-resources', '--environment-name', environmentName],
     { purpose },
   );
@@ -281,8 +325,8 @@ export interface ApplicationMetrics {
   Latency?: Record<string, number>;
 }
 
-export async function describeApplicationMetrics(ctx: Ctx, environmentName: string): Promise<ApplicationMetrics | undefined> {
-  const r = await ctx.aws.aws<{ ApplicationMetrics?: ApplicationMetrics }>([
+export async function describeApplicationMetrics(call: AwsCall, environmentName: string): Promise<ApplicationMetrics | undefined> {
+  const r = await call<{ ApplicationMetrics?: ApplicationMetrics }>([
     'elasticbeanstalk', 'describe-environment-health', '--environment-name', environmentName, '--attribute-names', 'ApplicationMetrics',
   ]);
   return r.ApplicationMetrics;

@@ -322,7 +322,30 @@ export function deleteKeyPair(call: AwsCall, keyName: string, opts: CallOptions 
 }
 
 /** Security groups that carry a tag (EB tags the groups it makes with its environment's name). */
+/** Security groups matching these filters (e.g. a phase's tags). */
+export async function describeSecurityGroupsWhere(call: AwsCall, filters: string[]): Promise<SecurityGroup[]> {
+  const r = await call<{ SecurityGroups?: SecurityGroup[] }>(['ec2', 'describe-security-groups', '--filters', ...filters]);
+  return r.SecurityGroups ?? [];
+}
+
 export async function describeSecurityGroupsByTag(call: AwsCall, key: string, value: string): Promise<SecurityGroup[]> {
   const r = await call<{ SecurityGroups?: SecurityGroup[] }>(['ec2', 'describe-security-groups', '--filters', `Name=tag:${key},Values=${value}`]);
   return r.SecurityGroups ?? [];
+}
+
+/**
+ * `run-instances --dry-run` from a launch template: launches nothing; EC2 answers
+ * DryRunOperation when the request would be allowed (the instance-profile check).
+ */
+export function runInstancesDryRun(call: AwsCall, o: { template: string; subnetId: string; profile: string }, opts: CallOptions = {}): Promise<unknown> {
+  return call(['ec2', 'run-instances', '--dry-run', '--launch-template', `LaunchTemplateName=${o.template}`, '--subnet-id', o.subnetId, '--iam-instance-profile', `Name=${o.profile}`], opts);
+}
+
+/** A launch template, tagged at creation (our ownership tags). */
+export function createLaunchTemplate(call: AwsCall, name: string, data: string, tags: Tag[], opts: CallOptions = {}): Promise<unknown> {
+  return call(['ec2', 'create-launch-template', '--launch-template-name', name, '--launch-template-data', data, '--tag-specifications', tagSpec('launch-template', tags)], opts);
+}
+
+export function deleteLaunchTemplate(call: AwsCall, name: string, opts: CallOptions = {}): Promise<unknown> {
+  return call(['ec2', 'delete-launch-template', '--launch-template-name', name], opts);
 }

@@ -11,7 +11,7 @@ import { fence } from '../deploy/lock.js';
 
 export async function discard(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const envs = await eb.describeEnvironments(ctx, app);
+  const envs = await eb.describeEnvironments(ctx.call, app);
   const held = await findHeld(ctx, app, envs, mainCname(ctx));
   if (!held.length) {
     ctx.log.result('no environment is held: nothing to discard (create_nova --hold makes one)');
@@ -24,7 +24,7 @@ export async function discard(ctx: Ctx): Promise<CommandResult> {
     await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
     const r = BUSY_STATUSES.has(e.Status)
       ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: settleBoundMs(ctx), abortUpdate: true })
-      : await eb.terminateEnvironment(ctx, e.EnvironmentName);
+      : await eb.terminateEnvironment(ctx.call, e.EnvironmentName);
     if (r === 'left') throw new StateError(`${e.EnvironmentName} is still ${e.Status} at EB after ${settleBoundMs(ctx) / 1000} s, and EB refuses to terminate it until that ends`, 'run ./run discard again later (./run status shows its state)');
     terminated.push(e.EnvironmentName);
     ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}); the live environment was not touched`);

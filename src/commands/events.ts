@@ -32,7 +32,7 @@ export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandRes
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const environment = named ?? (await liveEnvironment(ctx, app));
 
-  const first = await eb.describeEvents(ctx, app, { environmentName: environment, maxRecords: count });
+  const first = await eb.describeEvents(ctx.call, app, { environmentName: environment, maxRecords: count });
   const shown = [...first].reverse().map(toLine);
   for (const l of shown) ctx.log.result(format(l));
   if (!shown.length && named) await checkKnown(ctx, app, named);
@@ -49,7 +49,7 @@ export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandRes
  * listed); an unknown name is a mistake to name, exit 1 (issue 20 "also fix"), not "no events".
  */
 async function checkKnown(ctx: Ctx, app: string, name: string): Promise<void> {
-  const known = await eb.describeEnvironments(ctx, app, { names: [name], includeDeleted: true });
+  const known = await eb.describeEnvironments(ctx.call, app, { names: [name], includeDeleted: true });
   if (known.some((e) => e.EnvironmentName === name)) return;
   throw new StateError(`application ${app} has no environment ${name} (nor a recently terminated one)`, './run status lists the environments; ./run history names the ones deploys made');
 }
@@ -57,7 +57,7 @@ async function checkKnown(ctx: Ctx, app: string, name: string): Promise<void> {
 /** The live environment's name; without one (a phase not deployed yet) the whole application's events. */
 async function liveEnvironment(ctx: Ctx, app: string): Promise<string | undefined> {
   const main = mainCname(ctx);
-  const live = holderOfMain(await eb.describeEnvironments(ctx, app), main);
+  const live = holderOfMain(await eb.describeEnvironments(ctx.call, app), main);
   if (!live) ctx.log.info(`no environment holds ${main}: showing every event of application ${app}`);
   return live?.EnvironmentName;
 }
@@ -73,7 +73,7 @@ async function followEvents(ctx: Ctx, app: string, environment: string | undefin
   let seen = new Set(first.filter((e) => Date.parse(e.EventDate) === since.getTime()).map(key));
   // -n cut the list: other events of that same instant exist, and are not news.
   if (cut && first.length) {
-    for (const e of await eb.describeEvents(ctx, app, { environmentName: environment, startTime: since, purpose: 'poll' })) {
+    for (const e of await eb.describeEvents(ctx.call, app, { environmentName: environment, startTime: since, purpose: 'poll' })) {
       if (Date.parse(e.EventDate) === since.getTime()) seen.add(key(e));
     }
   }
@@ -83,7 +83,7 @@ async function followEvents(ctx: Ctx, app: string, environment: string | undefin
     if (ctx.signal.aborted) break;
     let batch: eb.EbEvent[];
     try {
-      batch = await eb.describeEvents(ctx, app, { environmentName: environment, startTime: since, purpose: 'poll' });
+      batch = await eb.describeEvents(ctx.call, app, { environmentName: environment, startTime: since, purpose: 'poll' });
     } catch (err) {
       // Ctrl-C reaches the aws child too, which then fails: that is the end, not an error.
       if (ctx.signal.aborted) break;

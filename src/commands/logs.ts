@@ -29,11 +29,11 @@ export async function logs(ctx: Ctx, opts: CommandOptions): Promise<CommandResul
   const env = await pickEnvironment(ctx, opts.environment);
   const name = env.EnvironmentName;
   // What was compiled before our request (samples stay for 15 minutes) is not an answer to it.
-  const [instances, before] = await Promise.all([eb.environmentInstances(ctx, name), eb.retrieveEnvironmentInfo(ctx, name, infoType)]);
+  const [instances, before] = await Promise.all([eb.environmentInstances(ctx.call, name), eb.retrieveEnvironmentInfo(ctx.call, name, infoType)]);
   if (!instances.length) throw new StateError(`${name} has no instances to take logs from (${env.Status}, health ${env.Health ?? '?'})`);
   const old = new Set(before.map((i) => i.Message));
   ctx.log.step(`${name}: asking EB for the ${infoType === 'tail' ? 'last 100 lines of each log' : 'whole logs'} of ${instances.join(', ')}`);
-  await eb.requestEnvironmentInfo(ctx, name, infoType);
+  await eb.requestEnvironmentInfo(ctx.call, name, infoType);
   if (ctx.dryRun) return { environment: name, infoType, instanceIds: instances, dryRun: true };
 
   const fresh = await waitForSamples(ctx, name, infoType, instances, old);
@@ -70,7 +70,7 @@ async function waitForSamples(ctx: Ctx, name: string, infoType: eb.InfoType, ins
       intervalMs: pollMs(ctx),
       check: async () => {
         // Latest last, so a later sample of an instance replaces an earlier one.
-        for (const i of await eb.retrieveEnvironmentInfo(ctx, name, infoType, 'poll')) {
+        for (const i of await eb.retrieveEnvironmentInfo(ctx.call, name, infoType, 'poll')) {
           if (i.Ec2InstanceId && i.Message && !old.has(i.Message)) fresh.set(i.Ec2InstanceId, i);
         }
         const waiting = instances.filter((i) => !fresh.has(i));

@@ -178,7 +178,7 @@ async function writeSandboxEbConfig(ctx: Ctx, cwd: string): Promise<void> {
   if (path.resolve(cwd) !== path.join(ctx.root, 'nova')) return; // eb run elsewhere keeps its own files
   let live: string | undefined;
   try {
-    live = holderOfMain(await eb.describeEnvironments(ctx, ctx.config.elasticbeanstalk.APPLICATION_NAME), mainCname(ctx))?.EnvironmentName;
+    live = holderOfMain(await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME), mainCname(ctx))?.EnvironmentName;
   } catch (err) {
     ctx.log.warn(`could not find the live environment for eb's config.yml: ${(err as Error).message}; eb commands then need an environment name`);
   }

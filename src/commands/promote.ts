@@ -34,7 +34,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
   const started = Date.now();
-  const envs = await eb.describeEnvironments(ctx, app);
+  const envs = await eb.describeEnvironments(ctx.call, app);
   // One query of the history serves both: which one is held (issue 20 item 1), and what
   // is replaced by what (said before the swap).
   const history = await readHistoryOf(ctx, envs.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
@@ -74,7 +74,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
   // Until the TTL has passed, clients may still reach the replaced one: it is not free.
   const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
-  const tags = held.EnvironmentArn ? await eb.listTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;
+  const tags = held.EnvironmentArn ? await eb.listTags(ctx.call, held.EnvironmentArn).catch(() => undefined) : undefined;
   const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
   ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   ctx.log.result(`  DNS TTL (${ttlMs / 1000} s) passed at ${dnsSettledAt.toISOString()}; ${current.EnvironmentName} eligible for removal after ${new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString()}`);

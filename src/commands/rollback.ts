@@ -15,7 +15,7 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
-  const all = await eb.describeEnvironments(ctx, app, { includeDeleted: true });
+  const all = await eb.describeEnvironments(ctx.call, app, { includeDeleted: true });
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
   // Who handed the main CNAME to the current one is the deploy history's to say (issue 20

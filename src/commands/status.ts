@@ -50,14 +50,14 @@ async function soft<T>(p: Promise<T>): Promise<T | undefined> {
 export async function status(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const iam = iamNames(ctx.phase);
-  const call = ctx.aws.aws.bind(ctx.aws);
+  const call = ctx.call;
   const [account, tags, roles, profiles, appExists, envs, lock, history] = await Promise.all([
     soft(callerAccount(call)),
     describeTagsByKeys(call, [TAG_PHASE, TAG_ROLE]),
     listRoleNames(call, iam.path),
     listInstanceProfileNames(call, iam.path),
-    eb.applicationExists(ctx, app),
-    eb.describeEnvironments(ctx, app),
+    eb.applicationExists(ctx.call, app),
+    eb.describeEnvironments(ctx.call, app),
     // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
     lockState(ctx),
     soft(readHistory(ctx, 1)),
@@ -76,9 +76,9 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const grace = ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
   const shown = byAgeNewestFirst(envs.filter(isLive));
   // Tags hold the git hashes; one call per environment, and there are rarely more than two.
-  const envTags = await Promise.all(shown.map((e) => (e.EnvironmentArn ? soft(eb.listTags(ctx, e.EnvironmentArn)) : undefined)));
+  const envTags = await Promise.all(shown.map((e) => (e.EnvironmentArn ? soft(eb.listTags(ctx.call, e.EnvironmentArn)) : undefined)));
   // Whether each still serves: EB's request figures of the last seconds (enhanced health).
-  const metrics = await Promise.all(shown.map((e) => (e.Status === 'Ready' ? soft(eb.describeApplicationMetrics(ctx, e.EnvironmentName)) : undefined)));
+  const metrics = await Promise.all(shown.map((e) => (e.Status === 'Ready' ? soft(eb.describeApplicationMetrics(ctx.call, e.EnvironmentName)) : undefined)));
   const heldTags = new Map(shown.map((e, i) => [e.EnvironmentName, tagValue(envTags[i], HELD_TAG)]));
   // Held and out-of-service-since come from the deploy history, as the deploy decides them.
   const ledger = (await soft(readHistoryOf(ctx, shown.filter((e) => e !== liveEnv).map((e) => e.EnvironmentName)).then(ledgerOf))) ?? undefined;

@@ -12,7 +12,7 @@ import { fence } from '../deploy/lock.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const all = await eb.describeEnvironments(ctx, app);
+  const all = await eb.describeEnvironments(ctx.call, app);
   const foreign = all.filter((e) => e.Status !== 'Terminated' && !e.EnvironmentName.startsWith(ENV_PREFIX));
   for (const e of foreign) ctx.log.warn(`leaving ${e.EnvironmentName} alone: Johanna did not make it (not nova-*)`);
   const live = all.filter((e) => e.Status !== 'Terminated' && e.EnvironmentName.startsWith(ENV_PREFIX));
@@ -31,7 +31,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       // EB refuses while it launches or updates (R40): an update is aborted, a launch waited out.
       const r = BUSY_STATUSES.has(e.Status)
         ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: Math.min(settleBoundMs(ctx), deadline - Date.now()), abortUpdate: true })
-        : await eb.terminateEnvironment(ctx, e.EnvironmentName);
+        : await eb.terminateEnvironment(ctx.call, e.EnvironmentName);
       if (r === 'already') ctx.log.info(`  ${e.EnvironmentName} was already terminating`);
       if (r === 'left') throw new Error(`EB is still busy with it (${e.Status}) after the wait, and refuses to terminate it until it ends`);
     } catch (err) {
@@ -47,7 +47,7 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       deadline: Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
       intervalMs: pollMs(ctx),
       check: async () => {
-        const now = await eb.describeEnvironments(ctx, app, { names, includeDeleted: true, purpose: 'poll' });
+        const now = await eb.describeEnvironments(ctx.call, app, { names, includeDeleted: true, purpose: 'poll' });
         const left = now.filter((e) => e.Status !== 'Terminated');
         return left.length ? { state: left.map((e) => `${e.EnvironmentName} ${e.Status}`).join(', ') } : { done: true };
       },

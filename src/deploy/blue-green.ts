@@ -165,15 +165,15 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   ctx.log.step('preflight: the phase network, the application\'s environments, the CNAMEs');
   const [found, listed, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
-    eb.describeEnvironments(ctx, app),
-    eb.listSolutionStacks(ctx),
+    eb.describeEnvironments(ctx.call, app),
+    eb.listSolutionStacks(ctx.call),
   ]);
   // A dry run of `create` on a new phase has planned the network but not made it.
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
   // An environment a killed or interrupted deploy left behind goes first (src/deploy/remove.ts).
   const marked = await removeMarked(ctx, app, listed, undefined, main, deadline);
-  const current = marked.removed.length ? await eb.describeEnvironments(ctx, app) : listed;
+  const current = marked.removed.length ? await eb.describeEnvironments(ctx.call, app) : listed;
   const waitStarted = Date.now();
   const envs = await waitYourTurn(ctx, app, current, deadline, o.waitMinutes);
   const waitedSeconds = envs === current ? undefined : Math.round((Date.now() - waitStarted) / 1000);
@@ -214,7 +214,7 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   // so and the next second's is taken (createNewEnvironment): no call to ask first (issue 27).
   const now = new Date();
   const prefix = old ? `${nova.CNAME}-${Math.floor(now.getTime() / 1000)}` : nova.CNAME;
-  const dns = old ? { available: true } : await eb.checkDnsAvailability(ctx, prefix);
+  const dns = old ? { available: true } : await eb.checkDnsAvailability(ctx.call, prefix);
   if (!dns.available) {
     throw new StateError(
       `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
@@ -254,7 +254,7 @@ async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadl
     maxIntervalMs: ctx.sandbox ? 4000 : 30_000,
     hint: 'nothing was changed; run create_nova again later, or with a longer --wait',
     check: async () => {
-      const now = await eb.describeEnvironments(ctx, app, { purpose: 'poll' });
+      const now = await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' });
       const busy = busyEnvironments(now, new Date(), timeout);
       throwIfStuck(busy, timeout);
       return busy.length ? { state: describeBusy(busy) } : { done: now };
@@ -294,7 +294,7 @@ async function packageAndUpload(ctx: Ctx, pre: Preflight): Promise<Omit<Created,
   ctx.log.info(`  ${pkg.files.length} files, ${(pkg.bytes / 1024).toFixed(1)} KiB; johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   const key = `johanna/${pre.app}/${versionLabel}.zip`;
   const bucket = await upload(ctx, pre, key, pkg.zipPath);
-  const made = await eb.createApplicationVersion(ctx, pre.app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
+  const made = await eb.createApplicationVersion(ctx.call, pre.app, versionLabel, bucket, key, `johanna ${pkg.gitHashJohanna}, nova ${pkg.gitHashNova}`);
   if (made === 'adopted') ctx.log.info(`  application version ${versionLabel} was already made by this run (a lost answer); using it`);
   return { versionLabel, gitHashJohanna: pkg.gitHashJohanna, gitHashNova: pkg.gitHashNova };
 }
@@ -306,7 +306,7 @@ async function packageAndUpload(ctx: Ctx, pre: Preflight): Promise<Omit<Created,
  * again. The first deploy asks EB for it. Answers the bucket used.
  */
 async function upload(ctx: Ctx, pre: Preflight, key: string, file: string): Promise<string> {
-  const call = ctx.aws.aws.bind(ctx.aws);
+  const call = ctx.call;
   const known = eb.storageBucketName(ctx.region, pre.old?.EnvironmentArn);
   if (known) {
     try {
@@ -317,7 +317,7 @@ async function upload(ctx: Ctx, pre: Preflight, key: string, file: string): Prom
       ctx.log.info(`  EB's bucket ${known} is gone; asking EB to make it again`);
     }
   }
-  const bucket = await eb.storageBucket(ctx);
+  const bucket = await eb.storageBucket(ctx.call);
   await s3.putObject(call, bucket, key, file);
   return bucket;
 }
@@ -339,7 +339,7 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
     ctx.log.step(`create ${newName} at ${cnameFor(ctx, cnamePrefix)} (${pre.stack})`);
     await fence(ctx, `create-environment ${newName}`);
     try {
-      await eb.createEnvironment(ctx, {
+      await eb.createEnvironment(ctx.call, {
         app: pre.app,
         name: newName,
         cnamePrefix,
@@ -363,7 +363,7 @@ async function createNewEnvironment(ctx: Ctx, pre: Preflight, v: Omit<Created, '
           // and CANDIDATE_TAG for the mark that a deploy which never goes live leaves.
           ...(pre.holdSince ? [{ Key: HELD_TAG, Value: pre.holdSince }] : [{ Key: CANDIDATE_TAG, Value: pre.now.toISOString() }]),
         ],
-      });
+      }, { dryRun: ctx.dryRun });
       return { ...v, newName, cnamePrefix };
     } catch (err) {
       // A daily deploy's CNAME prefix held elsewhere (not asked about first): the next second's.
@@ -478,9 +478,9 @@ export async function checkBeforeSwap(ctx: Ctx, name: string, own: string, label
 
 /** Whether `name` is the environment this deploy made: our ownership tags and our version. */
 export async function madeByThisRun(ctx: Ctx, app: string, name: string, label: string): Promise<boolean> {
-  const [e] = await eb.describeEnvironments(ctx, app, { names: [name] });
+  const [e] = await eb.describeEnvironments(ctx.call, app, { names: [name] });
   if (!e?.EnvironmentArn || e.VersionLabel !== label) return false;
-  return isOurs(await eb.listTags(ctx, e.EnvironmentArn), ctx.phase, 'nova-environment');
+  return isOurs(await eb.listTags(ctx.call, e.EnvironmentArn), ctx.phase, 'nova-environment');
 }
 
 /**
@@ -493,7 +493,7 @@ export async function swapVerified(ctx: Ctx, app: string, from: string, to: stri
   let failure: unknown;
   await fence(ctx, `the swap of ${main} from ${from} to ${to}`);
   try {
-    await eb.swapCnames(ctx, from, to);
+    await eb.swapCnames(ctx.call, from, to);
   } catch (err) {
     if (!(err instanceof AwsCliError)) throw err;
     failure = err;
@@ -507,7 +507,7 @@ export async function swapVerified(ctx: Ctx, app: string, from: string, to: stri
     intervalMs: Math.min(pollMs(ctx), 1000),
     hint: failure ? `the swap did not happen (${(failure as Error).message}); ${from} keeps serving` : undefined,
     check: async () => {
-      const [e] = await eb.describeEnvironments(ctx, app, { names: [to], purpose: 'poll' });
+      const [e] = await eb.describeEnvironments(ctx.call, app, { names: [to], purpose: 'poll' });
       return e && sameHost(e.CNAME, main) ? { done: e } : { state: `${to} at ${e?.CNAME} (${e?.Status})` };
     },
   });
@@ -521,7 +521,7 @@ export async function waitUntilHolding(ctx: Ctx, app: string, name: string, main
     deadline: Date.now() + ms,
     intervalMs: Math.min(pollMs(ctx), 1000),
     check: async () => {
-      const [e] = await eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' });
+      const [e] = await eb.describeEnvironments(ctx.call, app, { names: [name], purpose: 'poll' });
       return e && sameHost(e.CNAME, main) && e.Status === 'Ready' ? { done: e } : { state: `${name} at ${e?.CNAME} (${e?.Status})` };
     },
   });
@@ -544,7 +544,7 @@ export async function waitOutDnsTtl(ctx: Ctx, main: string, from: string, to: st
 async function interruptedAfterSwap(ctx: Ctx, app: string, main: string, to: string, label: string, from: string, err: InterruptedError): Promise<InterruptedError> {
   let holder: string | undefined;
   try {
-    holder = holderOfMain(await eb.describeEnvironments(ctx, app), main)?.EnvironmentName;
+    holder = holderOfMain(await eb.describeEnvironments(ctx.call, app), main)?.EnvironmentName;
   } catch {
     holder = undefined;
   }
@@ -574,8 +574,8 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
     intervalMs: 2 * pollMs(ctx),
     check: async () => {
       const [envs, events] = await Promise.all([
-        eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' }),
-        eb.describeEvents(ctx, app, { environmentName: name, startTime: since, purpose: 'poll' }),
+        eb.describeEnvironments(ctx.call, app, { names: [name], purpose: 'poll' }),
+        eb.describeEvents(ctx.call, app, { environmentName: name, startTime: since, purpose: 'poll' }),
       ]);
       const fresh = [...events].reverse().filter((ev) => {
         const id = ev.EventDate + ev.Message;
@@ -607,7 +607,7 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
 }
 
 async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
-  const call = ctx.aws.aws.bind(ctx.aws);
+  const call = ctx.call;
   for (const g of await ec2.describeSecurityGroupsByTag(call, 'elasticbeanstalk:environment-name', envName)) {
     const open = (g.IpPermissions ?? []).some(
       (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((x) => x.CidrIp === '0.0.0.0/0'),
@@ -630,7 +630,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined, de
     // A swap that failed on our side may still have happened on EB's (a lost answer, then a
     // retry that errs): never terminate the environment that serves the main CNAME.
     const main = mainCname(ctx);
-    const [env] = await eb.describeEnvironments(ctx, ctx.config.elasticbeanstalk.APPLICATION_NAME, { names: [name] });
+    const [env] = await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME, { names: [name] });
     if (env && sameHost(env.CNAME, main)) {
       ctx.log.warn(`${name} holds ${main} after all; it stays. Check ./run status (./run rollback swaps back).`);
       return;

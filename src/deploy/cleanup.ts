@@ -99,7 +99,7 @@ export async function readTraffic(ctx: Ctx, environmentName: string, windowMinut
   const base = { windowMinutes, from: from.toISOString(), to: now.toISOString() };
   let names: string[];
   try {
-    names = ((await eb.describeEnvironmentResources(ctx, environmentName)).LoadBalancers ?? []).map((l) => l.Name ?? '').filter(Boolean);
+    names = ((await eb.describeEnvironmentResources(ctx.call, environmentName)).LoadBalancers ?? []).map((l) => l.Name ?? '').filter(Boolean);
   } catch (err) {
     return { ...base, problem: `describe-environment-resources failed: ${(err as Error).message}` };
   }
@@ -107,7 +107,7 @@ export async function readTraffic(ctx: Ctx, environmentName: string, windowMinut
   const loadBalancer = names.map(albDimension).find((d): d is string => Boolean(d));
   if (!loadBalancer) return { ...base, problem: `its load balancer ${names[0]} is not an Application Load Balancer, whose RequestCount this reads` };
   try {
-    const r = await albRequestCount(ctx, loadBalancer, from, now);
+    const r = await albRequestCount(ctx.call, loadBalancer, from, now);
     return { ...base, loadBalancer, requests: r.requests };
   } catch (err) {
     return { ...base, loadBalancer, problem: `CloudWatch get-metric-statistics failed: ${(err as Error).message}` };
@@ -149,7 +149,7 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [listed, ttl] = await Promise.all([eb.describeEnvironments(ctx, app), dnsTtlMs(ctx)]);
+  const [listed, ttl] = await Promise.all([eb.describeEnvironments(ctx.call, app), dnsTtlMs(ctx)]);
   const main = mainCname(ctx);
   // What happened to them comes from the deploy history, never from EB's events, which EB
   // forgets (issue 20 item 1): one query, and none when only the live one exists. A history
@@ -190,7 +190,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
     if (d.action !== 'terminate') continue;
     await fence(ctx, `terminate-environment ${d.environment}`);
     try {
-      if ((await eb.terminateEnvironment(ctx, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);
+      if ((await eb.terminateEnvironment(ctx.call, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);
     } catch (err) {
       failed.push(`${d.environment}: ${(err as Error).message}`);
       ctx.log.warn(`could not terminate ${d.environment}: ${(err as Error).message}`);
@@ -228,7 +228,7 @@ export function versionsToPrune(versions: { VersionLabel: string; DateCreated?: 
  * next day. A version EB will not delete is a warning, never a failed cleanup.
  */
 async function pruneVersions(ctx: Ctx, app: string, envs: eb.Environment[]): Promise<string[]> {
-  const call = ctx.aws.aws.bind(ctx.aws);
+  const call = ctx.call;
   const versions = await eb.listApplicationVersionsOf(call, app);
   const inUse = new Set(envs.map((e) => e.VersionLabel).filter((v): v is string => Boolean(v)));
   const labels = versionsToPrune(versions, inUse);

@@ -201,7 +201,7 @@ export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, 
       .filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main))
       .map(async (e) => {
         try {
-          out.set(e.EnvironmentName, (await listTags(ctx, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
+          out.set(e.EnvironmentName, (await listTags(ctx.call, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
         } catch (err) {
           if (!o.unreadableIsHeld) throw err;
           ctx.log.warn(`could not read the tags of ${e.EnvironmentName} (${(err as Error).message}); keeping it as if held`);

@@ -221,7 +221,7 @@ export function ciName(env: NodeJS.ProcessEnv): string | undefined {
 
 export async function appendRecord(ctx: Ctx, record: HistoryRecord): Promise<void> {
   // When the table is missing, withTable makes it and writes again.
-  await withTable(ctx, TABLE, () => putItem(historyCall(ctx), HISTORY_TABLE, toItem({ ...record })));
+  await withTable(ctx.call, ctx.log, TABLE, () => putItem(historyCall(ctx), HISTORY_TABLE, toItem({ ...record })));
 }
 
 /** The phase's newest `limit` records, newest first; none when the table was never made. */
@@ -365,7 +365,7 @@ async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, un
 async function releaseAndAppend(ctx: Ctx, lock: LockHolder, rec: HistoryRecord): Promise<void> {
   const call: AwsCall = (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
   try {
-    await withTable(ctx, TABLE, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
+    await withTable(ctx.call, ctx.log, TABLE, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
     ctx.log.debug('released the deploy lock and recorded the run in one write');
     return;
   } catch (err) {

@@ -155,7 +155,7 @@ async function tryAcquire(ctx: Ctx, me: LockHolder, ttlSeconds: number): Promise
     if (!isAwsCode(err, 'ResourceNotFoundException')) throw err;
     // The first run ever in this account and region: make the table, then try again, and
     // a run that raced us to it may hold the lock by now.
-    await createTable(ctx, LOCK_TABLE_SPEC);
+    await createTable(ctx.call, ctx.log, LOCK_TABLE_SPEC);
     try {
       old = await put();
     } catch (again) {

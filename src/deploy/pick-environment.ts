@@ -18,7 +18,7 @@ export function checkEnvironmentName(name: string | undefined): string | undefin
 export async function pickEnvironment(ctx: Ctx, environment: string | undefined): Promise<eb.Environment> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const named = checkEnvironmentName(environment);
-  const envs = await eb.describeEnvironments(ctx, app);
+  const envs = await eb.describeEnvironments(ctx.call, app);
   const live = envs.filter(isLive);
   const names = live.map((e) => e.EnvironmentName).join(', ') || 'none';
   if (named) {

@@ -49,12 +49,12 @@ export async function removeEnvironment(ctx: Ctx, app: string, name: string, o: 
   const until = Date.now() + Math.max(0, o.boundMs);
   let abortTried = false;
   for (;;) {
-    const [e] = await eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' });
+    const [e] = await eb.describeEnvironments(ctx.call, app, { names: [name], purpose: 'poll' });
     if (!e || e.Status === 'Terminating' || e.Status === 'Terminated') return 'already';
     if (e.Status === 'Updating' && o.abortUpdate && !abortTried) {
       abortTried = true;
       try {
-        await eb.abortEnvironmentUpdate(ctx, name);
+        await eb.abortEnvironmentUpdate(ctx.call, name);
         ctx.log.info(`  ${name} was Updating: aborted the update (EB puts the previous version and settings back)`);
       } catch (err) {
         if (!(err instanceof AwsCliError)) throw err;
@@ -72,7 +72,7 @@ export async function removeEnvironment(ctx: Ctx, app: string, name: string, o: 
           deadline: until,
           intervalMs: pollMs(ctx),
           check: async () => {
-            const [now] = await eb.describeEnvironments(ctx, app, { names: [name], purpose: 'poll' });
+            const [now] = await eb.describeEnvironments(ctx.call, app, { names: [name], purpose: 'poll' });
             return !now || !BUSY_STATUSES.has(now.Status) ? { done: true } : { state: now.Status };
           },
         });
@@ -85,7 +85,7 @@ export async function removeEnvironment(ctx: Ctx, app: string, name: string, o: 
     try {
       // A change to production: only while this run still holds the phase's lease (issue 20 item 7).
       await fence(ctx, `terminate-environment ${name}`);
-      return await eb.terminateEnvironment(ctx, name);
+      return await eb.terminateEnvironment(ctx.call, name);
     } catch (err) {
       // Another operation began between the look and the call: wait for it in turn.
       if (err instanceof AwsCliError && eb.PENDING_REFUSAL.test(err.stderr) && Date.now() < until) continue;
@@ -134,7 +134,7 @@ export async function candidateTags(ctx: Ctx, envs: eb.Environment[], main: stri
   await Promise.all(
     envs
       .filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main))
-      .map(async (e) => out.set(e.EnvironmentName, await eb.listTags(ctx, e.EnvironmentArn!))),
+      .map(async (e) => out.set(e.EnvironmentName, await eb.listTags(ctx.call, e.EnvironmentArn!))),
   );
   return out;
 }

@@ -1,6 +1,7 @@
 // What exists of a phase, found by our ownership tags (johanna:phase + johanna:role), in as
 // few calls as AWS allows: describe-tags lists every tagged EC2 resource in one answer.
 import {
+  describeSecurityGroupsWhere,
   describeAddresses,
   describeInternetGateways,
   describeKeyPairs,
@@ -28,7 +29,7 @@ import type { Ctx } from '../context.js';
 import { ConfigError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
 import { IAM_ROLE_KEYS, ROLE, SUBNET_KEYS, type IamNames, type IamRoleKey, type SubnetKey } from './names.js';
-import { ebApplication } from './eb-application.js';
+import { describeApplication } from '../aws/eb.js';
 
 export interface ExistingRole {
   name: string;
@@ -160,13 +161,13 @@ export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase
 
   // Without a VPC of ours the application, like the key pair, is not read but created
   // optimistically: create-application answers "already exists" for one a killed run made,
-  // which counts as there (eb-application.ts). A call saved on every new phase (issue 27).
+  // which counts as there (aws/eb.ts createApplication). A call saved on every new phase (issue 27).
   const ours = ourVpcs(ctx, d, vpcs);
   if (ours.length === 0) return e;
   const [vpcId, spareVpcs] = ours.length === 1 ? [ours[0].VpcId, []] : await keeperVpc(call, d, ours);
   const inVpc = [`Name=vpc-id,Values=${vpcId}`];
   const [app, keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
-    ebApplication(call, d.applicationName),
+    describeApplication(call, d.applicationName),
     describeKeyPairs(call, phaseFilters(d.phase, ROLE.keyPair)),
     describeSubnets(call, inVpc),
     describeRouteTables(call, vpcId),
@@ -306,10 +307,10 @@ export interface PhaseNetwork {
  * tags in two parallel calls: what create_nova needs. Undefined when the phase has no
  * network; a StateError naming what is missing when create_vpc did not finish.
  */
-export async function findPhaseNetwork(ctx: Ctx, call: AwsCall = ctx.aws.aws.bind(ctx.aws)): Promise<PhaseNetwork | undefined> {
+export async function findPhaseNetwork(ctx: Ctx, call: AwsCall = ctx.call): Promise<PhaseNetwork | undefined> {
   const [subnets, groups] = await Promise.all([
     describeSubnets(call, phaseFilters(ctx.phase)),
-    call<{ SecurityGroups?: SecurityGroup[] }>(['ec2', 'describe-security-groups', '--filters', ...phaseFilters(ctx.phase)]).then((r) => r.SecurityGroups ?? []),
+    describeSecurityGroupsWhere(call, phaseFilters(ctx.phase)),
   ]);
   return phaseNetworkFrom(ctx.phase, subnets, groups);
 }

@@ -4,7 +4,8 @@
 // environment launched in that window fails ("Invalid IAM Instance Profile name").
 import type { AwsCall } from '../aws/ec2.js';
 import type { Ctx } from '../context.js';
-import { ownerTags, tagSpec } from '../aws/tags.js';
+import * as ec2 from '../aws/ec2.js';
+import { ownerTags } from '../aws/tags.js';
 import { AwsCliError } from '../errors.js';
 import { pollMs, waitFor, type Deadline } from '../time.js';
 
@@ -41,10 +42,7 @@ export async function waitInstanceProfileUsable(ctx: Ctx, call: AwsCall, profile
       hint: 'IAM changes usually reach EC2 within seconds; run the command again',
       check: async () => {
         try {
-          await call(
-            ['ec2', 'run-instances', '--dry-run', '--launch-template', `LaunchTemplateName=${template}`, '--subnet-id', subnetId, '--iam-instance-profile', `Name=${profile}`],
-            { expectFailure: true, purpose: 'poll' },
-          );
+          await ec2.runInstancesDryRun(call, { template, subnetId, profile }, { expectFailure: true, purpose: 'poll' });
           return { done: undefined };
         } catch (err) {
           if (!(err instanceof AwsCliError)) throw err;
@@ -64,10 +62,7 @@ export async function waitInstanceProfileUsable(ctx: Ctx, call: AwsCall, profile
 async function createCheckTemplate(ctx: Ctx, call: AwsCall, template: string): Promise<void> {
   const data = JSON.stringify({ ImageId: IMAGE, InstanceType: 't3.micro' });
   try {
-    await call(
-      ['ec2', 'create-launch-template', '--launch-template-name', template, '--launch-template-data', data, '--tag-specifications', tagSpec('launch-template', ownerTags(ctx.phase, 'profile-check'))],
-      { expectFailure: true },
-    );
+    await ec2.createLaunchTemplate(call, template, data, ownerTags(ctx.phase, 'profile-check'), { expectFailure: true });
   } catch (err) {
     if (!(err instanceof AwsCliError) || !/AlreadyExists/.test(err.awsCode ?? '')) throw err;
   }
@@ -75,7 +70,7 @@ async function createCheckTemplate(ctx: Ctx, call: AwsCall, template: string): P
 
 async function deleteCheckTemplate(call: AwsCall, template: string): Promise<void> {
   try {
-    await call(['ec2', 'delete-launch-template', '--launch-template-name', template], { expectFailure: true });
+    await ec2.deleteLaunchTemplate(call, template, { expectFailure: true });
   } catch (err) {
     if (!(err instanceof AwsCliError) || !/NotFound/.test(err.awsCode ?? '')) throw err;
   }

@@ -6,13 +6,12 @@
 // the teardown's. docs/architecture.md lists the files a new kind touches.
 import * as ec2 from '../aws/ec2.js';
 import * as iam from '../aws/iam.js';
-import { deleteApplicationVersionOf, listApplicationVersionsOf } from '../aws/eb.js';
+import { createApplication, deleteApplication, deleteApplicationVersionOf, describeApplication, listApplicationVersionsOf, tagsIfAny } from '../aws/eb.js';
 import { TAG_PHASE, ownerTags } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
 import { AwsCliError, StateError } from '../errors.js';
 import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase } from './desired.js';
 import { isOurs, type ExistingPhase, type Spare } from './discover.js';
-import { createEbApplication, deleteEbApplication, ebApplication as findEbApplication, ebTags } from './eb-application.js';
 import { IAM_ROLE_KEYS, NAME, ROLE, SUBNET_KEYS, type IamRoleKey, type SubnetKey } from './names.js';
 import type { AddTask, Del, PlanStep, StepKind, TeardownResult } from './types.js';
 import { deleteSpare } from './spares.js';
@@ -316,7 +315,7 @@ const ebApplication: ResourceKind = {
     else p.add('eb-application', `EB application ${d.applicationName}`);
   },
   create: ({ call, d }) => ({
-    'eb-application': async () => ((await createEbApplication(call, d.applicationName, ownerTags(d.phase, ROLE.application))) ? 'done' : 'there'),
+    'eb-application': async () => ((await createApplication(call, d.applicationName, ownerTags(d.phase, ROLE.application))) ? 'done' : 'there'),
   }),
   /** Only with our tags; its versions first, each with its bundle. */
   delete({ call, d, out, task, del, roleDetails }) {
@@ -325,15 +324,15 @@ const ebApplication: ResourceKind = {
     task('eb-application', [], async () => {
       let arn = account && `arn:aws:elasticbeanstalk:${d.region}:${account}:application/${d.applicationName}`;
       if (!arn) {
-        const app = await findEbApplication(call, d.applicationName);
+        const app = await describeApplication(call, d.applicationName);
         if (!app) return;
         arn = app.ApplicationArn ?? '';
       }
-      const appTags = await ebTags(call, arn);
+      const appTags = await tagsIfAny(call, arn);
       if (appTags === undefined) {
         // No tags to read: gone, unless describe-applications still shows it, and then we
         // cannot prove it ours, so it stays and is reported rather than passed over in silence.
-        if (account && (await findEbApplication(call, d.applicationName))) {
+        if (account && (await describeApplication(call, d.applicationName))) {
           out.left.push({ item: `EB application ${d.applicationName}`, reason: `its tags cannot be read (${arn} not found), so it is not provably ours` });
         }
         return;
@@ -348,7 +347,7 @@ const ebApplication: ResourceKind = {
       await Promise.all(
         versions.map((v) => del(`application version ${v.VersionLabel} and its bundle`, (o) => deleteApplicationVersionOf(call, d.applicationName, v.VersionLabel, o), false)),
       );
-      await del(`EB application ${d.applicationName}`, (o) => deleteEbApplication(call, d.applicationName, o), false);
+      await del(`EB application ${d.applicationName}`, (o) => deleteApplication(call, d.applicationName, o), false);
     });
   },
 };

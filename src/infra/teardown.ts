@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { AwsCliError, BlockedError, InterruptedError, RecordedError, StateError } from '../errors.js';
 import type { DesiredPhase } from './desired.js';
 import { phaseResources } from './discover.js';
-import { ebEnvironments } from './eb-application.js';
+import { describeEnvironments } from '../aws/eb.js';
 import { IAM_ROLE_KEYS, ROLE, type IamNames, type IamRoleKey } from './names.js';
 import { DELETE_ORDER, GONE, type TeardownScope } from './resources.js';
 import { runGraph, type Task } from './run.js';
@@ -27,7 +27,7 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
   const out: TeardownResult = { deleted: [], notOurs: [], left: [] };
   const phase = d.phase;
   const [envs, roles, tags, keyPairs] = await Promise.all([
-    ebEnvironments(call, d.applicationName),
+    describeEnvironments(call, d.applicationName),
     iam.roleDetails(call),
     ec2.describeTagsByKeys(call, [TAG_PHASE, TAG_ROLE]),
     ec2.describeKeyPairs(call, phaseFilters(phase, ROLE.keyPair)),

@@ -31,7 +31,7 @@ describe('create-environment option settings', () => {
     const log = new Logger({ verbose: false, json: true, color: false, redactor, stdout: sink, stderr: sink });
     const ctx = buildCtx({ root, command: 'create_nova', config, configFile: 'env.sandbox.json', opts: {}, log, redactor, exec, runLog: false });
     const settings = [{ Namespace: 'aws:elasticbeanstalk:application:environment', OptionName: 'DB_PASSWORD', Value: SECRET }];
-    await createEnvironment(ctx, { app: 'dv', name: 'nova-1', cnamePrefix: 'dv-nova-1', versionLabel: 'v', solutionStack: 's', optionSettings: settings, tags: [] });
+    await createEnvironment(ctx.call, { app: 'dv', name: 'nova-1', cnamePrefix: 'dv-nova-1', versionLabel: 'v', solutionStack: 's', optionSettings: settings, tags: [] }, { dryRun: false });
     expect(seen).toHaveLength(1);
     expect(seen[0].args.join(' ')).not.toContain(SECRET);
     expect(seen[0].file).toBeDefined();

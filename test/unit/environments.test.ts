@@ -381,7 +381,7 @@ describe('terminateEnvironment (issue 12: one already terminating is not an erro
     const exec = recordingExec(script);
     const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
     const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
-    return { ctx: { aws, log } as any, exec };
+    return { ctx: { aws, call: aws.aws.bind(aws), log } as any, exec };
   };
   const described = (Status: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: 'nova-1', Status }] }));
 
@@ -389,17 +389,17 @@ describe('terminateEnvironment (issue 12: one already terminating is not an erro
     const invalid = awsError('InvalidParameterValue', 'TerminateEnvironment', 'Environment named nova-1 is in an invalid state for this operation. Must be Ready.');
     for (const status of ['Terminating', 'Terminated']) {
       const { ctx, exec } = cli([invalid, described(status)]);
-      expect(await terminateEnvironment(ctx, 'nova-1')).toBe('already');
+      expect(await terminateEnvironment(ctx.call, 'nova-1')).toBe('already');
       expect(exec.calls.map((c) => c.args[1])).toEqual(['terminate-environment', 'describe-environments']);
     }
     const { ctx } = cli([awsError('InvalidParameterValue', 'TerminateEnvironment', "No Environment found for EnvironmentName = 'nova-1'."), ok('{"Environments":[]}')]);
-    expect(await terminateEnvironment(ctx, 'nova-1')).toBe('already');
+    expect(await terminateEnvironment(ctx.call, 'nova-1')).toBe('already');
   });
 
   it('still fails when the environment is in another state, or for another error', async () => {
     const invalid = awsError('InvalidParameterValue', 'TerminateEnvironment', 'Environment named nova-1 is in an invalid state for this operation. Must be Ready.');
-    await expect(terminateEnvironment(cli([invalid, described('Updating')]).ctx, 'nova-1')).rejects.toThrow(/invalid state/);
-    await expect(terminateEnvironment(cli([awsError('AccessDenied', 'TerminateEnvironment', 'no')]).ctx, 'nova-1')).rejects.toThrow(/AccessDenied|no/);
+    await expect(terminateEnvironment(cli([invalid, described('Updating')]).ctx.call, 'nova-1')).rejects.toThrow(/invalid state/);
+    await expect(terminateEnvironment(cli([awsError('AccessDenied', 'TerminateEnvironment', 'no')]).ctx.call, 'nova-1')).rejects.toThrow(/AccessDenied|no/);
   });
 });
 
@@ -409,7 +409,7 @@ describe('lost answers: the swap is verified, never repeated; an environment we 
     const exec = recordingExec(script);
     const log = new Logger({ stdout: new Sink(), stderr: new Sink(), color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
     const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
-    return { ctx: { aws, log, dryRun: false, phase: 'dv', sandbox: { endpoint: 'http://127.0.0.1:1', router: '127.0.0.1:2' } } as any, exec };
+    return { ctx: { aws, call: aws.aws.bind(aws), log, dryRun: false, phase: 'dv', sandbox: { endpoint: 'http://127.0.0.1:1', router: '127.0.0.1:2' } } as any, exec };
   };
   const holding = (name: string, cname: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: name, CNAME: cname, Status: 'Ready' }] }));
 
@@ -428,8 +428,8 @@ describe('lost answers: the swap is verified, never repeated; an environment we 
   it('a create-application-version retried after a lost answer adopts the version with our bundle, and only that', async () => {
     const exists = awsError('InvalidParameterValue', 'CreateApplicationVersion', 'Application Version app-1 already exists.');
     const version = (key: string) => ok(JSON.stringify({ ApplicationVersions: [{ VersionLabel: 'app-1', SourceBundle: { S3Bucket: 'b', S3Key: key } }] }));
-    expect(await createApplicationVersion(cli([exists, version('k')]).ctx, 'dv', 'app-1', 'b', 'k', 'd')).toBe('adopted');
-    await expect(createApplicationVersion(cli([exists, version('other')]).ctx, 'dv', 'app-1', 'b', 'k', 'd')).rejects.toThrow(/already exists/);
+    expect(await createApplicationVersion(cli([exists, version('k')]).ctx.call, 'dv', 'app-1', 'b', 'k', 'd')).toBe('adopted');
+    await expect(createApplicationVersion(cli([exists, version('other')]).ctx.call, 'dv', 'app-1', 'b', 'k', 'd')).rejects.toThrow(/already exists/);
   });
 
   it('adopts an environment with our tags and our version; not one without them', async () => {

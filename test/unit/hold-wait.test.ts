@@ -96,7 +96,7 @@ describe('reading the held tag: the fewest calls, and never a guess that acts', 
     const stderr = new Sink();
     const log = new Logger({ stdout: new Sink(), stderr, color: false, verbose: false, json: false, redactor: new Redactor([]) } as any);
     const aws = new AwsCli({ env: {}, log, redactor: new Redactor([]), exec, sleep: async () => undefined, version: parseAwsCliVersion('aws-cli/1.45.11 Python/3.11.7 Linux/6.1 botocore/1.43.11') });
-    return { ctx: { aws, log } as any, exec, stderr };
+    return { ctx: { aws, call: aws.aws.bind(aws), log } as any, exec, stderr };
   };
   const live = env('nova-100', 'dv-nova', { EnvironmentArn: 'arn:live' });
   const other = env('nova-200', 'dv-nova-200', { EnvironmentArn: 'arn:other' });
