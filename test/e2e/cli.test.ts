@@ -288,8 +288,8 @@ describe('the phase confirmation', () => {
     }
   });
 
-  it('a passthrough asks too (it uses the phase credentials)', async () => {
-    const r = await run(['-e', goodCfg, '--', 'aws', 'ec2', 'describe-vpcs'], { env });
+  it('a passthrough that changes something asks too (it uses the phase credentials); a read-only one does not (issue 25)', async () => {
+    const r = await run(['-e', goodCfg, '--', 'aws', 'ec2', 'delete-vpc', '--vpc-id', 'vpc-1'], { env });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('pass -f');
     expect(awsWasCalled()).toBe(false);
