@@ -21,7 +21,9 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function cli(endpoint: () => string) {
   const env = () => ({
     AWS_ENDPOINT_URL: endpoint(),
-    AWS_ACCESS_KEY_ID: 'sandbox',
+    // The account's administrator (sandbox/iam): these tests make their own roles and
+    // applications outside the phase's documented permissions.
+    AWS_ACCESS_KEY_ID: 'sandbox-admin',
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_DEFAULT_REGION: 'ap-northeast-2',
@@ -248,7 +250,7 @@ describe('EB operations and DescribeEvents (real aws CLI, one sandbox)', () => {
   it('an action EB does not serve answers InvalidAction, not a crash (R52)', async () => {
     const r = await fetch(sandbox.endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=sandbox/20260101/ap-northeast-2/elasticbeanstalk/aws4_request, SignedHeaders=host, Signature=0' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=sandbox-admin/20260101/ap-northeast-2/elasticbeanstalk/aws4_request, SignedHeaders=host, Signature=0' },
       body: 'Action=FrobnicateEnvironment&Version=2010-12-01',
     });
     expect(r.status).toBe(400);
@@ -263,7 +265,7 @@ describe('events are forgotten after the retention (--event-retention-minutes; E
   let dir: string;
   const { ok } = cli(() => sandbox.endpoint);
   // Long enough that the first read lands inside it on a loaded 2-core machine.
-  const RETENTION_MS = 15_000;
+  const RETENTION_MS = 30_000;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'eb-retention-'));
