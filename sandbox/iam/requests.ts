@@ -32,24 +32,25 @@ export interface Where {
 export class IamLookups {
   constructor(private readonly moto: MotoClient) {}
 
-  async rolePath(name: string): Promise<string> {
+  /** The role's path; undefined when it does not exist (a retried delete whose first answer was lost). */
+  async rolePath(name: string): Promise<string | undefined> {
     try {
       const r = await this.moto.query('iam', 'GetRole', { RoleName: name });
       return String(r?.GetRoleResult?.Role?.Path ?? '/');
     } catch (error) {
-      if (error instanceof MotoError) return '/';
+      if (error instanceof MotoError) return undefined;
       throw error;
     }
   }
 
-  async profile(name: string): Promise<{ path: string; roleArns: string[] }> {
+  async profile(name: string): Promise<{ path: string | undefined; roleArns: string[] }> {
     try {
       const r = await this.moto.query('iam', 'GetInstanceProfile', { InstanceProfileName: name });
       const p = r?.GetInstanceProfileResult?.InstanceProfile ?? {};
       const members = p.Roles?.member ?? [];
       return { path: String(p.Path ?? '/'), roleArns: (Array.isArray(members) ? members : [members]).map((m: any) => String(m.Arn)) };
     } catch (error) {
-      if (error instanceof MotoError) return { path: '/', roleArns: [] };
+      if (error instanceof MotoError) return { path: undefined, roleArns: [] };
       throw error;
     }
   }
@@ -115,16 +116,24 @@ async function iamChecks(form: URLSearchParams, account: string, iam: IamLookups
     const name = form.get('RoleName') ?? '';
     const context: Record<string, string> = {};
     if (form.get('PolicyArn')) context['iam:PolicyArn'] = form.get('PolicyArn')!;
-    return [{ action: `iam:${action}`, resource: role(await iam.rolePath(name), name), context }];
+    const path = await iam.rolePath(name);
+    // A role that does not exist has no path to authorise against: IAM answers NoSuchEntity
+    // (what a delete retried after a lost answer meets). Unconfirmed whether AWS authorises
+    // first against the path-less ARN; the tool takes either answer for "gone" only if it is
+    // NoSuchEntity, so the sandbox lets the service answer.
+    if (path === undefined) return [];
+    return [{ action: `iam:${action}`, resource: role(path, name), context }];
   }
   if (IAM_PROFILE_ACTIONS.test(action)) {
     const name = form.get('InstanceProfileName') ?? '';
-    const checks: Check[] = [{ action: `iam:${action}`, resource: profile((await iam.profile(name)).path, name) }];
+    const found = (await iam.profile(name)).path;
+    if (found === undefined) return []; // no such profile: IAM answers NoSuchEntity (as for roles above)
+    const checks: Check[] = [{ action: `iam:${action}`, resource: profile(found, name) }];
     // "The caller of this operation must be granted the PassRole permission on the IAM role
     // by a permissions policy." (IAM API reference, AddRoleToInstanceProfile). R31.
     if (action === 'AddRoleToInstanceProfile') {
       const roleName = form.get('RoleName') ?? '';
-      checks.push({ action: 'iam:PassRole', resource: role(await iam.rolePath(roleName), roleName) });
+      checks.push({ action: 'iam:PassRole', resource: role((await iam.rolePath(roleName)) ?? '/', roleName) });
     }
     return checks;
   }

@@ -22,6 +22,10 @@ beforeAll(() => {
   checkout = mkdtempSync(path.join(os.tmpdir(), 'johanna-checkout-'));
   for (const f of ['run', 'package.json', 'env.sandbox.json']) cpSync(path.join(ROOT, f), path.join(checkout, f));
   cpSync(path.join(ROOT, 'dist'), path.join(checkout, 'dist'), { recursive: true });
+  // The policies the sandbox's caller holds by default (sandbox/iam/policies.ts reads them from the checkout).
+  cpSync(path.join(ROOT, 'examples'), path.join(checkout, 'examples'), { recursive: true });
+  mkdirSync(path.join(checkout, 'sandbox', 'iam'), { recursive: true });
+  cpSync(path.join(ROOT, 'sandbox', 'iam', 'AdministratorAccess-AWSElasticBeanstalk.json'), path.join(checkout, 'sandbox', 'iam', 'AdministratorAccess-AWSElasticBeanstalk.json'));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
 });
 

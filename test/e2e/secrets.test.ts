@@ -24,7 +24,7 @@ const S = {
   dbPassword: 'dbpw-s3cr3t-2e2e',
   signingKey: 'sigkey-s3cr3t-3f3f',
   appSecret: 'appsec-s3cr3t-4a4a',
-  shortKey: 'k9x', // under 6 characters: masked by its name in the option settings only
+  shortKey: 'k9xQ2z', // the shortest secret value the config takes (MIN_SECRET_CHARS, 6; shorter ones are refused): masked by its name in the option settings
 };
 const VISIBLE = 'visible-value-5b5b';
 
@@ -102,16 +102,17 @@ describe('no secret field reaches stdout, stderr, the run log or the webhook', (
     hook.posts.length = 0;
     const r = await ph.run(['-f', '-v', '--json', 'create_nova']);
     expect(r.exitCode, r.stderr).toBe(1);
-    // What could leak was really on its way out: the create-environment call with the
-    // settings, and the smoke test's failure naming the command.
+    // The create-environment call was made, its settings in a file only this user reads
+    // (issue 20 item 19: never on a command line that ps shows), and the smoke test's
+    // failure names the command.
     const vLine = r.stderr.split('\n').find((l) => l.includes('$ aws elasticbeanstalk create-environment')) ?? '';
-    expect(vLine).toContain(VISIBLE);
-    expect(vLine).toContain('API_TOKEN');
+    expect(vLine).toMatch(/--option-settings file:\/\/\S+option-settings\.json/);
+    expect(vLine).not.toContain(VISIBLE);
     expect(r.stderr).toContain('smoke test failed (exit 3)');
     const out = JSON.parse(r.stdout);
     expect(out.error.message).toMatch(/^smoke test failed \(exit 3\): \*\*\*$/);
     const log = allRunLogs();
-    expect(log).toContain(VISIBLE);
+    expect(log).toContain('create-environment');
 
     expectNoSecret('stdout', r.stdout, [`"${S.shortKey}"`]);
     expectNoSecret('stderr', r.stderr, [`"${S.shortKey}"`]);
@@ -135,16 +136,16 @@ describe('no secret field reaches stdout, stderr, the run log or the webhook', (
     const r = await ph.run(['-f', '-v', '--json', 'create_nova']);
     expect(r.exitCode, r.stderr).toBe(1);
     const error = r.stderr.split('\n').find((l) => l.includes('error: aws elasticbeanstalk create-environment')) ?? '';
-    expect(error).toMatch(/--option-settings .* failed \(exit \d+\): .*The key pair 'sec1-no-such-key' does not exist/);
-    expect(error).toContain(VISIBLE);
+    // The settings went in a file (issue 20 item 19): the error quotes its name, not them.
+    expect(error).toMatch(/--option-settings file:\/\/\S+ .* failed \(exit \d+\): .*The key pair 'sec1-no-such-key' does not exist/);
+    expect(error).not.toContain(VISIBLE);
     const message = JSON.parse(r.stdout).error.message as string;
-    expect(message).toContain(VISIBLE);
-    expect(message).toContain('"OptionName":"API_TOKEN","Value":"***"');
+    expect(message).toContain("The key pair 'sec1-no-such-key' does not exist");
     expectNoSecret('stdout', r.stdout, [`"${S.shortKey}"`]);
     expectNoSecret('stderr', r.stderr, [`"${S.shortKey}"`]);
     expectNoSecret('the run log', allRunLogs(), [`"Value":"${S.shortKey}"`, `\\"Value\\":\\"${S.shortKey}\\"`]);
     expect(hook.posts).toHaveLength(1);
-    expect(hook.posts[0].text).toContain(VISIBLE);
+    expect(hook.posts[0].text).toContain("The key pair 'sec1-no-such-key' does not exist");
     expectNoSecret('the webhook body', hook.posts[0].body);
   }, LONG);
 

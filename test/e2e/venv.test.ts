@@ -44,6 +44,10 @@ beforeAll(() => {
   for (const f of ['run', 'package.json', 'scripts/setup-python.mjs']) cpSync(path.join(ROOT, f), path.join(checkout, f));
   cpSync(path.join(ROOT, 'dist'), path.join(checkout, 'dist'), { recursive: true });
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
+  // The policies the sandbox's caller holds by default (sandbox/iam/policies.ts reads them from the checkout).
+  cpSync(path.join(ROOT, 'examples'), path.join(checkout, 'examples'), { recursive: true });
+  mkdirSync(path.join(checkout, 'sandbox', 'iam'), { recursive: true });
+  cpSync(path.join(ROOT, 'sandbox', 'iam', 'AdministratorAccess-AWSElasticBeanstalk.json'), path.join(checkout, 'sandbox', 'iam', 'AdministratorAccess-AWSElasticBeanstalk.json'));
 
   // What pip would install: console scripts in .venv/bin; these record and run the real ones.
   for (const name of ['aws', 'moto_server']) {
