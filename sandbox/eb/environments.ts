@@ -329,14 +329,7 @@ export class EnvironmentLifecycle {
       // The new version reaches the instances only after EB's deployment steps (the launch delay here).
       await sleep(this.delays.launchMs);
       if (this.superseded(environment, generation)) return;
-      await environment.app?.stop(this.delays.stopGraceMs);
-      environment.app = undefined;
-      let healthy = false;
-      try {
-        healthy = await this.deploy(environment, generation);
-      } catch (error) {
-        this.store.addEvent(environment, error instanceof DeployFailure ? error.message : `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
-      }
+      const healthy = await this.redeploy(environment, generation);
       if (this.superseded(environment, generation)) return;
       environment.status = 'Ready';
       environment.dateUpdated = new Date();
@@ -368,14 +361,7 @@ export class EnvironmentLifecycle {
     environment.dateUpdated = new Date();
     this.store.addEvent(environment, `${operation} is starting.`);
     environment.operation = (async () => {
-      await environment.app?.stop(this.delays.stopGraceMs);
-      environment.app = undefined;
-      let healthy = false;
-      try {
-        healthy = await this.deploy(environment, generation);
-      } catch (error) {
-        this.store.addEvent(environment, error instanceof DeployFailure ? error.message : `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
-      }
+      const healthy = await this.redeploy(environment, generation);
       if (this.superseded(environment, generation)) return;
       environment.status = 'Ready';
       environment.dateUpdated = new Date();
@@ -431,6 +417,18 @@ export class EnvironmentLifecycle {
     source.operation = destination.operation = done;
   }
 
+  /** The app stops and the environment's version and settings go out again (an update, a restart, an abort); false when it is not healthy after. */
+  private async redeploy(environment: Environment, generation: number): Promise<boolean> {
+    await environment.app?.stop(this.delays.stopGraceMs);
+    environment.app = undefined;
+    try {
+      return await this.deploy(environment, generation);
+    } catch (error) {
+      this.store.addEvent(environment, error instanceof DeployFailure ? error.message : `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
+      return false;
+    }
+  }
+
   /**
    * AbortEnvironmentUpdate (R40): only while an update or deployment is in progress
    * (Updating); anything else is EB's "invalid state ... Must be pending deployment."
@@ -452,14 +450,7 @@ export class EnvironmentLifecycle {
     environment.requestId = requestId;
     this.store.addEvent(environment, 'Environment update is being aborted.');
     environment.operation = (async () => {
-      await environment.app?.stop(this.delays.stopGraceMs);
-      environment.app = undefined;
-      let healthy = false;
-      try {
-        healthy = await this.deploy(environment, generation);
-      } catch (error) {
-        this.store.addEvent(environment, `Instance deployment failed: ${(error as Error).message}`, 'ERROR');
-      }
+      const healthy = await this.redeploy(environment, generation);
       if (this.superseded(environment, generation)) return;
       environment.status = 'Ready';
       environment.dateUpdated = new Date();

@@ -448,7 +448,8 @@ export class AwsCli {
       this.planned(args);
       return {} as T;
     }
-    const full = [...args, '--output', 'json', ...this.plumbing(await this.cliVersion(), true), ...(opts.countRetries ? ['--debug'] : [])];
+    // --debug before the plumbing, so every call still ends with the endpoint and v2's blob format.
+    const full = [...args, ...(opts.countRetries ? ['--debug'] : []), '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
     const attempts = opts.attempts ?? RETRY_ATTEMPTS;
     let waitMs = 0;
     const env = opts.once ? { ...this.env, AWS_MAX_ATTEMPTS: '1' } : this.env;
