@@ -5,6 +5,7 @@ import { AwsCli, buildAwsEnv, parseAwsCliVersion, RunLog, type AwsCall, type Exe
 import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
 import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
+import { Steps } from './ui/steps.js';
 import { localTool } from './venv.js';
 
 export interface GlobalOptions {
@@ -43,6 +44,8 @@ export interface Ctx {
   startedAt: Date;
   /** Aborted on SIGINT/SIGTERM: waits stop at their next poll, so the run can clean up. */
   signal: AbortSignal;
+  /** The run's timed steps (src/ui/steps.ts), also written to the run log. */
+  steps: Steps;
 }
 
 /** Colour only for a terminal: judged on stderr, where every coloured line goes. */
@@ -147,5 +150,6 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     sandbox,
     startedAt: new Date(),
     signal: i.signal ?? new AbortController().signal,
+    steps: new Steps(aws, runLog),
   };
 }

@@ -132,8 +132,9 @@ export interface DeployOptions {
 export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
   const started = Date.now();
   const deadline = started + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
-  const pre = await preflight(ctx, deadline, o);
-  const created = await createNewEnvironment(ctx, pre, await packageAndUpload(ctx, pre));
+  const pre = await ctx.steps.run('preflight', () => preflight(ctx, deadline, o));
+  const version = await ctx.steps.run('package', () => packageAndUpload(ctx, pre));
+  const created = await ctx.steps.run('launch', () => createNewEnvironment(ctx, pre, version));
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: created.newName,
     oldEnvironment: pre.old?.EnvironmentName,
@@ -406,7 +407,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     if (!ctx.sandbox) writeEbConfig(ctx, c.newName);
 
     // 4. Wait, with one deadline, printing EB's events as they come.
-    const ready = await waitUntilReady(ctx, app, c.newName, c.versionLabel, deadline);
+    const ready = await ctx.steps.run('ready', () => waitUntilReady(ctx, app, c.newName, c.versionLabel, deadline));
     const readyAt = Date.now();
     ctx.log.ok(`${c.newName} is Ready, Green, running ${c.versionLabel}`);
 
@@ -419,7 +420,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     );
     // 6. Probe the new environment itself, then the operator's smoke test.
     const own = ready.CNAME ?? cnameFor(ctx, c.cnamePrefix);
-    await checkBeforeSwap(ctx, c.newName, own, c.versionLabel, { probeMs: Math.min(60_000, left()), smokeMs: left() });
+    await ctx.steps.run('probe', () => checkBeforeSwap(ctx, c.newName, own, c.versionLabel, { probeMs: Math.min(60_000, left()), smokeMs: left() }));
     if (pre.holdSince) {
       const revokeError = await revoke;
       if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
@@ -432,7 +433,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     if (old) {
       ctx.log.step(`swap CNAMEs: ${c.newName} takes ${main} from ${old.EnvironmentName}`);
       swapStarted = true;
-      await swapVerified(ctx, app, old.EnvironmentName, c.newName, main);
+      await ctx.steps.run('swap', () => swapVerified(ctx, app, old.EnvironmentName, c.newName, main));
       swapped = true;
       swapDoneAt = Date.now();
     }
@@ -440,14 +441,17 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     // then that EB says the new one holds it. Our own resolver may still hold the old answer
     // for up to the TTL, so the verification gets at least 5 minutes even past the deadline.
     const verifyMs = Math.max(left(), 5 * 60_000, 2 * ttlMs);
-    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
-    if (!verify.ok) throw new VerifyError(`${main} does not serve ${c.versionLabel} after the swap: ${verify.last}`);
-    const servingMs = Date.now() - readyAt;
-    const revokeError = await revoke;
-    if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
-    await waitUntilHolding(ctx, app, c.newName, main, verifyMs);
+    const servingMs = await ctx.steps.run('verify', async () => {
+      const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
+      if (!verify.ok) throw new VerifyError(`${main} does not serve ${c.versionLabel} after the swap: ${verify.last}`);
+      const serving = Date.now() - readyAt;
+      const revokeError = await revoke;
+      if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
+      await waitUntilHolding(ctx, app, c.newName, main, verifyMs);
+      return serving;
+    });
     // 9. Until the DNS TTL has passed, clients may still reach the old one: it is not free.
-    const dns = old ? await waitOutDnsTtl(ctx, main, old.EnvironmentName, c.newName, swapDoneAt, ttlMs) : undefined;
+    const dns = old ? await ctx.steps.run('DNS', () => waitOutDnsTtl(ctx, main, old.EnvironmentName, c.newName, swapDoneAt, ttlMs)) : undefined;
     const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
     return {
       readyToServingMs: servingMs,
