@@ -7,7 +7,7 @@ import { StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
 import { checkBeforeSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
-import { dnsTtlMs, findHeld, heldEnvironments, holderOfMain, isLive, mainCname, readHeldTags, ENV_PREFIX, type Held } from '../deploy/environments.js';
+import { dnsTtlMs, environmentTags, findHeld, heldEnvironments, holderOfMain, isLive, mainCname, readHeldTags, ENV_PREFIX, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, ledgerOf, readHistoryOf, type HistoryRecord } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
 import type { CommandResult } from './types.js';
@@ -74,7 +74,7 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
   // Until the TTL has passed, clients may still reach the replaced one: it is not free.
   const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
-  const tags = held.EnvironmentArn ? await eb.listTags(ctx.call, held.EnvironmentArn).catch(() => undefined) : undefined;
+  const tags = held.EnvironmentArn ? await environmentTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;
   const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
   ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   ctx.log.result(`  DNS TTL (${ttlMs / 1000} s) passed at ${dnsSettledAt.toISOString()}; ${current.EnvironmentName} eligible for removal after ${new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString()}`);

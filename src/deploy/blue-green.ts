@@ -8,17 +8,18 @@ import { AwsCliError, DeployError, InterruptedError, StateError, VerifyError } f
 import * as eb from '../aws/eb.js';
 import * as ec2 from '../aws/ec2.js';
 import * as s3 from '../aws/s3.js';
-import { ownerTags } from '../aws/tags.js';
+import { ownerTags, tagValue } from '../aws/tags.js';
 import { findPhaseNetwork, isOurs } from '../infra/discover.js';
 import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
 import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
 import { probeUntilServing } from './probe.js';
 import { fence } from './lock.js';
-import { CANDIDATE_TAG, removeEnvironment, removeMarked, settleBoundMs } from './remove.js';
+import { CANDIDATE_TAG, candidateTags, removeEnvironment, removeMarked, settleBoundMs } from './remove.js';
 import { novaOptionSettings } from './settings.js';
 import { runSmokeTest } from './smoke-test.js';
 import { pause, pollMs, waitFor } from '../time.js';
+import { ledgerOf, readHistoryOf } from './history.js';
 
 export interface DeployResult {
   newEnvironment: string;
@@ -173,7 +174,11 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
   if (!network) throw new StateError(`the phase '${ctx.phase}' has no VPC made by Johanna`, 'run create_vpc first (or create, which does both)');
   // An environment a killed or interrupted deploy left behind goes first (src/deploy/remove.ts).
-  const marked = await removeMarked(ctx, app, listed, undefined, main, deadline);
+  // One history query serves both rules below: for the environments marked or held by their tags.
+  const tags = await candidateTags(ctx, listed, main);
+  const named = new Set([...tags].filter(([, t]) => tagValue(t, CANDIDATE_TAG) !== undefined || tagValue(t, HELD_TAG) !== undefined).map(([n]) => n));
+  const ledger = named.size ? ledgerOf(await readHistoryOf(ctx, [...named])) : { swaps: [], holds: new Map() };
+  const marked = await removeMarked(ctx, app, listed, ledger, main, deadline);
   const current = marked.removed.length ? await eb.describeEnvironments(ctx.call, app) : listed;
   const waitStarted = Date.now();
   const envs = await waitYourTurn(ctx, app, current, deadline, o.waitMinutes);
@@ -181,7 +186,7 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   const old = holderOfMain(envs, main);
   // One held environment at a time: a second would leave the operator two candidates and
   // the cleanup two environments it may not touch.
-  const [held] = await findHeld(ctx, app, envs, main);
+  const [held] = await findHeld(ctx, app, envs, main, { ledger, of: named });
   if (held) {
     const h = held.environment;
     throw new StateError(

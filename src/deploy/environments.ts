@@ -2,6 +2,7 @@
 // one is, and since when an old one has been out of service.
 import type { Ctx } from '../context.js';
 import { listTags, type Environment } from '../aws/eb.js';
+import type { Tag } from '../aws/tags.js';
 import { lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from './history.js';
 
 export const ENV_PREFIX = 'nova-';
@@ -188,6 +189,29 @@ export function heldNames(envs: Environment[], ledger: Ledger | undefined, heldT
 }
 
 /**
+ * An environment's tags, read once per run: our tags are set at create-environment and never
+ * changed (see HELD_TAG), so the marked-for-removal rule, the held rule and the cleanup read
+ * one answer (issue 27: the cleanup read them twice). A read that failed is not kept.
+ */
+const tagReads = new WeakMap<Ctx, Map<string, Promise<Tag[]>>>();
+export function environmentTags(ctx: Ctx, arn: string): Promise<Tag[]> {
+  let reads = tagReads.get(ctx);
+  if (!reads) tagReads.set(ctx, (reads = new Map()));
+  let read = reads.get(arn);
+  if (!read) {
+    read = listTags(ctx.call, arn);
+    reads.set(arn, read);
+    read.catch(() => reads!.delete(arn));
+  }
+  return read;
+}
+
+/** The environments whose tags the held and marked rules read: live `nova-*` ones off the main CNAME (none but the live one on a usual day). */
+export function offMain(envs: Environment[], main: string): Environment[] {
+  return envs.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main));
+}
+
+/**
  * HELD_TAG of the environments that could be held (live `nova-*` ones that do not hold the
  * main CNAME), read with list-tags-for-resource: one call each, and none on a usual day,
  * when only the live environment exists. Tags that cannot be read fail the command, except
@@ -197,11 +221,9 @@ export function heldNames(envs: Environment[], ledger: Ledger | undefined, heldT
 export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, o: { unreadableIsHeld?: boolean } = {}): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   await Promise.all(
-    envs
-      .filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main))
-      .map(async (e) => {
+    offMain(envs, main).map(async (e) => {
         try {
-          out.set(e.EnvironmentName, (await listTags(ctx.call, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
+          out.set(e.EnvironmentName, (await environmentTags(ctx, e.EnvironmentArn!)).find((t) => t.Key === HELD_TAG)?.Value);
         } catch (err) {
           if (!o.unreadableIsHeld) throw err;
           ctx.log.warn(`could not read the tags of ${e.EnvironmentName} (${(err as Error).message}); keeping it as if held`);
@@ -217,11 +239,12 @@ export async function readHeldTags(ctx: Ctx, envs: Environment[], main: string, 
  * query) only when one carries the tag. A history that cannot be read fails the command:
  * create_nova, promote and discard never act on a guess.
  */
-export async function findHeld(ctx: Ctx, _app: string, envs: Environment[], main: string): Promise<Held[]> {
+export async function findHeld(ctx: Ctx, _app: string, envs: Environment[], main: string, read?: { ledger: Ledger; of: ReadonlySet<string> }): Promise<Held[]> {
   const tags = await readHeldTags(ctx, envs, main);
   const tagged = [...tags].filter(([, v]) => v !== undefined).map(([k]) => k);
   if (!tagged.length) return [];
-  const ledger = ledgerOf(await readHistoryOf(ctx, tagged));
+  // The caller's ledger when it was read for every one of them (create_nova's preflight reads one for both rules).
+  const ledger = read && tagged.every((n) => read.of.has(n)) ? read.ledger : ledgerOf(await readHistoryOf(ctx, tagged));
   return heldEnvironments(envs, ledger, tags, main);
 }
 

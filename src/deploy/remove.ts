@@ -17,7 +17,7 @@ import * as eb from '../aws/eb.js';
 import { AwsCliError, TimeoutError } from '../errors.js';
 import { tagValue, type Tag } from '../aws/tags.js';
 import { pollMs, waitFor } from '../time.js';
-import { BUSY_STATUSES, ENV_PREFIX, HELD_TAG, cnameFor, envTimestamp, everSwapped, isLive, sameHost } from './environments.js';
+import { BUSY_STATUSES, ENV_PREFIX, HELD_TAG, cnameFor, environmentTags, envTimestamp, everSwapped, isLive, offMain, sameHost } from './environments.js';
 import { ledgerOf, readHistoryOf, type Ledger } from './history.js';
 import { fence } from './lock.js';
 
@@ -131,11 +131,7 @@ export function markedForRemoval(
 /** The tags of the environments that could be marked (live nova-* ones off the main CNAME): none on a usual day. */
 export async function candidateTags(ctx: Ctx, envs: eb.Environment[], main: string): Promise<Map<string, Tag[] | undefined>> {
   const out = new Map<string, Tag[] | undefined>();
-  await Promise.all(
-    envs
-      .filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX) && e.EnvironmentArn && !sameHost(e.CNAME, main))
-      .map(async (e) => out.set(e.EnvironmentName, await eb.listTags(ctx.call, e.EnvironmentArn!))),
-  );
+  await Promise.all(offMain(envs, main).map(async (e) => out.set(e.EnvironmentName, await environmentTags(ctx, e.EnvironmentArn!))));
   return out;
 }
 

@@ -265,9 +265,9 @@ describe('the cleanup decides from the history and EB\'s state, never from descr
     expect(r.terminated.sort()).toEqual(['nova-200', 'nova-250']);
     const d200 = r.decisions.find((d) => d.environment === 'nova-200')!;
     expect(d200.reason).toMatch(/out of service since 2026-11-01T04:00:00.000Z \(history\)/);
-    // The first two tag reads look for environments marked for removal (issue 19 item 1), the
-    // next two for held ones past the grace.
-    expect(exec.calls.map((c) => c.args[1])).toEqual(['describe-environments', 'query', 'list-tags-for-resource', 'list-tags-for-resource', 'list-tags-for-resource', 'list-tags-for-resource', 'terminate-environment', 'terminate-environment']);
+    // Each environment's tags are read once (environmentTags), and serve both the rule for those
+    // marked for removal (issue 19 item 1) and the one for held ones past the grace.
+    expect(exec.calls.map((c) => c.args[1])).toEqual(['describe-environments', 'query', 'list-tags-for-resource', 'list-tags-for-resource', 'terminate-environment', 'terminate-environment']);
     expect(exec.calls.some((c) => c.args[1] === 'describe-events')).toBe(false);
   });
 
