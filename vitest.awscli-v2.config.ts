@@ -16,6 +16,7 @@ export default defineConfig({
   test: {
     ...base.test,
     include: SECOND_PASS_FILES,
+    exclude: ['**/node_modules/**'],
     globalSetup: [...(base.test?.globalSetup as string[]), 'test/fixtures/awscli-v2-setup.ts'],
     env: { JOHANNA_AWS_CLI: process.env.JOHANNA_AWS_CLI || '/usr/bin/aws' },
   },

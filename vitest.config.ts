@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'dist/**', 'nova/dist/**', 'nova/node_modules/**'],
+    // awscli-v2.test.ts runs once, in the second pass (vitest.awscli-v2.config.ts): its side-by-side
+    // half runs both CLIs whatever the pass, and this pass's v1 lifecycle is every other file's.
+    exclude: ['**/node_modules/**', 'dist/**', 'nova/dist/**', 'nova/node_modules/**', 'test/e2e/awscli-v2.test.ts'],
     globalSetup: ['test/fixtures/global-setup.ts'],
     pool: 'forks',
     fileParallelism: true,

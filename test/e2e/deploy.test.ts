@@ -59,6 +59,10 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(r.stderr).toMatch(/EB WARN: Environment health has transitioned from Pending to Severe/);
     expect(r.stderr).toMatch(/EB reports Severe health while Launching/);
     const out = JSON.parse(r.stdout);
+    // No call of a sandbox phase may reach the real AWS: every one names the sandbox. This
+    // pass's CLI is v1; the aws CLI v2 pass proves it argv by argv (awscli-v2.test.ts).
+    expect(readRunLog(out.runLog).length).toBeGreaterThan(20);
+    expect(readRunLog(out.runLog).filter((l) => !l.args.includes('--endpoint-url'))).toEqual([]);
     const nova = out.create_nova;
     expect(nova.newEnvironment).toMatch(/^nova-\d{10}$/);
     expect(nova.oldEnvironment).toBeUndefined();
@@ -138,6 +142,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     // Budget: at most 12 aws invocations besides wait polls (and the lock's bookkeeping), plus
     // the 2 of the cleanup at its end (describe-environments, describe-events; the traffic
     // check adds 2 per old environment past the grace, none here: yesterday's is inside it).
+    expect(readRunLog(out.runLog).filter((l) => !l.args.includes('--endpoint-url'))).toEqual([]);
     const calls = ownCalls(readRunLog(out.runLog)).filter((c) => c.purpose !== 'poll');
     expect(calls.length).toBeLessThanOrEqual(12 + 2);
     expect(out.readyToServingMs).toBeGreaterThan(0);
