@@ -48,3 +48,19 @@ export async function albRequestCount(call: AwsCall, loadBalancer: string, start
   const points = r.Datapoints ?? [];
   return { requests: points.reduce((sum, p) => sum + (p.Sum ?? 0), 0), datapoints: points.length };
 }
+
+/**
+ * Whether CloudWatch has RequestCount for this load balancer at all. ListMetrics returns only
+ * metrics with datapoints in the past two weeks ("ListMetrics doesn't return information about
+ * metrics if those metrics haven't reported data in the past two weeks", CloudWatch API
+ * Reference, ListMetrics, https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_ListMetrics.html),
+ * and an ALB publishes RequestCount only for minutes with requests: none listed means the load
+ * balancer was never measured (or not for two weeks), so a quiet window proves nothing (issue 20 item 17).
+ */
+export async function albRequestCountListed(call: AwsCall, loadBalancer: string, purpose?: string): Promise<boolean> {
+  const r = await call<{ Metrics?: unknown[] }>(
+    ['cloudwatch', 'list-metrics', '--namespace', ALB_NAMESPACE, '--metric-name', 'RequestCount', '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`],
+    { purpose },
+  );
+  return (r.Metrics ?? []).length > 0;
+}

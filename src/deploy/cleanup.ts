@@ -6,7 +6,7 @@
 // Used by `terminate_eb_old_environment` and at the end of the daily `create_nova`.
 import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
-import { albDimension, albRequestCount } from '../aws/cloudwatch.js';
+import { albDimension, albRequestCount, albRequestCountListed } from '../aws/cloudwatch.js';
 import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, lostMainAt, mainCname } from './environments.js';
 import { fence } from './lock.js';
 import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
@@ -23,6 +23,8 @@ export interface Traffic {
   to: string;
   /** Why the traffic could not be read (no load balancer, CloudWatch refused): the environment is kept. */
   problem?: string;
+  /** false: no request in the window, and CloudWatch lists no RequestCount for it at all (never measured): kept. */
+  measured?: boolean;
 }
 
 export interface Decision {
@@ -85,6 +87,7 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
       if (!t) return keep(`${graceOver}; its traffic was not read, so it stays (--force-drain removes it anyway)`);
       if (t.problem || t.requests === undefined) return keep(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}; it stays (--force-drain removes it anyway)`, t);
       if (t.requests > 0) return keep(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
+      if (t.measured === false) return keep(`${graceOver}; never measured: CloudWatch lists no RequestCount for ${t.loadBalancer} in the past two weeks, so a quiet window proves nothing; it stays (--force-drain removes it anyway)`, t);
       return { environment: name, action: 'terminate', reason: `${graceOver}; drained: ${describeTraffic(t)}`, traffic: t };
     });
 }
@@ -108,6 +111,8 @@ export async function readTraffic(ctx: Ctx, environmentName: string, windowMinut
   if (!loadBalancer) return { ...base, problem: `its load balancer ${names[0]} is not an Application Load Balancer, whose RequestCount this reads` };
   try {
     const r = await albRequestCount(ctx.call, loadBalancer, from, now);
+    // Quiet, or never measured? Asked only when the window is empty.
+    if (r.requests === 0 && !(await albRequestCountListed(ctx.call, loadBalancer))) return { ...base, loadBalancer, requests: 0, measured: false };
     return { ...base, loadBalancer, requests: r.requests };
   } catch (err) {
     return { ...base, loadBalancer, problem: `CloudWatch get-metric-statistics failed: ${(err as Error).message}` };

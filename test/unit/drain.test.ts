@@ -41,6 +41,14 @@ describe('decide with the traffic check', () => {
     expect(d.reason).toMatch(/drained: 0 requests on app\/awseb-AWSEB-.* in the last 5 min/);
   });
 
+  it('keeps one with no request in the window that CloudWatch never measured (issue 20 item 17): quiet is not never measured', () => {
+    const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, traffic(0, { measured: false })]]) }), old);
+    expect(d.action).toBe('keep');
+    expect(d.reason).toMatch(/never measured: CloudWatch lists no RequestCount for app\/awseb-AWSEB-.* in the past two weeks.*it stays \(--force-drain removes it anyway\)/);
+    // --force-drain still removes it.
+    expect(of(decide([live, old], events, MAIN, 50, NOW, 60_000, { forceDrain: true, traffic: new Map([[old.EnvironmentName, traffic(0, { measured: false })]]) }), old).action).toBe('terminate');
+  });
+
   it('keeps one whose traffic could not be read, naming why (never terminates on missing data)', () => {
     const noLb = traffic(undefined, { loadBalancer: undefined, problem: 'EB names no load balancer for it' });
     const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, noLb]]) }), old);
