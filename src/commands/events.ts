@@ -11,6 +11,10 @@ import { plainLine } from '../ui/plain-text.js';
 import type { CommandOptions, CommandResult } from './types.js';
 
 const DEFAULT_COUNT = 50;
+/** EB's event on both environments of a CNAME swap. */
+const SWAPPED = /Completed swapping CNAMEs for environments/;
+/** How often --follow asks which environment is live, besides after a swap event: 12 polls, a minute on AWS. */
+const LIVE_RECHECK_POLLS = 12;
 /** DescribeEvents' MaxRecords is 1-1000 (the model's range; EB refuses more, R19). */
 export const MAX_COUNT = 1000;
 
@@ -39,8 +43,8 @@ export async function events(ctx: Ctx, opts: CommandOptions): Promise<CommandRes
   if (!shown.length) ctx.log.info(`no events for ${environment ?? `application ${app}`}`);
   if (!follow) return { application: app, environment, events: shown };
 
-  ctx.log.info(`following ${environment ?? `application ${app}`}'s events (Ctrl-C to stop)`);
-  const later = await followEvents(ctx, app, environment, first, first.length >= count);
+  ctx.log.info(`following ${environment ?? `application ${app}`}'s events (Ctrl-C to stop)${named || !environment ? '' : '; after a swap, the new live environment\'s'}`);
+  const later = await followEvents(ctx, app, environment, first, first.length >= count, Boolean(environment && !named));
   return { application: app, environment, followed: true, printed: shown.length + later };
 }
 
@@ -67,7 +71,7 @@ async function liveEnvironment(ctx: Ctx, app: string): Promise<string | undefine
  * very instant come again and are told apart by what they say. Ends at SIGINT/SIGTERM: an
  * interrupted follow is the normal way out, so it is not an error.
  */
-async function followEvents(ctx: Ctx, app: string, environment: string | undefined, first: eb.EbEvent[], cut: boolean): Promise<number> {
+async function followEvents(ctx: Ctx, app: string, environment: string | undefined, first: eb.EbEvent[], cut: boolean, followLive: boolean): Promise<number> {
   // With no event yet, every event that comes is new: start at the beginning of time.
   let since = first.length ? new Date(first[0].EventDate) : new Date(0);
   let seen = new Set(first.filter((e) => Date.parse(e.EventDate) === since.getTime()).map(key));
@@ -78,6 +82,7 @@ async function followEvents(ctx: Ctx, app: string, environment: string | undefin
     }
   }
   let printed = 0;
+  let polls = 0;
   while (!ctx.signal.aborted) {
     await pause(pollMs(ctx), ctx.signal);
     if (ctx.signal.aborted) break;
@@ -99,6 +104,17 @@ async function followEvents(ctx: Ctx, app: string, environment: string | undefin
       if (newest.getTime() > since.getTime()) seen = new Set();
       since = newest;
       for (const e of batch) if (Date.parse(e.EventDate) === since.getTime()) seen.add(key(e));
+    }
+    // Following the live one (no --environment): a swap moves the main CNAME to another
+    // environment, whose events are the ones to follow from then on (issue 20 "also fix").
+    // Asked when the followed one reports a swap, and once a minute on AWS for one we missed.
+    polls++;
+    if (followLive && (polls % LIVE_RECHECK_POLLS === 0 || batch.some((e) => SWAPPED.test(e.Message)))) {
+      const now = holderOfMain(await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' }), mainCname(ctx))?.EnvironmentName;
+      if (now && now !== environment) {
+        ctx.log.info(`${now} now holds ${mainCname(ctx)}: following its events (was ${environment})`);
+        environment = now;
+      }
     }
   }
   return printed;

@@ -79,6 +79,38 @@ describe('events --follow', () => {
   }, 20_000);
 });
 
+// Issue 20 "also fix": `events --follow` kept following the old environment after a swap.
+describe('events --follow, after a swap', () => {
+  it('follows the environment that now holds the main CNAME (no --environment), and says so', async () => {
+    const { config } = parseConfig(structuredClone(sandboxJson), 'env.test.json');
+    const redactor = makeRedactor({}, config);
+    const out = new Sink();
+    const err = new Sink();
+    const log = new Logger({ verbose: false, json: false, color: false, redactor, stdout: out, stderr: err });
+    const abort = new AbortController();
+    const main = 'dv-nova.ap-northeast-2.elasticbeanstalk.com';
+    const holds = (name: string, other: string) => ok(JSON.stringify({ Environments: [{ EnvironmentName: name, Status: 'Ready', CNAME: main }, { EnvironmentName: other, Status: 'Ready', CNAME: 'dv-nova-1.ap-northeast-2.elasticbeanstalk.com' }] }));
+    const at = (t: string, env: string, message: string) => ({ EventDate: t, Message: message, Severity: 'INFO', EnvironmentName: env });
+    const exec = recordingExec([
+      holds('nova-2', 'nova-3'),
+      ok(JSON.stringify({ Events: [at('2026-11-27T04:00:01.000Z', 'nova-2', 'a')] })),
+      ok(JSON.stringify({ Events: [at('2026-11-27T04:00:05.000Z', 'nova-2', "Completed swapping CNAMEs for environments 'nova-3' and 'nova-2'.")] })),
+      holds('nova-3', 'nova-2'),
+      () => {
+        abort.abort();
+        return ok(JSON.stringify({ Events: [at('2026-11-27T04:00:06.000Z', 'nova-3', 'b')] }));
+      },
+    ]);
+    const ctx = buildCtx({ root: '/nonexistent', command: 'events', config, configFile: 'env.test.json', opts: {}, log, redactor, env: {}, exec, runLog: false, signal: abort.signal });
+    const result = await events(ctx, commandOptions({ follow: true }));
+    expect(result).toMatchObject({ environment: 'nova-2', followed: true });
+    expect(err.text).toContain(`nova-3 now holds ${main}: following its events (was nova-2)`);
+    const polled = exec.calls.filter((c) => c.args[1] === 'describe-events').map((c) => c.args[c.args.indexOf('--environment-name') + 1]);
+    expect(polled).toEqual(['nova-2', 'nova-2', 'nova-3']);
+    expect(out.text.split('\n').filter(Boolean).map((l) => l.slice(-1))).toEqual(['a', '.', 'b']);
+  }, 20_000);
+});
+
 // Issue 20 "also fix": `events --environment <unknown>` said "no events" and exited 0.
 describe('events --environment', () => {
   function setup(script: Step[], opts: GlobalOptions) {
