@@ -13,7 +13,8 @@ import { findPhaseNetwork, isOurs } from '../infra/discover.js';
 import { iamNames } from '../infra/names.js';
 import { packageNova, versionLabelFor } from './package.js';
 import { busyEnvironments, choosePlatform, cnameFor, dnsTtlMs, findHeld, holderOfMain, isLive, mainCname, sameHost, stuckRecovery, ENV_PREFIX, HELD_TAG, type Busy } from './environments.js';
-import { probeUntilServing } from './probe.js';
+import { httpGet, probeUntilServing } from './probe.js';
+import { compiledLogs } from './instance-logs.js';
 import { fence } from './lock.js';
 import { CANDIDATE_TAG, candidateTags, removeEnvironment, removeMarked, settleBoundMs } from './remove.js';
 import { novaOptionSettings } from './settings.js';
@@ -468,6 +469,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
   } catch (err) {
     await revoke; // never leave an aws call running behind us
     if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, c.newName, c.versionLabel, old!.EnvironmentName, err);
+    if (err instanceof DeployError) await showFailure(ctx, c.newName, cnameFor(ctx, c.cnamePrefix));
     if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName, deadline);
     throw err;
   }
@@ -549,8 +551,8 @@ export async function waitOutDnsTtl(ctx: Ctx, main: string, from: string, to: st
   return at;
 }
 
-/** An interrupt once the swap was asked for: say where the main CNAME is now, and how to go back. */
-async function interruptedAfterSwap(ctx: Ctx, app: string, main: string, to: string, label: string, from: string, err: InterruptedError): Promise<InterruptedError> {
+/** An interrupt once the swap was asked for (the daily deploy, promote): say where the main CNAME is now, and how to go back. */
+export async function interruptedAfterSwap(ctx: Ctx, app: string, main: string, to: string, label: string, from: string, err: InterruptedError): Promise<InterruptedError> {
   let holder: string | undefined;
   try {
     holder = holderOfMain(await eb.describeEnvironments(ctx.call, app), main)?.EnvironmentName;
@@ -627,6 +629,41 @@ async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
   }
 }
 
+/** How long a failed deploy waits for EB to compile the new environment's log tail. */
+const FAILURE_LOGS_MS = 30_000;
+/** Log lines shown per instance after a failed deploy (`./run logs` shows the last 100). */
+const FAILURE_LOG_LINES = 20;
+
+/**
+ * What a failed deploy's new environment says about itself, shown before it is removed (EB's
+ * events only say "completed with errors"): what the health check answers, then the last
+ * lines of each instance's logs. Anything that cannot be read is said, and never fails the run.
+ */
+async function showFailure(ctx: Ctx, name: string, host: string): Promise<void> {
+  const url = ctx.config.nova.HEALTH_CHECK_URL;
+  try {
+    const a = await httpGet(ctx, host, url);
+    ctx.log.info(`  health check: http://${host}${url} answered ${a.status}: ${a.body.replace(/\s+/g, ' ').trim().slice(0, 200) || '(empty body)'}`);
+  } catch (err) {
+    ctx.log.info(`  health check: http://${host}${url} did not answer: ${(err as Error).message}`);
+  }
+  try {
+    const [instances, before] = await Promise.all([eb.environmentInstances(ctx.call, name), eb.retrieveEnvironmentInfo(ctx.call, name, 'tail')]);
+    if (!instances.length) return ctx.log.info(`  ${name} has no instances to take logs from`);
+    await eb.requestEnvironmentInfo(ctx.call, name, 'tail');
+    const { logs, missing } = await compiledLogs(ctx, name, 'tail', instances, new Set(before.map((i) => i.Message)), FAILURE_LOGS_MS);
+    for (const l of logs) {
+      const lines = l.files.flatMap((f) => f.text.replace(/\n$/, '').split('\n')).slice(-FAILURE_LOG_LINES);
+      ctx.log.info(`  the last ${lines.length} log lines of ${l.instanceId} (${name}):`);
+      for (const line of lines) ctx.log.info(`    ${line}`);
+    }
+    if (missing.length) ctx.log.info(`  no logs came from ${missing.join(', ')} within ${FAILURE_LOGS_MS / 1000} s`);
+  } catch (err) {
+    if (err instanceof InterruptedError) throw err;
+    ctx.log.warn(`could not fetch ${name}'s log tail: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Remove the new environment of a deploy that failed or was interrupted before the swap.
  * EB refuses to terminate it while it launches (R40), so this waits for the launch to end,
@@ -637,9 +674,11 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined, de
   const keep = ctx.config.nova.KEEP_FAILED_ENVIRONMENT;
   try {
     // A swap that failed on our side may still have happened on EB's (a lost answer, then a
-    // retry that errs): never terminate the environment that serves the main CNAME.
+    // retry that errs): never terminate the environment that serves the main CNAME. A first
+    // deploy's environment holds it from birth and never served anyone: it goes like any
+    // failed one (issue 20 item 14), and the next create_nova starts afresh.
     const main = mainCname(ctx);
-    const [env] = await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME, { names: [name] });
+    const [env] = old ? await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME, { names: [name] }) : [];
     if (env && sameHost(env.CNAME, main)) {
       ctx.log.warn(`${name} holds ${main} after all; it stays. Check ./run status (./run rollback swaps back).`);
       return;
@@ -648,7 +687,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined, de
     ctx.log.warn(`could not check whether ${name} serves ${ctx.config.nova.CNAME}: ${(err as Error).message}; leaving it in place`);
     return;
   }
-  ctx.log.warn(`${old ? `${old} keeps serving; ` : ''}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `removing ${name}`}`);
+  ctx.log.warn(`${old ? `${old} keeps serving; ` : `nothing served ${ctx.config.nova.CNAME} before this first deploy; `}${keep ? `keeping ${name} for inspection (nova.KEEP_FAILED_ENVIRONMENT)` : `removing ${name} (set nova.KEEP_FAILED_ENVIRONMENT to keep a failed one for inspection)`}`);
   if (keep) return;
   const boundMs = Math.min(settleBoundMs(ctx), Math.max(0, deadline - Date.now()));
   try {

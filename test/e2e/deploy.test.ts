@@ -28,6 +28,17 @@ async function everyClientGot(load: ReturnType<typeof startLoad>, version: strin
   );
 }
 
+/** The phase's config with Nova's /echo/ switched off (404), so its health check fails. */
+function noEchoConfig(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'noecho-'));
+  const noEcho = path.join(dir, 'no_echo');
+  writeFileSync(noEcho, '');
+  const edited = { ...p.config, nova: { ...p.config.nova, ENVIRONMENT: { NOVA_NO_ECHO_FILE: noEcho } } };
+  const file = path.join(dir, 'env.json');
+  writeFileSync(file, JSON.stringify(edited));
+  return file;
+}
+
 describe('create_nova: the daily blue/green deploy', () => {
   beforeAll(async () => {
     p = await startPhase({
@@ -50,6 +61,22 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/run create_vpc first/);
     expect(await p.envs()).toEqual([]);
+  });
+
+  // Issue 20 item 14, and what a new user met: a failed first deploy left its broken
+  // environment on the main CNAME, and said only EB's "completed with errors".
+  it('a failed first deploy says what the health check and the logs say, then removes its environment from the main CNAME', { timeout: LONG }, async () => {
+    const vpc = await p.run(['-f', 'create_vpc']);
+    expect(vpc.exitCode, vpc.stderr).toBe(0);
+    const r = await p.run(['-f', '-e', noEchoConfig(), 'create_nova']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    const name = /removing (nova-\d{10}) \(set nova\.KEEP_FAILED_ENVIRONMENT to keep a failed one for inspection\)/.exec(r.stderr)?.[1];
+    expect(name, r.stderr).toBeDefined();
+    expect(r.stderr).toMatch(/nothing served \S+ before this first deploy/);
+    expect(r.stderr).toMatch(new RegExp(`health check: http://${p.host.replace(/\./g, '\\.')}/echo/ answered \\d{3}`));
+    expect(r.stderr).toMatch(new RegExp(`the last \\d+ log lines of i-[0-9a-f]+ \\(${name}\\):`));
+    expect(r.stderr).not.toMatch(/holds \S+ after all; it stays/);
+    await until('the failed first environment to go', async () => ((await p.envs()).length === 0 ? true : undefined));
   });
 
   it('creates the phase from nothing and serves Nova through the router; the launch went through Severe', { timeout: LONG }, async () => {
@@ -155,12 +182,7 @@ describe('create_nova: the daily blue/green deploy', () => {
   });
 
   it('refuses a deploy whose Nova fails its health check; the live version keeps serving', { timeout: LONG }, async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'noecho-'));
-    const noEcho = path.join(dir, 'no_echo');
-    writeFileSync(noEcho, '');
-    const edited = { ...p.config, nova: { ...p.config.nova, ENVIRONMENT: { NOVA_NO_ECHO_FILE: noEcho } } };
-    const cfg = path.join(dir, 'env.json');
-    writeFileSync(cfg, JSON.stringify(edited));
+    const cfg = noEchoConfig();
     const load = startLoad({ router: p.sandbox.router, host: p.host, rate: 50, clients: CLIENTS, maxSeconds: 400 });
     const r = await p.run(['-f', '-e', cfg, 'create_nova']);
     const report = await load.stop();
@@ -168,6 +190,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Red|with errors|Severe/);
     expect(r.stderr).toMatch(/keeps serving/);
+    expect(r.stderr).toMatch(/health check: http:\/\/\S+\/echo\/ answered \d{3}/);
     expect(report.non2xx + report.errors + report.timeouts).toBe(0);
     expect(report.versions.map((v) => v.version)).toEqual([versions[1]]);
     // The failed environment is removed; the two good ones remain.

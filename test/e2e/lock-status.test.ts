@@ -124,8 +124,8 @@ describe('a malformed lock item, put with the aws CLI', () => {
 });
 
 describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cleanup', () => {
-  // A live environment first: an interrupted first deploy keeps its environment (it holds
-  // the main CNAME from birth); a daily one must remove its new environment.
+  // A live environment first: these are about a daily deploy, which must remove its new
+  // environment and leave the live one serving.
   beforeAll(async () => {
     const r = await p.run(['-f', 'create']);
     expect(r.exitCode, r.stderr).toBe(0);
