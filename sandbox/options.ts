@@ -54,6 +54,12 @@ export interface StrictOptions {
    * always on: 1 is AWS's rates, 10 ten times kinder, 0.5 twice as strict.
    */
   rateScale: number;
+  /**
+   * Requests a minute that scanners and bots send to every Ready environment's load balancer
+   * (--background-traffic; issue 19 item 4). 0 (off) by default: how much an internet-facing
+   * load balancer gets varies, and none reaches an internal one.
+   */
+  backgroundPerMinute: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -69,4 +75,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   policies: [],
   eventRetentionMs: 42 * 24 * 3600 * 1000,
   rateScale: 1,
+  backgroundPerMinute: 0,
 };

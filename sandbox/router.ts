@@ -96,3 +96,29 @@ export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtl
     req.pipe(upstream);
   });
 }
+
+/**
+ * Scanners and bots (issue 19 item 4): an internet-facing load balancer is never quiet. With
+ * --background-traffic N, every Ready environment's load balancer gets N requests a minute
+ * (`GET /`, as a crawler asks), addressed to the load balancer itself as a scanner of AWS's
+ * addresses does, not through a CNAME, so an old environment off every CNAME gets them too.
+ * They count in its RequestCount like any request. Off (0) unless asked.
+ */
+export function startBackgroundTraffic(store: EbStore, perMinute: number, metrics?: RequestMetrics): { stop(): void } {
+  const agent = new Agent({ keepAlive: false });
+  const timer = setInterval(() => {
+    for (const environment of store.live()) {
+      const app = environment.app;
+      if (environment.status !== 'Ready' || !app || app.exitCode !== undefined) continue;
+      const started = Date.now();
+      request({ host: '127.0.0.1', port: app.port, path: '/', headers: { 'user-agent': 'sandbox-background-scanner' }, agent }, (answer) => {
+        metrics?.record(environment, answer.statusCode ?? 502, Date.now() - started);
+        answer.resume();
+      })
+        .on('error', () => metrics?.record(environment, 502, Date.now() - started))
+        .end();
+    }
+  }, 60_000 / perMinute);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -52,6 +52,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--policies <files>', description: "the caller's IAM policy files (comma-separated), or admin [the README's documented set]" },
   { flags: '--event-retention-minutes <m>', description: 'how long EB keeps events [60480; AWS: 6 weeks]', number: { ok: (n: number) => n > 0, what: 'minutes, more than 0' } },
   { flags: '--rate-scale <x>', description: "multiply AWS's API rate limits (token buckets) by this [1: AWS's rates]; the limits stay on", number: { ok: (n: number) => n > 0, what: 'a number more than 0' } },
+  { flags: '--background-traffic <n>', description: "requests a minute that scanners send to every environment's load balancer [0: none]", number: { ok: (n: number) => n >= 0, what: 'requests a minute, 0 or more' } },
   { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 

@@ -70,6 +70,7 @@ export interface SandboxFlags {
   takenCnames?: string;
   launchHealthBlip?: boolean;
   metricsPeriod?: string;
+  backgroundTraffic?: string;
   dnsIgnoreTtl?: string;
   /** The caller's IAM policy files, comma-separated, or "admin". */
   policies?: string;
@@ -95,6 +96,7 @@ function strictFromFlags(opts: SandboxFlags) {
     policies: opts.policies === undefined ? undefined : policyFiles(opts.policies.split(','), process.cwd(), '--policies'),
     eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,
     rateScale: opts.rateScale === undefined ? undefined : Number(opts.rateScale),
+    backgroundPerMinute: opts.backgroundTraffic === undefined ? undefined : Number(opts.backgroundTraffic),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

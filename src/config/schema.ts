@@ -213,6 +213,13 @@ export const configSchema = z
         // this long. More than 0 (an empty window proves nothing); at most a day, which
         // CloudWatch keeps at 60 s resolution for 15 days.
         DRAIN_QUIET_MINUTES: minutesLike('minutes of no traffic before an old environment is removed', 0.01, 24 * 60).default(5),
+        // A public load balancer is never quiet: scanners and bots reach it (issue 19 item 4).
+        // At or below this many requests a minute (averaged over the quiet window) the traffic
+        // counts as background, and the environment as drained. 0: any request counts.
+        DRAIN_BACKGROUND_PER_MINUTE: minutesLike('requests a minute (0 or more)', 0, 10_000).default(2),
+        // The ceiling: this long out of service, an old environment goes whatever its traffic
+        // says, with a warning giving the figures, so none is kept at full cost for ever.
+        DRAIN_CEILING_MINUTES: minutesLike('minutes out of service after which an old environment goes anyway', 0.01, 30 * 24 * 60).default(24 * 60),
         // Not secret as a whole (it is shown), but its userinfo is, like any URL's.
         GIT_URL: str('a git URL')
           .superRefine((v, ctx) => {

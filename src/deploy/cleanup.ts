@@ -34,6 +34,8 @@ export interface Decision {
   /** The figures, when the traffic check ran; with --force-drain it does not, and `forced` is set. */
   traffic?: Traffic;
   forced?: boolean;
+  /** Removed at nova.DRAIN_CEILING_MINUTES although its traffic did not allow it: the cleanup warns, with the figures. */
+  ceiling?: boolean;
 }
 
 export interface DecideOptions {
@@ -45,6 +47,10 @@ export interface DecideOptions {
   traffic?: Map<string, Traffic>;
   /** --force-drain: the grace period alone decides; the traffic check is skipped, and said so. */
   forceDrain?: boolean;
+  /** nova.DRAIN_BACKGROUND_PER_MINUTE: traffic at or below this rate is background (scanners, bots): drained. */
+  backgroundPerMinute?: number;
+  /** nova.DRAIN_CEILING_MINUTES: out of service this long, it goes whatever its traffic says (`ceiling` set). */
+  ceilingMinutes?: number;
 }
 
 /** `12 requests on app/awseb-AWSEB-x/1a2b in the last 5 min (14:02:10Z-14:07:10Z)`. */
@@ -84,10 +90,18 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
       const graceOver = `${since}; grace period ${graceMinutes} min is over`;
       if (o.forceDrain) return { environment: name, action: 'terminate', reason: `${graceOver}; traffic not checked (--force-drain)`, forced: true };
       const t = o.traffic?.get(name);
-      if (!t) return keep(`${graceOver}; its traffic was not read, so it stays (--force-drain removes it anyway)`);
-      if (t.problem || t.requests === undefined) return keep(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}; it stays (--force-drain removes it anyway)`, t);
-      if (t.requests > 0) return keep(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
-      if (t.measured === false) return keep(`${graceOver}; never measured: CloudWatch lists no RequestCount for ${t.loadBalancer} in the past two weeks, so a quiet window proves nothing; it stays (--force-drain removes it anyway)`, t);
+      // Kept for its traffic: until the ceiling, after which it goes anyway, saying why (issue 19 item 4).
+      const ceiling = o.ceilingMinutes;
+      const held = (why: string, traffic?: Traffic): Decision =>
+        ceiling !== undefined && minutes >= ceiling
+          ? { environment: name, action: 'terminate', reason: `${why}; but out of service past nova.DRAIN_CEILING_MINUTES (${ceiling} min), so it goes anyway`, ceiling: true, ...(traffic ? { traffic } : {}) }
+          : keep(`${why}; it stays (--force-drain removes it anyway)${ceiling !== undefined ? `, at most until ${ceiling} min out of service (nova.DRAIN_CEILING_MINUTES)` : ''}`, traffic);
+      if (!t) return held(`${graceOver}; its traffic was not read`);
+      if (t.problem || t.requests === undefined) return held(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}`, t);
+      const background = o.backgroundPerMinute ?? 0;
+      if (t.requests > 0 && t.requests / t.windowMinutes > background) return held(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
+      if (t.requests > 0) return { environment: name, action: 'terminate', reason: `${graceOver}; drained: only background traffic, ${describeTraffic(t)} (at most nova.DRAIN_BACKGROUND_PER_MINUTE ${background} a minute)`, traffic: t };
+      if (t.measured === false) return held(`${graceOver}; never measured: CloudWatch lists no RequestCount for ${t.loadBalancer} in the past two weeks, so a quiet window proves nothing`, t);
       return { environment: name, action: 'terminate', reason: `${graceOver}; drained: ${describeTraffic(t)}`, traffic: t };
     });
 }
@@ -187,12 +201,14 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   if (!o.forceDrain) {
     for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
   }
-  const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain });
+  const nova = ctx.config.nova;
+  const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain, backgroundPerMinute: nova.DRAIN_BACKGROUND_PER_MINUTE, ceilingMinutes: nova.DRAIN_CEILING_MINUTES });
   const failed: string[] = marked.left.map((n) => `${n}: still busy at EB; marked for removal`);
   const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
   for (const d of decisions) {
     say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
     if (d.action !== 'terminate') continue;
+    if (d.ceiling) ctx.log.warn(`${d.environment} goes at the ceiling, though its traffic did not say drained: ${d.reason}`);
     await fence(ctx, `terminate-environment ${d.environment}`);
     try {
       if ((await eb.terminateEnvironment(ctx.call, d.environment)) === 'already') ctx.log.info(`  ${d.environment} was already terminating`);

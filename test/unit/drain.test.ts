@@ -80,6 +80,31 @@ describe('decide with the traffic check', () => {
     }
   });
 
+  // Issue 19 item 4: a public load balancer is never quiet.
+  it('traffic at or below nova.DRAIN_BACKGROUND_PER_MINUTE is background: drained, with the figures; above it, still serving', () => {
+    const bg = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { backgroundPerMinute: 2, traffic: new Map([[old.EnvironmentName, traffic(10)]]) }), old);
+    expect(bg).toMatchObject({ action: 'terminate', traffic: { requests: 10 } });
+    expect(bg.reason).toMatch(/drained: only background traffic, 10 requests on .* in the last 5 min .*at most nova\.DRAIN_BACKGROUND_PER_MINUTE 2 a minute/);
+    expect(of(decide([live, old], events, MAIN, 50, NOW, 60_000, { backgroundPerMinute: 2, traffic: new Map([[old.EnvironmentName, traffic(11)]]) }), old).action).toBe('keep');
+    // 0: any request counts as serving.
+    expect(of(decide([live, old], events, MAIN, 50, NOW, 60_000, { backgroundPerMinute: 0, traffic: new Map([[old.EnvironmentName, traffic(1)]]) }), old).action).toBe('keep');
+  });
+
+  it('past nova.DRAIN_CEILING_MINUTES out of service it goes whatever its traffic says, and the reason says why; before, the keep names the ceiling', () => {
+    // `old` lost the main CNAME 60 min before NOW.
+    for (const t of [traffic(500), traffic(undefined, { problem: 'CloudWatch refused' }), traffic(0, { measured: false })]) {
+      const d = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { ceilingMinutes: 60, traffic: new Map([[old.EnvironmentName, t]]) }), old);
+      expect(d).toMatchObject({ action: 'terminate', ceiling: true });
+      expect(d.reason).toMatch(/but out of service past nova\.DRAIN_CEILING_MINUTES \(60 min\), so it goes anyway$/);
+      const before = of(decide([live, old], events, MAIN, 50, NOW, 60_000, { ceilingMinutes: 61, traffic: new Map([[old.EnvironmentName, t]]) }), old);
+      expect(before.action).toBe('keep');
+      expect(before.reason).toMatch(/at most until 61 min out of service \(nova\.DRAIN_CEILING_MINUTES\)$/);
+    }
+    // Never the live one, a held one, or one inside the grace.
+    const ds = decide([live, old], events, MAIN, 50, NOW, 60_000, { ceilingMinutes: 1, held: new Set([old.EnvironmentName]), traffic: new Map([[old.EnvironmentName, traffic(500)]]) });
+    expect(ds.every((d) => d.action === 'keep')).toBe(true);
+  });
+
   it('says one request in the singular', () => {
     expect(describeTraffic(traffic(1))).toMatch(/^1 request on /);
   });
