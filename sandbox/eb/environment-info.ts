@@ -98,7 +98,10 @@ export class EnvironmentInfo {
           InfoType: s.infoType,
           Ec2InstanceId: s.instanceId,
           SampleTimestamp: s.sampleTimestamp,
-          Message: `${this.options.endpoint()}/_sandbox/logs/${s.environmentId}/${s.token}`,
+          // A new presigned URL per retrieval, as S3's signing makes one (the signature covers
+          // the signing time): a URL says nothing about whether a sample is new; its
+          // SampleTimestamp does (issue 19 item 5; the EB CLI compares that time).
+          Message: `${this.options.endpoint()}/_sandbox/logs/${s.environmentId}/${s.token}?X-Amz-Date=${new Date(this.now()).toISOString().replace(/[-:]|\.\d+/g, '')}&X-Amz-Expires=900&X-Amz-Signature=${randomBytes(32).toString('hex')}`,
         })),
     };
   }

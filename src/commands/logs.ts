@@ -19,12 +19,11 @@ export async function logs(ctx: Ctx, opts: CommandOptions): Promise<CommandResul
   // What was compiled before our request (samples stay for 15 minutes) is not an answer to it.
   const [instances, before] = await Promise.all([eb.environmentInstances(ctx.call, name), eb.retrieveEnvironmentInfo(ctx.call, name, infoType)]);
   if (!instances.length) throw new StateError(`${name} has no instances to take logs from (${env.Status}, health ${env.Health ?? '?'})`);
-  const old = new Set(before.map((i) => i.Message));
   ctx.log.step(`${name}: asking EB for the ${infoType === 'tail' ? 'last 100 lines of each log' : 'whole logs'} of ${instances.join(', ')}`);
   await eb.requestEnvironmentInfo(ctx.call, name, infoType);
   if (ctx.dryRun) return { environment: name, infoType, instanceIds: instances, dryRun: true };
 
-  const { logs: out, missing } = await compiledLogs(ctx, name, infoType, instances, old, COMPILE_DEADLINE_MS);
+  const { logs: out, missing } = await compiledLogs(ctx, name, infoType, instances, before, COMPILE_DEADLINE_MS);
   for (const { instanceId, sampleTimestamp, files } of out) {
     ctx.log.result(`============= ${instanceId} (${name}, ${sampleTimestamp ?? '?'}) =============`);
     for (const f of files) {

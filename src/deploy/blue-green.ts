@@ -651,7 +651,7 @@ async function showFailure(ctx: Ctx, name: string, host: string): Promise<void> 
     const [instances, before] = await Promise.all([eb.environmentInstances(ctx.call, name), eb.retrieveEnvironmentInfo(ctx.call, name, 'tail')]);
     if (!instances.length) return ctx.log.info(`  ${name} has no instances to take logs from`);
     await eb.requestEnvironmentInfo(ctx.call, name, 'tail');
-    const { logs, missing } = await compiledLogs(ctx, name, 'tail', instances, new Set(before.map((i) => i.Message)), FAILURE_LOGS_MS);
+    const { logs, missing } = await compiledLogs(ctx, name, 'tail', instances, before, FAILURE_LOGS_MS);
     for (const l of logs) {
       const lines = l.files.flatMap((f) => f.text.replace(/\n$/, '').split('\n')).slice(-FAILURE_LOG_LINES);
       ctx.log.info(`  the last ${lines.length} log lines of ${l.instanceId} (${name}):`);

@@ -20,9 +20,23 @@ export interface InstanceLog {
   files: { name?: string; text: string }[];
 }
 
-/** The logs EB compiled for `instances` after our request (`old`: the samples there before it), within `deadlineMs`. */
-export async function compiledLogs(ctx: Ctx, name: string, infoType: eb.InfoType, instances: string[], old: Set<string | undefined>, deadlineMs: number): Promise<{ logs: InstanceLog[]; missing: string[] }> {
-  const fresh = await waitForSamples(ctx, name, infoType, instances, old, deadlineMs);
+/**
+ * The newest SampleTimestamp of each instance among `samples`: what a sample must be newer than
+ * to answer a request made after they were read. Not the URL: EB signs a new one for every
+ * retrieval (issue 19 item 5); and not our clock, which may disagree with AWS's.
+ */
+export function newestSamples(samples: eb.EnvironmentInfo[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    const t = Date.parse(s.SampleTimestamp ?? '');
+    if (s.Ec2InstanceId && Number.isFinite(t) && t > (out.get(s.Ec2InstanceId) ?? -Infinity)) out.set(s.Ec2InstanceId, t);
+  }
+  return out;
+}
+
+/** The logs EB compiled for `instances` after our request (`before`: the samples retrieved before it), within `deadlineMs`. */
+export async function compiledLogs(ctx: Ctx, name: string, infoType: eb.InfoType, instances: string[], before: eb.EnvironmentInfo[], deadlineMs: number): Promise<{ logs: InstanceLog[]; missing: string[] }> {
+  const fresh = await waitForSamples(ctx, name, infoType, instances, newestSamples(before), deadlineMs);
   const logs: InstanceLog[] = [];
   for (const instanceId of instances.filter((i) => fresh.has(i))) {
     const info = fresh.get(instanceId)!;
@@ -37,7 +51,7 @@ export async function compiledLogs(ctx: Ctx, name: string, infoType: eb.InfoType
  * Each instance's newest sample that was not there before our request. Waits until every
  * instance has one, or the deadline; what came by then is shown, and none at all is a failure.
  */
-async function waitForSamples(ctx: Ctx, name: string, infoType: eb.InfoType, instances: string[], old: Set<string | undefined>, deadlineMs: number): Promise<Map<string, eb.EnvironmentInfo>> {
+async function waitForSamples(ctx: Ctx, name: string, infoType: eb.InfoType, instances: string[], old: Map<string, number>, deadlineMs: number): Promise<Map<string, eb.EnvironmentInfo>> {
   const fresh = new Map<string, eb.EnvironmentInfo>();
   const deadline = Date.now() + deadlineMs;
   try {
@@ -48,7 +62,7 @@ async function waitForSamples(ctx: Ctx, name: string, infoType: eb.InfoType, ins
       check: async () => {
         // Latest last, so a later sample of an instance replaces an earlier one.
         for (const i of await eb.retrieveEnvironmentInfo(ctx.call, name, infoType, 'poll')) {
-          if (i.Ec2InstanceId && i.Message && !old.has(i.Message)) fresh.set(i.Ec2InstanceId, i);
+          if (i.Ec2InstanceId && i.Message && Date.parse(i.SampleTimestamp ?? '') > (old.get(i.Ec2InstanceId) ?? -Infinity)) fresh.set(i.Ec2InstanceId, i);
         }
         const waiting = instances.filter((i) => !fresh.has(i));
         return waiting.length ? { state: `waiting for ${waiting.join(', ')}` } : { done: true };

@@ -86,7 +86,7 @@ describe('EnvironmentInfo', () => {
     expect(info.request(params({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' }))).toBeUndefined();
     const [s] = await samples(info, { EnvironmentName: 'nova-1764216000', InfoType: 'tail' });
     expect(s).toMatchObject({ InfoType: 'tail', Ec2InstanceId: 'i-0123456789abcdef0', SampleTimestamp: new Date('2026-11-27T04:00:00Z') });
-    expect(s.Message).toMatch(/^http:\/\/127\.0\.0\.1:4566\/_sandbox\/logs\/e-abcdefghij\/[0-9a-f]{32}$/);
+    expect(s.Message).toMatch(/^http:\/\/127\.0\.0\.1:4566\/_sandbox\/logs\/e-abcdefghij\/[0-9a-f]{32}\?X-Amz-Date=\d{8}T\d{6}Z&X-Amz-Expires=900&X-Amz-Signature=[0-9a-f]{64}$/);
     const answer = info.serve(pathOf(s.Message));
     expect(answer.status).toBe(200);
     const lines = answer.body.toString().split('\n');
@@ -110,7 +110,10 @@ describe('EnvironmentInfo', () => {
     clock.advance(1000);
     info.request(params({ EnvironmentId: 'e-abcdefghij', InfoType: 'tail' }));
     const [a2, b] = await samples(info, { EnvironmentId: 'e-abcdefghij', InfoType: 'tail' }, 2);
-    expect(a2.Message).toBe(a.Message);
+    // The same sample, signed anew: a new URL for every retrieval (issue 19 item 5).
+    expect(a2.Message).not.toBe(a.Message);
+    expect(pathOf(a2.Message)).toBe(pathOf(a.Message));
+    expect(a2.SampleTimestamp).toEqual(a.SampleTimestamp);
     expect(info.serve(pathOf(a.Message)).body.toString()).not.toContain('second');
     expect(info.serve(pathOf(b.Message)).body.toString()).toContain('second');
     expect(b.SampleTimestamp.getTime()).toBeGreaterThan(a.SampleTimestamp.getTime());
@@ -178,7 +181,7 @@ describe('EnvironmentInfo', () => {
     const model = loadElasticBeanstalkModel();
     const xml = successResponse(model, 'RetrieveEnvironmentInfo', info.retrieve(params({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' })));
     expect(xml).toMatch(
-      /<RetrieveEnvironmentInfoResult><EnvironmentInfo><member><InfoType>tail<\/InfoType><Ec2InstanceId>i-0123456789abcdef0<\/Ec2InstanceId><SampleTimestamp>2026-11-27T04:00:00.000Z<\/SampleTimestamp><Message>http:\/\/127.0.0.1:4566\/_sandbox\/logs\/e-abcdefghij\/[0-9a-f]{32}<\/Message><\/member><\/EnvironmentInfo><\/RetrieveEnvironmentInfoResult>/,
+      /<RetrieveEnvironmentInfoResult><EnvironmentInfo><member><InfoType>tail<\/InfoType><Ec2InstanceId>i-0123456789abcdef0<\/Ec2InstanceId><SampleTimestamp>2026-11-27T04:00:00.000Z<\/SampleTimestamp><Message>http:\/\/127.0.0.1:4566\/_sandbox\/logs\/e-abcdefghij\/[0-9a-f]{32}\?X-Amz-Date=\d{8}T\d{6}Z&amp;X-Amz-Expires=900&amp;X-Amz-Signature=[0-9a-f]{64}<\/Message><\/member><\/EnvironmentInfo><\/RetrieveEnvironmentInfoResult>/,
     );
     expect(successResponse(model, 'RequestEnvironmentInfo', undefined)).toMatch(/^<RequestEnvironmentInfoResponse [^>]+><ResponseMetadata>/);
   });
