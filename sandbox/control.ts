@@ -224,7 +224,9 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Starte
     }
     if (exitCode !== undefined) {
       removeInfo(options.stateDir, pid);
-      throw new Error(`the sandbox exited while starting (exit code ${exitCode}); see ${log}`);
+      // Its own last word says why (a port taken, moto missing): say it here, not only in the log.
+      const said = readLog(log).split('\n').filter((l) => l.startsWith('sandbox: ')).at(-1)?.replace(/^sandbox: (Error: )?/, '');
+      throw new Error(`the sandbox exited while starting (exit code ${exitCode})${said ? `: ${said}` : ''}; see ${log}`);
     }
     await sleep(200);
   }
@@ -385,4 +387,12 @@ export async function stopAllSandboxes(sandboxRoot: string): Promise<Array<StopR
   const results: Array<StopResult & { stateDir: string }> = [];
   for (const stateDir of stateDirs(sandboxRoot)) results.push({ stateDir, ...(await stopSandbox(stateDir)) });
   return results;
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createFront } from './front.js';
 import { startMoto } from './moto.js';
 import { MotoClient } from './moto-client.js';
-import { createRouter } from './router.js';
+import { createRouter, startBackgroundTraffic } from './router.js';
 import { ElasticBeanstalkApi } from './eb/api.js';
 import { EnvironmentLifecycle } from './eb/environments.js';
 import { EnvironmentInfo } from './eb/environment-info.js';
@@ -120,23 +120,32 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     }),
   });
   const routerServer = createRouter(store, strict, metrics);
+  let stage = `the endpoint's port ${options.port}`;
   try {
     endpoint = `http://${host}:${await listen(front.server, options.port, host)}`;
+    stage = `the router's port ${options.routerPort}`;
     router = `${host}:${await listen(routerServer, options.routerPort, host)}`;
     metrics.start();
   } catch (error) {
+    // A failed start leaves nothing listening (issue 20 item 16: the front stayed up when the
+    // router's port was taken), and says which port.
+    if (front.server.listening) await closeServer(front.server);
     front.close();
     await lifecycle.close();
     await moto.stop();
-    throw error;
+    const e = error as NodeJS.ErrnoException;
+    throw e.code === 'EADDRINUSE' ? new Error(`${stage} on ${host} is taken by another process; free it or choose another port (--port, --router-port)`) : error;
   }
 
+  if (!(strict.backgroundPerMinute >= 0)) throw new Error(`backgroundPerMinute must be 0 or more, got ${strict.backgroundPerMinute}`);
+  const background = strict.backgroundPerMinute > 0 ? startBackgroundTraffic(store, strict.backgroundPerMinute, metrics) : undefined;
   let closing: Promise<void> | undefined;
   return {
     endpoint,
     router,
     close: () =>
       (closing ??= (async () => {
+        background?.stop();
         await Promise.all([closeServer(front.server), closeServer(routerServer)]);
         await metrics.close();
         front.close();

@@ -156,6 +156,28 @@ describe('one sandbox per endpoint', () => {
       other.close();
     }
   });
+
+  // Issue 20 item 16: the front kept listening when the router's port was taken.
+  it("the router's port taken: exit 1 naming it, and nothing of the sandbox is left listening", async () => {
+    const c = await phaseOnFreePorts('sbr');
+    const net = await import('node:net');
+    const other = net.createServer();
+    await new Promise<void>((resolve) => other.listen(c.routerPort, '127.0.0.1', resolve));
+    try {
+      const r = await run(['-e', c.file, 'sandbox', 'start']);
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`port ${c.routerPort}`);
+      // The endpoint's port is free again: we can listen on it ourselves.
+      const probe = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen(c.port, '127.0.0.1', resolve);
+      });
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+    } finally {
+      other.close();
+    }
+  });
 });
 
 describe('moto killed under a running sandbox', () => {
