@@ -3,10 +3,10 @@
 // verify the main CNAME serves the held version, wait out the DNS TTL. Nothing is removed:
 // the environment it replaces stays as the previous one (rollback swaps back to it).
 import type { Ctx } from '../context.js';
-import { StateError, VerifyError } from '../errors.js';
+import { InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
-import { checkBeforeSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
+import { checkBeforeSwap, interruptedAfterSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
 import { dnsTtlMs, environmentTags, findHeld, heldEnvironments, holderOfMain, isLive, mainCname, readHeldTags, ENV_PREFIX, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, ledgerOf, readHistoryOf, type HistoryRecord } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
@@ -63,17 +63,28 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
 
   ctx.log.step(`promote: ${held.EnvironmentName} (${label}) takes ${main} from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const ttlMs = await dnsTtlMs(ctx);
-  // Verified, never repeated: a second swap after a lost answer would swap back (R17).
-  await swapVerified(ctx, app, current.EnvironmentName, held.EnvironmentName, main);
-  if (ctx.dryRun) return { from: current.EnvironmentName, to: held.EnvironmentName, versionLabel: label, dryRun: true };
-  const swapDoneAt = Date.now();
-  // Our own resolver may hold the old answer for up to the TTL.
-  const verifyMs = Math.max(5 * 60_000, 2 * ttlMs);
-  const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
-  if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
-  await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
-  // Until the TTL has passed, clients may still reach the replaced one: it is not free.
-  const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
+  // Once the swap is asked for, an interrupt says where the main CNAME is and how to go back,
+  // as the daily deploy's does (issue 20 item 13).
+  let swapAsked = false;
+  let swapDoneAt = 0;
+  let dnsSettledAt: Date;
+  try {
+    swapAsked = !ctx.dryRun;
+    // Verified, never repeated: a second swap after a lost answer would swap back (R17).
+    await swapVerified(ctx, app, current.EnvironmentName, held.EnvironmentName, main);
+    if (ctx.dryRun) return { from: current.EnvironmentName, to: held.EnvironmentName, versionLabel: label, dryRun: true };
+    swapDoneAt = Date.now();
+    // Our own resolver may hold the old answer for up to the TTL.
+    const verifyMs = Math.max(5 * 60_000, 2 * ttlMs);
+    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
+    if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
+    await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
+    // Until the TTL has passed, clients may still reach the replaced one: it is not free.
+    dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
+  } catch (err) {
+    if (swapAsked && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, held.EnvironmentName, label, current.EnvironmentName, err);
+    throw err;
+  }
   const tags = held.EnvironmentArn ? await environmentTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;
   const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
   ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);

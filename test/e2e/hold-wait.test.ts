@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
+import { execa } from 'execa';
+import { ROOT, RUN, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
 import { startNotifyServer, type NotifyServer } from '../helpers/notify-server.js';
 
 const PHASE = 'hw';
@@ -214,6 +215,26 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect((await ph.get(ph.host)).version).toBe(heldLabel);
     const none = await runOk(['-f', 'discard']);
     expect(none.stdout).toMatch(/no environment is held: nothing to discard/);
+  });
+
+  // Issue 20 item 13: an interrupted promote says whether the swap happened and how to swap
+  // back, as the daily deploy does. The kill point is the DNS wait, after the verified swap.
+  it('a promote interrupted after its swap: exit 130, naming who serves the main CNAME now and the rollback back', { timeout: LONG }, async () => {
+    const hold = JSON.parse((await runOk(['-f', '--json', 'create_nova', '--hold'])).stdout);
+    const child = execa(RUN, ['-e', ph.configFile, '-f', 'promote'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    let killed = false;
+    child.stderr!.on('data', (d: Buffer) => {
+      if (!killed && String(d).includes('DNS: clients that resolved')) {
+        killed = true;
+        process.kill(child.pid!, 'SIGINT');
+      }
+    });
+    const r = await child;
+    expect(killed, String(r.stderr)).toBe(true);
+    expect(r.exitCode, String(r.stderr)).toBe(130);
+    expect(r.stderr).toContain(`the deploy went live: ${hold.newEnvironment} (${hold.versionLabel}) serves`);
+    expect(r.stderr).toContain(`./run rollback swaps back to ${held}`);
+    expect((await ph.get(ph.host)).version).toBe(hold.versionLabel);
   });
 
   it('a stuck environment (Updating past nova.DEPLOY_TIMEOUT_MINUTES by EB\'s clock) is named with AWS\'s recovery, exit 1, never waited for', { timeout: LONG }, async () => {
