@@ -48,3 +48,41 @@ export async function albRequestCount(call: AwsCall, loadBalancer: string, start
   const points = r.Datapoints ?? [];
   return { requests: points.reduce((sum, p) => sum + (p.Sum ?? 0), 0), datapoints: points.length };
 }
+
+/**
+ * GetMetricStatistics' Period: "Valid values are 1, 5, 10, 30, or any multiple of 60"; and
+ * "a single call can return a maximum of 1,440 data points" (CloudWatch API Reference,
+ * GetMetricStatistics, https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html).
+ * The report checks both before it asks.
+ */
+export function isValidPeriod(seconds: number): boolean {
+  return [1, 5, 10, 30].includes(seconds) || (Number.isInteger(seconds) && seconds > 0 && seconds % 60 === 0);
+}
+export const MAX_DATAPOINTS = 1440;
+
+export interface Datapoint {
+  /** The period's start (ms since the epoch). */
+  at: number;
+  value: number;
+}
+
+/** One ALB metric's Sum, period by period, oldest first: what a chart draws. */
+export async function albMetricSeries(call: AwsCall, loadBalancer: string, metric: string, start: Date, end: Date, periodSeconds: number, purpose?: string): Promise<Datapoint[]> {
+  const r = await call<{ Datapoints?: { Timestamp?: string; Sum?: number }[] }>(
+    [
+      'cloudwatch', 'get-metric-statistics',
+      '--namespace', ALB_NAMESPACE,
+      '--metric-name', metric,
+      '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`,
+      '--statistics', 'Sum',
+      '--period', String(periodSeconds),
+      '--start-time', start.toISOString(),
+      '--end-time', end.toISOString(),
+    ],
+    { purpose },
+  );
+  return (r.Datapoints ?? [])
+    .map((p) => ({ at: Date.parse(p.Timestamp ?? ''), value: p.Sum ?? 0 }))
+    .filter((p) => Number.isFinite(p.at))
+    .sort((a, b) => a.at - b.at);
+}
