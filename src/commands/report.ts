@@ -52,7 +52,8 @@ export interface WriteReportOptions {
 
 export interface WrittenReport {
   file: string;
-  runLog: string;
+  /** The run log the report is about (not this run's own, which --json names runLog). */
+  reportedRun: string;
   totals: RunModel['totals'];
   steps: number;
   series: { name: string; datapoints: number; requests: number }[];
@@ -75,7 +76,7 @@ export async function writeReport(ctx: Ctx, o: WriteReportOptions): Promise<Writ
   writeFileSync(file, html);
   return {
     file,
-    runLog: o.runLogFile,
+    reportedRun: o.runLogFile,
     totals: model.totals,
     steps: model.rows.length,
     series: (traffic?.series ?? []).map((s) => ({ name: s.name, datapoints: s.points.length, requests: s.points.reduce((a, p) => a + p.v, 0) })),

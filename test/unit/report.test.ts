@@ -261,3 +261,38 @@ describe('the options', () => {
     expect(() => parseArgs(['report', 'a', 'b'])).toThrow(/one argument/);
   });
 });
+
+describe('a call on a step boundary', () => {
+  it('is the step it ended in, as the run counted it (a call begun in probe, ended in swap, is swap\'s)', () => {
+    const lines = [
+      step(0, 'probe', 1000),
+      call(900, ['elasticbeanstalk', 'describe-environments'], { ms: 300 }), // ended at 1.2 s, after probe's line was written
+      step(1000, 'swap', 1000),
+    ];
+    // The order the run wrote them: probe's line, then the call's (at its end), then swap's.
+    const m = modelOf(parseRunLog(lines.map((l) => JSON.stringify(l)).join('\n')));
+    expect(m.rows.map((r) => [r.step, r.calls])).toEqual([['probe', 0], ['swap', 1]]);
+  });
+});
+
+describe("the bench's charts are its samples", () => {
+  it('zero downtime: one series a version and one of failures, each point a second of the timeline', async () => {
+    const { zeroDowntimeSeries, zeroDowntimeSvg } = await import('../../bench/charts.js');
+    const timeline: { second: number; byVersion: Record<string, number>; failed: number }[] = [
+      { second: 0, byVersion: { v1: 60 }, failed: 0 },
+      { second: 1, byVersion: { v1: 40, v2: 20 }, failed: 0 },
+      { second: 2, byVersion: { v2: 59 }, failed: 1 },
+    ];
+    const svg = zeroDowntimeSvg('t', timeline, ['v1', 'v2'], { swapCallMs: 800, dnsFromMs: 900, dnsToMs: 2900 });
+    const back = readSeries(svg);
+    expect(back.map((s) => s.name)).toEqual(['v1', 'v2', 'failed']);
+    for (const v of ['v1', 'v2'] as const) {
+      expect(back.find((s) => s.name === v)!.points).toEqual(timeline.map((r) => ({ t: r.second * 1000, v: r.byVersion[v] ?? 0 })));
+    }
+    expect(back[2].points.map((p) => p.v)).toEqual([0, 0, 1]);
+    expect(back.flatMap((s) => s.points).reduce((a, p) => a + p.v, 0)).toBe(timeline.reduce((a, r) => a + r.failed + Object.values(r.byVersion).reduce((x, y) => x + y, 0), 0));
+    expect(readMarkers(svg)).toEqual([{ label: 'swap call', at: 800 }]);
+    expect(readBands(svg)).toEqual([{ label: 'DNS TTL wait', from: 900, to: 2900 }]);
+    expect(zeroDowntimeSeries(timeline, ['v1', 'v2'])).toHaveLength(3);
+  });
+});

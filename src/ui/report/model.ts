@@ -10,12 +10,14 @@ export interface ParsedRunLog {
   cli?: Record<string, unknown>;
   calls: RunLogRecord[];
   steps: StepRecord[];
+  /** For each call, the index in `steps` of the first step line after it in the file (-1: none). */
+  nextStep: number[];
   /** Lines that did not parse (a run killed while writing one). */
   skipped: number;
 }
 
 export function parseRunLog(text: string): ParsedRunLog {
-  const out: ParsedRunLog = { calls: [], steps: [], skipped: 0 };
+  const out: ParsedRunLog = { calls: [], steps: [], nextStep: [], skipped: 0 };
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let r: any;
@@ -27,9 +29,12 @@ export function parseRunLog(text: string): ParsedRunLog {
     }
     if (r && typeof r === 'object' && r.cli && !r.tool) out.cli = r.cli;
     else if (r && typeof r.tool === 'string' && Array.isArray(r.args)) out.calls.push(r as RunLogRecord);
-    else if (r && typeof r.step === 'string' && typeof r.ms === 'number') out.steps.push(r as StepRecord);
-    else out.skipped++;
+    else if (r && typeof r.step === 'string' && typeof r.ms === 'number') {
+      out.steps.push(r as StepRecord);
+      while (out.nextStep.length < out.calls.length) out.nextStep.push(out.steps.length - 1);
+    } else out.skipped++;
   }
+  while (out.nextStep.length < out.calls.length) out.nextStep.push(-1);
   return out;
 }
 
@@ -79,18 +84,24 @@ export interface RunModel {
 const at = (ts: string) => Date.parse(ts);
 
 /**
- * The waterfall's rows and the totals. A call belongs to the step whose span holds the
- * moment it began; a step's span is [ts, ts + ms]. A call in no step counts in outsideSteps.
+ * The waterfall's rows and the totals. A call belongs to the step it ended in, as the run
+ * counted it (src/ui/steps.ts: the calls recorded between the step's start and its end): a
+ * call's line is written when it ends and a step's line when the step ends, so a call is the
+ * next step's in the file if it ended after that step began. Any other call (the lock, the
+ * history record, a command without steps) counts in outsideSteps.
  */
 export function modelOf(log: ParsedRunLog): RunModel {
   const times = [...log.calls.flatMap((c) => [at(c.ts), at(c.ts) + c.ms]), ...log.steps.flatMap((s) => [at(s.ts), at(s.ts) + s.ms])].filter(Number.isFinite);
   const startMs = times.length ? Math.min(...times) : 0;
   const endMs = times.length ? Math.max(...times) : 0;
-  const owner = (c: RunLogRecord) => log.steps.findIndex((s) => at(c.ts) >= at(s.ts) && at(c.ts) <= at(s.ts) + s.ms);
+  const owner = (c: RunLogRecord, i: number) => {
+    const j = log.nextStep[i] ?? -1;
+    return j >= 0 && at(c.ts) + c.ms >= at(log.steps[j].ts) ? j : -1;
+  };
   const byStep = log.steps.map(() => [] as RunLogRecord[]);
   let outside = 0;
-  for (const c of log.calls) {
-    const i = owner(c);
+  for (const [n, c] of log.calls.entries()) {
+    const i = owner(c, n);
     if (i >= 0) byStep[i].push(c);
     else outside++;
   }
