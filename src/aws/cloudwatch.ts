@@ -66,9 +66,21 @@ export interface Datapoint {
   value: number;
 }
 
+/**
+ * A timestamp as the aws CLI prints it: ISO 8601 (AWS's answer as v1 passes it on, and v2's
+ * default iso8601 format), or epoch seconds (a number: v2's --cli-timestamp-format wire for
+ * some protocols, and what v1 prints of the sandbox's moto answer). Botocore's own parser
+ * takes both; so does this.
+ */
+export function timestampMs(v: string | number | undefined): number {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  return Date.parse(v ?? '');
+}
+
 /** One ALB metric's Sum, period by period, oldest first: what a chart draws. */
 export async function albMetricSeries(call: AwsCall, loadBalancer: string, metric: string, start: Date, end: Date, periodSeconds: number, purpose?: string): Promise<Datapoint[]> {
-  const r = await call<{ Datapoints?: { Timestamp?: string; Sum?: number }[] }>(
+  const r = await call<{ Datapoints?: { Timestamp?: string | number; Sum?: number }[] }>(
     [
       'cloudwatch', 'get-metric-statistics',
       '--namespace', ALB_NAMESPACE,
@@ -82,7 +94,7 @@ export async function albMetricSeries(call: AwsCall, loadBalancer: string, metri
     { purpose },
   );
   return (r.Datapoints ?? [])
-    .map((p) => ({ at: Date.parse(p.Timestamp ?? ''), value: p.Sum ?? 0 }))
+    .map((p) => ({ at: timestampMs(p.Timestamp), value: p.Sum ?? 0 }))
     .filter((p) => Number.isFinite(p.at))
     .sort((a, b) => a.at - b.at);
 }

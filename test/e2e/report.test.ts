@@ -120,7 +120,8 @@ describe('the report of a daily deploy', () => {
         '--dimensions', `Name=LoadBalancer,Value=${a['data-load-balancer']}`, '--statistics', 'Sum', '--period', a['data-period'],
         '--start-time', a['data-start'], '--end-time', a['data-end'],
       ]);
-      const expected = (cw.Datapoints ?? []).map((p: any) => ({ t: Date.parse(p.Timestamp), v: p.Sum })).sort((x: any, y: any) => x.t - y.t);
+      // The aws CLI prints moto's timestamps as epoch seconds, AWS's as ISO 8601.
+      const expected = (cw.Datapoints ?? []).map((p: any) => ({ t: typeof p.Timestamp === 'number' ? Math.round(p.Timestamp * 1000) : Date.parse(p.Timestamp), v: p.Sum })).sort((x: any, y: any) => x.t - y.t);
       expect(s.points, s.name).toEqual(expected);
       expect(s.points.reduce((n, p) => n + p.v, 0), s.name).toBeGreaterThan(0);
     }

@@ -143,7 +143,9 @@ function ctxWith(exec: ReturnType<typeof recordingExec>, secrets: string[] = [])
 
 const lbArn = (id: string) => `arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/awseb-${id}/abc${id}`;
 const resources = (id: string) => ok(JSON.stringify({ EnvironmentResources: { LoadBalancers: [{ Name: lbArn(id) }] } }));
-const datapoints = (pts: [number, number][]) => ok(JSON.stringify({ Label: 'RequestCount', Datapoints: pts.map(([ms, sum]) => ({ Timestamp: iso(ms), Sum: sum, Unit: 'Count' })) }));
+/** As the aws CLI prints them: ISO 8601 from AWS, epoch seconds (a number) from the sandbox's moto. */
+const datapoints = (pts: [number, number][], epoch = false) =>
+  ok(JSON.stringify({ Label: 'RequestCount', Datapoints: pts.map(([ms, sum]) => ({ Timestamp: epoch ? (T0 + ms) / 1000 : iso(ms), Sum: sum, Unit: 'Count' })) }));
 
 describe('writeReport: the page from the run log, the history and CloudWatch', () => {
   it('the requests chart holds exactly the CloudWatch datapoints; the totals the run log; a secret is masked', async () => {
@@ -157,7 +159,7 @@ describe('writeReport: the page from the run log, the history and CloudWatch', (
       resources('new'),
       datapoints([...newPts].reverse()), // CloudWatch's order is its own
       resources('old'),
-      datapoints(oldPts),
+      datapoints(oldPts, true),
     ]);
     const ctx = ctxWith(exec, [SECRET]);
     const r = await writeReport(ctx, { runLogFile: file, periodSeconds: 1 });
@@ -208,6 +210,17 @@ describe('writeReport: the page from the run log, the history and CloudWatch', (
     expect(r.file).toBe(path.join(tmp, 'out', 'r.html'));
     expect(readSeries(html).map((s) => s.name)).toEqual(['nova-2']);
     expect(html).toContain('nova-1: its load balancer could not be found');
+  });
+});
+
+describe('timestampMs', () => {
+  it('ISO 8601 and epoch seconds, as the aws CLI prints either', async () => {
+    const { timestampMs } = await import('../../src/aws/cloudwatch.js');
+    expect(timestampMs('2026-12-03T14:34:05Z')).toBe(Date.parse('2026-12-03T14:34:05Z'));
+    expect(timestampMs('2026-12-03T14:34:05.123000+00:00')).toBe(Date.parse('2026-12-03T14:34:05.123Z'));
+    expect(timestampMs(1796308489.332)).toBe(1796308489332);
+    expect(timestampMs('1796308489')).toBe(1796308489000);
+    expect(timestampMs(undefined)).toBeNaN();
   });
 });
 
