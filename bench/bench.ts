@@ -486,6 +486,8 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
     const versions = daily.report.versions.map((v) => v.version);
     L.push('### Requests by version over time: the daily deploy (run 1), second by second');
     L.push('');
+    L.push('![Answers per second by version around the swap](zero-downtime.svg) (drawn by this run: `bench/zero-downtime.svg`; its steps: `bench/daily-steps.svg`)');
+    L.push('');
     L.push(`Seconds from the load's start; the swap call began at ${daily.switchAfterSwapCallMs !== undefined && daily.report.switchedAtMs !== undefined ? `${((daily.report.switchedAtMs - daily.switchAfterSwapCallMs) / 1000).toFixed(1)} s` : '?'}. Rows where nothing changed between the first and last second shown are folded.`);
     L.push('');
     L.push(`| second | ${versions.join(' | ')} | failed | ${CLIENTS.map((c) => `${c} answered`).join(' | ')} |`);
