@@ -60,14 +60,14 @@ export function renderReport(r: ReportInput, redact: (s: string) => string): str
       `<td class="n" data-total="throttles">${tot.throttles}</td><td class="n" data-total="failedCalls">${tot.failedCalls}</td><td class="n" data-total="outsideSteps">${tot.outsideSteps}</td>` +
       `<td class="n" data-total="stepsMs" data-ms="${tot.stepsMs}">${(tot.stepsMs / 1000).toFixed(1)}</td><td class="n" data-total="wallMs" data-ms="${tot.wallMs}">${(tot.wallMs / 1000).toFixed(1)}</td></tr></table>`,
   );
-  parts.push('<p class="muted">A call belongs to the step during which it began; "calls outside steps" are the deploy lock, the history record and anything else between steps. A throttle is a call AWS refused as throttled or that the aws CLI resent itself.</p>');
+  parts.push('<p class="muted">A call belongs to the step it ended in, as the run counted it; "calls outside steps" are the deploy lock, the history record and anything else between steps. A throttle is a call AWS refused as throttled or that the aws CLI resent itself.</p>');
 
   parts.push('<h2>Requests per version over time</h2>');
   if (r.traffic) {
     parts.push(
       timeSeriesSvg({
         title: 'Requests per environment (load balancer RequestCount)',
-        note: redact(r.traffic.note),
+        note: "each environment's load balancer; seconds from the run's start",
         series: r.traffic.series.map((s) => ({ ...s, name: redact(s.name) })),
         bands: r.traffic.bands.map((b) => ({ ...b, label: redact(b.label) })),
         markers: r.traffic.markers.map((m) => ({ ...m, label: redact(m.label) })),
@@ -75,6 +75,7 @@ export function renderReport(r: ReportInput, redact: (s: string) => string): str
         yLabel: 'requests per period',
       }),
     );
+    parts.push(`<p class="muted" id="traffic-note">${t(r.traffic.note)}</p>`);
     if (r.traffic.problems.length) parts.push(`<ul class="problems">${r.traffic.problems.map((p) => `<li>${t(p)}</li>`).join('')}</ul>`);
   } else {
     parts.push('<p class="muted">No environment of this run to read traffic for.</p>');

@@ -132,11 +132,12 @@ export function timeSeriesSvg(c: TimeSeriesChart): string {
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
   out.push(`<text x="8" y="18" font-weight="bold">${esc(c.title)}</text>`);
   if (c.note) out.push(`<text x="8" y="34" fill="#555">${esc(c.note)}</text>`);
-  for (const b of c.bands ?? []) {
+  // Labels of neighbouring bands and markers are staggered, one line each, so they never overlap.
+  for (const [i, b] of (c.bands ?? []).entries()) {
     out.push(
       `<g class="band" data-label="${esc(b.label)}" data-from="${b.from}" data-to="${b.to}"><title>${esc(b.label)}</title>` +
         `<rect x="${X(b.from).toFixed(1)}" y="${top}" width="${Math.max(1, X(b.to) - X(b.from)).toFixed(1)}" height="${plotH}" fill="#f3e6c4" opacity="0.7"/>` +
-        `<text x="${(X(b.from) + 3).toFixed(1)}" y="${top + 12}" fill="#7a5a00">${esc(b.label)}</text></g>`,
+        `<text x="${(X(b.from) + 3).toFixed(1)}" y="${top + 12 + i * 14}" fill="#7a5a00">${esc(b.label)}</text></g>`,
     );
   }
   for (const t of niceTicks(0, Math.max(yTop, yMax), 5)) {
@@ -149,11 +150,11 @@ export function timeSeriesSvg(c: TimeSeriesChart): string {
   }
   out.push(`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#555"/><line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#555"/>`);
   out.push(`<text x="12" y="${top + plotH / 2}" transform="rotate(-90 12 ${top + plotH / 2})" text-anchor="middle" fill="#555">${esc(c.yLabel)}</text>`);
-  for (const m of c.markers ?? []) {
+  for (const [i, m] of (c.markers ?? []).entries()) {
     out.push(
       `<g class="marker" data-label="${esc(m.label)}" data-at="${m.at}"><title>${esc(m.label)}</title>` +
         `<line x1="${X(m.at).toFixed(1)}" y1="${top}" x2="${X(m.at).toFixed(1)}" y2="${top + plotH}" stroke="#333" stroke-dasharray="4 3"/>` +
-        `<text x="${(X(m.at) + 3).toFixed(1)}" y="${top + plotH - 4}" fill="#333">${esc(m.label)}</text></g>`,
+        `<text x="${(X(m.at) + 3).toFixed(1)}" y="${top + plotH - 4 - i * 14}" fill="#333">${esc(m.label)}</text></g>`,
     );
   }
   c.series.forEach((s, i) => {
