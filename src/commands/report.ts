@@ -63,6 +63,10 @@ export interface WrittenReport {
 export async function writeReport(ctx: Ctx, o: WriteReportOptions): Promise<WrittenReport> {
   const period = o.periodSeconds ?? DEFAULT_PERIOD_SECONDS;
   const log = parseRunLog(readFileSync(o.runLogFile, 'utf8'));
+  // A run reporting on itself (--report) marks the end of its own lines in its log: the
+  // reads that follow (history, load balancers, CloudWatch) are the report's, not the run's.
+  const own = ctx.aws.runLog;
+  if (own && path.resolve(own.file) === path.resolve(o.runLogFile)) own.append({ ts: new Date().toISOString(), report: 'start' });
   const model = modelOf(log);
   const command = commandOfLog(o.runLogFile) ?? 'run';
   const { record, problem } = await historyRecordOf(ctx, command, model.startMs);

@@ -77,6 +77,7 @@ describe('the report of a daily deploy', () => {
     const end = all.map((c) => c.purpose).lastIndexOf('lock');
     const calls = all.slice(0, end + 1);
     expect(all.slice(end + 1).map((c) => c.purpose)).toEqual(['history', 'report', 'report', 'report', 'report']);
+    expect(lines.findIndex((l) => l.report === 'start')).toBe(lines.indexOf(all[end + 1]) - 1); // the mark before them
     const steps = lines.filter((l) => typeof l.step === 'string');
     expect(steps.map((s) => s.step)).toEqual(['preflight', 'package', 'launch', 'ready', 'probe', 'swap', 'verify', 'DNS']);
     // Each bar is its step line: the name, the duration, and the calls and retries the run counted itself.
@@ -110,6 +111,8 @@ describe('the report of a daily deploy', () => {
     expect(j.reportedRun).toBe(runLog);
     expect(j.outcome).toBe('ok');
     const html = readFileSync(out, 'utf8');
+    // The same run, reported later: the same totals as --report gave (its reads left out).
+    expect(readTotals(html)).toEqual(readTotals(readFileSync(path.join(ph.dir, 'deploy.html'), 'utf8')));
 
     const series = readSeries(html);
     expect(series.map((s) => s.data['data-environment']).sort()).toEqual([first, d.newEnvironment].sort());

@@ -275,6 +275,13 @@ describe('the options', () => {
   });
 });
 
+describe("--report's own reads", () => {
+  it('are not the run: the log is read up to the mark --report leaves', () => {
+    const marked = TEXT.split('\n').slice(0, -1).join('\n') + '\n' + JSON.stringify({ ts: iso(7000), report: 'start' }) + '\n' + JSON.stringify(call(7100, ['dynamodb', 'query'], { purpose: 'history' })) + '\n';
+    expect(modelOf(parseRunLog(marked)).totals).toEqual(modelOf(parseRunLog(TEXT)).totals);
+  });
+});
+
 describe('a call on a step boundary', () => {
   it('is the step it ended in, as the run counted it (a call begun in probe, ended in swap, is swap\'s)', () => {
     const lines = [

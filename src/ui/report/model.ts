@@ -27,6 +27,8 @@ export function parseRunLog(text: string): ParsedRunLog {
       out.skipped++;
       continue;
     }
+    // --report marks where the run ended and its own reads began: they are not the run's.
+    if (r && typeof r === 'object' && typeof r.report === 'string' && !r.tool) break;
     if (r && typeof r === 'object' && r.cli && !r.tool) out.cli = r.cli;
     else if (r && typeof r.tool === 'string' && Array.isArray(r.args)) out.calls.push(r as RunLogRecord);
     else if (r && typeof r.step === 'string' && typeof r.ms === 'number') {
