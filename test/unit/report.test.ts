@@ -292,6 +292,9 @@ describe('a call on a step boundary', () => {
     // The order the run wrote them: probe's line, then the call's (at its end), then swap's.
     const m = modelOf(parseRunLog(lines.map((l) => JSON.stringify(l)).join('\n')));
     expect(m.rows.map((r) => [r.step, r.calls])).toEqual([['probe', 0], ['swap', 1]]);
+    // A call that ended in the millisecond the next step began was written before it began: outside.
+    const edge = [call(0, ['dynamodb', 'put-item'], { ms: 250, purpose: 'lock' }), step(250, 'preflight', 100)];
+    expect(modelOf(parseRunLog(edge.map((l) => JSON.stringify(l)).join('\n'))).rows[0].calls).toBe(0);
   });
 });
 

@@ -98,7 +98,9 @@ export function modelOf(log: ParsedRunLog): RunModel {
   const endMs = times.length ? Math.max(...times) : 0;
   const owner = (c: RunLogRecord, i: number) => {
     const j = log.nextStep[i] ?? -1;
-    return j >= 0 && at(c.ts) + c.ms >= at(log.steps[j].ts) ? j : -1;
+    // Strictly after: a call that ended in the very millisecond the step began was recorded
+    // before it (its ms is taken, then its line written, then the step starts; one clock).
+    return j >= 0 && at(c.ts) + c.ms > at(log.steps[j].ts) ? j : -1;
   };
   const byStep = log.steps.map(() => [] as RunLogRecord[]);
   let outside = 0;
