@@ -16,6 +16,8 @@ import { startLoad, type LoadReport, type RunningLoad } from '../test/helpers/lo
 import { countCalls, readRunLog, waitingEbCalls, ROOT, type CallCounts, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
 import { startPhase, type PhaseSandbox } from '../test/helpers/sandbox-phase.js';
 import { renderSoak, runSoak } from './soak.js';
+import { marksFromRunLog, stepsOfRunLog, stepsSvg, zeroDowntimeSvg, type LoadMarks } from './charts.js';
+import type { StepRow } from '../src/ui/report/model.js';
 import { POLL_BUDGET_PER_MINUTE } from '../src/time.js';
 
 interface Options {
@@ -92,6 +94,8 @@ interface LoadSample {
   /** ms from the start of the swap-environment-cnames call to the switch. */
   switchAfterSwapCallMs?: number;
   versionsExpected: string[];
+  /** The swap call and the DNS wait, in ms from the load's start (for the chart). */
+  marks?: LoadMarks;
 }
 
 interface RunSample {
@@ -100,6 +104,8 @@ interface RunSample {
   commands: Partial<Record<CommandName, CommandSample>>;
   readyToServingMs: { first?: number; daily?: number };
   loads: LoadSample[];
+  /** The daily deploy's steps, from its run log (for the chart). */
+  dailySteps?: StepRow[];
   /** The daily deploy's EB calls while it waited for its new environment (issue 23). */
   waiting?: { calls: number; seconds: number; perMinute: number };
 }
@@ -133,6 +139,7 @@ function loadSample(scenario: string, run: number, u: { r: RunOutcome; report: L
     switchAfterReadyMs: after(readyAt),
     switchAfterSwapCallMs: after(swapAt),
     versionsExpected,
+    marks: u.r.json?.runLog && existsSync(u.r.json.runLog) ? marksFromRunLog(u.r.json.runLog, u.loadStartedAt) : undefined,
   };
 }
 
@@ -245,6 +252,7 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     record('create_nova (daily, under load)', daily.r);
     s.readyToServingMs.daily = daily.r.json.readyToServingMs;
     s.waiting = waitingEbCalls(callsOf(daily.r).recs);
+    if (daily.r.json?.runLog && existsSync(daily.r.json.runLog)) s.dailySteps = stepsOfRunLog(daily.r.json.runLog);
     const v2: string = daily.r.json.versionLabel;
     s.loads.push(loadSample('daily create_nova', i + 1, daily, [v1, v2]));
 
@@ -478,6 +486,8 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
     const versions = daily.report.versions.map((v) => v.version);
     L.push('### Requests by version over time: the daily deploy (run 1), second by second');
     L.push('');
+    L.push('![Answers per second by version around the swap](zero-downtime.svg) (drawn by this run: `bench/zero-downtime.svg`; its steps: `bench/daily-steps.svg`)');
+    L.push('');
     L.push(`Seconds from the load's start; the swap call began at ${daily.switchAfterSwapCallMs !== undefined && daily.report.switchedAtMs !== undefined ? `${((daily.report.switchedAtMs - daily.switchAfterSwapCallMs) / 1000).toFixed(1)} s` : '?'}. Rows where nothing changed between the first and last second shown are folded.`);
     L.push('');
     L.push(`| second | ${versions.join(' | ')} | failed | ${CLIENTS.map((c) => `${c} answered`).join(' | ')} |`);
@@ -505,6 +515,24 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
   L.push('Reproduce: `npm run bench` (3 runs), `npm run bench -- --quick` (1 run), `npm run bench -- --runs 5`.');
   L.push('');
   return L.join('\n');
+}
+
+/** The charts of run 1 (issue 22 item 8), beside RESULTS.md's tables: bench/zero-downtime.svg and bench/daily-steps.svg. */
+function writeCharts(run: RunSample): string[] {
+  const written: string[] = [];
+  const daily = run.loads.find((l) => l.scenario === 'daily create_nova');
+  if (daily) {
+    const file = path.join(ROOT, 'bench', 'zero-downtime.svg');
+    const versions = daily.report.versions.map((v) => v.version);
+    writeFileSync(file, zeroDowntimeSvg(`Daily create_nova under ${daily.report.sent} requests (run ${daily.run}): answers by version`, daily.report.timeline, versions, daily.marks ?? {}) + '\n');
+    written.push(file);
+  }
+  if (run.dailySteps?.length) {
+    const file = path.join(ROOT, 'bench', 'daily-steps.svg');
+    writeFileSync(file, stepsSvg('Daily create_nova (run 1): steps and their aws calls', run.dailySteps) + '\n');
+    written.push(file);
+  }
+  return written;
 }
 
 async function main(): Promise<number> {
@@ -549,6 +577,7 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(o.out), { recursive: true });
   writeFileSync(o.out, report);
   log(`wrote ${o.out}`);
+  for (const f of writeCharts(runs[0])) log(`wrote ${f}`);
   if (failure) {
     process.stderr.write(`bench: a run failed, the report covers the ${runs.length} that finished: ${failure.message}\n`);
     return 1;

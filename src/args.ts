@@ -186,14 +186,17 @@ export function parseArgs(argv: string[]): Parsed {
   for (const spec of COMMANDS) {
     const sub = program.command(spec.name).description(spec.summary).allowExcessArguments(true);
     if (kebab(spec.name) !== spec.name) sub.alias(kebab(spec.name));
+    if (spec.argument) sub.argument(spec.argument.name, spec.argument.description);
     addOptions(sub, optionsOf(spec));
     if (spec.example) sub.addHelpText('after', `\nExample:\n  ${spec.example}\n`);
-    sub.action((_o: unknown, cmd: Command) => {
-      const args = cmd.args;
-      if (args.length) throw new UsageError(`${spec.name} takes no arguments, got: ${args.join(' ')}`);
+    sub.action((...a: unknown[]) => {
+      const cmd = a[a.length - 1] as Command;
+      const args = cmd.args.slice(spec.argument ? 1 : 0);
+      if (args.length) throw new UsageError(`${spec.name} takes ${spec.argument ? `one argument, ${spec.argument.name},` : 'no arguments,'} got: ${cmd.args.join(' ')}`);
       const opts = cmd.optsWithGlobals() as ParsedOptions;
       checkNumbers(optionsOf(spec), opts);
-      picked = { kind: 'command', spec, opts };
+      const positional = spec.argument ? (cmd.processedArgs[0] as string | undefined) : undefined;
+      picked = { kind: 'command', spec, opts: positional === undefined ? opts : { ...opts, run: positional } };
     });
     subcommands.set(spec.name, sub);
   }
@@ -249,5 +252,9 @@ export function commandOptions(o: ParsedOptions): CommandOptions {
     environment: typeof o.environment === 'string' ? o.environment : undefined,
     follow: Boolean(o.follow),
     all: Boolean(o.all),
+    report: o.report === true || typeof o.report === 'string' ? (o.report as string | true) : undefined,
+    run: typeof o.run === 'string' ? o.run : undefined,
+    out: typeof o.out === 'string' ? o.out : undefined,
+    periodSeconds: num(o.period),
   };
 }

@@ -6,6 +6,7 @@ import { loadConfig, loadDotenv, resolveConfigPath } from './config/load.js';
 import { buildCtx, makeRedactor, useColor, type Ctx, type GlobalOptions } from './context.js';
 import { EXIT, JohannaError, LockedError, RunLogError, UsageError } from './errors.js';
 import { commandOptions, parseArgs, usage } from './args.js';
+import type { CommandOptions } from './commands/types.js';
 import { passthrough, passthroughChanges } from './commands/passthrough.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { ensureSandbox } from './commands/sandbox.js';
@@ -89,12 +90,15 @@ export async function main(argv: string[]): Promise<number> {
       // Every changing run, locked out or not, leaves its record in the deploy history.
       result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run, { waitMinutes: options.lockWaitMinutes }) : run()));
     } catch (err) {
+      // A failed run's report is the one most worth reading: written before the error is.
+      await reportIfAsked(runCtx, options);
       // A run that lost the lock race changed nothing: no news for the channel.
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);
       throw err;
     }
+    const reportFile = await reportIfAsked(runCtx, options);
     await notify(ctx, true, result);
-    if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, ...runLogJson(ctx), awsCalls: ctx.aws.records.length });
+    if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, ...runLogJson(ctx), ...(reportFile ? { reportFile } : {}), awsCalls: ctx.aws.records.length });
     return EXIT.ok;
   } catch (err) {
     const e = err instanceof JohannaError ? err : undefined;
@@ -119,6 +123,24 @@ export async function main(argv: string[]): Promise<number> {
     // aws child that got the terminal's Ctrl-C too. It gets there only after its cleanup.
     if (interrupt?.received) return 128 + os.constants.signals[interrupt.received];
     return e?.exitCode ?? EXIT.failed;
+  }
+}
+
+/**
+ * --report [FILE]: the run's HTML report, once the run and its history record are done. A
+ * report that cannot be written is a warning: the run's own outcome stands.
+ */
+async function reportIfAsked(ctx: Ctx, options: CommandOptions): Promise<string | undefined> {
+  const file = ctx.aws.runLog?.file;
+  if (!options.report || !file || ctx.aws.runLog?.problem) return undefined;
+  try {
+    const { writeReport } = await import('./commands/report.js');
+    const r = await writeReport(ctx, { runLogFile: file, out: options.report === true ? undefined : options.report });
+    ctx.log.info(`report: ${r.file}`);
+    return r.file;
+  } catch (err) {
+    ctx.log.warn(`--report: the report could not be written: ${(err as Error).message}`);
+    return undefined;
   }
 }
 

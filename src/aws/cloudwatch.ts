@@ -64,3 +64,53 @@ export async function albRequestCountListed(call: AwsCall, loadBalancer: string,
   );
   return (r.Metrics ?? []).length > 0;
 }
+
+/**
+ * GetMetricStatistics' Period: "Valid values are 1, 5, 10, 30, or any multiple of 60"; and
+ * "a single call can return a maximum of 1,440 data points" (CloudWatch API Reference,
+ * GetMetricStatistics, https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html).
+ * The report checks both before it asks.
+ */
+export function isValidPeriod(seconds: number): boolean {
+  return [1, 5, 10, 30].includes(seconds) || (Number.isInteger(seconds) && seconds > 0 && seconds % 60 === 0);
+}
+export const MAX_DATAPOINTS = 1440;
+
+export interface Datapoint {
+  /** The period's start (ms since the epoch). */
+  at: number;
+  value: number;
+}
+
+/**
+ * A timestamp as the aws CLI prints it: ISO 8601 (AWS's answer as v1 passes it on, and v2's
+ * default iso8601 format), or epoch seconds (a number: v2's --cli-timestamp-format wire for
+ * some protocols, and what v1 prints of the sandbox's moto answer). Botocore's own parser
+ * takes both; so does this.
+ */
+export function timestampMs(v: string | number | undefined): number {
+  if (typeof v === 'number') return Math.round(v * 1000);
+  if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  return Date.parse(v ?? '');
+}
+
+/** One ALB metric's Sum, period by period, oldest first: what a chart draws. */
+export async function albMetricSeries(call: AwsCall, loadBalancer: string, metric: string, start: Date, end: Date, periodSeconds: number, purpose?: string): Promise<Datapoint[]> {
+  const r = await call<{ Datapoints?: { Timestamp?: string | number; Sum?: number }[] }>(
+    [
+      'cloudwatch', 'get-metric-statistics',
+      '--namespace', ALB_NAMESPACE,
+      '--metric-name', metric,
+      '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`,
+      '--statistics', 'Sum',
+      '--period', String(periodSeconds),
+      '--start-time', start.toISOString(),
+      '--end-time', end.toISOString(),
+    ],
+    { purpose },
+  );
+  return (r.Datapoints ?? [])
+    .map((p) => ({ at: timestampMs(p.Timestamp), value: p.Sum ?? 0 }))
+    .filter((p) => Number.isFinite(p.at))
+    .sort((a, b) => a.at - b.at);
+}

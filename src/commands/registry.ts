@@ -18,6 +18,8 @@ export interface CommandSpec {
   changes: boolean;
   /** The command's own options; changing commands also take --lock-wait. */
   options?: OptionSpec[];
+  /** A positional argument commander parses (`[run]`); commands without one take none. */
+  argument?: { name: string; description: string };
   /** One line shown under the command's --help. */
   example?: string;
   load: () => Promise<CommandFn>;
@@ -48,9 +50,15 @@ const NUMBER = (what: string, dflt: number): OptionSpec => ({
 });
 const ENVIRONMENT: OptionSpec = { flags: '--environment <name>', description: 'this environment instead of the live one' };
 
+/** Every changing command can write its run's HTML report once it is done (./run report). */
+export const REPORT: OptionSpec = {
+  flags: '--report [file]',
+  description: "when done, write the run's HTML report (steps, aws calls, requests per environment, history record) to FILE, default beside its run log in logs/<phase>/",
+};
+
 /** A command's options, including the ones every changing command takes. */
 export function optionsOf(spec: Pick<CommandSpec, 'changes' | 'options'>): OptionSpec[] {
-  return [...(spec.options ?? []), ...(spec.changes ? [LOCK_WAIT] : [])];
+  return [...(spec.options ?? []), ...(spec.changes ? [LOCK_WAIT, REPORT] : [])];
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -164,5 +172,21 @@ export const COMMANDS: CommandSpec[] = [
     options: [ENVIRONMENT, { flags: '--all', description: 'the whole log files (bundle), not the last 100 lines (tail)' }],
     example: './run logs --environment nova-1764216000',
     load: async () => (await import('./logs.js')).logs,
+  },
+  {
+    name: 'report',
+    summary: "write one self-contained HTML page for a run, the newest changing one by default: its steps and aws calls, requests per environment around the swap (CloudWatch), its history record (read-only)",
+    changes: false,
+    argument: { name: '[run]', description: 'a run log in logs/<phase>/: its file name, a stamp prefix, or a path' },
+    options: [
+      { flags: '-o, --out <file>', description: 'where to write the page [beside the run log, .html]' },
+      {
+        flags: '--period <seconds>',
+        description: "CloudWatch's period for the requests chart [60]; 1, 5, 10, 30 or a multiple of 60",
+        number: { ok: (n) => [1, 5, 10, 30].includes(n) || (Number.isInteger(n) && n > 0 && n % 60 === 0), what: 'seconds: 1, 5, 10, 30 or a multiple of 60 (CloudWatch)' },
+      },
+    ],
+    example: './run report --period 60; ./run report 20261203T134742Z -o deploy.html',
+    load: async () => (await import('./report.js')).report,
   },
 ];

@@ -29,6 +29,14 @@ export interface CommandOptions {
   follow: boolean;
   /** logs --all. */
   all: boolean;
+  /** --report [FILE] on a changing command: write the run's HTML report (true: beside its run log). */
+  report?: string | true;
+  /** report [RUN]: a run log's file name, stamp or path. */
+  run?: string;
+  /** report --out FILE. */
+  out?: string;
+  /** report --period: CloudWatch's period in seconds. */
+  periodSeconds?: number;
 }
 
 export type CommandFn = (ctx: Ctx, opts: CommandOptions) => Promise<CommandResult>;
