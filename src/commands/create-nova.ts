@@ -8,7 +8,7 @@ import type { CommandOptions, CommandResult } from './types.js';
 import { cleanupOldEnvironments, type CleanupResult } from '../deploy/cleanup.js';
 
 export async function createNova(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
-  const deployed = await deployNova(ctx, { hold: opts.hold, waitMinutes: opts.waitMinutes });
+  const deployed = await deployNova(ctx, { hold: opts.hold, waitMinutes: opts.waitMinutes, noBake: opts.noBake });
   // A held deploy swapped nothing, so nothing went out of service: no cleanup to run.
   if (deployed.dryRun || deployed.held) return { ...deployed };
   return { ...deployed, cleanup: await cleanupAfterDeploy(ctx, deployed) };
