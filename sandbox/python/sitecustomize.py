@@ -7,9 +7,11 @@
 #   (CloudWatch API Reference, GetMetricStatistics, ExtendedStatistics: "The percentile
 #   statistics. Specify values between p0.0 and p100."; CloudWatch User Guide, "Percentiles":
 #   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Percentiles).
-#   Here: the nearest-rank percentile of the values put with Value or Values/Counts
-#   (aws-rules.md R100). Statistic sets carry no distribution; as on AWS, a period made of
-#   them alone has no percentile.
+#   The same for get-metric-data's MetricStat Stat "p99" (GetMetricData API Reference,
+#   MetricStat.Stat: "any of the statistics ... including percentiles"), which moto answers
+#   with no value. Here: the nearest-rank percentile of the values put with Value or
+#   Values/Counts (aws-rules.md R100). Statistic sets carry no distribution; as on AWS, a
+#   period made of them alone has no percentile.
 import math
 import os
 
@@ -41,6 +43,18 @@ if os.environ.get('JOHANNA_MOTO_FIXES') == '1':
         return out or None
 
     _models.Statistics.extended_statistics = property(_extended_statistics)
+
+    _original_for_type = _models.Statistics.get_statistics_for_type
+
+    def _get_statistics_for_type(self, stat):
+        if isinstance(stat, str) and stat.startswith('p'):
+            try:
+                return _percentile(self.metric_single_values_list, float(stat[1:]))
+            except ValueError:
+                return None
+        return _original_for_type(self, stat)
+
+    _models.Statistics.get_statistics_for_type = _get_statistics_for_type
 
     _original_backend_stats = _models.CloudWatchBackend.get_metric_statistics
 

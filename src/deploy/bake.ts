@@ -176,17 +176,27 @@ export async function bake(ctx: Ctx, b: BakeInput): Promise<BakeResult> {
       return { ...base, verdict: 'cut short', badMinutes: minutes.filter((m) => m.bad.length).length, judgedMinutes: minutes.filter((m) => m.judged).length, summary: `cut short after ${k} of ${total} minutes` };
     }
     await pause(Math.max(0, judgeAt - Date.now()), ctx.signal);
-    if (ctx.signal.aborted) throw new InterruptedError(`interrupted during the bake (minute ${k + 1} of ${total}): ${rollbackLine}`, `./run rollback`);
-    const [figures, envs, alarms] = await Promise.all([
-      albMinute(ctx.call, loadBalancer, new Date(from), new Date(to), Math.max(1, Math.round(minuteMs / 1000))),
-      eb.describeEnvironments(ctx.call, b.app, { names: [b.newEnvironment], purpose: 'poll' }),
-      alarmStates(ctx.call, nova.BAKE_ALARMS),
-    ]);
-    const health = envs[0]?.HealthStatus;
-    const firing = alarms.filter((a) => a.state === 'ALARM' && !ignored.has(a.name)).map((a) => a.name);
-    const m: MinuteFigures = { minute: k + 1, from: new Date(from).toISOString(), ...figures, health, alarms: firing, ...judgeMinute(figures, health, firing, thresholds) };
+    const interrupted = () => new InterruptedError(`interrupted during the bake (minute ${k + 1} of ${total}): ${rollbackLine}`, './run rollback');
+    if (ctx.signal.aborted) throw interrupted();
+    let m: MinuteFigures;
+    try {
+      const [figures, envs, alarms] = await Promise.all([
+        albMinute(ctx.call, loadBalancer, new Date(from), new Date(to), Math.max(1, Math.round(minuteMs / 1000))),
+        eb.describeEnvironments(ctx.call, b.app, { names: [b.newEnvironment], purpose: 'poll' }),
+        alarmStates(ctx.call, nova.BAKE_ALARMS),
+      ]);
+      const health = envs[0]?.HealthStatus;
+      const firing = alarms.filter((a) => a.state === 'ALARM' && !ignored.has(a.name)).map((a) => a.name);
+      m = { minute: k + 1, from: new Date(from).toISOString(), ...figures, health, alarms: firing, ...judgeMinute(figures, health, firing, thresholds) };
+      ctx.log.info(line(m, total));
+    } catch (err) {
+      // Ctrl-C stops the aws calls too: the bake was cut short, not failed.
+      if (ctx.signal.aborted || err instanceof InterruptedError) throw interrupted();
+      // A minute whose figures cannot be read is not judged: never a guess either way.
+      ctx.log.warn(`  bake minute ${k + 1}/${total}: could not read its figures (${(err as Error).message.split('\n')[0]}); not judged`);
+      m = { minute: k + 1, from: new Date(from).toISOString(), requests: 0, errors5xx: 0, alarms: [], judged: false, bad: [] };
+    }
     minutes.push(m);
-    ctx.log.info(line(m, total));
     const verdict = verdictOf(minutes, total, nova.BAKE_FAILURE_LIMIT);
     if (verdict === 'rolled back') return swapBackAfterBreach(ctx, b, minutes);
     if (verdict) {
