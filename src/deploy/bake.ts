@@ -19,6 +19,9 @@ import * as eb from '../aws/eb.js';
 import { albDimension, albMinute, alarmStates, type AlbMinute } from '../aws/cloudwatch.js';
 import { pause } from '../time.js';
 import { swapBack } from './swap-back.js';
+import type { BakeResult } from './bake-result.js';
+
+export type { BakeResult, BakeVerdict } from './bake-result.js';
 
 /** A minute on AWS; a sandbox's minute is its metrics period (--metrics-period), read from its status. */
 export async function bakeMinuteMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
@@ -55,23 +58,6 @@ export interface MinuteFigures {
   /** Enough requests to judge the 5xx share and p99. */
   judged: boolean;
   bad: string[];
-}
-
-export type BakeVerdict = 'passed' | 'rolled back' | 'inconclusive' | 'cut short' | 'skipped';
-
-export interface BakeResult {
-  verdict: BakeVerdict;
-  minutes: number;
-  badMinutes: number;
-  judgedMinutes: number;
-  /** Alarms already in ALARM before the swap: ignored. */
-  ignoredAlarms?: string[];
-  /** The figures that failed (the bad minutes), for the history and the notification. */
-  figures?: string;
-  /** The bake's own words, one line. */
-  summary: string;
-  swappedBackAt?: string;
-  dnsSettledAt?: string;
 }
 
 /** The bake failed and the old environment serves again: exit 1, with the figures. */
@@ -243,4 +229,18 @@ async function swapBackAfterBreach(ctx: Ctx, b: BakeInput, minutes: MinuteFigure
       dnsSettledAt: back?.dnsSettledAt.toISOString(),
     },
   );
+}
+
+/**
+ * The bake after a swap to a new version (create_nova, promote; issue 21), or the line that
+ * says there is none: nova.BAKE_MINUTES 0, or --no-bake.
+ */
+export async function bakeAfterSwap(ctx: Ctx, noBake: boolean | undefined, b: BakeInput): Promise<BakeResult> {
+  const minutes = ctx.config.nova.BAKE_MINUTES;
+  if (noBake || minutes === 0) {
+    const why = noBake ? '--no-bake' : 'nova.BAKE_MINUTES is 0';
+    ctx.log.warn(`no bake (${why}): nothing watches ${b.versionLabel} under traffic; ./run rollback swaps back to ${b.oldEnvironment} while it lives`);
+    return { verdict: 'skipped', minutes: 0, badMinutes: 0, judgedMinutes: 0, summary: `skipped (${why})` };
+  }
+  return bake(ctx, b);
 }

@@ -19,11 +19,14 @@ import { CANDIDATE_TAG, removeEnvironment, removeMarked, settleBoundMs } from '.
 import { novaOptionSettings } from './settings.js';
 import { runSmokeTest } from './smoke-test.js';
 import { pause, pollMs, waitFor } from '../time.js';
-import { alarmsFiringBefore, bake, type BakeInput, type BakeResult } from './bake.js';
+import { alarmStates } from '../aws/cloudwatch.js';
+import type { BakeResult } from './bake-result.js';
 
 export interface DeployResult {
   newEnvironment: string;
   oldEnvironment?: string;
+  /** The version the old environment runs (what the bake swaps back to). */
+  previousVersionLabel?: string;
   versionLabel: string;
   cname: string;
   newEnvironmentCname?: string;
@@ -132,8 +135,6 @@ export interface DeployOptions {
   hold?: boolean;
   /** --wait: minutes to wait for another environment's operation to settle. */
   waitMinutes?: number;
-  /** --no-bake: no bake after the swap. */
-  noBake?: boolean;
 }
 
 export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<DeployResult> {
@@ -144,6 +145,7 @@ export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<Deplo
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: created.newName,
     oldEnvironment: pre.old?.EnvironmentName,
+    previousVersionLabel: pre.old?.VersionLabel,
     versionLabel: created.versionLabel,
     cname: pre.main,
     newEnvironmentCname: cnameFor(ctx, created.cnamePrefix),
@@ -161,36 +163,7 @@ export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<Deplo
   const result: DeployResult = { ...base, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10, ...live };
   if (result.held) printHeld(ctx, result);
   else printSummary(ctx, result);
-  if (!result.held && pre.old && result.swappedAt) {
-    result.bake = await bakeAfterSwap(ctx, o.noBake, {
-      app: pre.app,
-      main: pre.main,
-      newEnvironment: created.newName,
-      versionLabel: created.versionLabel,
-      oldEnvironment: pre.old.EnvironmentName,
-      oldVersionLabel: pre.old.VersionLabel,
-      oldCname: result.newEnvironmentCname ?? '',
-      swapDoneAt: Date.parse(result.swappedAt),
-      firingBefore: result.alarmsFiringBeforeSwap ?? [],
-      deadline,
-      facts: { newEnvironment: created.newName, oldEnvironment: pre.old.EnvironmentName, versionLabel: created.versionLabel, swappedAt: result.swappedAt, gitHashJohanna: created.gitHashJohanna, gitHashNova: created.gitHashNova },
-    });
-  }
   return result;
-}
-
-/**
- * The bake after a swap to a new version (create_nova, promote; issue 21), or the line that
- * says there is none: nova.BAKE_MINUTES 0, or --no-bake.
- */
-export async function bakeAfterSwap(ctx: Ctx, noBake: boolean | undefined, b: BakeInput): Promise<BakeResult> {
-  const minutes = ctx.config.nova.BAKE_MINUTES;
-  if (noBake || minutes === 0) {
-    const why = noBake ? '--no-bake' : 'nova.BAKE_MINUTES is 0';
-    ctx.log.warn(`no bake (${why}): nothing watches ${b.versionLabel} under traffic; ./run rollback swaps back to ${b.oldEnvironment} while it lives`);
-    return { verdict: 'skipped', minutes: 0, badMinutes: 0, judgedMinutes: 0, summary: `skipped (${why})` };
-  }
-  return bake(ctx, b);
 }
 
 /** 1. Everything read, nothing changed: the network, the live environment, the platform, the CNAMEs. */
@@ -464,7 +437,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
 
     // 7. Swap, once. The bake's alarms are read first: one already in ALARM says nothing of
     // the new version, so the bake ignores it.
-    const firingBefore = old && nova.BAKE_MINUTES > 0 ? await alarmsFiringBefore(ctx) : [];
+    const firingBefore = old && nova.BAKE_MINUTES > 0 && nova.BAKE_ALARMS.length ? (await alarmStates(ctx.call, nova.BAKE_ALARMS)).filter((a) => a.state === 'ALARM').map((a) => a.name) : [];
     const ttlMs = await dnsTtlMs(ctx);
     let swapDoneAt = Date.now();
     if (old) {

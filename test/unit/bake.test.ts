@@ -93,3 +93,16 @@ describe("Nova's fault switch", () => {
     expect(await status(11)).toBe(500);
   });
 });
+
+describe('--no-bake', () => {
+  it('skips the bake and says so, naming the rollback', async () => {
+    const { bakeAfterSwap } = await import('../../src/deploy/bake.js');
+    const warned: string[] = [];
+    const ctx = { config: { nova: { BAKE_MINUTES: 10 } }, log: { warn: (t: string) => warned.push(t) } } as never;
+    const b = { versionLabel: 'v2', oldEnvironment: 'nova-1' } as never;
+    expect(await bakeAfterSwap(ctx, true, b)).toMatchObject({ verdict: 'skipped', summary: 'skipped (--no-bake)' });
+    expect(warned).toEqual(['no bake (--no-bake): nothing watches v2 under traffic; ./run rollback swaps back to nova-1 while it lives']);
+    const off = { config: { nova: { BAKE_MINUTES: 0 } }, log: { warn: (t: string) => warned.push(t) } } as never;
+    expect(await bakeAfterSwap(off, false, b)).toMatchObject({ verdict: 'skipped', summary: 'skipped (nova.BAKE_MINUTES is 0)' });
+  });
+});
