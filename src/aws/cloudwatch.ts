@@ -49,6 +49,36 @@ export async function albRequestCount(call: AwsCall, loadBalancer: string, start
   return { requests: points.reduce((sum, p) => sum + (p.Sum ?? 0), 0), datapoints: points.length };
 }
 
+/**
+ * One statistic of one ALB metric between `start` and `end`, in `periodSeconds` periods:
+ * the datapoints as CloudWatch gives them. The ALB's HTTPCode_* counts are reported only for
+ * periods that had some, so no datapoint means zero (the page above).
+ */
+async function albStatistic(
+  call: AwsCall,
+  metric: string,
+  loadBalancer: string,
+  start: Date,
+  end: Date,
+  periodSeconds: number,
+  stat: { statistics: string[] } | { extended: string[] },
+): Promise<{ Sum?: number; SampleCount?: number; ExtendedStatistics?: Record<string, number> }[]> {
+  const r = await call<{ Datapoints?: { Sum?: number; SampleCount?: number; ExtendedStatistics?: Record<string, number> }[] }>(
+    [
+      'cloudwatch', 'get-metric-statistics',
+      '--namespace', ALB_NAMESPACE,
+      '--metric-name', metric,
+      '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`,
+      ...('statistics' in stat ? ['--statistics', ...stat.statistics] : ['--extended-statistics', ...stat.extended]),
+      '--period', String(periodSeconds),
+      '--start-time', start.toISOString(),
+      '--end-time', end.toISOString(),
+    ],
+    { purpose: 'poll' },
+  );
+  return r.Datapoints ?? [];
+}
+
 /** What the bake judges of one minute of an ALB's traffic (the metric names are AWS's). */
 export interface AlbMinute {
   /** RequestCount, Sum. */
@@ -60,39 +90,24 @@ export interface AlbMinute {
 }
 
 /**
- * The figures of one ALB between `start` and `end`, in one get-metric-data call (the one
- * door, src/aws/cli.ts): RequestCount, HTTPCode_Target_5XX_Count and HTTPCode_ELB_5XX_Count
- * (Sum; the HTTPCode counts are reported only for periods that had some, so none is zero) and
- * TargetResponseTime p99. A window of several periods adds up the counts and takes the
+ * The figures of one ALB between `start` and `end`: four get-metric-statistics calls at
+ * once (the one door, src/aws/cli.ts). Not one get-metric-data: EB's managed policy, which
+ * the tool's documented permissions build on, grants cloudwatch:GetMetricStatistics and
+ * DescribeAlarms but not GetMetricData (README "Using it on AWS"). A window of several periods adds up the counts and takes the
  * highest p99 of them (a percentile of percentiles is not one; the highest is the safe side).
  */
 export async function albMinute(call: AwsCall, loadBalancer: string, start: Date, end: Date, periodSeconds: number): Promise<AlbMinute> {
-  const query = (id: string, metric: string, stat: string) => ({
-    Id: id,
-    MetricStat: { Metric: { Namespace: ALB_NAMESPACE, MetricName: metric, Dimensions: [{ Name: 'LoadBalancer', Value: loadBalancer }] }, Period: periodSeconds, Stat: stat },
-    ReturnData: true,
-  });
-  const r = await call<{ MetricDataResults?: { Id: string; Values?: number[] }[] }>(
-    [
-      'cloudwatch', 'get-metric-data',
-      '--metric-data-queries',
-      JSON.stringify([
-        query('requests', 'RequestCount', 'Sum'),
-        query('target5xx', 'HTTPCode_Target_5XX_Count', 'Sum'),
-        query('elb5xx', 'HTTPCode_ELB_5XX_Count', 'Sum'),
-        query('p99', 'TargetResponseTime', 'p99'),
-      ]),
-      '--start-time', start.toISOString(),
-      '--end-time', end.toISOString(),
-    ],
-    { purpose: 'poll' },
-  );
-  const values = (id: string) => (r.MetricDataResults ?? []).filter((x) => x.Id === id).flatMap((x) => x.Values ?? []).filter((v) => typeof v === 'number');
-  const sum = (id: string) => values(id).reduce((a, v) => a + v, 0);
-  const p99s = values('p99');
+  const sum = (points: { Sum?: number }[]) => points.reduce((a, p) => a + (p.Sum ?? 0), 0);
+  const [requests, target5xx, elb5xx, latency] = await Promise.all([
+    albStatistic(call, 'RequestCount', loadBalancer, start, end, periodSeconds, { statistics: ['Sum'] }),
+    albStatistic(call, 'HTTPCode_Target_5XX_Count', loadBalancer, start, end, periodSeconds, { statistics: ['Sum'] }),
+    albStatistic(call, 'HTTPCode_ELB_5XX_Count', loadBalancer, start, end, periodSeconds, { statistics: ['Sum'] }),
+    albStatistic(call, 'TargetResponseTime', loadBalancer, start, end, periodSeconds, { extended: ['p99'] }),
+  ]);
+  const p99s = latency.map((p) => p.ExtendedStatistics?.p99).filter((v): v is number => typeof v === 'number');
   return {
-    requests: sum('requests'),
-    errors5xx: sum('target5xx') + sum('elb5xx'),
+    requests: sum(requests),
+    errors5xx: sum(target5xx) + sum(elb5xx),
     p99Ms: p99s.length ? Math.round(Math.max(...p99s) * 1000) : undefined,
   };
 }

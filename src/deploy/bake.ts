@@ -14,7 +14,7 @@
 // minutes judged, the verdict is inconclusive: the new version stays, and the notification
 // says so. BAKE_FAILURE_LIMIT bad minutes swap back.
 import type { Ctx } from '../context.js';
-import { InterruptedError, JohannaError } from '../errors.js';
+import { AwsCliError, InterruptedError, JohannaError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { albDimension, albMinute, alarmStates, type AlbMinute } from '../aws/cloudwatch.js';
 import { pause } from '../time.js';
@@ -179,7 +179,8 @@ export async function bake(ctx: Ctx, b: BakeInput): Promise<BakeResult> {
       // Ctrl-C stops the aws calls too: the bake was cut short, not failed.
       if (ctx.signal.aborted || err instanceof InterruptedError) throw interrupted();
       // A minute whose figures cannot be read is not judged: never a guess either way.
-      ctx.log.warn(`  bake minute ${k + 1}/${total}: could not read its figures (${(err as Error).message.split('\n')[0]}); not judged`);
+      const why = err instanceof AwsCliError ? `${err.args.slice(0, 2).join(' ')}: ${err.awsCode ?? `exit ${err.cliExitCode}`}` : (err as Error).message.split('\n')[0].slice(0, 200);
+      ctx.log.warn(`  bake minute ${k + 1}/${total}: could not read its figures (${why}); not judged`);
       m = { minute: k + 1, from: new Date(from).toISOString(), requests: 0, errors5xx: 0, alarms: [], judged: false, bad: [] };
     }
     minutes.push(m);
