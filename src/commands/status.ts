@@ -137,7 +137,12 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   }
   l.result(`  lock: ${lockLine(lock)}`);
   l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
-  // The bake's last verdict (issue 21), from the newest of the last runs that had one.
+  // A bake in progress (issue 21): the deploy that holds the lock has already swapped in the
+  // environment it made (made after it took the lock), so what it does now is the bake (or
+  // its last steps: the DNS TTL, the cleanup).
+  const baking = bakingNow(lock, liveEnv, ctx.config.nova.BAKE_MINUTES);
+  if (baking) l.result(`  bake: in progress: ${baking}`);
+  // The bake's last verdict, from the newest of the last runs that had one.
   const lastBake = history?.find((r) => r.bake);
   if (lastBake) l.result(`  last bake: ${bakeLine(lastBake)}`);
   l.result(`  aws CLI: ${describeTool(ctx.aws.bin, ctx.aws.env.PATH)} ${shortVersion(cli)}`);
@@ -154,10 +159,20 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
     lock: lockJson(lock),
     lastRun: history?.[0],
+    bakeInProgress: baking ?? null,
     lastBake: lastBake ? { verdict: lastBake.bake, figures: lastBake.bakeFigures, versionLabel: lastBake.versionLabel, environment: lastBake.newEnvironment, at: lastBake.startedAt, command: lastBake.command } : null,
     awsCli: { bin: ctx.aws.bin, path: ctx.aws.bin.includes('/') ? ctx.aws.bin : onPath(ctx.aws.bin, ctx.aws.env.PATH), version: cli.text, major: cli.major },
     ...(motoServer ? { motoServer } : {}),
   };
+}
+
+/** What the running deploy is baking, when the lock's create_nova has swapped in the environment it made. */
+export function bakingNow(lock: LockState, live: eb.Environment | undefined, bakeMinutes: number): string | undefined {
+  if (lock.state !== 'held' || !live || bakeMinutes === 0) return undefined;
+  const { command, startedAt, holder } = lock.holder;
+  if (command !== 'create_nova' && command !== 'create') return undefined;
+  if (!live.DateCreated || Date.parse(live.DateCreated) < Date.parse(startedAt)) return undefined;
+  return `${holder}'s ${command} (since ${startedAt}) swapped in ${live.EnvironmentName} (${live.VersionLabel ?? '?'}) and watches it for up to ${bakeMinutes} minutes after the swap (nova.BAKE_MINUTES)`;
 }
 
 function bakeLine(r: HistoryRecord): string {

@@ -145,15 +145,18 @@ describe('the bake after a swap (issue 21)', () => {
 
   it('Ctrl-C during the bake leaves the new version live, with the rollback command', { timeout: LONG }, async () => {
     const l = load();
-    const run = spawnRun(bakeConfig('intr'), ['create_nova']);
+    // A long bake (30 minutes of 2 s), so that status and the interrupt both land inside it.
+    const run = spawnRun(bakeConfig('intr', (c) => (c.nova.BAKE_MINUTES = 30)), ['create_nova']);
     // The kill point: the bake has judged its first minute.
-    await until('the first bake minute', async () => (/bake minute 1\/5/.test(run.stderr()) ? true : undefined), 200_000);
+    await until('the first bake minute', async () => (/bake minute 1\/30/.test(run.stderr()) ? true : undefined), 200_000);
+    const st = await p.run(['status']);
+    expect(st.stdout).toMatch(/bake: in progress: \S+'s create_nova \(since \S+\) swapped in nova-\d+/);
+    expect(run.stderr()).not.toMatch(/bake passed|bake inconclusive/);
     process.kill(-run.child.pid!, 'SIGINT');
     const r = await run.child;
     await l.stop();
-    expect(run.stderr()).toMatch(/bake minute 1\/5/);
     expect(r.exitCode, run.stderr()).toBe(130);
-    expect(run.stderr()).toMatch(/interrupted during the bake \(minute \d of 5\): \S+ \(\S+\) stays live; \.\/run rollback swaps back to \S+/);
+    expect(run.stderr()).toMatch(/interrupted during the bake \(minute \d+ of 30\): \S+ \(\S+\) stays live; \.\/run rollback swaps back to \S+/);
     const newest = (await p.envs()).sort((a: any, b: any) => String(b.DateCreated).localeCompare(String(a.DateCreated)))[0];
     expect((await live()).name).toBe(newest.EnvironmentName);
   });
