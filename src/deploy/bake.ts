@@ -240,7 +240,10 @@ export async function bakeAfterSwap(ctx: Ctx, noBake: boolean | undefined, b: Ba
   const minutes = ctx.config.nova.BAKE_MINUTES;
   if (noBake || minutes === 0) {
     const why = noBake ? '--no-bake' : 'nova.BAKE_MINUTES is 0';
-    ctx.log.warn(`no bake (${why}): nothing watches ${b.versionLabel} under traffic; ./run rollback swaps back to ${b.oldEnvironment} while it lives`);
+    const text = `no bake (${why}): nothing watches ${b.versionLabel} under traffic; ./run rollback swaps back to ${b.oldEnvironment} while it lives`;
+    // --no-bake is this run's exception: a warning; a phase configured without one, a note.
+    if (noBake) ctx.log.warn(text);
+    else ctx.log.info(`  ${text}`);
     return { verdict: 'skipped', minutes: 0, badMinutes: 0, judgedMinutes: 0, summary: `skipped (${why})` };
   }
   return bake(ctx, b);

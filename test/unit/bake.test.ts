@@ -102,8 +102,10 @@ describe('--no-bake', () => {
     const b = { versionLabel: 'v2', oldEnvironment: 'nova-1' } as never;
     expect(await bakeAfterSwap(ctx, true, b)).toMatchObject({ verdict: 'skipped', summary: 'skipped (--no-bake)' });
     expect(warned).toEqual(['no bake (--no-bake): nothing watches v2 under traffic; ./run rollback swaps back to nova-1 while it lives']);
-    const off = { config: { nova: { BAKE_MINUTES: 0 } }, log: { warn: (t: string) => warned.push(t) } } as never;
+    const noted: string[] = [];
+    const off = { config: { nova: { BAKE_MINUTES: 0 } }, log: { info: (t: string) => noted.push(t) } } as never;
     expect(await bakeAfterSwap(off, false, b)).toMatchObject({ verdict: 'skipped', summary: 'skipped (nova.BAKE_MINUTES is 0)' });
+    expect(noted).toEqual(['  no bake (nova.BAKE_MINUTES is 0): nothing watches v2 under traffic; ./run rollback swaps back to nova-1 while it lives']);
   });
 });
 
