@@ -166,13 +166,17 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   };
 }
 
-/** What the running deploy is baking, when the lock's create_nova has swapped in the environment it made. */
+/**
+ * What the running deploy is baking: the lock's create_nova has swapped in the environment it
+ * made (made after it took the lock), so it is in its bake, or in its last steps after it.
+ * Not decided by this config's nova.BAKE_MINUTES: the running deploy may have another config.
+ */
 export function bakingNow(lock: LockState, live: eb.Environment | undefined, bakeMinutes: number): string | undefined {
-  if (lock.state !== 'held' || !live || bakeMinutes === 0) return undefined;
+  if (lock.state !== 'held' || !live) return undefined;
   const { command, startedAt, holder } = lock.holder;
   if (command !== 'create_nova' && command !== 'create') return undefined;
   if (!live.DateCreated || Date.parse(live.DateCreated) < Date.parse(startedAt)) return undefined;
-  return `${holder}'s ${command} (since ${startedAt}) swapped in ${live.EnvironmentName} (${live.VersionLabel ?? '?'}) and watches it for up to ${bakeMinutes} minutes after the swap (nova.BAKE_MINUTES)`;
+  return `${holder}'s ${command} (since ${startedAt}) swapped in ${live.EnvironmentName} (${live.VersionLabel ?? '?'}) and is baking it or finishing (nova.BAKE_MINUTES here: ${bakeMinutes})`;
 }
 
 function bakeLine(r: HistoryRecord): string {

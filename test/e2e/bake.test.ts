@@ -146,10 +146,11 @@ describe('the bake after a swap (issue 21)', () => {
   it('Ctrl-C during the bake leaves the new version live, with the rollback command', { timeout: LONG }, async () => {
     const l = load();
     // A long bake (30 minutes of 2 s), so that status and the interrupt both land inside it.
-    const run = spawnRun(bakeConfig('intr', (c) => (c.nova.BAKE_MINUTES = 30)), ['create_nova']);
+    const config = bakeConfig('intr', (c) => (c.nova.BAKE_MINUTES = 30));
+    const run = spawnRun(config, ['create_nova']);
     // The kill point: the bake has judged its first minute.
     await until('the first bake minute', async () => (/bake minute 1\/30/.test(run.stderr()) ? true : undefined), 200_000);
-    const st = await p.run(['status']);
+    const st = await p.run(['status'], { configFile: config });
     expect(st.stdout).toMatch(/bake: in progress: \S+'s create_nova \(since \S+\) swapped in nova-\d+/);
     expect(run.stderr()).not.toMatch(/bake passed|bake inconclusive/);
     process.kill(-run.child.pid!, 'SIGINT');
