@@ -8,7 +8,7 @@
 //
 // Prints a markdown report and writes it to bench/RESULTS.md (with the machine).
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -70,6 +70,8 @@ const COMMANDS = [
   'terminate_eb_old_environment --grace-minutes 0 (drain-aware)',
   'create_nova --hold',
   'promote (under load)',
+  'create_nova (bake on, good version, under load)',
+  'create_nova (bake on, bad version: rolled back by bake, under load)',
   'terminate_nova',
   'terminate_vpc',
 ] as const;
@@ -108,6 +110,21 @@ interface RunSample {
   dailySteps?: StepRow[];
   /** The daily deploy's EB calls while it waited for its new environment (issue 23). */
   waiting?: { calls: number; seconds: number; perMinute: number };
+  /** The bake (issue 21): a good version baked, then a bad one rolled back by the bake. */
+  bake?: BakeSample;
+}
+
+interface BakeSample {
+  /** Failed requests while a good version was swapped in and baked. */
+  goodFailed: number;
+  /** Failed requests (non-2xx, connection errors, timeouts) over the bad version's whole episode. */
+  badFailed: number;
+  sent: number;
+  /** The first failed answer, the swap back's end, the last answer of the bad version to any client: ms from the first failed answer. */
+  swapBackAfterFirstBadMs?: number;
+  allBackAfterFirstBadMs?: number;
+  rate: number;
+  minuteMs: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,6 +158,40 @@ function loadSample(scenario: string, run: number, u: { r: RunOutcome; report: L
     versionsExpected,
     marks: u.r.json?.runLog && existsSync(u.r.json.runLog) ? marksFromRunLog(u.r.json.runLog, u.loadStartedAt) : undefined,
   };
+}
+
+/** The bad version's episode: its failed requests, and when the bake swapped back and every client was back. */
+function bakeSample(good: LoadReport, u: { r: RunOutcome; report: LoadReport; loadStartedAt: number }, rate: number): BakeSample {
+  const rep = u.report;
+  const recs = readRunLogOf(u.r);
+  const swaps = recs.filter((x) => x.args[0] === 'elasticbeanstalk' && x.args[1] === 'swap-environment-cnames');
+  const back = swaps[1];
+  const swapBackAt = back ? Date.parse(back.ts) + (back.ms ?? 0) : undefined;
+  const firstBad = rep.failures.length ? u.loadStartedAt + Math.min(...rep.failures.map((f) => f.atMs)) : undefined;
+  const badVersion = rep.versions.find((v, k) => k > 0)?.version;
+  const lastBad = badVersion ? Math.max(...rep.clients.map((c) => c.versions.find((v) => v.version === badVersion)?.lastAtMs ?? 0)) : undefined;
+  const rel = (t?: number) => (t === undefined || firstBad === undefined ? undefined : t - firstBad);
+  return {
+    goodFailed: good.non2xx + good.errors + good.timeouts,
+    badFailed: rep.non2xx + rep.errors + rep.timeouts,
+    sent: rep.sent,
+    swapBackAfterFirstBadMs: rel(swapBackAt),
+    allBackAfterFirstBadMs: rel(lastBad === undefined ? undefined : u.loadStartedAt + lastBad),
+    rate,
+    minuteMs: 1000,
+  };
+}
+
+/** A run's aws calls from its run log: a failed --json run names no runLog, so by its pid. */
+function readRunLogOf(r: RunOutcome): RunLogRecord[] {
+  const named = callsOf(r).recs;
+  if (named.length || r.pid === undefined) return named;
+  const dir = path.join(ROOT, 'logs');
+  for (const phase of existsSync(dir) ? readdirSync(dir) : []) {
+    const f = readdirSync(path.join(dir, phase)).find((n) => n.endsWith(`-${r.pid}.jsonl`));
+    if (f) return readRunLog(path.join(dir, phase, f));
+  }
+  return [];
 }
 
 function must(r: RunOutcome, what: string, expected = 0): void {
@@ -286,6 +337,26 @@ async function oneRun(i: number, o: Options): Promise<RunSample> {
     const pr = await underLoad(p, o.rate, () => p.runJson(['promote']), () => v3);
     record('promote (under load)', pr.r);
     s.loads.push(loadSample('promote', i + 1, pr, [v1, v3]));
+    await settled(p);
+
+    // The bake (issue 21): a good version with the bake on loses no request; a version that
+    // fails half its requests once live is swapped back by the bake. A sandbox minute is its
+    // metrics period (TEST_STRICT: 1 s).
+    const bakeOn = (name: string, fault?: Record<string, string>) =>
+      p.variant(name, (c) => {
+        c.nova.BAKE_MINUTES = 5;
+        c.nova.BAKE_FAILURE_LIMIT = 2;
+        c.nova.BAKE_MIN_REQUESTS = 10;
+        if (fault) c.nova.ENVIRONMENT = { ...(c.nova.ENVIRONMENT ?? {}), ...fault };
+      });
+    const good = await underLoad(p, o.rate, () => p.runJson(['create_nova'], bakeOn('bake-good')), (r) => r.json?.versionLabel);
+    record('create_nova (bake on, good version, under load)', good.r);
+    const v4: string = good.r.json.versionLabel;
+    s.loads.push(loadSample('create_nova, bake passed', i + 1, good, [v3, v4]));
+    await settled(p);
+    const bad = await underLoad(p, o.rate, () => p.runJson(['create_nova'], bakeOn('bake-bad', { NOVA_FAULT_ERROR_SHARE: '0.5' })), () => v4);
+    record('create_nova (bake on, bad version: rolled back by bake, under load)', bad.r, 1);
+    s.bake = bakeSample(good.report, bad, o.rate);
     await settled(p);
 
     r = await p.runJson(['terminate_nova']);
@@ -505,6 +576,21 @@ function render(runs: RunSample[], m: Record<string, string>, loadEnd: string, o
       previous = shape;
       L.push(`| ${row.second} | ${cells} |`);
     }
+    L.push('');
+  }
+  const bakes = runs.map((r) => r.bake).filter((b): b is BakeSample => !!b);
+  if (bakes.length) {
+    L.push('## The bake (issue 21)');
+    L.push('');
+    L.push(`A good version deployed with the bake on (5 minutes; a sandbox minute is its metrics period, 1 s), then a bad one: Nova's fault switch answers 500 to half its requests once live (NOVA_FAULT_ERROR_SHARE 0.5), after passing the health gate and the probe. The bake swaps back after 2 bad minutes (BAKE_FAILURE_LIMIT). The load is ${o.rate} req/s from ${CLIENTS.length} clients. Times are from the first failed answer any client got. The bound: failed requests ≤ rate × detection time, where the detection time runs from the first failed answer until every client is back on the good version (the swap back plus the DNS TTL); with half the requests failing, about half the bound is expected.`);
+    L.push('');
+    L.push('| run | good version, bake on: failed | bad version: failed / sent | first failed → swap back done (s) | first failed → every client back (s) | bound: rate × detection (req) | within |');
+    L.push('|---:|---:|---:|---:|---:|---:|---|');
+    bakes.forEach((b, k) => {
+      const bound = b.allBackAfterFirstBadMs === undefined ? undefined : Math.ceil((b.rate * b.allBackAfterFirstBadMs) / 1000);
+      const f = (x?: number) => (x === undefined ? '–' : (x / 1000).toFixed(1));
+      L.push(`| ${k + 1} | ${b.goodFailed} | ${b.badFailed} / ${b.sent} | ${f(b.swapBackAfterFirstBadMs)} | ${f(b.allBackAfterFirstBadMs)} | ${bound ?? '–'} | ${bound === undefined ? '?' : b.badFailed <= bound ? 'yes' : '**no**'} |`);
+    });
     L.push('');
   }
   L.push('## Machine');

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
 import { freePort } from './ports.js';
 import { guarded, sleep, stopGroup } from './process-group.js';
 import { localTool } from '../src/venv.js';
@@ -13,6 +14,9 @@ export interface MotoServer {
 }
 
 const START_DEADLINE_MS = 20_000;
+
+/** The folder of sitecustomize.py, from sandbox/ or dist/sandbox/. */
+const PYTHON_FIXES = [path.join(import.meta.dirname, 'python'), path.join(import.meta.dirname, '..', '..', 'sandbox', 'python')].find((d) => existsSync(path.join(d, 'sitecustomize.py'))) ?? path.join(import.meta.dirname, 'python');
 
 async function answers(port: number): Promise<boolean> {
   try {
@@ -36,7 +40,9 @@ async function startOnce(logFile: string, bin: string): Promise<{ child: ChildPr
     stdio: ['ignore', log, log],
     // AWS's managed policies exist in every account (arn:aws:iam::aws:policy/...): EB's roles
     // attach AWSElasticBeanstalkWebTier and its siblings (R54). moto loads them only when told.
-    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
+    // sandbox/python/sitecustomize.py corrects moto's CloudWatch where it is kinder than AWS
+    // (percentiles, R100); only this process gets it.
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true', JOHANNA_MOTO_FIXES: '1', PYTHONPATH: [PYTHON_FIXES, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
   });
   closeSync(log);
   let failed = false;

@@ -89,7 +89,8 @@ export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtl
     upstream.on('error', () => {
       if (res.headersSent) res.destroy();
       else {
-        metrics?.record(environment, 502, Date.now() - started);
+        // The load balancer's own 502 (HTTPCode_ELB_5XX_Count), after it chose the target.
+        metrics?.record(environment, 502, Date.now() - started, Date.now(), true);
         plain(res, 502, '502 Bad Gateway\n');
       }
     });

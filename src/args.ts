@@ -242,6 +242,7 @@ export function commandOptions(o: ParsedOptions): CommandOptions {
   const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
   return {
     hold: Boolean(o.hold),
+    noBake: o.bake === false,
     // One wait for whatever is in the way (issue 23): --wait and --lock-wait each cover both
     // another run's deploy lock and (create_nova) an environment that is updating.
     waitMinutes: num(o.wait) ?? (num(o.lockWait) || undefined),

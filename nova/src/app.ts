@@ -14,6 +14,14 @@ export interface Settings {
   noEchoFile: string;
   /** Test-only: hold each /echo/ answer this long (graceful-shutdown and load tests). */
   echoDelayMs: number;
+  /**
+   * The fault switch (off by default; set through EB environment properties, i.e.
+   * nova.ENVIRONMENT): once the process has been up `faultAfterS` seconds, answer 500 to
+   * this share (0..1) of /echo/ requests and/or add this much latency to each. A version so
+   * set passes the health gate, the probe and the smoke test, then fails under traffic:
+   * what the bake after the swap is for (issue 21).
+   */
+  fault: { errorShare: number; latencyMs: number; afterS: number };
 }
 
 export const DEFAULT_NO_ECHO_FILE = '/etc/nova/no_echo';
@@ -50,7 +58,22 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     urlNova: text('URL_NOVA'),
     noEchoFile: env.NOVA_NO_ECHO_FILE || DEFAULT_NO_ECHO_FILE,
     echoDelayMs: Number.isFinite(delay) && delay > 0 ? delay : 0,
+    fault: {
+      errorShare: Math.min(1, nonNegative(env.NOVA_FAULT_ERROR_SHARE)),
+      latencyMs: nonNegative(env.NOVA_FAULT_LATENCY_MS),
+      afterS: nonNegative(env.NOVA_FAULT_AFTER_S),
+    },
   };
+}
+
+function nonNegative(v: string | undefined): number {
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** Whether the fault switch is on now: set, and the process up long enough. */
+export function faultActive(s: Pick<Settings, 'fault'>, uptimeS: number): boolean {
+  return (s.fault.errorShare > 0 || s.fault.latencyMs > 0) && uptimeS >= s.fault.afterS;
 }
 
 export interface Handler {
@@ -59,7 +82,7 @@ export interface Handler {
   draining: boolean;
 }
 
-export function createHandler(s: Settings, log: (line: string) => void = console.log): Handler {
+export function createHandler(s: Settings, log: (line: string) => void = console.log, uptimeS: () => number = () => process.uptime()): Handler {
   const handler = ((req, res) => {
     const started = performance.now();
     // Read `draining` when answering, not when the request arrived: a request in flight at
@@ -80,6 +103,7 @@ export function createHandler(s: Settings, log: (line: string) => void = console
       // Checked on every request (not cached) so that touching the file takes the instance
       // out of the health check within one check interval, and removing it brings it back.
       if (existsSync(s.noEchoFile)) return reply(404, { error: 'echo is switched off on this instance' });
+      if (faulty && s.fault.errorShare > 0 && Math.random() < s.fault.errorShare) return reply(500, { error: 'fault switch: NOVA_FAULT_ERROR_SHARE' });
       reply(200, {
         echo: 'ok',
         phase: s.phase,
@@ -88,7 +112,9 @@ export function createHandler(s: Settings, log: (line: string) => void = console
         time: new Date().toISOString(),
       });
     };
-    if (s.echoDelayMs > 0) setTimeout(answer, s.echoDelayMs);
+    const faulty = faultActive(s, uptimeS());
+    const delayMs = s.echoDelayMs + (faulty ? s.fault.latencyMs : 0);
+    if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
   }) as Handler;
   handler.draining = false;

@@ -8,6 +8,12 @@
 //   not reported": https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
 //   Requests the load balancer answers itself without choosing a target (503 while
 //   terminating, 502 once gone) are not counted, as AWS does not count them.
+//   With it, as AWS names them (same page): HTTPCode_Target_5XX_Count (5xx answers of the
+//   target), HTTPCode_ELB_5XX_Count (5xx the load balancer makes itself, here a 502 when the
+//   target's connection fails), both Sum and reported only for periods that had some, and
+//   TargetResponseTime (seconds from the request leaving the load balancer to the target's
+//   answer headers), published as the period's values so that percentiles (p99) can be
+//   computed from them, as CloudWatch does from an ALB's (moto's percentiles: R100).
 // - To describe-environment-health's ApplicationMetrics: the last 10 seconds (EB API
 //   reference, ApplicationMetrics: "usually 10 seconds").
 import type { EbStore, Environment } from './store.js';
@@ -32,6 +38,18 @@ interface Request {
   ms: number;
 }
 
+/** One load balancer's period: what its CloudWatch datapoints are made of. */
+interface Period {
+  requests: number;
+  target5xx: number;
+  elb5xx: number;
+  /** Target response times, in ms (none for the load balancer's own answers). */
+  times: number[];
+}
+
+/** CloudWatch takes at most 150 distinct values in one MetricDatum's Values (PutMetricData API Reference). */
+const MAX_VALUES = 150;
+
 /** The window ApplicationMetrics covers (EB: "usually 10 seconds"). */
 export const APPLICATION_METRICS_WINDOW_S = 10;
 
@@ -44,7 +62,7 @@ export interface ApplicationMetrics {
 
 export class RequestMetrics {
   /** Requests counted in the current period, by environment id. */
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new Map<string, Period>();
   /** The last seconds' requests, by environment id, for ApplicationMetrics. */
   private readonly recent = new Map<string, Request[]>();
   private periodStart = Date.now();
@@ -70,9 +88,19 @@ export class RequestMetrics {
     await this.publishing;
   }
 
-  /** One request the load balancer handed to the environment's app, with the answer's status. */
-  record(environment: Environment, status: number, ms: number, now = Date.now()): void {
-    this.pending.set(environment.id, (this.pending.get(environment.id) ?? 0) + 1);
+  /**
+   * One request the load balancer handed to the environment's app, with the answer's status;
+   * `elb`: the load balancer answered it itself after choosing the target (its connection failed).
+   */
+  record(environment: Environment, status: number, ms: number, now = Date.now(), elb = false): void {
+    const p = this.pending.get(environment.id) ?? { requests: 0, target5xx: 0, elb5xx: 0, times: [] };
+    p.requests++;
+    if (status >= 500 && status < 600) {
+      if (elb) p.elb5xx++;
+      else p.target5xx++;
+    }
+    if (!elb) p.times.push(ms);
+    this.pending.set(environment.id, p);
     const list = this.recent.get(environment.id) ?? [];
     list.push({ at: now, status, ms });
     const cutoff = now - APPLICATION_METRICS_WINDOW_S * 1000;
@@ -104,28 +132,47 @@ export class RequestMetrics {
     this.periodStart = Date.now();
     const counts = [...this.pending];
     this.pending.clear();
-    for (const [id, count] of counts) {
+    for (const [id, period] of counts) {
       const environment = this.store.byId(id);
       const arn = environment && loadBalancerArn(this.store.region, environment);
-      if (!arn || count === 0) continue;
+      if (!arn || period.requests === 0) continue;
       try {
-        await this.putRequestCount(loadBalancerDimension(arn), count, new Date(periodStart));
+        await this.put(loadBalancerDimension(arn), period, new Date(periodStart));
       } catch (error) {
-        console.error(`sandbox: could not publish RequestCount for ${id}: ${(error as Error).message}`);
+        console.error(`sandbox: could not publish the load balancer metrics for ${id}: ${(error as Error).message}`);
       }
     }
   }
 
   /** PutMetricData to moto's CloudWatch, as the load balancer's own reporting does on AWS. */
-  private async putRequestCount(dimension: string, count: number, at: Date): Promise<void> {
-    await this.moto.query('monitoring', 'PutMetricData', {
-      Namespace: 'AWS/ApplicationELB',
-      'MetricData.member.1.MetricName': 'RequestCount',
-      'MetricData.member.1.Unit': 'Count',
-      'MetricData.member.1.Value': String(count),
-      'MetricData.member.1.Timestamp': at.toISOString(),
-      'MetricData.member.1.Dimensions.member.1.Name': 'LoadBalancer',
-      'MetricData.member.1.Dimensions.member.1.Value': dimension,
-    });
+  private async put(dimension: string, p: Period, at: Date): Promise<void> {
+    const params: Record<string, string> = { Namespace: 'AWS/ApplicationELB' };
+    let n = 0;
+    const datum = (name: string, unit: string, values: Record<string, string>) => {
+      n++;
+      const m = `MetricData.member.${n}`;
+      params[`${m}.MetricName`] = name;
+      params[`${m}.Unit`] = unit;
+      params[`${m}.Timestamp`] = at.toISOString();
+      params[`${m}.Dimensions.member.1.Name`] = 'LoadBalancer';
+      params[`${m}.Dimensions.member.1.Value`] = dimension;
+      for (const [k, v] of Object.entries(values)) params[`${m}.${k}`] = v;
+    };
+    datum('RequestCount', 'Count', { Value: String(p.requests) });
+    if (p.target5xx) datum('HTTPCode_Target_5XX_Count', 'Count', { Value: String(p.target5xx) });
+    if (p.elb5xx) datum('HTTPCode_ELB_5XX_Count', 'Count', { Value: String(p.elb5xx) });
+    // The period's response times, to the millisecond, as values with counts.
+    const counts = new Map<number, number>();
+    for (const ms of p.times) counts.set(Math.round(ms) / 1000, (counts.get(Math.round(ms) / 1000) ?? 0) + 1);
+    const distinct = [...counts];
+    for (let i = 0; i < distinct.length; i += MAX_VALUES) {
+      const values: Record<string, string> = {};
+      distinct.slice(i, i + MAX_VALUES).forEach(([v, c], j) => {
+        values[`Values.member.${j + 1}`] = String(v);
+        values[`Counts.member.${j + 1}`] = String(c);
+      });
+      datum('TargetResponseTime', 'Seconds', values);
+    }
+    await this.moto.query('monitoring', 'PutMetricData', params);
   }
 }

@@ -6,11 +6,29 @@ import { InterruptedError, LockLostError } from '../errors.js';
 import { deployNova, type DeployResult } from '../deploy/blue-green.js';
 import type { CommandOptions, CommandResult } from './types.js';
 import { cleanupOldEnvironments, type CleanupResult } from '../deploy/cleanup.js';
+import { bakeAfterSwap } from '../deploy/bake.js';
 
 export async function createNova(ctx: Ctx, opts: CommandOptions): Promise<CommandResult> {
   const deployed = await deployNova(ctx, { hold: opts.hold, waitMinutes: opts.waitMinutes });
   // A held deploy swapped nothing, so nothing went out of service: no cleanup to run.
   if (deployed.dryRun || deployed.held) return { ...deployed };
+  // The bake after the swap to the new version (issue 21), under the deploy's one deadline.
+  if (deployed.oldEnvironment && deployed.swappedAt) {
+    deployed.bake = await bakeAfterSwap(ctx, opts.noBake, {
+      app: ctx.config.elasticbeanstalk.APPLICATION_NAME,
+      main: deployed.cname,
+      newEnvironment: deployed.newEnvironment,
+      versionLabel: deployed.versionLabel,
+      oldEnvironment: deployed.oldEnvironment,
+      oldVersionLabel: deployed.previousVersionLabel,
+      oldCname: deployed.newEnvironmentCname ?? '',
+      swapDoneAt: Date.parse(deployed.swappedAt),
+      firingBefore: deployed.alarmsFiringBeforeSwap ?? [],
+      // deployNova's deadline: its start plus nova.DEPLOY_TIMEOUT_MINUTES.
+      deadline: Date.now() - deployed.elapsedSeconds * 1000 + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
+      facts: { newEnvironment: deployed.newEnvironment, oldEnvironment: deployed.oldEnvironment, versionLabel: deployed.versionLabel, swappedAt: deployed.swappedAt, gitHashJohanna: deployed.gitHashJohanna, gitHashNova: deployed.gitHashNova },
+    });
+  }
   return { ...deployed, cleanup: await cleanupAfterDeploy(ctx, deployed) };
 }
 

@@ -7,10 +7,11 @@ import { InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
 import { checkBeforeSwap, interruptedAfterSwap, swapVerified, waitOutDnsTtl, waitUntilHolding } from '../deploy/blue-green.js';
+import { alarmsFiringBefore, bakeAfterSwap } from '../deploy/bake.js';
 import { dnsTtlMs, environmentTags, findHeld, heldEnvironments, holderOfMain, isLive, mainCname, readHeldTags, ENV_PREFIX, type Held } from '../deploy/environments.js';
 import { deployOf, describeDeploy, ledgerOf, readHistoryOf, type HistoryRecord } from '../deploy/history.js';
 import { probeUntilServing } from '../deploy/probe.js';
-import type { CommandResult } from './types.js';
+import type { CommandOptions, CommandResult } from './types.js';
 
 /** The one held environment, or a StateError that says what to do; `history` when the caller read it already. */
 export async function theHeld(ctx: Ctx, envs: eb.Environment[], history?: HistoryRecord[]): Promise<Held> {
@@ -29,7 +30,7 @@ export async function theHeld(ctx: Ctx, envs: eb.Environment[], history?: Histor
   return held[0];
 }
 
-export async function promote(ctx: Ctx): Promise<CommandResult> {
+export async function promote(ctx: Ctx, opts?: Pick<CommandOptions, 'noBake'>): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
@@ -62,6 +63,8 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   });
 
   ctx.log.step(`promote: ${held.EnvironmentName} (${label}) takes ${main} from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
+  // The bake's alarms, read before the swap: one already in ALARM is ignored (issue 21).
+  const firingBefore = nova.BAKE_MINUTES > 0 ? await alarmsFiringBefore(ctx) : [];
   const ttlMs = await dnsTtlMs(ctx);
   // Once the swap is asked for, an interrupt says where the main CNAME is and how to go back,
   // as the daily deploy's does (issue 20 item 13).
@@ -89,7 +92,23 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
   const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
   ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   ctx.log.result(`  DNS TTL (${ttlMs / 1000} s) passed at ${dnsSettledAt.toISOString()}; ${current.EnvironmentName} eligible for removal after ${new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString()}`);
+  const gitHashJohanna = tagValue(tags, 'git_hash_johanna');
+  const gitHashNova = tagValue(tags, 'git_hash_nova');
+  const bakeResult = await bakeAfterSwap(ctx, opts?.noBake, {
+    app,
+    main,
+    newEnvironment: held.EnvironmentName,
+    versionLabel: label,
+    oldEnvironment: current.EnvironmentName,
+    oldVersionLabel: current.VersionLabel,
+    oldCname: own,
+    swapDoneAt,
+    firingBefore,
+    deadline: started + nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
+    facts: { newEnvironment: held.EnvironmentName, oldEnvironment: current.EnvironmentName, versionLabel: label, swappedAt: new Date(swapDoneAt).toISOString(), gitHashJohanna, gitHashNova },
+  });
   return {
+    bake: bakeResult,
     from: current.EnvironmentName,
     to: held.EnvironmentName,
     newEnvironment: held.EnvironmentName,
@@ -97,8 +116,8 @@ export async function promote(ctx: Ctx): Promise<CommandResult> {
     versionLabel: label,
     previousVersionLabel: current.VersionLabel,
     heldSince: since,
-    gitHashJohanna: tagValue(tags, 'git_hash_johanna'),
-    gitHashNova: tagValue(tags, 'git_hash_nova'),
+    gitHashJohanna,
+    gitHashNova,
     probe: 'passed',
     ...(replaced ? { replacing: { deployedAt: replaced.startedAt, deployedBy: replaced.who, ci: replaced.ci, versionLabel: replaced.versionLabel, gitHashJohanna: replaced.gitHashJohanna, gitHashNova: replaced.gitHashNova } } : {}),
     swappedAt: new Date(swapDoneAt).toISOString(),

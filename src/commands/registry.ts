@@ -82,6 +82,7 @@ export const COMMANDS: CommandSpec[] = [
     changes: true,
     example: './run -f create_nova   (every morning, from cron or CI); ./run -f create_nova --hold --wait 20',
     options: [
+      { flags: '--no-bake', description: 'skip the bake after the swap (nova.BAKE_MINUTES): nothing watches the new version under traffic, and the output says so' },
       { flags: '--hold', description: 'stop before the CNAME swap: the new environment stays on its own CNAME, checked and held (./run promote, ./run discard)' },
       {
         flags: '--wait <minutes>',
@@ -139,6 +140,9 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'swap in the environment create_nova --hold left on its own CNAME: probed again, verified, DNS TTL waited out',
     changes: true,
     example: './run -f promote',
+    options: [
+      { flags: '--no-bake', description: 'skip the bake after the swap (nova.BAKE_MINUTES): nothing watches the new version under traffic, and the output says so' },
+    ],
     load: async () => (await import('./promote.js')).promote,
   },
   {

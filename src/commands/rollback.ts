@@ -2,18 +2,15 @@
 // (the original had none: "a hot fix within 10 minutes"). Rolling back twice returns to
 // where you started, since the environment we swap away from becomes the previous one.
 import type { Ctx } from '../context.js';
-import { StateError, VerifyError } from '../errors.js';
+import { StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import { swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
-import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
-import { httpGet, probeUntilServing } from '../deploy/probe.js';
-import { pollMs } from '../time.js';
+import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
+import { swapBack } from '../deploy/swap-back.js';
 import { deployOf, describeDeploy, lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
 import type { CommandResult } from './types.js';
 
 export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
   const all = await eb.describeEnvironments(ctx.call, app, { includeDeleted: true });
   const current = holderOfMain(all, main);
@@ -43,25 +40,11 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const own = previous.CNAME ?? '';
   const deployed = deployOf(history, previous.EnvironmentName);
   ctx.log.info(`returning to ${deployed ? describeDeploy(deployed) : `${previous.EnvironmentName} (${label || '?'}; no record of its deploy in the history)`}`);
-  // Probe before swapping: rolling back onto something that does not answer would make things worse.
-  const probe = await probeUntilServing(ctx, own, health, label, { times: 2, deadlineMs: 30_000, intervalMs: pollMs(ctx) });
-  if (!probe.ok) throw new StateError(`${previous.EnvironmentName} does not answer at http://${own}${health}: ${probe.last}; not rolling back to it`);
-
   ctx.log.step(`rollback: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const started = Date.now();
-  const ttlMs = await dnsTtlMs(ctx);
-  // Verified, never repeated: a second swap after a lost answer would swap back (R17).
-  await swapVerified(ctx, app, current.EnvironmentName, previous.EnvironmentName, main);
-  if (ctx.dryRun) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
-  const swapDoneAt = Date.now();
-  // Our own resolver may hold the old answer for up to the TTL.
-  const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: Math.max(120_000, 2 * ttlMs), intervalMs: 250 });
-  if (!verify.ok) {
-    const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
-    throw new VerifyError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
-  }
-  // Until the TTL has passed, clients may still reach the one we swapped away from: it is not free.
-  const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, previous.EnvironmentName, swapDoneAt, ttlMs);
+  const back = await swapBack(ctx, app, main, current.EnvironmentName, { name: previous.EnvironmentName, label, own });
+  if (!back) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
+  const { swapDoneAt, dnsSettledAt, ttlMs } = back;
   ctx.log.result(`rolled back: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   return {
     from: current.EnvironmentName,

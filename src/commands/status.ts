@@ -10,7 +10,7 @@ import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
 import { birthCname, markedForRemoval } from '../deploy/remove.js';
-import { formatRecord, ledgerOf, readHistory, readHistoryOf } from '../deploy/history.js';
+import { formatRecord, ledgerOf, readHistory, readHistoryOf, shortTime, type HistoryRecord } from '../deploy/history.js';
 import { shortVersion } from '../aws/cli.js';
 import { describeTool, onPath } from '../venv.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
@@ -60,7 +60,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     eb.describeEnvironments(ctx.call, app),
     // Never soft: a lock that cannot be read is "unknown", and says why, not "free".
     lockState(ctx),
-    soft(readHistory(ctx, 1)),
+    soft(readHistory(ctx, 10)),
   ]);
   const cli = await ctx.aws.cliVersion();
   const motoServer = ctx.sandbox ? await soft(import('../../sandbox/control.js').then((c) => c.sandboxMotoServer(ctx.sandbox!.endpoint))) : undefined;
@@ -137,6 +137,14 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   }
   l.result(`  lock: ${lockLine(lock)}`);
   l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
+  // A bake in progress (issue 21): the deploy that holds the lock has already swapped in the
+  // environment it made (made after it took the lock), so what it does now is the bake (or
+  // its last steps: the DNS TTL, the cleanup).
+  const baking = bakingNow(lock, liveEnv, ctx.config.nova.BAKE_MINUTES);
+  if (baking) l.result(`  bake: in progress: ${baking}`);
+  // The bake's last verdict, from the newest of the last runs that had one.
+  const lastBake = history?.find((r) => r.bake);
+  if (lastBake) l.result(`  last bake: ${bakeLine(lastBake)}`);
   l.result(`  aws CLI: ${describeTool(ctx.aws.bin, ctx.aws.env.PATH)} ${shortVersion(cli)}`);
   if (motoServer) l.result(`  moto_server (the sandbox's): ${describeTool(motoServer)}`);
   return {
@@ -151,9 +159,29 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     // null only when the lock is known to be free; an object otherwise (held, malformed, unknown).
     lock: lockJson(lock),
     lastRun: history?.[0],
+    bakeInProgress: baking ?? null,
+    lastBake: lastBake ? { verdict: lastBake.bake, figures: lastBake.bakeFigures, versionLabel: lastBake.versionLabel, environment: lastBake.newEnvironment, at: lastBake.startedAt, command: lastBake.command } : null,
     awsCli: { bin: ctx.aws.bin, path: ctx.aws.bin.includes('/') ? ctx.aws.bin : onPath(ctx.aws.bin, ctx.aws.env.PATH), version: cli.text, major: cli.major },
     ...(motoServer ? { motoServer } : {}),
   };
+}
+
+/**
+ * What the running deploy is baking: the lock's create_nova has swapped in the environment it
+ * made (made after it took the lock), so it is in its bake, or in its last steps after it.
+ * Not decided by this config's nova.BAKE_MINUTES: the running deploy may have another config.
+ */
+export function bakingNow(lock: LockState, live: eb.Environment | undefined, bakeMinutes: number): string | undefined {
+  if (lock.state !== 'held' || !live) return undefined;
+  const { command, startedAt, holder } = lock.holder;
+  if (command !== 'create_nova' && command !== 'create') return undefined;
+  if (!live.DateCreated || Date.parse(live.DateCreated) < Date.parse(startedAt)) return undefined;
+  return `${holder}'s ${command} (since ${startedAt}) swapped in ${live.EnvironmentName} (${live.VersionLabel ?? '?'}) and is baking it or finishing (nova.BAKE_MINUTES here: ${bakeMinutes})`;
+}
+
+function bakeLine(r: HistoryRecord): string {
+  const what = `${r.versionLabel ?? '?'} in ${r.newEnvironment ?? '?'} (${r.command} ${shortTime(r.startedAt)})`;
+  return r.bake === 'rolled back' ? `rolled back by bake: ${what}: ${r.bakeFigures ?? ''}` : `${r.bake}: ${what}`;
 }
 
 function markedLine(m: NonNullable<EnvironmentStatus['markedForRemoval']>): string {

@@ -13,6 +13,8 @@ export type CommandResult = Record<string, unknown>;
 export interface CommandOptions {
   /** create_nova --hold: stop before the swap. */
   hold: boolean;
+  /** create_nova/promote --no-bake: no bake after the swap (issue 21). */
+  noBake: boolean;
   /** create_nova --wait: minutes to wait for a Launching/Updating environment to settle. */
   waitMinutes?: number;
   /** --lock-wait: minutes to wait for another run's deploy lock (changing commands). */

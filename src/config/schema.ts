@@ -233,6 +233,25 @@ export const configSchema = z
         // The smoke test gets no AWS_* variables unless this is true (src/deploy/smoke-test.ts).
         SMOKE_TEST_AWS_CREDENTIALS: boolLike.default(false),
         KEEP_FAILED_ENVIRONMENT: boolLike.default(false),
+        // The bake after a swap to a new version (issue 21; README "The bake"): minutes of
+        // watching the new environment's load balancer under real traffic, 0 = off. 10 on
+        // AWS: ALB metrics come a minute at a time and a minute or two late, so fewer minutes
+        // judge too little; it must end well inside the old environment's grace period (50),
+        // while the old one is alive and warm to swap back to.
+        BAKE_MINUTES: intLike('minutes', 0, 24 * 60).default(10),
+        // A minute is bad when its 5xx share (HTTPCode_Target_5XX_Count + HTTPCode_ELB_5XX_Count
+        // over RequestCount) is above this, its TargetResponseTime p99 above BAKE_MAX_P99_MS,
+        // EB's enhanced health Degraded or Severe, or one of BAKE_ALARMS went into ALARM.
+        BAKE_MAX_5XX_PERCENT: minutesLike('a percentage such as 1', 0, 100).default(1),
+        BAKE_MAX_P99_MS: intLike('milliseconds', 1, 600_000).default(500),
+        // This many bad minutes swap back (Argo's failureLimit, Flagger's threshold): one
+        // noisy minute does not.
+        BAKE_FAILURE_LIMIT: intLike('bad minutes', 1, 1000).default(2),
+        // A minute with fewer requests than this is not judged on its 5xx share or p99; with
+        // fewer than half the minutes judged, the verdict is inconclusive.
+        BAKE_MIN_REQUESTS: intLike('requests a minute', 1, 1_000_000).default(20),
+        // CloudWatch alarm names (the operator's own) that fail a minute when they go to ALARM.
+        BAKE_ALARMS: z.array(str('a CloudWatch alarm name').refine((v) => v.length <= 255, { message: 'at most 255 characters' })).max(100).default([]),
         // Extra environment settings for the app (name -> value), beside PHASE, VERSION_LABEL, DEBUG, HOST_NOVA, URL_NOVA.
         // A value whose name looks secret (API_TOKEN, DB_PASSWORD, ...) is never shown.
         ENVIRONMENT: secretByName(

@@ -21,10 +21,14 @@ import { novaOptionSettings } from './settings.js';
 import { runSmokeTest } from './smoke-test.js';
 import { pause, pollMs, waitFor } from '../time.js';
 import { ledgerOf, readHistoryOf } from './history.js';
+import { alarmStates } from '../aws/cloudwatch.js';
+import type { BakeResult } from './bake-result.js';
 
 export interface DeployResult {
   newEnvironment: string;
   oldEnvironment?: string;
+  /** The version the old environment runs (what the bake swaps back to). */
+  previousVersionLabel?: string;
   versionLabel: string;
   cname: string;
   newEnvironmentCname?: string;
@@ -45,6 +49,10 @@ export interface DeployResult {
   /** create_nova --wait: how long it waited for other environments to settle. */
   waitedSeconds?: number;
   dryRun?: boolean;
+  /** The bake after the swap (issue 21): its verdict and figures; absent when nothing was swapped. */
+  bake?: BakeResult;
+  /** nova.BAKE_ALARMS in ALARM before the swap (the bake ignores them). */
+  alarmsFiringBeforeSwap?: string[];
 }
 
 const DRY_RUN_NETWORK = {
@@ -140,6 +148,7 @@ export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<Deplo
   const base: Omit<DeployResult, 'elapsedSeconds'> = {
     newEnvironment: created.newName,
     oldEnvironment: pre.old?.EnvironmentName,
+    previousVersionLabel: pre.old?.VersionLabel,
     versionLabel: created.versionLabel,
     cname: pre.main,
     newEnvironmentCname: cnameFor(ctx, created.cnamePrefix),
@@ -433,7 +442,9 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
       return { readyToServingMs: Date.now() - readyAt };
     }
 
-    // 7. Swap, once.
+    // 7. Swap, once. The bake's alarms are read first: one already in ALARM says nothing of
+    // the new version, so the bake ignores it.
+    const firingBefore = old && nova.BAKE_MINUTES > 0 && nova.BAKE_ALARMS.length ? (await alarmStates(ctx.call, nova.BAKE_ALARMS)).filter((a) => a.state === 'ALARM').map((a) => a.name) : [];
     const ttlMs = await dnsTtlMs(ctx);
     let swapDoneAt = Date.now();
     if (old) {
@@ -465,6 +476,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
       dnsSettledAt: dns?.toISOString(),
       dnsTtlSeconds: old ? ttlMs / 1000 : undefined,
       oldEligibleForRemovalAt: old ? new Date(swapDoneAt + Math.max(graceMs, ttlMs)).toISOString() : undefined,
+      ...(firingBefore.length ? { alarmsFiringBeforeSwap: firingBefore } : {}),
     };
   } catch (err) {
     await revoke; // never leave an aws call running behind us

@@ -59,6 +59,12 @@ export interface HistoryRecord {
   gitHashNova?: string;
   probe?: string;
   terminated?: string[];
+  /** The bake's verdict after the swap (issue 21): passed, rolled back, inconclusive, cut short, skipped. */
+  bake?: string;
+  /** What failed the bake, minute by minute: the figures. */
+  bakeFigures?: string;
+  /** When the bake's swap back gave oldEnvironment the main CNAME again (ISO). */
+  swappedBackAt?: string;
   error?: string;
 }
 
@@ -84,7 +90,9 @@ export interface RunFacts {
 
 export function buildRecord(f: RunFacts): HistoryRecord {
   const outcome = outcomeOf(f.error, f.interrupted);
-  const facts = { ...factsFromCalls(f.calls), ...definedOnly(factsFromResult(f.result)) };
+  // A bake that swapped back fails the run, but its error carries the run's facts (both swaps).
+  const fromError = f.error && typeof f.error === 'object' && 'result' in f.error ? ((f.error as { result?: Record<string, unknown> }).result ?? undefined) : undefined;
+  const facts = { ...factsFromCalls(f.calls), ...definedOnly(factsFromResult(f.result ?? fromError)) };
   const message = f.error === undefined ? undefined : firstLine(f.error instanceof Error ? f.error.message : String(f.error));
   const redact = f.redact ?? ((t: string) => t);
   return {
@@ -126,7 +134,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'swappedAt' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated'>;
+type Facts = Pick<HistoryRecord, 'versionLabel' | 'newEnvironment' | 'oldEnvironment' | 'held' | 'swappedAt' | 'gitHashJohanna' | 'gitHashNova' | 'probe' | 'terminated' | 'bake' | 'bakeFigures' | 'swappedBackAt'>;
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -156,6 +164,9 @@ export function factsFromResult(result: Record<string, unknown> | undefined): Fa
     gitHashNova: str('gitHashNova'),
     probe: probe === undefined ? undefined : typeof probe === 'string' ? probe : JSON.stringify(probe),
     terminated: terminated.length ? terminated : undefined,
+    bake: str('bake') ?? parts.map((p) => (p.bake && typeof p.bake === 'object' ? (p.bake as { verdict?: unknown }).verdict : undefined)).find((v): v is string => typeof v === 'string'),
+    bakeFigures: str('bakeFigures'),
+    swappedBackAt: str('swappedBackAt'),
   };
 }
 
@@ -291,6 +302,9 @@ export function ledgerOf(records: HistoryRecord[]): Ledger {
     if (!r.swappedAt && !legacy) continue;
     const at = r.swappedAt ? new Date(r.swappedAt) : new Date(Date.parse(r.startedAt) + (r.durationSeconds ?? 0) * 1000);
     if (!Number.isNaN(at.getTime())) swaps.push({ from: r.oldEnvironment, to: r.newEnvironment, at, command: r.command });
+    // The bake's swap back (issue 21): the old one took the main CNAME back.
+    const back = r.swappedBackAt ? new Date(r.swappedBackAt) : undefined;
+    if (back && !Number.isNaN(back.getTime())) swaps.push({ from: r.newEnvironment, to: r.oldEnvironment, at: back, command: r.command });
   }
   swaps.sort((a, b) => b.at.getTime() - a.at.getTime());
   return { swaps, holds };
@@ -409,6 +423,8 @@ export function formatRecord(r: HistoryRecord): string {
   if (r.probe) parts.push(`probe ${r.probe}`);
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'} nova ${r.gitHashNova ?? '?'}`);
   if (r.terminated?.length) parts.push(`terminated ${r.terminated.join(',')}`);
+  if (r.bake === 'rolled back') parts.push(`rolled back by bake${r.bakeFigures ? `: ${r.bakeFigures}` : ''}`);
+  else if (r.bake) parts.push(`bake ${r.bake}`);
   parts.push(`by ${r.who}${r.ci ? ` (${r.ci})` : ''} in ${r.cwd}`);
   if (r.error) parts.push(`error: ${r.error}`);
   return parts.join('  ');

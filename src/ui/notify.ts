@@ -33,6 +33,10 @@ export function message(ctx: Ctx, ok: boolean, result: Record<string, unknown> |
   if (r.oldEnvironment) parts.push(`previous ${r.oldEnvironment}`);
   if (r.held) parts.push(`held on its own CNAME since ${r.heldSince}, not swapped in: ./run promote or ./run discard`);
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'}, nova ${r.gitHashNova ?? '?'}`);
+  const bake = r.bake as { verdict?: string; summary?: string; ignoredAlarms?: string[] } | undefined;
+  if (bake?.verdict === 'inconclusive') parts.push(`bake INCONCLUSIVE: ${bake.summary}; the new version stays live, check it yourself`);
+  else if (bake?.summary) parts.push(`bake ${bake.summary}`);
+  if (bake?.ignoredAlarms?.length) parts.push(`ignored alarms already in ALARM before the swap: ${bake.ignoredAlarms.join(', ')}`);
   if (Array.isArray(r.terminated) && r.terminated.length) parts.push(`terminated ${r.terminated.join(', ')}`);
   if (error) parts.push(`reason: ${error}`);
   return ctx.redactor.redact(parts.map((p) => stripControl(p)).join('\n'));

@@ -87,6 +87,10 @@ export function sandboxPhaseConfig(o: PhaseConfigOptions): any {
   // environment's load balancer, which the tests' sandboxes report each second (TEST_METRICS_PERIOD_MS),
   // so a window covers two periods and a late datapoint still lands in it.
   config.nova.DRAIN_QUIET_MINUTES = 0.05;
+  // No bake after the swap unless a test asks for one (test/e2e/bake.test.ts sets it): the
+  // bake watches the new version for BAKE_MINUTES metrics periods after every swap, which
+  // every deploy in the other tests would otherwise pay for.
+  config.nova.BAKE_MINUTES = 0;
   return config;
 }
 

@@ -103,6 +103,15 @@ describe('message', () => {
     expect(m).toContain('terminated nova-1, nova-2');
   });
 
+  it('the bake (issue 21): an inconclusive verdict says so and keeps the version; a swap back carries its figures', () => {
+    const inconclusive = message(makeCtx('create_nova'), true, { versionLabel: 'v2', bake: { verdict: 'inconclusive', summary: 'inconclusive: only 1 of 10 minutes had 20 requests or more; v2 stays live, unjudged', ignoredAlarms: ['high-5xx'] } }, undefined);
+    expect(inconclusive).toContain('bake INCONCLUSIVE: inconclusive: only 1 of 10 minutes had 20 requests or more; v2 stays live, unjudged; the new version stays live, check it yourself');
+    expect(inconclusive).toContain('ignored alarms already in ALARM before the swap: high-5xx');
+    const back = message(makeCtx('create_nova'), false, undefined, 'rolled back by bake: v2 in nova-2 failed 2 minutes: minute 1: 5xx 50% > 1% (40 requests) | minute 2: 5xx 48% > 1% (42 requests); nova-1 serves dv-nova again');
+    expect(back).toMatch(/^:x: johanna create_nova FAILED/);
+    expect(back).toContain('reason: rolled back by bake: v2 in nova-2 failed 2 minutes: minute 1: 5xx 50% > 1% (40 requests)');
+  });
+
   it('a failure: FAILED and the reason', () => {
     const m = message(makeCtx('create_nova'), false, undefined, 'smoke test failed (exit 1): ./smoke.sh');
     expect(m).toMatch(/^:x: johanna create_nova FAILED on phase dv/);
