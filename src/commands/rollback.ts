@@ -5,7 +5,7 @@ import type { Ctx } from '../context.js';
 import { StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
 import { swapVerified, waitOutDnsTtl } from '../deploy/blue-green.js';
-import { byAgeNewestFirst, dnsTtlMs, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
+import { byAgeNewestFirst, dnsTtlMs, envTimestamp, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
 import { httpGet, probeUntilServing } from '../deploy/probe.js';
 import { pollMs } from '../time.js';
 import { deployOf, describeDeploy, lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
@@ -15,12 +15,12 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const health = ctx.config.nova.HEALTH_CHECK_URL;
   const main = mainCname(ctx);
-  const all = await eb.describeEnvironments(ctx.call, app, { includeDeleted: true });
+  const all = await ctx.steps.run('look', () => eb.describeEnvironments(ctx.call, app, { includeDeleted: true }));
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
   // Who handed the main CNAME to the current one is the deploy history's to say (issue 20
   // item 1: EB forgets its swap events); one query, for the records of the live ones.
-  const history = await readHistoryOf(ctx, all.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
+  const history = await ctx.steps.run('history', () => readHistoryOf(ctx, all.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName)));
   const others = byAgeNewestFirst(all.filter((e) => e !== current && e.EnvironmentName.startsWith(ENV_PREFIX)));
   // The previous one is the one that last handed the main CNAME to the current one: the
   // other party of the newest swap naming it. A newer environment that never served (a
@@ -44,25 +44,33 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const deployed = deployOf(history, previous.EnvironmentName);
   ctx.log.info(`returning to ${deployed ? describeDeploy(deployed) : `${previous.EnvironmentName} (${label || '?'}; no record of its deploy in the history)`}`);
   // Probe before swapping: rolling back onto something that does not answer would make things worse.
-  const probe = await probeUntilServing(ctx, own, health, label, { times: 2, deadlineMs: 30_000, intervalMs: pollMs(ctx) });
+  // Rolling back twice returns to where you started: the second one moves forward, to the
+  // newer deploy, and says so (issue 22 item 6). Names carry their deploy's second.
+  const forward = (envTimestamp(previous.EnvironmentName) ?? 0) > (envTimestamp(current.EnvironmentName) ?? 0);
+  const verb = forward ? 'rolled forward' : 'rolled back';
+  ctx.summary = { cname: main, before: `${current.EnvironmentName} (${current.VersionLabel ?? '?'})` };
+  const probe = await ctx.steps.run('probe', () => probeUntilServing(ctx, own, health, label, { times: 2, deadlineMs: 30_000, intervalMs: pollMs(ctx) }));
   if (!probe.ok) throw new StateError(`${previous.EnvironmentName} does not answer at http://${own}${health}: ${probe.last}; not rolling back to it`);
 
-  ctx.log.step(`rollback: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
+  ctx.log.step(`rollback${forward ? ' (forward, to the newer deploy)' : ''}: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const started = Date.now();
   const ttlMs = await dnsTtlMs(ctx);
   // Verified, never repeated: a second swap after a lost answer would swap back (R17).
-  await swapVerified(ctx, app, current.EnvironmentName, previous.EnvironmentName, main);
+  await ctx.steps.run('swap', () => swapVerified(ctx, app, current.EnvironmentName, previous.EnvironmentName, main));
   if (ctx.dryRun) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
   const swapDoneAt = Date.now();
   // Our own resolver may hold the old answer for up to the TTL.
-  const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: Math.max(120_000, 2 * ttlMs), intervalMs: 250 });
-  if (!verify.ok) {
-    const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
-    throw new VerifyError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
-  }
+  await ctx.steps.run('verify', async () => {
+    const verify = await probeUntilServing(ctx, main, health, label, { times: 1, deadlineMs: Math.max(120_000, 2 * ttlMs), intervalMs: 250 });
+    if (!verify.ok) {
+      const now = await httpGet(ctx, main, health).catch((e: Error) => ({ status: 0, body: e.message }));
+      throw new VerifyError(`${main} does not serve ${label} after the rollback swap (HTTP ${now.status})`, 'check ./run status');
+    }
+  });
   // Until the TTL has passed, clients may still reach the one we swapped away from: it is not free.
-  const dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, previous.EnvironmentName, swapDoneAt, ttlMs);
-  ctx.log.result(`rolled back: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
+  const dnsSettledAt = await ctx.steps.run('DNS', () => waitOutDnsTtl(ctx, main, current.EnvironmentName, previous.EnvironmentName, swapDoneAt, ttlMs));
+  ctx.summary.outcome = `${verb} to ${label} (${previous.EnvironmentName}), live since ${new Date(swapDoneAt).toISOString().slice(11, 19)} UTC`;
+  ctx.log.result(`${verb}: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   return {
     from: current.EnvironmentName,
     to: previous.EnvironmentName,

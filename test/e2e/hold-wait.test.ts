@@ -143,7 +143,8 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     const row = s.environments.find((e: any) => e.name === held);
     expect(row).toMatchObject({ held: true, live: false, heldSince: s.held.since });
     expect(row.eligibleForRemovalAt).toBeUndefined();
-    expect(text).toMatch(new RegExp(`${held} .*HELD since ${s.held.since.replace(/\./g, '\\.')}`));
+    // The ROLE column says held, and the note says since when and what to do (issue 22 item 3).
+    expect(text).toMatch(new RegExp(`^\\s+held\\s+${held} .*held since ${s.held.since.replace(/\./g, '\\.')}`, 'm'));
   });
 
   it('a second create_nova refuses, exit 1, naming the held environment and the two ways out', { timeout: LONG }, async () => {

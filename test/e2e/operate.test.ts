@@ -246,7 +246,8 @@ describe('operating one phase, in order', () => {
     it('rollback again: back to the newer version', async () => {
       const r = await ph.run(['-f', 'rollback']);
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`rolled back: ${ph.host} serves ${v2}`);
+      // The second rollback returns to the newer deploy, and says so (issue 22 item 6).
+      expect(r.stdout).toContain(`rolled forward: ${ph.host} serves ${v2}`);
       expect(await served()).toBe(v2);
     }, LONG);
 
@@ -279,8 +280,10 @@ describe('operating one phase, in order', () => {
     it('terminate_eb_old_environment --grace-minutes 0 removes the previous one, never the live one', async () => {
       const r = await ph.run(['-f', 'terminate_eb_old_environment', '--grace-minutes', '0']);
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^terminate nova-\d+: out of service since/m);
-      expect(r.stdout).toMatch(/^keep\s+nova-\d+: holds the main CNAME/m);
+      // The cleanup's decisions are a table with a ROLE column (issue 22 item 3).
+      expect(r.stdout).toMatch(/^DECISION\s+ENVIRONMENT\s+ROLE\s+REASON$/m);
+      expect(r.stdout).toMatch(/^terminate\s+nova-\d+\s+old\s+out of service since/m);
+      expect(r.stdout).toMatch(/^keep\s+nova-\d+\s+live\s+holds the main CNAME/m);
       expect(await served()).toBe(v2);
     }, LONG);
 
