@@ -128,7 +128,7 @@ export class Logger {
   private lastLive = '';
   private lastLiveAt = 0;
   private liveText = '';
-  private liveSince = 0;
+  private liveSince: number | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private frame = 0;
   /** Without a TTY, how often an unchanged wait says it is still waiting (cli.ts: 20 s on AWS, 4 s on the sandbox). */
@@ -139,7 +139,7 @@ export class Logger {
     const elapsed = since === undefined ? '' : ` (${Math.round((now - since) / 1000)}s)`;
     if (this.tty) {
       this.liveText = t;
-      this.liveSince = since ?? 0;
+      this.liveSince = since;
       this.drawLive();
       if (!this.ticker) {
         this.ticker = setInterval(() => this.drawLive(), 125);
@@ -183,7 +183,7 @@ export class Logger {
 
   private static FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   private drawLive(): void {
-    const elapsed = this.liveSince ? ` (${Math.round((Date.now() - this.liveSince) / 1000)}s)` : '';
+    const elapsed = this.liveSince !== undefined ? ` (${Math.round((Date.now() - this.liveSince) / 1000)}s)` : '';
     this.frame = (this.frame + 1) % Logger.FRAMES.length;
     this.err.write('\r\x1b[2K' + this.c.cyan(Logger.FRAMES[this.frame] + ' ') + this.liveText + elapsed);
     this.liveShown = true;
