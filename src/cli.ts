@@ -78,8 +78,9 @@ export async function main(argv: string[]): Promise<number> {
     interrupt = onInterrupt(log);
     ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: interrupt.signal });
     // Without a TTY an unchanged wait says it still waits every 20 s on AWS; the sandbox runs
-    // its delays 5 times shorter (as pollMs polls), so every 4 s there (issue 22 item 2).
-    log.stillEveryMs = ctx.sandbox ? 4000 : 20_000;
+    // its delays 5 times shorter (as pollMs polls), so every 3 s there, under the 5 s the
+    // sandbox's runs are held to (issue 22 item 2).
+    log.stillEveryMs = ctx.sandbox ? 3000 : 20_000;
     log.runOptions = runOptions({ configFile, root: ROOT });
     checkRunLog(ctx, through ? passthroughChanges(through) : spec!.changes && !ctx.dryRun);
 
@@ -97,25 +98,23 @@ export async function main(argv: string[]): Promise<number> {
     changing = spec!.changes;
     const fn = await spec!.load();
     const options = commandOptions(opts);
-    // A read shows a spinner on a TTY until its result (a changing command's steps show their own).
-    const run = async () => {
-      if (!spec!.changes) log.spin(`${spec!.name}: reading`);
-      try {
-        return await fn(ctx!, options);
-      } finally {
-        if (!spec!.changes) log.unspin();
-      }
-    };
+    const run = () => fn(ctx!, options);
     const runCtx = ctx; // a const for the closure below: ctx is a let
     let result;
+    // The run shows a spinner on a TTY (its steps their own), and without one says it is
+    // still at it when it has printed nothing for a while (log.ts): never silent, the lock
+    // and the history included.
+    log.spin(spec!.changes ? spec!.name : `${spec!.name}: reading`);
     try {
       // Every changing run, locked out or not, leaves its record in the deploy history.
       result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run, { waitMinutes: options.lockWaitMinutes }) : run()));
     } catch (err) {
       // A run that lost the lock race changed nothing: no news for the channel.
+      log.unspin();
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);
       throw err;
     }
+    log.unspin();
     await notify(ctx, true, result);
     if (spec!.changes && !ctx.dryRun) printSummary(ctx, log, spec!.name, runStarted);
     if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, ...runLogJson(ctx), awsCalls: ctx.aws.records.length });

@@ -66,6 +66,7 @@ export class Logger {
     this.clearLive();
     const stamp = this.stamp();
     this.err.write(stamp + this.clean(text, stamp) + '\n');
+    this.lastWriteAt = Date.now();
     this.resume();
   }
 
@@ -101,6 +102,7 @@ export class Logger {
     if (this.json) return;
     this.clearLive();
     this.out.write(this.clean(text) + '\n');
+    this.lastWriteAt = Date.now();
     this.resume();
   }
 
@@ -115,6 +117,7 @@ export class Logger {
 
   /** Raw passthrough output (the aws/eb CLI's own text), cleaned and redacted, lines as they are. */
   raw(text: string, stream: 'out' | 'err' = 'out'): void {
+    this.lastWriteAt = Date.now();
     (stream === 'out' ? this.out : this.err).write(this.redactor.redact(stripControl(text, this.color)));
   }
 
@@ -151,9 +154,11 @@ export class Logger {
     if (key !== this.lastLive) {
       this.lastLive = key;
       this.lastLiveAt = now;
+      this.lastWriteAt = now;
       this.err.write(this.stamp() + '... ' + t + elapsed + '\n');
-    } else if (now - this.lastLiveAt >= this.stillEveryMs) {
+    } else if (now - Math.max(this.lastLiveAt, this.lastWriteAt) >= this.stillEveryMs) {
       this.lastLiveAt = now;
+      this.lastWriteAt = now;
       const what = t.replace(/^waiting for /, '').replace(/ \(\d+s\)$/, '');
       this.err.write(this.stamp() + `... still waiting for ${what}${since === undefined ? '' : ` (${Math.round((now - since) / 1000)} s)`}\n`);
     }
@@ -165,16 +170,41 @@ export class Logger {
    * innermost one shows: steps inside a command's read nest.
    */
   private spinning: { text: string; since: number }[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
   spin(text: string, since = Date.now()): void {
-    if (!this.tty) return;
     this.spinning.push({ text, since });
-    this.live(text, since);
+    if (this.tty) this.live(text, since);
+    else this.startHeartbeat();
   }
   unspin(): void {
-    if (!this.tty) return;
     this.spinning.pop();
+    if (!this.tty) {
+      if (!this.spinning.length && this.heartbeat) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+      return;
+    }
     this.clearLive();
     this.resume();
+  }
+
+  /**
+   * Without a TTY, a step or a read that has printed nothing for `stillEveryMs` says so:
+   * `... still at preflight (12 s)`, so no part of a run is silent in a cron log (a wait's own
+   * "still waiting" lines count as output, so they are not doubled).
+   */
+  private lastWriteAt = Date.now();
+  private startHeartbeat(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => {
+      const top = this.spinning[this.spinning.length - 1];
+      const now = Date.now();
+      if (!top || now - this.lastWriteAt < this.stillEveryMs) return;
+      this.err.write(this.stamp() + `... still at ${this.clean(top.text)} (${Math.round((now - top.since) / 1000)} s)\n`);
+      this.lastWriteAt = now;
+    }, Math.min(500, this.stillEveryMs / 4));
+    this.heartbeat.unref();
   }
   private resume(): void {
     const top = this.spinning[this.spinning.length - 1];

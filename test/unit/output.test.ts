@@ -114,6 +114,22 @@ describe('never silent', () => {
     expect(err.text).not.toMatch(/\x1b/);
   });
 
+  it('without a TTY a step or read that prints nothing says "still at X (N s)" every stillEveryMs, and stops when it ends', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const err = new Sink();
+    const log = new Logger({ verbose: false, json: false, color: false, redactor: new Redactor(), stdout: new Sink(), stderr: err });
+    log.stillEveryMs = 3000;
+    const steps = new Steps({ records: [] }, undefined, Date.now, log);
+    await steps.run('preflight', async () => {
+      await vi.advanceTimersByTimeAsync(4000);
+      log.info('found the network');
+      await vi.advanceTimersByTimeAsync(4000);
+    });
+    await vi.advanceTimersByTimeAsync(10_000);
+    const lines = err.text.trim().split('\n').map((l) => l.replace(/^\S+ \S+ /, ''));
+    expect(lines).toEqual(['... still at preflight (3 s)', 'found the network', '... still at preflight (7 s)']);
+  });
+
   it('on a TTY a step shows a spinner with its elapsed time, redrawn until the step ends, and again under a line printed meanwhile', async () => {
     vi.useFakeTimers({ now: 0 });
     const err = Object.assign(new Sink(), { isTTY: true });
