@@ -390,9 +390,13 @@ export function shortTime(iso: string): string {
   return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
 }
 
-/** `nova-123 (app-..., deployed 2026-11-26 04:00 UTC by user@host)` */
+/**
+ * `nova-123 (app-..., deployed 2026-11-26 04:07 UTC by user@host)`: deployed is when it went
+ * live (its swap), not when the run started (issue 22 item 6); without a swap (a first
+ * deploy, a held one) when its run ended.
+ */
 export function describeDeploy(r: HistoryRecord): string {
-  return `${r.newEnvironment} (${r.versionLabel ?? '?'}, deployed ${shortTime(r.startedAt)} by ${r.who}${r.ci ? ` in ${r.ci}` : ''})`;
+  return `${r.newEnvironment} (${r.versionLabel ?? '?'}, deployed ${shortTime(r.swappedAt ?? new Date(Date.parse(r.startedAt) + r.durationSeconds * 1000).toISOString())} by ${r.who}${r.ci ? ` in ${r.ci}` : ''})`;
 }
 
 /** `./run history` as a table (issue 22 item 3): one row a run, newest first. */
