@@ -513,7 +513,8 @@ describe('operating one phase, in order', () => {
       const live = /the deploy went live: (nova-\d+) \((app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4})\) serves (\S+), (nova-\d+) keeps answering/.exec(stderr);
       expect(live, stderr).not.toBeNull();
       expect(live![3]).toBe(`${ph.host}`);
-      expect(stderr).toContain(`./run rollback swaps back to ${live![4]}`);
+      // The hint carries the run's -e, so it can be pasted as it is (issue 22 item 5).
+      expect(stderr).toContain(`./run -e ${ph.configFile} rollback swaps back to ${live![4]}`);
       expect(await served()).toBe(live![2]);
     }, LONG);
 
