@@ -152,7 +152,8 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     const r = await ph.run(['-f', '--json', 'create_nova']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(`${held} (${heldLabel}, at ${heldCname}) is held since`);
-    expect(r.stderr).toMatch(/\.\/run promote.*\.\/run discard/);
+    // The two ways out carry the run's -e, so they can be pasted as they are (issue 22 item 5).
+    expect(r.stderr).toContain(`./run -e ${ph.configFile} promote, or remove it with ./run -e ${ph.configFile} discard`);
     expect((await ph.envs()).length).toBe(before);
     // The held check read the deploy history, not EB's events.
     expect(describeEventsCalls(JSON.parse(r.stdout))).toEqual([]);
