@@ -110,6 +110,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       motoServer: moto.bin,
       environments: store.environments.map((environment) => ({
         name: environment.name,
+        application: environment.applicationName,
         id: environment.id,
         cname: environment.cname,
         status: environment.status,

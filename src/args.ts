@@ -90,6 +90,8 @@ export function usage(): string {
   return lines.join('\n') + '\n';
 }
 
+const SANDBOX_EXAMPLE = '\nExample:\n  ./run sandbox start --port 4566 --router-port 4580 --dns-ttl 60\n';
+
 export type ParsedOptions = GlobalOptions & SandboxFlags & Record<string, unknown>;
 
 export type Parsed =
@@ -183,12 +185,17 @@ export function parseArgs(argv: string[]): Parsed {
   });
 
   const subcommands = new Map<string, Command>();
+  // The text under a command's --help (its example), so `./run help <command>` shows it too.
+  const after = new Map<string, string>();
   for (const spec of COMMANDS) {
     const sub = program.command(spec.name).description(spec.summary).allowExcessArguments(true);
     if (kebab(spec.name) !== spec.name) sub.alias(kebab(spec.name));
     if (spec.argument) sub.argument(spec.argument.name, spec.argument.description);
     addOptions(sub, optionsOf(spec));
-    if (spec.example) sub.addHelpText('after', `\nExample:\n  ${spec.example}\n`);
+    if (spec.example) {
+      sub.addHelpText('after', `\nExample:\n  ${spec.example}\n`);
+      after.set(spec.name, `\nExample:\n  ${spec.example}\n`);
+    }
     sub.action((...a: unknown[]) => {
       const cmd = a[a.length - 1] as Command;
       const args = cmd.args.slice(spec.argument ? 1 : 0);
@@ -204,7 +211,8 @@ export function parseArgs(argv: string[]): Parsed {
     .command('sandbox')
     .description('the local AWS stand-in: start, stop or status')
     .argument('[action]', 'start, stop or status')
-    .addHelpText('after', '\nExample:\n  ./run sandbox start --port 4566 --router-port 4580 --dns-ttl 60\n');
+    .addHelpText('after', SANDBOX_EXAMPLE);
+  after.set('sandbox', SANDBOX_EXAMPLE);
   addOptions(sandbox, SANDBOX_OPTIONS);
   sandbox.action((action: string | undefined, _o: unknown, cmd: Command) => {
     const opts = cmd.optsWithGlobals() as ParsedOptions;
@@ -217,7 +225,7 @@ export function parseArgs(argv: string[]): Parsed {
     const sub = name ? subcommands.get(name.replace(/-/g, '_')) : undefined;
     if (!name) return { kind: 'usage', opts };
     if (!sub) return { kind: 'unknown', name, opts };
-    return { kind: 'text', text: sub.helpInformation(), opts };
+    return { kind: 'text', text: sub.helpInformation() + (after.get(sub.name()) ?? ''), opts };
   }
 
   try {

@@ -16,6 +16,9 @@ import { Redactor } from './ui/redact.js';
 import { withPhaseLock } from './deploy/lock.js';
 import { withHistory } from './deploy/history.js';
 import { notify } from './ui/notify.js';
+import { summaryLines } from './ui/summary.js';
+import { nearestCommand, runHint, runOptions } from './ui/hint.js';
+import { COMMANDS } from './commands/registry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -29,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   let commandName = through ? through[0] ?? '' : '';
   let ctx: Ctx | undefined;
   let interrupt: Interrupt | undefined;
+  let runStarted = 0;
+  let changing = false;
   try {
     const parsed = parseArgs(mine);
     const opts = parsed.opts;
@@ -45,7 +50,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!through && parsed.kind === 'unknown') {
       commandName = parsed.name;
-      process.stderr.write(`unknown command: ${commandName}\n\n` + usage());
+      // The nearest command, not the whole help (issue 22 item 5); the help when none is near.
+      const near = nearestCommand(commandName, [...COMMANDS.map((c) => c.name), 'sandbox']);
+      if (near) log.error(`unknown command: ${commandName}; did you mean ${near}? (${runHint(undefined, `${near} --help`)} shows what it does; ./run --help lists them all)`);
+      else process.stderr.write(`unknown command: ${commandName}\n\n` + usage());
       if (json) log.jsonResult({ ok: false, command: commandName, error: { code: 'USAGE', message: `unknown command: ${commandName}` } });
       return EXIT.usage;
     }
@@ -56,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
 
     if (parsed.kind === 'sandbox') {
       loadDotenv(ROOT);
+      log.runOptions = runOptions({ configFile: resolveConfigPath(ROOT, opts.env), root: ROOT });
       return await sandboxCommand({ root: ROOT, action: parsed.action, opts, log, configFile: resolveConfigPath(ROOT, opts.env) });
     }
     const spec = parsed.kind === 'command' ? parsed.spec : undefined;
@@ -69,11 +78,17 @@ export async function main(argv: string[]): Promise<number> {
     for (const w of warnings) log.warn(w);
     interrupt = onInterrupt(log);
     ctx = buildCtx({ root: ROOT, command: spec?.name ?? 'passthrough', config, configFile, opts, log, redactor, signal: interrupt.signal });
+    // Without a TTY an unchanged wait says it still waits every 20 s on AWS; the sandbox runs
+    // its delays 5 times shorter (as pollMs polls), so every 3 s there, under the 5 s the
+    // sandbox's runs are held to (issue 22 item 2).
+    log.stillEveryMs = ctx.sandbox ? 3000 : 20_000;
+    log.runOptions = runOptions({ configFile, root: ROOT });
     checkRunLog(ctx, through ? passthroughChanges(through) : spec!.changes && !ctx.dryRun);
 
     // Read-only passthroughs (aws describe-/list-/get-..., eb list/status/health/...) ask nothing.
     const needsConfirm = through ? passthroughChanges(through) : spec!.changes;
-    if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin });
+    if (needsConfirm && !opts.force) await confirmPhase(ctx.phase, config.nova.CNAME, log, { stdin: process.stdin, configFile, destroys: spec ? destroysOf(spec.name, config) : undefined });
+    runStarted = Date.now();
     if (ctx.sandbox) await ensureSandbox(ctx.root, ctx.sandbox, log);
 
     if (through) {
@@ -81,11 +96,16 @@ export async function main(argv: string[]): Promise<number> {
       if (json) log.jsonResult({ ok: r.exitCode === 0, command: through[0], exitCode: r.exitCode, output: r.output });
       return r.exitCode;
     }
+    changing = spec!.changes;
     const fn = await spec!.load();
     const options = commandOptions(opts);
     const run = () => fn(ctx!, options);
     const runCtx = ctx; // a const for the closure below: ctx is a let
     let result;
+    // The run shows a spinner on a TTY (its steps their own), and without one says it is
+    // still at it when it has printed nothing for a while (log.ts): never silent, the lock
+    // and the history included.
+    log.spin(spec!.changes ? spec!.name : `${spec!.name}: reading`);
     try {
       // Every changing run, locked out or not, leaves its record in the deploy history.
       result = await withHistory(runCtx, spec!.changes, () => (spec!.changes && !runCtx.dryRun ? withPhaseLock(runCtx, run, { waitMinutes: options.lockWaitMinutes }) : run()));
@@ -93,11 +113,14 @@ export async function main(argv: string[]): Promise<number> {
       // A failed run's report is the one most worth reading: written before the error is.
       await reportIfAsked(runCtx, options);
       // A run that lost the lock race changed nothing: no news for the channel.
+      log.unspin();
       if (!(err instanceof LockedError)) await notify(ctx, false, undefined, (err as Error).message);
       throw err;
     }
+    log.unspin();
     const reportFile = await reportIfAsked(runCtx, options);
     await notify(ctx, true, result);
+    if (spec!.changes && !ctx.dryRun) printSummary(ctx, log, spec!.name, runStarted);
     if (json) log.jsonResult({ ok: true, command: spec!.name, phase: ctx.phase, ...result, ...runLogJson(ctx), ...(reportFile ? { reportFile } : {}), awsCalls: ctx.aws.records.length });
     return EXIT.ok;
   } catch (err) {
@@ -109,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
       log.error(`internal error: ${(err as Error)?.message ?? String(err)}`);
     }
     if (log.verbose && err instanceof Error && err.stack) log.debug(err.stack);
+    if (ctx && runStarted && !through && ctx.command !== 'passthrough' && changing && !ctx.dryRun) printSummary(ctx, log, ctx.command, runStarted, (err as Error)?.message ?? String(err));
     if (json) {
       log.jsonResult({
         ok: false,
@@ -142,6 +166,39 @@ async function reportIfAsked(ctx: Ctx, options: CommandOptions): Promise<string 
     ctx.log.warn(`--report: the report could not be written: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** What terminate, terminate_nova and terminate_vpc remove: said at the prompt, before the answer. */
+function destroysOf(command: string, config: Ctx['config']): string[] | undefined {
+  const app = config.elasticbeanstalk.APPLICATION_NAME;
+  const envs = `every environment of the EB application ${app}, the live one (${config.nova.CNAME}) too`;
+  const net = `the phase's network (VPC, subnets, internet and NAT gateways, route tables, security groups), its IAM roles and instance profile, its key pair and the EB application ${app} with its versions`;
+  if (command === 'terminate') return [envs, net];
+  if (command === 'terminate_nova') return [envs];
+  if (command === 'terminate_vpc') return [net];
+  return undefined;
+}
+
+/**
+ * The closing block of a changing run (src/ui/summary.ts): after the lock, the history
+ * record and the notification, so it is the last thing printed. A result goes to stdout;
+ * a failed run has none, so its block goes to stderr under the error.
+ */
+function printSummary(ctx: Ctx, log: Logger, command: string, started: number, error?: string): void {
+  const lines = summaryLines(
+    {
+      command,
+      ok: error === undefined,
+      error,
+      ...ctx.summary,
+      totalMs: Date.now() - started,
+      steps: ctx.steps.done,
+      router: ctx.sandbox?.router,
+      healthPath: ctx.config.nova.HEALTH_CHECK_URL,
+    },
+    log.colors(),
+  );
+  for (const l of lines) (error === undefined ? log.result(l) : log.info(l));
 }
 
 /** An unwritable run log (logs/<phase> not a writable folder): changing commands refuse before any call. */

@@ -6,6 +6,8 @@ import { secretConfigValues, type Config } from './config/schema.js';
 import { Logger } from './ui/log.js';
 import { Redactor, secretsFrom, userinfoOf } from './ui/redact.js';
 import { Steps } from './ui/steps.js';
+import type { RunSummary } from './ui/summary.js';
+import { runHint } from './ui/hint.js';
 import { localTool } from './venv.js';
 
 export interface GlobalOptions {
@@ -46,6 +48,10 @@ export interface Ctx {
   signal: AbortSignal;
   /** The run's timed steps (src/ui/steps.ts), also written to the run log. */
   steps: Steps;
+  /** What the closing summary block says beside the steps (src/ui/summary.ts); commands fill it in. */
+  summary: RunSummary;
+  /** `./run -e <this run's config> <rest>`: a hint the user can paste as it is (src/ui/hint.ts). */
+  hint: (rest: string) => string;
 }
 
 /** Colour only for a terminal: judged on stderr, where every coloured line goes. */
@@ -150,6 +156,8 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     sandbox,
     startedAt: new Date(),
     signal: i.signal ?? new AbortController().signal,
-    steps: new Steps(aws, runLog),
+    steps: new Steps(aws, runLog, Date.now, i.log),
+    summary: {},
+    hint: (rest: string) => runHint({ configFile: i.configFile, root: i.root }, rest),
   };
 }

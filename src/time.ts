@@ -86,7 +86,9 @@ export async function waitFor<T>(ctx: WaitCtx, o: WaitOptions<T>): Promise<T> {
       return r.done;
     }
     const elapsed = Math.round((Date.now() - started) / 1000);
-    ctx.log.live(`waiting for ${o.what}: ${r.state} (${elapsed}s)`);
+    // The elapsed time is the log's to add: a spinner on a TTY counts it between polls, and
+    // without one an unchanged wait says "still waiting for ... (45 s)" now and then (log.ts).
+    ctx.log.live(`waiting for ${o.what}: ${r.state}`, started);
     const wait = jittered(interval);
     if (Date.now() + wait > deadline) {
       ctx.log.clearLive();

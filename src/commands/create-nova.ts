@@ -41,7 +41,7 @@ async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omi
   const nova = ctx.config.nova;
   ctx.log.step(`cleanup: old environments past the grace period (${nova.OLD_ENVIRONMENT_GRACE_MINUTES} min) with no traffic for ${nova.DRAIN_QUIET_MINUTES} min`);
   try {
-    const { failed, ...r } = await cleanupOldEnvironments(ctx, {
+    const { failed, ...r } = await ctx.steps.run('cleanup', () => cleanupOldEnvironments(ctx, {
       graceMinutes: nova.OLD_ENVIRONMENT_GRACE_MINUTES,
       quietMinutes: nova.DRAIN_QUIET_MINUTES,
       spare: new Map([[deployed.newEnvironment, 'was made by this deploy']]),
@@ -49,7 +49,7 @@ async function cleanupAfterDeploy(ctx: Ctx, deployed: DeployResult): Promise<Omi
       swaps: deployed.oldEnvironment && deployed.swappedAt ? [{ from: deployed.oldEnvironment, to: deployed.newEnvironment, at: new Date(deployed.swappedAt), command: ctx.command }] : [],
       skipMarked: true,
       print: 'info',
-    });
+    }));
     for (const f of failed) ctx.log.warn(`cleanup: could not terminate ${f}; the deploy stands, run terminate_eb_old_environment later`);
     return r;
   } catch (err) {

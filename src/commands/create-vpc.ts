@@ -25,8 +25,10 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
   const d = desiredPhase(ctx.config);
 
   ctx.log.step(`looking at phase ${ctx.phase} (VPC ${d.vpcCidr}, application ${d.applicationName}, key pair ${d.keyPair.name})`);
-  const existing = await discoverForCreate(ctx, call, d);
-  const plan = planCreate(d, existing);
+  const { existing, plan } = await ctx.steps.run('look', async () => {
+    const existing = await discoverForCreate(ctx, call, d);
+    return { existing, plan: planCreate(d, existing) };
+  });
   const todo = plan.steps.filter((s) => s.kind !== 'lookup');
 
   if (todo.length === 0) {
@@ -36,8 +38,8 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
     for (const s of todo) ctx.log.info(`  + ${s.label}`);
   }
 
-  const out = todo.length === 0 ? undefined : await applyPlan(ctx, call, d, existing, plan, deadline);
-  if (out) await afterApply(ctx, call, d, plan, out, deadline);
+  const out = todo.length === 0 ? undefined : await ctx.steps.run('apply', () => applyPlan(ctx, call, d, existing, plan, deadline));
+  if (out) await ctx.steps.run('settle', () => afterApply(ctx, call, d, plan, out, deadline));
   const refs = out?.refs ?? {
     vpc: existing.vpcId,
     subnets: existing.subnets,
@@ -50,6 +52,7 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
   const verb = ctx.dryRun ? 'would create' : 'created';
   ctx.log.result(`create_vpc ${ctx.phase}: ${verb} ${created.length}, already present ${present.length}${out?.failed.length ? `, failed ${out.failed.length}` : ''}${refs.vpc ? ` (VPC ${refs.vpc})` : ''}`);
 
+  ctx.summary.outcome = `phase ${ctx.phase}: ${verb} ${created.length}, already present ${present.length}${refs.vpc ? ` (VPC ${refs.vpc})` : ''}`;
   if (out && out.failed.length > 0) {
     const err = new IncompleteError(
       `create_vpc could not finish phase ${ctx.phase}:\n` + out.failed.map((f) => `  - ${f.step}: ${f.error}`).join('\n'),

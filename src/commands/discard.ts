@@ -11,10 +11,10 @@ import { fence } from '../deploy/lock.js';
 
 export async function discard(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const envs = await eb.describeEnvironments(ctx.call, app);
-  const held = await findHeld(ctx, app, envs, mainCname(ctx));
+  const held = await ctx.steps.run('look', async () => findHeld(ctx, app, await eb.describeEnvironments(ctx.call, app), mainCname(ctx)));
   if (!held.length) {
     ctx.log.result('no environment is held: nothing to discard (create_nova --hold makes one)');
+    ctx.summary.outcome = 'nothing held, nothing discarded';
     return { terminated: [] };
   }
   const terminated: string[] = [];
@@ -22,12 +22,17 @@ export async function discard(ctx: Ctx): Promise<CommandResult> {
     ctx.log.step(`discard ${e.EnvironmentName} (${e.VersionLabel ?? '?'}, at ${e.CNAME ?? '?'}, held since ${since})`);
     // EB refuses while it updates (R40): the update is aborted where EB allows it, else waited out.
     await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
-    const r = BUSY_STATUSES.has(e.Status)
-      ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: settleBoundMs(ctx), abortUpdate: true })
-      : await eb.terminateEnvironment(ctx.call, e.EnvironmentName);
+    const r = await ctx.steps.run('terminate', async () =>
+      BUSY_STATUSES.has(e.Status) ? await removeEnvironment(ctx, app, e.EnvironmentName, { boundMs: settleBoundMs(ctx), abortUpdate: true }) : await eb.terminateEnvironment(ctx.call, e.EnvironmentName),
+    );
     if (r === 'left') throw new StateError(`${e.EnvironmentName} is still ${e.Status} at EB after ${settleBoundMs(ctx) / 1000} s, and EB refuses to terminate it until that ends`, 'run ./run discard again later (./run status shows its state)');
     terminated.push(e.EnvironmentName);
-    ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}); the live environment was not touched`);
+    // Gone or still terminating (issue 22 item 6): one look after the call, no wait.
+    const now = ctx.dryRun ? undefined : (await eb.describeEnvironments(ctx.call, app, { names: [e.EnvironmentName], includeDeleted: true, purpose: 'poll' }))[0];
+    const state = now?.Status === 'Terminated' ? 'gone' : `still terminating${now ? ` (${now.Status})` : ''}; ./run status shows when it is gone`;
+    ctx.log.result(`${r === 'already' ? 'already terminating' : 'terminating'} ${e.EnvironmentName} (${e.VersionLabel ?? '?'}): ${state}; the live environment was not touched`);
+    ctx.summary.outcome = `discarded ${e.VersionLabel ?? '?'} (${e.EnvironmentName}): ${state.split(';')[0]}`;
+    ctx.summary.cname = mainCname(ctx);
   }
   return {
     terminated,

@@ -35,11 +35,14 @@ export async function promote(ctx: Ctx, opts?: Pick<CommandOptions, 'noBake'>): 
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
   const started = Date.now();
-  const envs = await eb.describeEnvironments(ctx.call, app);
-  // One query of the history serves both: which one is held (issue 20 item 1), and what
-  // is replaced by what (said before the swap).
-  const history = await readHistoryOf(ctx, envs.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
-  const { environment: held, since } = await theHeld(ctx, envs, history);
+  const { envs, history, held: theOne } = await ctx.steps.run('look', async () => {
+    const envs = await eb.describeEnvironments(ctx.call, app);
+    // One query of the history serves both: which one is held (issue 20 item 1), and what
+    // is replaced by what (said before the swap).
+    const history = await readHistoryOf(ctx, envs.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
+    return { envs, history, held: await theHeld(ctx, envs, history) };
+  });
+  const { environment: held, since } = theOne;
   const current = holderOfMain(envs, main);
   if (!current) throw new StateError(`no environment holds ${main}: nothing to swap ${held.EnvironmentName} with`, 'check ./run status');
   if (held.Status !== 'Ready' || held.Health !== 'Green') {
@@ -56,11 +59,14 @@ export async function promote(ctx: Ctx, opts?: Pick<CommandOptions, 'noBake'>): 
   ctx.log.info(`replacing ${replaced ? describeDeploy(replaced) : `${current.EnvironmentName} (${current.VersionLabel ?? '?'}; no record of its deploy in the history)`}`);
 
   // The daily deploy's checks, again: the held one may have changed since it was held.
-  await checkBeforeSwap(ctx, held.EnvironmentName, own, label, {
-    probeMs: 60_000,
-    smokeMs: 10 * 60_000,
-    hint: `nothing was swapped; ${current.EnvironmentName} keeps serving. ./run discard removes the held one`,
-  });
+  ctx.summary = { cname: main, before: `${current.EnvironmentName} (${current.VersionLabel ?? '?'})` };
+  await ctx.steps.run('probe', () =>
+    checkBeforeSwap(ctx, held.EnvironmentName, own, label, {
+      probeMs: 60_000,
+      smokeMs: 10 * 60_000,
+      hint: `nothing was swapped; ${current.EnvironmentName} keeps serving. ./run discard removes the held one`,
+    }),
+  );
 
   ctx.log.step(`promote: ${held.EnvironmentName} (${label}) takes ${main} from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   // The bake's alarms, read before the swap: one already in ALARM is ignored (issue 21).
@@ -74,20 +80,24 @@ export async function promote(ctx: Ctx, opts?: Pick<CommandOptions, 'noBake'>): 
   try {
     swapAsked = !ctx.dryRun;
     // Verified, never repeated: a second swap after a lost answer would swap back (R17).
-    await swapVerified(ctx, app, current.EnvironmentName, held.EnvironmentName, main);
+    await ctx.steps.run('swap', () => swapVerified(ctx, app, current.EnvironmentName, held.EnvironmentName, main));
     if (ctx.dryRun) return { from: current.EnvironmentName, to: held.EnvironmentName, versionLabel: label, dryRun: true };
     swapDoneAt = Date.now();
     // Our own resolver may hold the old answer for up to the TTL.
     const verifyMs = Math.max(5 * 60_000, 2 * ttlMs);
-    const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
-    if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
-    await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
+    await ctx.steps.run('verify', async () => {
+      const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, label, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
+      if (!verify.ok) throw new VerifyError(`${main} does not serve ${label} after the promote swap: ${verify.last}`, `check ./run status; ./run rollback swaps back to ${current.EnvironmentName}`);
+      await waitUntilHolding(ctx, app, held.EnvironmentName, main, verifyMs);
+    });
     // Until the TTL has passed, clients may still reach the replaced one: it is not free.
-    dnsSettledAt = await waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, swapDoneAt, ttlMs);
+    const settledAt = swapDoneAt;
+    dnsSettledAt = await ctx.steps.run('DNS', () => waitOutDnsTtl(ctx, main, current.EnvironmentName, held.EnvironmentName, settledAt, ttlMs));
   } catch (err) {
     if (swapAsked && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, held.EnvironmentName, label, current.EnvironmentName, err);
     throw err;
   }
+  ctx.summary.outcome = `promoted ${label} (${held.EnvironmentName}), live since ${new Date(swapDoneAt).toISOString().slice(11, 19)} UTC`;
   const tags = held.EnvironmentArn ? await environmentTags(ctx, held.EnvironmentArn).catch(() => undefined) : undefined;
   const graceMs = nova.OLD_ENVIRONMENT_GRACE_MINUTES * 60_000;
   ctx.log.result(`promoted ${label}: ${main} serves it from ${held.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);

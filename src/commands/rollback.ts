@@ -4,7 +4,7 @@
 import type { Ctx } from '../context.js';
 import { StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import { byAgeNewestFirst, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
+import { byAgeNewestFirst, envTimestamp, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
 import { swapBack } from '../deploy/swap-back.js';
 import { deployOf, describeDeploy, lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
 import type { CommandResult } from './types.js';
@@ -12,12 +12,12 @@ import type { CommandResult } from './types.js';
 export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const main = mainCname(ctx);
-  const all = await eb.describeEnvironments(ctx.call, app, { includeDeleted: true });
+  const all = await ctx.steps.run('look', () => eb.describeEnvironments(ctx.call, app, { includeDeleted: true }));
   const current = holderOfMain(all, main);
   if (!current) throw new StateError(`no environment holds ${main}`, 'deploy with create_nova first');
   // Who handed the main CNAME to the current one is the deploy history's to say (issue 20
   // item 1: EB forgets its swap events); one query, for the records of the live ones.
-  const history = await readHistoryOf(ctx, all.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName));
+  const history = await ctx.steps.run('history', () => readHistoryOf(ctx, all.filter((e) => isLive(e) && e.EnvironmentName.startsWith(ENV_PREFIX)).map((e) => e.EnvironmentName)));
   const others = byAgeNewestFirst(all.filter((e) => e !== current && e.EnvironmentName.startsWith(ENV_PREFIX)));
   // The previous one is the one that last handed the main CNAME to the current one: the
   // other party of the newest swap naming it. A newer environment that never served (a
@@ -40,12 +40,18 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   const own = previous.CNAME ?? '';
   const deployed = deployOf(history, previous.EnvironmentName);
   ctx.log.info(`returning to ${deployed ? describeDeploy(deployed) : `${previous.EnvironmentName} (${label || '?'}; no record of its deploy in the history)`}`);
-  ctx.log.step(`rollback: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
+  // Rolling back twice returns to where you started: the second one moves forward, to the
+  // newer deploy, and says so (issue 22 item 6). Names carry their deploy's second.
+  const forward = (envTimestamp(previous.EnvironmentName) ?? 0) > (envTimestamp(current.EnvironmentName) ?? 0);
+  const verb = forward ? 'rolled forward' : 'rolled back';
+  ctx.summary = { cname: main, before: `${current.EnvironmentName} (${current.VersionLabel ?? '?'})` };
+  ctx.log.step(`rollback${forward ? ' (forward, to the newer deploy)' : ''}: ${previous.EnvironmentName} (${label}) takes ${main} back from ${current.EnvironmentName} (${current.VersionLabel ?? '?'})`);
   const started = Date.now();
   const back = await swapBack(ctx, app, main, current.EnvironmentName, { name: previous.EnvironmentName, label, own });
   if (!back) return { from: current.EnvironmentName, to: previous.EnvironmentName, versionLabel: label, dryRun: true };
   const { swapDoneAt, dnsSettledAt, ttlMs } = back;
-  ctx.log.result(`rolled back: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
+  ctx.summary.outcome = `${verb} to ${label} (${previous.EnvironmentName}), live since ${new Date(swapDoneAt).toISOString().slice(11, 19)} UTC`;
+  ctx.log.result(`${verb}: ${main} serves ${label} from ${previous.EnvironmentName}; ${current.EnvironmentName} (${current.VersionLabel ?? '?'}) stays as the previous one`);
   return {
     from: current.EnvironmentName,
     to: previous.EnvironmentName,

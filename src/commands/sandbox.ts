@@ -7,6 +7,7 @@ import type { GlobalOptions, SandboxTarget } from '../context.js';
 import { EXIT, StateError, UsageError } from '../errors.js';
 import type { Logger } from '../ui/log.js';
 import { describeTool } from '../venv.js';
+import { table } from '../ui/table.js';
 
 // Loaded on use: a real-AWS run never needs the sandbox's code.
 const control = () => import('../../sandbox/control.js');
@@ -231,7 +232,13 @@ function printStatus(log: Logger, s: Awaited<ReturnType<Awaited<ReturnType<typeo
   }
   log.result(`${label}running: endpoint ${s.endpoint}, router ${s.router} (pid ${s.pid})`);
   if (s.motoServer) log.result(`  moto_server: ${describeTool(s.motoServer)}`);
-  for (const e of (s.environments ?? []) as Record<string, unknown>[]) {
-    log.result(`  ${String(e.name).padEnd(20)} ${String(e.cname ?? '').padEnd(50)} ${e.status} ${e.health}`);
-  }
+  const envs = (s.environments ?? []) as Record<string, unknown>[];
+  if (!envs.length) return;
+  // The ROLE column (issue 22 item 3): the one on a phase's main CNAME (no deploy stamp in
+  // its prefix) serves it; the others wait beside it (previous, held or old: ./run status
+  // tells which, from the phase's history). A CNAME that does not match the name is a swap.
+  const role = (e: Record<string, unknown>) =>
+    /^Terminat/.test(String(e.status)) ? 'gone' : e.cname && !/^[^.]*-\d{9,}\./.test(String(e.cname)) ? 'live' : 'beside';
+  const rows = envs.map((e) => [String(e.application ?? ''), role(e), String(e.name), String(e.cname ?? ''), `${e.status}/${e.health}`, e.port === undefined ? '' : String(e.port)]);
+  for (const line of table(['APPLICATION', 'ROLE', 'ENVIRONMENT', 'CNAME', 'STATE', 'PORT'], rows, '  ')) log.result(line);
 }

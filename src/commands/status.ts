@@ -10,7 +10,8 @@ import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
 import { lockState, type LockState } from '../deploy/lock.js';
 import { birthCname, markedForRemoval } from '../deploy/remove.js';
-import { formatRecord, ledgerOf, readHistory, readHistoryOf, shortTime, type HistoryRecord } from '../deploy/history.js';
+import { formatRecord, lastSwapOf, ledgerOf, readHistory, readHistoryOf, shortTime, type HistoryRecord } from '../deploy/history.js';
+import { table } from '../ui/table.js';
 import { shortVersion } from '../aws/cli.js';
 import { describeTool, onPath } from '../venv.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
@@ -85,7 +86,7 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
   const held = new Map(heldEnvironments(shown, ledger, heldTags, main).map((h) => [h.environment.EnvironmentName, h.since]));
   // With the lock held, the candidate may be that running deploy's own: said, not called marked.
   const deployRunning = lock.state !== 'free';
-  const removeWith = `./run -e ${ctx.configFile} terminate_eb_old_environment`;
+  const removeWith = ctx.hint('terminate_eb_old_environment');
   const marked = new Map(
     ledger
       ? markedForRemoval(shown, new Map(shown.map((e, i) => [e.EnvironmentName, envTags[i]])), ledger, main, (n) => birthCname(ctx, n)).map((m) => [m.environment.EnvironmentName, m.since])
@@ -123,16 +124,33 @@ export async function status(ctx: Ctx): Promise<CommandResult> {
     l.result('  never created (or fully terminated): nothing of this phase exists. Create it with ./run create');
   } else {
     l.result(`  resources: ${present} of ${Object.keys(resources).length} present`);
-    for (const [k, v] of Object.entries(resources)) l.result(`    ${v ? 'ok     ' : 'MISSING'} ${k}${v && !k.includes(' ') ? ` ${v}` : ''}`);
+    for (const line of table(
+      ['STATE', 'RESOURCE', 'ID'],
+      Object.entries(resources).map(([k, v]) => [v ? 'ok' : 'MISSING', k, v && !k.includes(' ') ? v : '']),
+      '    ',
+    ))
+      l.result(line);
     l.result(`  environments of ${app} (main CNAME ${main}):`);
     if (!environments.length) l.result('    none');
-    for (const e of environments) {
-      l.result(
-        `    ${e.live ? '*' : ' '} ${e.name}  ${e.status}/${e.health ?? '?'}  ${e.versionLabel ?? '-'}  ${e.cname ?? '-'}` +
-          `  git ${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}${e.ageMinutes !== undefined ? `  age ${e.ageMinutes} min` : ''}` +
-          (e.requests ? `  ${e.requests.count} req/${e.requests.seconds}s${e.requests.status5xxPercent ? ` (${e.requests.status5xxPercent}% 5xx)` : ''}` : '') +
-          (e.live ? '  LIVE' : e.held ? `  HELD since ${e.heldSince} (./run promote or ./run discard)` : e.markedForRemoval ? markedLine(e.markedForRemoval) : e.eligibleForRemovalAt ? `  removable after ${e.eligibleForRemovalAt} once drained` : ''),
-      );
+    // The ROLE column says which is which (issue 22 item 3): after many swaps a name and its
+    // CNAME no longer match, and that is how blue/green works, not a bug.
+    const previous = liveEnv && ledger ? lastSwapOf(ledger, liveEnv.EnvironmentName) : undefined;
+    const previousName = previous ? (previous.from === liveEnv!.EnvironmentName ? previous.to : previous.from) : undefined;
+    const roleOf = (e: EnvironmentStatus) =>
+      e.live ? 'live' : e.held ? 'held' : e.markedForRemoval ? (e.markedForRemoval.deployRunning ? 'new' : 'marked for removal') : e.name === previousName ? 'previous' : 'old';
+    if (environments.length) {
+      const rows = environments.map((e) => [
+        roleOf(e),
+        e.name,
+        `${e.status}/${e.health ?? '?'}`,
+        e.versionLabel,
+        e.cname,
+        `${e.gitHashJohanna ?? '?'}/${e.gitHashNova ?? '?'}`,
+        e.ageMinutes !== undefined ? `${e.ageMinutes} min` : undefined,
+        e.requests ? `${e.requests.count}/${e.requests.seconds}s${e.requests.status5xxPercent ? ` (${e.requests.status5xxPercent}% 5xx)` : ''}` : undefined,
+        e.live ? '' : e.held ? `held since ${e.heldSince} (./run promote or ./run discard)` : e.markedForRemoval ? markedLine(e.markedForRemoval) : e.eligibleForRemovalAt ? `removable after ${e.eligibleForRemovalAt} once drained` : '',
+      ]);
+      for (const line of table(['ROLE', 'ENVIRONMENT', 'STATE', 'VERSION', 'CNAME', 'GIT', 'AGE', 'REQUESTS', 'NOTE'], rows, '    ')) l.result(line);
     }
   }
   l.result(`  lock: ${lockLine(lock)}`);
@@ -185,8 +203,8 @@ function bakeLine(r: HistoryRecord): string {
 }
 
 function markedLine(m: NonNullable<EnvironmentStatus['markedForRemoval']>): string {
-  if (m.deployRunning) return `  NEW: made by a deploy at ${m.since} that has not gone live; if that deploy is no longer running, it is marked for removal: ${m.removeWith} removes it`;
-  return `  MARKED FOR REMOVAL: its deploy at ${m.since} ended before it went live; ${m.removeWith} removes it (so does the next create_nova)`;
+  if (m.deployRunning) return `made by a deploy at ${m.since} that has not gone live; if that deploy is no longer running, it is marked for removal: ${m.removeWith} removes it`;
+  return `its deploy at ${m.since} ended before it went live; ${m.removeWith} removes it (so does the next create_nova)`;
 }
 
 function requestsOf(m: eb.ApplicationMetrics | undefined): EnvironmentStatus['requests'] {

@@ -10,7 +10,7 @@ export async function terminateEbOldEnvironment(ctx: Ctx, opts: CommandOptions):
   const grace = opts.graceMinutes ?? ctx.config.nova.OLD_ENVIRONMENT_GRACE_MINUTES;
   const forceDrain = opts.forceDrain;
   if (forceDrain) ctx.log.warn('--force-drain: the traffic check is skipped; an environment past the grace period goes even if clients still reach it');
-  const r = await cleanupOldEnvironments(ctx, { graceMinutes: grace, quietMinutes: ctx.config.nova.DRAIN_QUIET_MINUTES, forceDrain, pruneVersions: true });
+  const r = await ctx.steps.run('cleanup', () => cleanupOldEnvironments(ctx, { graceMinutes: grace, quietMinutes: ctx.config.nova.DRAIN_QUIET_MINUTES, forceDrain, pruneVersions: true }));
   const { failed, ...result } = r;
   if (failed.length) throw new IncompleteError(`could not terminate ${failed.length} environment${failed.length > 1 ? 's' : ''}: ${failed.join('; ')}`, 'run terminate_eb_old_environment again; see ./run status');
   return result;

@@ -12,18 +12,20 @@ import { fence } from '../deploy/lock.js';
 
 export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const all = await eb.describeEnvironments(ctx.call, app);
+  const all = await ctx.steps.run('look', () => eb.describeEnvironments(ctx.call, app));
   const foreign = all.filter((e) => e.Status !== 'Terminated' && !e.EnvironmentName.startsWith(ENV_PREFIX));
   for (const e of foreign) ctx.log.warn(`leaving ${e.EnvironmentName} alone: Johanna did not make it (not nova-*)`);
   const live = all.filter((e) => e.Status !== 'Terminated' && e.EnvironmentName.startsWith(ENV_PREFIX));
   const toTerminate = live.filter(isLive);
   if (!live.length) {
     ctx.log.result(`no environments in application ${app}`);
+    ctx.summary.outcome = `no environments in application ${app}: nothing to terminate`;
     return { terminated: [] };
   }
   // Each one is tried; one that EB refuses does not stop the others (they are reported together).
   const failed: string[] = [];
   const deadline = Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000;
+  await ctx.steps.run('terminate', async () => {
   for (const e of toTerminate) {
     ctx.log.step(`terminate ${e.EnvironmentName} (${e.CNAME ?? 'no CNAME'}, ${e.VersionLabel ?? 'no version'})`);
     await fence(ctx, `terminate-environment ${e.EnvironmentName}`);
@@ -39,10 +41,11 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
       ctx.log.warn(`could not terminate ${e.EnvironmentName}: ${(err as Error).message}`);
     }
   }
+  });
   const refused = new Set(failed.map((f) => f.slice(0, f.indexOf(':'))));
   const names = live.map((e) => e.EnvironmentName).filter((n) => !refused.has(n));
   if (!ctx.dryRun && names.length) {
-    await waitFor(ctx, {
+    await ctx.steps.run('wait', () => waitFor(ctx, {
       what: `${names.join(', ')} to be Terminated`,
       deadline: Date.now() + ctx.config.nova.DEPLOY_TIMEOUT_MINUTES * 60_000,
       intervalMs: pollMs(ctx),
@@ -51,9 +54,10 @@ export async function terminateNova(ctx: Ctx): Promise<CommandResult> {
         const left = now.filter((e) => e.Status !== 'Terminated');
         return left.length ? { state: left.map((e) => `${e.EnvironmentName} ${e.Status}`).join(', ') } : { done: true };
       },
-    });
+    }));
   }
   if (failed.length) throw new IncompleteError(`could not terminate ${failed.join('; ')}`, 'run terminate_nova again; see ./run status');
   ctx.log.result(`terminated ${live.map((e) => e.EnvironmentName).join(', ')}`);
+  ctx.summary.outcome = `${ctx.dryRun ? 'would terminate' : 'terminated, gone'}: ${live.map((e) => e.EnvironmentName).join(', ')}`;
   return { terminated: live.map((e) => e.EnvironmentName) };
 }

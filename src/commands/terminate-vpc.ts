@@ -15,7 +15,7 @@ export async function terminateVpc(ctx: Ctx): Promise<CommandResult> {
   const deadline = new Deadline(DEADLINE_MINUTES);
   const d = desiredPhase(ctx.config);
   ctx.log.step(`removing phase ${ctx.phase}'s network, roles, key pair and application (only what carries its tags)`);
-  const r = await teardownPhase(ctx, boundedCall(ctx), d, deadline);
+  const r = await ctx.steps.run('teardown', () => teardownPhase(ctx, boundedCall(ctx), d, deadline));
   for (const n of r.notOurs) ctx.log.info(`  left alone, not ours: ${n}`);
   const verb = ctx.dryRun ? 'would delete' : 'deleted';
   ctx.log.result(
@@ -23,6 +23,7 @@ export async function terminateVpc(ctx: Ctx): Promise<CommandResult> {
       ? `terminate_vpc ${ctx.phase}: nothing of the phase was found`
       : `terminate_vpc ${ctx.phase}: ${verb} ${r.deleted.length}${r.left.length ? `, could not delete ${r.left.length}` : ''}`,
   );
+  ctx.summary.outcome = `phase ${ctx.phase}: ${verb} ${r.deleted.length}${r.left.length ? `, could not delete ${r.left.length}` : ''}`;
   if (r.left.length > 0) {
     throw new StateError(
       `terminate_vpc could not delete ${r.left.length} item${r.left.length === 1 ? '' : 's'} of phase ${ctx.phase}:\n` +

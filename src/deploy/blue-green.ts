@@ -166,6 +166,10 @@ export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<Deplo
   const result: DeployResult = { ...base, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10, ...live };
   if (result.held) printHeld(ctx, result);
   else printSummary(ctx, result);
+  const before = pre.old ? `${pre.old.EnvironmentName} (${pre.old.VersionLabel ?? '?'})` : undefined;
+  ctx.summary = result.held
+    ? { outcome: `held ${result.versionLabel} in ${result.newEnvironment}; ${result.cname} still serves ${result.oldEnvironment ?? 'nothing'}`, cname: result.newEnvironmentCname, before }
+    : { outcome: `deployed ${result.versionLabel} to ${result.newEnvironment}, live since ${clock(result.swappedAt)}`, cname: result.cname, before };
   return result;
 }
 
@@ -735,6 +739,11 @@ export function writeEbConfig(ctx: Pick<Ctx, 'root' | 'config' | 'region'>, envN
   );
 }
 
+/** `07:25:03 UTC`: when it went live (the swap), or now for a first deploy that swapped nothing. */
+function clock(iso: string | undefined): string {
+  return (iso ?? new Date().toISOString()).slice(11, 19) + ' UTC';
+}
+
 function printSummary(ctx: Ctx, r: DeployResult): void {
   ctx.log.result(`deployed ${r.versionLabel} to ${r.newEnvironment}; ${r.cname} serves it`);
   if (r.oldEnvironment) ctx.log.result(`  previous: ${r.oldEnvironment}, now at ${r.newEnvironmentCname}; DNS TTL (${r.dnsTtlSeconds} s) passed at ${r.dnsSettledAt}; eligible for removal after ${r.oldEligibleForRemovalAt}`);
@@ -745,5 +754,5 @@ function printSummary(ctx: Ctx, r: DeployResult): void {
 function printHeld(ctx: Ctx, r: DeployResult): void {
   ctx.log.result(`held ${r.versionLabel} in ${r.newEnvironment} at ${r.newEnvironmentCname} (since ${r.heldSince}); ${r.cname} still serves ${r.oldEnvironment}`);
   ctx.log.result(`  git: johanna ${r.gitHashJohanna}, nova ${r.gitHashNova}; took ${r.elapsedSeconds}s`);
-  ctx.log.result('  next: ./run promote swaps it in (probed again, verified, DNS TTL waited out); ./run discard removes it');
+  ctx.log.result(`  next: ${ctx.hint('-f promote')} swaps it in (probed again, verified, DNS TTL waited out); ${ctx.hint('-f discard')} removes it`);
 }

@@ -11,6 +11,7 @@ import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, 
 import { fence } from './lock.js';
 import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
 import { removeMarked } from './remove.js';
+import { table } from '../ui/table.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
 export interface Traffic {
@@ -205,8 +206,17 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain, backgroundPerMinute: nova.DRAIN_BACKGROUND_PER_MINUTE, ceilingMinutes: nova.DRAIN_CEILING_MINUTES });
   const failed: string[] = marked.left.map((n) => `${n}: still busy at EB; marked for removal`);
   const say = (text: string) => (o.print === 'info' ? ctx.log.info(`  ${text}`) : ctx.log.result(text));
+  // The decisions as one table (issue 22 item 3), before any is carried out.
+  if (decisions.length || gone.size) {
+    const live = holderOfMain(envs, main);
+    const role = (d: Decision) => (d.environment === live?.EnvironmentName ? 'live' : held.has(d.environment) ? 'held' : o.spare?.has(d.environment) ? 'new' : 'old');
+    const rows = [
+      ...[...gone].map((n) => ['terminate', n, 'marked for removal', marked.left.includes(n) ? 'left: still busy at EB' : 'its deploy ended before it went live']),
+      ...decisions.map((d) => [d.action, d.environment, role(d), d.reason]),
+    ];
+    for (const l of table(['DECISION', 'ENVIRONMENT', 'ROLE', 'REASON'], rows)) say(l);
+  }
   for (const d of decisions) {
-    say(`${d.action === 'terminate' ? 'terminate' : 'keep     '} ${d.environment}: ${d.reason}`);
     if (d.action !== 'terminate') continue;
     if (d.ceiling) ctx.log.warn(`${d.environment} goes at the ceiling, though its traffic did not say drained: ${d.reason}`);
     await fence(ctx, `terminate-environment ${d.environment}`);

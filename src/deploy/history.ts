@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../context.js';
+import { table } from '../ui/table.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
 import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable, type TableSpec } from '../aws/dynamodb.js';
@@ -403,9 +404,31 @@ export function shortTime(iso: string): string {
   return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
 }
 
-/** `nova-123 (app-..., deployed 2026-11-26 04:00 UTC by user@host)` */
+/**
+ * `nova-123 (app-..., deployed 2026-11-26 04:07 UTC by user@host)`: deployed is when it went
+ * live (its swap), not when the run started (issue 22 item 6); without a swap (a first
+ * deploy, a held one) when its run ended.
+ */
 export function describeDeploy(r: HistoryRecord): string {
-  return `${r.newEnvironment} (${r.versionLabel ?? '?'}, deployed ${shortTime(r.startedAt)} by ${r.who}${r.ci ? ` in ${r.ci}` : ''})`;
+  return `${r.newEnvironment} (${r.versionLabel ?? '?'}, deployed ${shortTime(r.swappedAt ?? new Date(Date.parse(r.startedAt) + r.durationSeconds * 1000).toISOString())} by ${r.who}${r.ci ? ` in ${r.ci}` : ''})`;
+}
+
+/** `./run history` as a table (issue 22 item 3): one row a run, newest first. */
+export function historyTable(records: HistoryRecord[]): string[] {
+  const rows = records.map((r) => [
+    r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    r.command,
+    r.outcome,
+    String(r.exitCode),
+    `${r.durationSeconds}s`,
+    r.versionLabel,
+    r.newEnvironment ? (r.oldEnvironment ? `${r.newEnvironment} (${r.held ? 'held beside' : 'was'} ${r.oldEnvironment})` : r.newEnvironment) : r.oldEnvironment ? `was ${r.oldEnvironment}` : r.terminated?.length ? `terminated ${r.terminated.join(',')}` : undefined,
+    r.probe,
+    r.gitHashJohanna || r.gitHashNova ? `${r.gitHashJohanna ?? '?'}/${r.gitHashNova ?? '?'}` : undefined,
+    `${r.who}${r.ci ? ` (${r.ci})` : ''} in ${r.cwd}`,
+    r.error ? firstLine(r.error) : '',
+  ]);
+  return table(['STARTED', 'COMMAND', 'OUTCOME', 'EXIT', 'TOOK', 'VERSION', 'ENVIRONMENTS', 'PROBE', 'GIT', 'BY', 'ERROR'], rows);
 }
 
 /** One line of `./run history`. */

@@ -419,7 +419,7 @@ export async function withPhaseLock<T>(ctx: Ctx, fn: () => Promise<T>, o: PhaseL
       );
     }
     waitedFor = taken;
-    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command}): ${Math.round((Date.now() - waitStarted) / 1000)} s so far`);
+    ctx.log.live(`waiting for the deploy lock held by ${taken.holder} (${taken.command})`, waitStarted);
     await pause(Math.min(5000, Math.max(0, deadline - Date.now())), ctx.signal);
     throwIfInterrupted(ctx.signal, 'the deploy lock');
   }

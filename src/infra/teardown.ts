@@ -74,7 +74,7 @@ export async function teardownPhase(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase
         // Interfaces of a terminated environment linger for minutes (R6): wait them out,
         // in a pause that Ctrl-C cuts short.
         if (retryDependency && code === 'DependencyViolation' && deadline.left() > every) {
-          ctx.log.live(`${label}: still in use, retrying (${Math.round((Date.now() - started) / 1000)}s)`);
+          ctx.log.live(`${label}: still in use, retrying`, started);
           await pause(every, ctx.signal);
           throwIfInterrupted(ctx.signal, `${label} to be free of dependencies`);
           continue;

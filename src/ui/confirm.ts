@@ -8,12 +8,20 @@ export interface ConfirmIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   /** The interactive prompt (inquirer at a TTY); injectable for tests. */
   ask?: (message: string) => Promise<string>;
+  /** The phase config the run read, named in the prompt (issue 22 item 6). */
+  configFile?: string;
+  /** What a terminating command will destroy, listed before the question. */
+  destroys?: string[];
 }
 
 export async function confirmPhase(phase: string, cname: string, log: Logger, io: ConfirmIO): Promise<void> {
-  log.info(`Your current environment values are below`);
+  log.info(io.configFile ? `The phase config ${io.configFile} says:` : 'The phase config says:');
   log.info(`    PHASE         : '${phase}'`);
   log.info(`    CNAME of Nova : '${cname}'`);
+  if (io.destroys?.length) {
+    log.warn('this destroys, for good:');
+    for (const d of io.destroys) log.info(`    - ${d}`);
+  }
   const message = `Please type in the name of phase '${phase}' to confirm:`;
   let answer: string | undefined;
   if (io.stdin.isTTY) {

@@ -31,7 +31,7 @@ export function message(ctx: Ctx, ok: boolean, result: Record<string, unknown> |
   ];
   if (r.versionLabel) parts.push(`version ${r.versionLabel}${r.newEnvironment ? ` in ${r.newEnvironment}` : r.to ? ` in ${r.to}` : ''}`);
   if (r.oldEnvironment) parts.push(`previous ${r.oldEnvironment}`);
-  if (r.held) parts.push(`held on its own CNAME since ${r.heldSince}, not swapped in: ./run promote or ./run discard`);
+  if (r.held) parts.push(`held on its own CNAME since ${r.heldSince}, not swapped in: ${ctx.hint?.('-f promote') ?? './run -f promote'} or ${ctx.hint?.('-f discard') ?? './run -f discard'}`);
   if (r.gitHashJohanna || r.gitHashNova) parts.push(`git johanna ${r.gitHashJohanna ?? '?'}, nova ${r.gitHashNova ?? '?'}`);
   const bake = r.bake as { verdict?: string; summary?: string; ignoredAlarms?: string[] } | undefined;
   if (bake?.verdict === 'inconclusive') parts.push(`bake INCONCLUSIVE: ${bake.summary}; the new version stays live, check it yourself`);

@@ -25,6 +25,8 @@ export class Steps {
     private readonly calls: CallSource,
     private readonly sink?: { append(record: object): void },
     private readonly now: () => number = Date.now,
+    /** The run's log: a step shows a spinner on a TTY while it runs (issue 22 item 2). */
+    private readonly log?: { spin(text: string, since?: number): void; unspin(): void },
   ) {}
 
   /** Runs `fn` as the step `name`; a step that throws is recorded as failed, and the error goes on. */
@@ -32,11 +34,13 @@ export class Steps {
     const start = this.now();
     const from = this.calls.records.length;
     let ok = false;
+    this.log?.spin(name, start);
     try {
       const value = await fn();
       ok = true;
       return value;
     } finally {
+      this.log?.unspin();
       this.record(name, start, from, ok);
     }
   }

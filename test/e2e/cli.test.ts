@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cliEnv, fakeAwsBin, prependPath, rmrf, ROOT, run, sampleConfig, tempDir, writeJson } from '../helpers/cli.js';
+import { cliEnv, fakeAwsBin, prependPath, rmrf, ROOT, run, sampleConfig, tempDir, writeJson, writeScript } from '../helpers/cli.js';
 import { COMMANDS } from '../../src/commands/registry.js';
 
 const PHASE = 'e2ecli';
@@ -63,13 +63,33 @@ describe('usage', () => {
     expect(r.stdout).toMatch(/^How to Play/);
   });
 
-  it('an unknown command: the usage on stderr, exit 2, nothing on stdout', async () => {
+  it('an unknown command: the nearest one on stderr, not the whole usage (issue 22 item 5), exit 2, nothing on stdout', async () => {
     const r = await run(['deploy'], { env });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('unknown command: deploy');
-    expect(r.stderr).toContain('How to Play');
+    expect(r.stderr).toContain('unknown command: deploy; did you mean create_nova? (./run create_nova --help shows what it does');
+    expect(r.stderr).not.toContain('How to Play');
+    const typo = await run(['stauts'], { env });
+    expect(typo.stderr).toContain('did you mean status?');
     expect(awsWasCalled()).toBe(false);
+  });
+
+  it('an unknown command nothing is near: the usage on stderr, exit 2', async () => {
+    const r = await run(['frobnicate'], { env });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('unknown command: frobnicate');
+    expect(r.stderr).toContain('How to Play');
+  });
+
+  it('./run help <command> shows the same example as <command> --help (issue 22 item 6)', async () => {
+    // Two commands stand for all: the text comes from the one registry entry either way.
+    for (const c of COMMANDS.filter((c) => ['create_nova', 'history'].includes(c.name))) {
+      const viaHelp = await run(['help', c.name], { env });
+      const viaFlag = await run([c.name, '--help'], { env });
+      expect(viaHelp.stdout, c.name).toContain(`Example:\n  ${c.example}`);
+      expect(viaHelp.stdout.trimEnd(), c.name).toBe(viaFlag.stdout.trimEnd());
+    }
   });
 
   it('an unknown option: exit 2', async () => {
@@ -267,6 +287,24 @@ describe('the phase confirmation', () => {
     expect(r.stderr).toContain(`PHASE         : '${PHASE}'`);
     expect(r.stderr).toContain("CNAME of Nova : 'dv-nova'");
     expect(r.stderr).toContain(`you typed 'dv', not the phase name '${PHASE}'`);
+    // It names the phase config it read (issue 22 item 6), and create_vpc destroys nothing.
+    expect(r.stderr).toContain(`The phase config ${goodCfg} says:`);
+    expect(r.stderr).not.toContain('this destroys');
+    expect(awsWasCalled()).toBe(false);
+  });
+
+  it("terminate's prompt lists what it will destroy before asking", async () => {
+    const r = await run(['-e', goodCfg, 'terminate'], { env, stdin: 'pipe', input: 'no\n' });
+    expect(r.exitCode).toBe(130);
+    const said = r.stderr.split('\n');
+    const at = said.findIndex((l) => l.includes('this destroys, for good:'));
+    expect(at, r.stderr).toBeGreaterThan(0);
+    expect(said[at + 1]).toContain('every environment of the EB application');
+    expect(said[at + 2]).toMatch(/the phase's network \(VPC, subnets, .*IAM roles/);
+    expect(said.findIndex((l) => l.includes('Please type in the name of phase'))).toBeGreaterThan(at + 2);
+    const nova = await run(['-e', goodCfg, 'terminate_nova'], { env, stdin: 'pipe', input: 'no\n' });
+    expect(nova.stderr).toContain('every environment of the EB application');
+    expect(nova.stderr).not.toContain("the phase's network");
     expect(awsWasCalled()).toBe(false);
   });
 
@@ -327,6 +365,46 @@ describe('the phase confirmation', () => {
     expect(r.exitCode).toBe(130);
     expect(seen).toContain(`you typed 'wrong', not the phase name '${PHASE}'`);
     expect(awsWasCalled()).toBe(false);
+  });
+});
+
+describe('at a pseudo-terminal (issue 22 items 1, 2 and 4)', () => {
+  // An aws that takes 1.5 s to fail, so a read has something to wait on.
+  let slowPath: string;
+  beforeAll(() => {
+    const slow = path.join(tmp, 'slow');
+    writeScript(slow, 'aws', `#!/bin/sh\nif [ "$1" = --version ]; then echo 'aws-cli/1.45.11 Python/3.11.7 (fake)'; exit 0; fi\nsleep 1.5\necho 'fake aws: no AWS here' >&2\nexit 99\n`);
+    slowPath = prependPath(slow, env);
+  });
+  const underPty = (args: string) =>
+    execa('script', ['-qec', `'${path.join(ROOT, 'run')}' -e '${goodCfg}' ${args}`, '/dev/null'], {
+      cwd: ROOT,
+      reject: false,
+      extendEnv: false,
+      env: { ...env, NO_COLOR: undefined, PATH: slowPath, TERM: 'xterm' },
+      stdin: 'ignore',
+      timeout: 60_000,
+    });
+
+  it('a read shows a spinner with what it does and the elapsed time, redrawn in place, then an error in red', async () => {
+    const r = await underPty('status');
+    const seen = String(r.stdout);
+    // Redrawn in place: erase the line, a frame of the spinner, the text, the seconds.
+    const frames = seen.match(/\r\x1b\[2K\x1b\[36m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \x1b\[39mstatus: reading \(\d+s\)/g) ?? [];
+    expect(frames.length, JSON.stringify(seen.slice(0, 600))).toBeGreaterThan(5);
+    expect(frames.some((f) => f.endsWith('(1s)'))).toBe(true);
+    expect(seen).toContain('\x1b[31merror: \x1b[39m');
+  });
+
+  it('a changing run ends with its summary block, the last thing printed, its outcome red when it failed', async () => {
+    const r = await underPty('-f create_vpc');
+    expect(r.exitCode).toBe(1);
+    const seen = String(r.stdout);
+    const at = seen.lastIndexOf('── summary');
+    expect(at, seen).toBeGreaterThan(seen.lastIndexOf('error: '));
+    const block = seen.slice(at).split(/\r?\n/).filter(Boolean);
+    expect(block[1]).toMatch(/^\x1b\[31mcreate_vpc FAILED: .*fake aws/);
+    expect(block.at(-1)).toMatch(/^ {2}took {4}\d+\.\ds$/);
   });
 });
 

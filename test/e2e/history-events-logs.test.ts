@@ -94,13 +94,22 @@ describe('history, events and logs of one phase, in order', () => {
     expect(t.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
   }, LONG);
 
-  it('history prints one line a record, newest first; -n limits it; -n 0 is a usage error before any aws call', async () => {
+  it('history prints a table, a header and one row a record, newest first; -n limits it; -n 0 is a usage error before any aws call', async () => {
     const r = await runOk(['history']);
-    const lines = r.stdout.trim().split('\n');
+    const [header, ...lines] = r.stdout.trim().split('\n');
+    expect(header).toMatch(/^STARTED\s+COMMAND\s+OUTCOME\s+EXIT\s+TOOK\s+VERSION\s+ENVIRONMENTS\s+PROBE\s+GIT\s+BY\s+ERROR$/);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z  create_nova  ok  exit 0  [\\d.]+s  ${v2}  ${second} \\(was ${first}\\)  probe passed  git johanna \\S+ nova \\S+  by ${WHO.replace(/\./g, '\\.')}`));
-    expect(lines[1]).toMatch(/Z {2}create {2}ok {2}exit 0/);
-    expect((await runOk(['history', '-n', '1'])).stdout.trim().split('\n')).toEqual([lines[0]]);
+    expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}Z  create_nova  ok +0 +[\\d.]+s +${v2}  ${second} \\(was ${first}\\)  passed  \\S+/\\S+  ${WHO.replace(/\./g, '\\.')}`));
+    expect(lines[1]).toMatch(/Z {2}create {7}ok +0 /);
+    // Columns line up: every row's fields start where the header's do.
+    for (const col of ['COMMAND', 'OUTCOME', 'VERSION', 'ENVIRONMENTS']) {
+      const at = header.indexOf(col);
+      for (const l of lines) expect(l[at - 1], `${col} in ${l}`).toBe(' ');
+      for (const l of lines) expect(l[at], `${col} in ${l}`).not.toBe(' ');
+    }
+    const one = (await runOk(['history', '-n', '1'])).stdout.trim().split('\n');
+    expect(one).toHaveLength(2);
+    expect(one[1].split(/\s{2,}/)).toEqual(lines[0].split(/\s{2,}/));
     const bad = await ph.run(['history', '-n', '0']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('--number 0: expected a whole number, 1 or more');

@@ -144,7 +144,8 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     const row = s.environments.find((e: any) => e.name === held);
     expect(row).toMatchObject({ held: true, live: false, heldSince: s.held.since });
     expect(row.eligibleForRemovalAt).toBeUndefined();
-    expect(text).toMatch(new RegExp(`${held} .*HELD since ${s.held.since.replace(/\./g, '\\.')}`));
+    // The ROLE column says held, and the note says since when and what to do (issue 22 item 3).
+    expect(text).toMatch(new RegExp(`^\\s+held\\s+${held} .*held since ${s.held.since.replace(/\./g, '\\.')}`, 'm'));
   });
 
   it('a second create_nova refuses, exit 1, naming the held environment and the two ways out', { timeout: LONG }, async () => {
@@ -152,7 +153,8 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     const r = await ph.run(['-f', '--json', 'create_nova']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(`${held} (${heldLabel}, at ${heldCname}) is held since`);
-    expect(r.stderr).toMatch(/\.\/run promote.*\.\/run discard/);
+    // The two ways out carry the run's -e, so they can be pasted as they are (issue 22 item 5).
+    expect(r.stderr).toContain(`./run -e ${ph.configFile} promote, or remove it with ./run -e ${ph.configFile} discard`);
     expect((await ph.envs()).length).toBe(before);
     // The held check read the deploy history, not EB's events.
     expect(describeEventsCalls(JSON.parse(r.stdout))).toEqual([]);

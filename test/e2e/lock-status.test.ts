@@ -227,12 +227,13 @@ describe('interrupted deploys exit 130 (SIGINT) and 143 (SIGTERM) after their cl
     expect(records(log).filter((c) => c.args[1] === 'terminate-environment')).toEqual([]);
     expect((await p.envs()).find((e: any) => e.EnvironmentName === env)?.Status).toMatch(/Launching|Ready/);
     const st = await p.run(['status']);
-    expect(st.stdout).toMatch(new RegExp(`${env} .*(MARKED FOR REMOVAL|NEW: made by a deploy).*terminate_eb_old_environment removes it`));
+    // Its ROLE says so (issue 22 item 3), and the note how it goes.
+    expect(st.stdout).toMatch(new RegExp(`^\\s+(marked for removal|new)\\s+${env} .*(its deploy at|made by a deploy at).*terminate_eb_old_environment removes it`, 'm'));
     const c = await p.run(['-f', 'terminate_eb_old_environment'], { timeoutMs: 180_000 });
     expect(c.exitCode, c.stderr).toBe(0);
     expect(c.stderr).toContain(`remove ${env} first: marked for removal`);
     expect((await p.envs()).filter((e: any) => e.EnvironmentName === env && e.Status !== 'Terminating')).toEqual([]);
-    expect((await p.run(['status'])).stdout).not.toContain('MARKED FOR REMOVAL');
+    expect((await p.run(['status'])).stdout).not.toMatch(/^\s+(marked for removal|new)\s+nova-/m);
   }, 400_000);
 
   it('a SIGINT while the version uploads stops before create-environment: no environment is made', async () => {

@@ -31,6 +31,17 @@ let tmp: string;
 
 type RunResult = Awaited<ReturnType<PhaseSandbox['run']>>;
 
+/**
+ * Never silent (issue 22 item 2): the longest time each run of this file printed nothing,
+ * on the sandbox without a TTY, at most 5 s. Printed at the end, for the record.
+ */
+const SILENCE_MS = 5000;
+const silences: string[] = [];
+function expectNeverSilent(what: string, r: RunResult): void {
+  silences.push(`${what}: ${((r.longestSilenceMs ?? 0) / 1000).toFixed(1)} s (after: ${r.longestSilenceAfter})`);
+  expect(r.longestSilenceMs, `${what} said nothing for ${r.longestSilenceMs} ms after: ${r.longestSilenceAfter}`).toBeLessThanOrEqual(SILENCE_MS);
+}
+
 /** Rewrite the phase's config file from the one startPhase wrote, with `edit` applied; ./run reads it afresh each time. */
 function writeConfig(edit?: (c: any) => void): void {
   const c = structuredClone(base);
@@ -100,6 +111,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  if (silences.length) console.log(`longest silence of each run (issue 22 item 2):\n  ${silences.join('\n  ')}`);
   await ph?.close();
   if (ph) rmSync(path.dirname(ph.configFile), { recursive: true, force: true }); // startPhase's config and sandbox state
   await hook?.close();
@@ -122,6 +134,7 @@ describe('operating one phase, in order', () => {
     it('says so in text, exit 0, asking nothing (no -f, stdin closed)', async () => {
       const r = await ph.run(['status']);
       expect(r.exitCode, r.stderr).toBe(0);
+      expectNeverSilent('status (never created)', r);
       expect(r.stdout).toContain(`phase ${PHASE} in ap-northeast-2`);
       expect(r.stdout).toMatch(/never created/);
       expect(r.stdout).toContain('lock: free');
@@ -143,6 +156,9 @@ describe('operating one phase, in order', () => {
     it('./run -f create provisions the phase and serves the first version at the main CNAME', async () => {
       const r = await ph.run(['-f', 'create', '--json']);
       expect(r.exitCode, r.stderr).toBe(0);
+      expectNeverSilent('create', r);
+      // Its steps, both halves, in the run log's step lines (what the summary's timeline shows).
+      expect(r.stdout).not.toContain('── summary'); // --json stays as it was: one JSON document
       const j = JSON.parse(r.stdout);
       v1 = j.create_nova.versionLabel;
       gitJohanna = j.create_nova.gitHashJohanna;
@@ -159,17 +175,20 @@ describe('operating one phase, in order', () => {
     it('status (text): every resource present, one environment live with its version and git hashes, lock free', async () => {
       const r = await ph.run(['status']);
       expect(r.exitCode, r.stderr).toBe(0);
+      expectNeverSilent('status', r);
       const m = /resources: (\d+) of (\d+) present/.exec(r.stdout);
       expect(m, r.stdout).not.toBeNull();
       expect(m![1]).toBe(m![2]);
       expect(r.stdout).not.toContain('MISSING');
       expect(r.stdout).not.toMatch(/never created/);
-      const envLines = r.stdout.split('\n').filter((l) => /^\s+[* ] nova-\d+/.test(l));
+      // A table (issue 22 item 3): a header, then one row an environment with its ROLE.
+      expect(r.stdout).toMatch(/^\s+ROLE\s+ENVIRONMENT\s+STATE\s+VERSION\s+CNAME\s+GIT\s+AGE\s+REQUESTS\s+NOTE$/m);
+      expect(r.stdout).toMatch(/^\s+STATE\s+RESOURCE\s+ID$/m);
+      const envLines = r.stdout.split('\n').filter((l) => /^\s+\S+\s+nova-\d+/.test(l));
       expect(envLines, r.stdout).toHaveLength(1);
-      expect(envLines[0]).toMatch(/^\s+\* nova-\d+\s+Ready\/Green/);
+      expect(envLines[0]).toMatch(/^\s+live\s+nova-\d+\s+Ready\/Green/);
       expect(envLines[0]).toContain(v1);
-      expect(envLines[0]).toContain(`git ${gitJohanna}/${gitNova}`);
-      expect(envLines[0]).toContain('LIVE');
+      expect(envLines[0]).toContain(`${gitJohanna}/${gitNova}`);
       expect(r.stdout).toContain('lock: free');
     }, LONG);
 
@@ -207,7 +226,28 @@ describe('operating one phase, in order', () => {
       expect(v2).toMatch(LABEL);
       expect(v2).not.toBe(v1);
       expect(await served()).toBe(v2);
+      expectNeverSilent('create_nova -v', deploy2);
     }, LONG);
+
+    it('its summary block is the last thing it prints: outcome, URL, a curl for the sandbox, the one it replaced, the total, the steps', () => {
+      const out = deploy2.stdout.trimEnd().split('\n');
+      const at = out.findIndex((l) => l.startsWith('── summary'));
+      expect(at, deploy2.stdout).toBeGreaterThan(0);
+      const block = out.slice(at + 1);
+      expect(block[0]).toMatch(new RegExp(`^create_nova: deployed ${v2} to nova-\\d+, live since \\d\\d:\\d\\d:\\d\\d UTC$`));
+      expect(block).toContain(`  url     http://${ph.host}${base.nova.HEALTH_CHECK_URL ?? '/echo/'}`);
+      expect(block).toContain(`  try     curl -H 'Host: ${ph.host}' http://${ph.sandbox.router}${base.nova.HEALTH_CHECK_URL ?? '/echo/'}`);
+      expect(block.find((l) => l.startsWith('  before '))).toMatch(new RegExp(`^  before  nova-\\d+ \\(${v1}\\)$`));
+      const took = Number(/^ {2}took {4}([\d.]+)s$/.exec(block.find((l) => l.startsWith('  took')) ?? '')?.[1]);
+      const steps = block.find((l) => l.startsWith('  steps'));
+      expect(steps).toMatch(/^ {2}steps {3}preflight [\d.]+s ▸ package [\d.]+s ▸ launch [\d.]+s ▸ ready [\d.]+s ▸ probe [\d.]+s ▸ swap [\d.]+s ▸ verify [\d.]+s ▸ DNS [\d.]+s ▸ cleanup [\d.]+s$/);
+      // The timeline's steps add up to no more than the total (the rest is the lock and the history).
+      const sum = [...steps!.matchAll(/ ([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]), 0);
+      expect(sum).toBeLessThanOrEqual(took + 0.5);
+      expect(block.at(-1)).toBe(steps);
+      // The bookkeeping (lock, history, cleanup) printed its lines before the block, on stderr.
+      expect(deploy2.stderr).not.toContain('── summary');
+    });
 
     it('its output has no escape characters and its progress lines are timestamped', () => {
       expect(deploy2.stdout + deploy2.stderr).not.toContain('\x1b');
@@ -236,9 +276,16 @@ describe('operating one phase, in order', () => {
 
     it('rollback: the main CNAME serves the previous version again', async () => {
       hook.posts.length = 0;
+      const before = await ph.run(['status']);
+      // After a deploy the ROLE column tells the live one from the previous one.
+      expect(before.stdout).toMatch(new RegExp(`^\\s+previous\\s+nova-\\d+\\s+Ready/Green\\s+${v1}`, 'm'));
+      expect(before.stdout).toMatch(new RegExp(`^\\s+live\\s+nova-\\d+\\s+Ready/Green\\s+${v2}`, 'm'));
       const r = await ph.run(['-f', 'rollback']);
       expect(r.exitCode, r.stderr).toBe(0);
+      expectNeverSilent('rollback', r);
       expect(r.stdout).toContain(`rolled back: ${ph.host} serves ${v1}`);
+      expect(r.stdout).toMatch(new RegExp(`^rollback: rolled back to ${v1} \\(nova-\\d+\\), live since .* UTC$`, 'm'));
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^ {2}steps {3}look [\d.]+s ▸ history [\d.]+s ▸ probe [\d.]+s ▸ swap [\d.]+s ▸ verify [\d.]+s ▸ DNS [\d.]+s$/);
       expect(await served()).toBe(v1);
       expect(hook.posts.map((p) => p.text).join('\n')).toMatch(new RegExp(`rollback succeeded on phase op1[\\s\\S]*version ${v1}`));
     }, LONG);
@@ -246,7 +293,9 @@ describe('operating one phase, in order', () => {
     it('rollback again: back to the newer version', async () => {
       const r = await ph.run(['-f', 'rollback']);
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`rolled back: ${ph.host} serves ${v2}`);
+      // The second rollback returns to the newer deploy, and says so (issue 22 item 6).
+      expect(r.stdout).toContain(`rolled forward: ${ph.host} serves ${v2}`);
+      expect(r.stdout).toMatch(new RegExp(`^rollback: rolled forward to ${v2} `, 'm'));
       expect(await served()).toBe(v2);
     }, LONG);
 
@@ -279,8 +328,11 @@ describe('operating one phase, in order', () => {
     it('terminate_eb_old_environment --grace-minutes 0 removes the previous one, never the live one', async () => {
       const r = await ph.run(['-f', 'terminate_eb_old_environment', '--grace-minutes', '0']);
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^terminate nova-\d+: out of service since/m);
-      expect(r.stdout).toMatch(/^keep\s+nova-\d+: holds the main CNAME/m);
+      expectNeverSilent('terminate_eb_old_environment', r);
+      // The cleanup's decisions are a table with a ROLE column (issue 22 item 3).
+      expect(r.stdout).toMatch(/^DECISION\s+ENVIRONMENT\s+ROLE\s+REASON$/m);
+      expect(r.stdout).toMatch(/^terminate\s+nova-\d+\s+old\s+out of service since/m);
+      expect(r.stdout).toMatch(/^keep\s+nova-\d+\s+live\s+holds the main CNAME/m);
       expect(await served()).toBe(v2);
     }, LONG);
 
@@ -461,7 +513,8 @@ describe('operating one phase, in order', () => {
       const live = /the deploy went live: (nova-\d+) \((app-\d{6}_\d{6}-[a-z][a-z0-9-]*-[0-9a-f]{4})\) serves (\S+), (nova-\d+) keeps answering/.exec(stderr);
       expect(live, stderr).not.toBeNull();
       expect(live![3]).toBe(`${ph.host}`);
-      expect(stderr).toContain(`./run rollback swaps back to ${live![4]}`);
+      // The hint carries the run's -e, so it can be pasted as it is (issue 22 item 5).
+      expect(stderr).toContain(`./run -e ${ph.configFile} rollback swaps back to ${live![4]}`);
       expect(await served()).toBe(live![2]);
     }, LONG);
 

@@ -135,7 +135,7 @@ describe('one sandbox per endpoint', () => {
     expect((await run(['-e', b.file, 'sandbox', 'status'])).stdout).toContain(`running: endpoint ${b.endpoint}, router 127.0.0.1:${b.routerPort} (pid ${pb.pid})`);
     const stopA = await run(['-e', a.file, 'sandbox', 'stop']);
     expect(stopA.stdout).toContain(`${a.endpoint}: stopped (pid ${pa.pid})`);
-    expect((await run(['-e', a.file, 'sandbox', 'status'])).stdout).toContain(`not running (start it with ./run sandbox start --port ${a.port})`);
+    expect((await run(['-e', a.file, 'sandbox', 'status'])).stdout).toContain(`not running (start it with ./run -e ${path.relative(checkout, a.file)} sandbox start --port ${a.port})`); // the hint carries -e, as typed from the checkout (issue 22 item 5)
     expect((await run(['-e', b.file, 'sandbox', 'status'])).stdout).toContain(`running: endpoint ${b.endpoint}`);
 
     const stopAll = await run(['sandbox', 'stop', '--all']);
@@ -193,7 +193,7 @@ describe('moto killed under a running sandbox', () => {
     const status = await run(['-e', d.file, 'sandbox', 'status']);
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toContain(`HALF-DEAD: endpoint ${d.endpoint}, router 127.0.0.1:${d.routerPort} (pid ${before.pid}): moto (pid ${before.motoPid}, port ${before.motoPort}) does not answer`);
-    expect(status.stdout).toContain(`restart it with ./run sandbox start --port ${d.port}`);
+    expect(status.stdout).toContain(`restart it with ./run -e ${path.relative(checkout, d.file)} sandbox start --port ${d.port}`);
 
     const start = await run(['-e', d.file, 'sandbox', 'start']);
     expect(start.exitCode, start.stderr).toBe(0);

@@ -27,6 +27,12 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /**
+   * The longest time the run printed nothing, on stdout or stderr, from its start to its
+   * exit (issue 22 item 2: at most 5 s on the sandbox), and where it was: after which line.
+   */
+  longestSilenceMs?: number;
+  longestSilenceAfter?: string;
 }
 
 /** A timed `--json` run (the bench's and runJson's): the one RunResult, its wall time and its JSON. */

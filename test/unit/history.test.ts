@@ -294,11 +294,14 @@ describe('reading the ledger', () => {
     const records = [
       deploy('nova-1', '2026-11-27T05:00:00.000Z', { command: 'rollback' }),
       deploy('nova-2', '2026-11-27T04:00:00.000Z', { outcome: 'failed' }),
-      deploy('nova-1', '2026-11-26T04:00:00.000Z', { versionLabel: 'app-261126_040000', who: 'ops@cron1', ci: 'GitHub Actions acme/johanna run 41' }),
+      deploy('nova-1', '2026-11-26T04:00:00.000Z', { versionLabel: 'app-261126_040000', who: 'ops@cron1', ci: 'GitHub Actions acme/johanna run 41', swappedAt: '2026-11-26T04:07:12.000Z' }),
     ];
     const d = deployOf(records, 'nova-1');
     expect(d?.startedAt).toBe('2026-11-26T04:00:00.000Z');
-    expect(describeDeploy(d!)).toBe('nova-1 (app-261126_040000, deployed 2026-11-26 04:00 UTC by ops@cron1 in GitHub Actions acme/johanna run 41)');
+    // Deployed is when it went live, its swap (issue 22 item 6), not when the run started;
+    // without a swap (a first deploy), when the run ended.
+    expect(describeDeploy(d!)).toBe('nova-1 (app-261126_040000, deployed 2026-11-26 04:07 UTC by ops@cron1 in GitHub Actions acme/johanna run 41)');
+    expect(describeDeploy({ ...d!, swappedAt: undefined, durationSeconds: 185 })).toContain('deployed 2026-11-26 04:03 UTC by');
     expect(deployOf(records, 'nova-2')).toBeUndefined();
   });
 
