@@ -157,7 +157,7 @@ describe('the bake after a swap (issue 21)', () => {
     const r = await run.child;
     await l.stop();
     expect(r.exitCode, run.stderr()).toBe(130);
-    expect(run.stderr()).toMatch(/interrupted during the bake \(minute \d+ of 30\): \S+ \(\S+\) stays live; \.\/run rollback swaps back to \S+/);
+    expect(run.stderr()).toMatch(/interrupted during the bake \(minute \d+ of 30\): \S+ \(\S+\) stays live; \.\/run (-e \S+ )?rollback swaps back to \S+/);
     const newest = (await p.envs()).sort((a: any, b: any) => String(b.DateCreated).localeCompare(String(a.DateCreated)))[0];
     expect((await live()).name).toBe(newest.EnvironmentName);
   });

@@ -235,7 +235,7 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect(killed, String(r.stderr)).toBe(true);
     expect(r.exitCode, String(r.stderr)).toBe(130);
     expect(r.stderr).toContain(`the deploy went live: ${hold.newEnvironment} (${hold.versionLabel}) serves`);
-    expect(r.stderr).toContain(`./run rollback swaps back to ${held}`);
+    expect(r.stderr).toContain(`./run -e ${ph.configFile} rollback swaps back to ${held}`);
     expect((await ph.get(ph.host)).version).toBe(hold.versionLabel);
   });
 
