@@ -550,6 +550,8 @@ export class ElasticBeanstalkApi {
           SolutionStackName: environment.solutionStackName,
           PlatformArn: platformArn(this.store.region, environment.solutionStackName),
           ApplicationName: applicationName,
+          // Beyond botocore's model, in the EB CLI's (sandbox/eb/model.ts withEbCliMembers).
+          Tier: { Name: 'WebServer', Type: 'Standard', Version: '1.0' },
           EnvironmentName: environment.name,
           DeploymentStatus: 'deployed',
           DateCreated: environment.dateCreated,

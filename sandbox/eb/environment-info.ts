@@ -71,7 +71,10 @@ export class EnvironmentInfo {
     const environment = this.environment(p);
     const infoType = this.infoType(p);
     this.forgetExpired();
-    this.store.addEvent(environment, 'requestEnvironmentInfo is starting.');
+    // Its events carry its RequestId, as every operation's do (R50): `eb logs` waits for them
+    // with describe-events --request-id before it retrieves (ebcli/operations/logsops.py).
+    const scope = { applicationName: environment.applicationName, name: environment.name, requestId: p.requestId };
+    this.store.addEvent(scope, 'requestEnvironmentInfo is starting.');
     const compile = () => {
       // Terminated meanwhile: nothing left to read, as on AWS.
       if (environment.status === 'Terminated') return;
@@ -79,9 +82,9 @@ export class EnvironmentInfo {
       for (const instanceId of environment.resources?.instanceIds ?? []) {
         this.samples.push(this.compile(environment, instanceId, infoType));
         const verb = infoType === 'tail' ? 'tailing' : 'bundling';
-        this.store.addEvent(environment, `[Instance: ${instanceId}] Successfully finished ${verb} 1 log(s)`);
+        this.store.addEvent(scope, `[Instance: ${instanceId}] Successfully finished ${verb} 1 log(s)`);
       }
-      this.store.addEvent(environment, 'Pulled logs for environment instances.');
+      this.store.addEvent(scope, 'Pulled logs for environment instances.');
     };
     setTimeout(compile, this.options.compileMs ?? 300).unref();
     return undefined;

@@ -32,5 +32,23 @@ export function loadElasticBeanstalkModel(python = 'python3'): ServiceModel {
     encoding: 'utf8',
   }).trim();
   const file = join(botocoreDir, 'data', 'elasticbeanstalk', '2010-12-01', 'service-2.json.gz');
-  return JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as ServiceModel;
+  return withEbCliMembers(JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')) as ServiceModel);
+}
+
+/**
+ * What EB answers beyond botocore's public model. The EB CLI parses with a model of its own
+ * (aws/aws-elastic-beanstalk-cli, ebcli/lib/botocoredata/elasticbeanstalk/2010-12-01/service-2.json),
+ * whose ConfigurationSettingsDescription has `Tier` after `Description`; `eb health` reads it
+ * (ebcli/display/screen.py, draw_banner_info_lines) and fails with KeyError 'Tier' without it.
+ * The aws CLI skips an element its model does not name, so adding it changes nothing for us.
+ */
+function withEbCliMembers(model: ServiceModel): ServiceModel {
+  const shape = model.shapes.ConfigurationSettingsDescription;
+  if (shape?.members && !shape.members.Tier) {
+    const entries = Object.entries(shape.members);
+    const at = entries.findIndex(([name]) => name === 'Description') + 1;
+    entries.splice(at > 0 ? at : entries.length, 0, ['Tier', { shape: 'EnvironmentTier' }]);
+    shape.members = Object.fromEntries(entries);
+  }
+  return model;
 }

@@ -177,12 +177,15 @@ async function writeSandboxEbConfig(ctx: Ctx, cwd: string): Promise<void> {
   if (existsSync(file) && !readFileSync(file, 'utf8').startsWith('# Written by johanna')) return;
   if (path.resolve(cwd) !== path.join(ctx.root, 'nova')) return; // eb run elsewhere keeps its own files
   let live: string | undefined;
+  let platform: string | undefined;
   try {
-    live = holderOfMain(await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME), mainCname(ctx))?.EnvironmentName;
+    const holder = holderOfMain(await eb.describeEnvironments(ctx.call, ctx.config.elasticbeanstalk.APPLICATION_NAME), mainCname(ctx));
+    live = holder?.EnvironmentName;
+    platform = holder?.SolutionStackName;
   } catch (err) {
     ctx.log.warn(`could not find the live environment for eb's config.yml: ${(err as Error).message}; eb commands then need an environment name`);
   }
-  writeEbConfig(ctx, live ?? '');
+  writeEbConfig(ctx, live ?? '', platform);
 }
 
 /**

@@ -423,7 +423,7 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
     // and its many test phases would only fight over the one file. Inside the try, so a
     // file that cannot be written still removes the new environment.
-    if (!ctx.sandbox) writeEbConfig(ctx, c.newName);
+    if (!ctx.sandbox) writeEbConfig(ctx, c.newName, pre.stack);
 
     // 4. Wait, with one deadline, printing EB's events as they come.
     const ready = await ctx.steps.run('ready', () => waitUntilReady(ctx, app, c.newName, c.versionLabel, deadline));
@@ -718,7 +718,7 @@ async function discardFailed(ctx: Ctx, name: string, old: string | undefined, de
 }
 
 /** So that `cd nova; ../run -- eb list` works as in the talk (ignored by git). */
-export function writeEbConfig(ctx: Pick<Ctx, 'root' | 'config' | 'region'>, envName: string): void {
+export function writeEbConfig(ctx: Pick<Ctx, 'root' | 'config' | 'region'>, envName: string, platform?: string): void {
   const dir = path.join(ctx.root, 'nova', '.elasticbeanstalk');
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -730,6 +730,9 @@ export function writeEbConfig(ctx: Pick<Ctx, 'root' | 'config' | 'region'>, envN
       `    environment: ${envName}`,
       'global:',
       `  application_name: ${ctx.config.elasticbeanstalk.APPLICATION_NAME}`,
+      // As `eb init` writes it: `eb platform show` and `eb create` read it (a missing one is
+      // an AttributeError in ebcli/objects/solutionstack.py, found by the real EB CLI).
+      ...(platform ? [`  default_platform: ${platform}`] : []),
       `  default_region: ${ctx.region}`,
       '  profile: null',
       '  sc: null',

@@ -101,6 +101,15 @@ describe('EnvironmentInfo', () => {
     ]);
   });
 
+  // Found by the real EB CLI: `eb logs` waits for the request's events by its RequestId.
+  it("the request's events carry its RequestId", async () => {
+    const { info, store } = setup();
+    info.request(new QueryParams(new URLSearchParams({ EnvironmentName: 'nova-1764216000', InfoType: 'tail' }), 'req-42'));
+    await samples(info, { EnvironmentName: 'nova-1764216000', InfoType: 'tail' });
+    await until(() => store.events.some((e) => e.message === 'Pulled logs for environment instances.'));
+    expect(store.events.map((e) => e.requestId)).toEqual(['req-42', 'req-42', 'req-42']);
+  });
+
   it('a sample is what the log was when compiled; a later request adds a newer one, latest last', async () => {
     const { info, log, clock } = setup();
     log('first\n');

@@ -55,3 +55,16 @@ describe('responses', () => {
     );
   });
 });
+
+// Found by the real EB CLI (issue 25): `eb health` reads ConfigurationSettings' Tier, which EB
+// answers and the EB CLI's own model names, though botocore's does not.
+describe("DescribeConfigurationSettings with the EB CLI's Tier", () => {
+  it('serializes Tier after Description, as the EB CLI model orders it', async () => {
+    const { loadElasticBeanstalkModel } = await import('../../sandbox/eb/model.js');
+    const real = loadElasticBeanstalkModel();
+    const xml = successResponse(real, 'DescribeConfigurationSettings', {
+      ConfigurationSettings: [{ ApplicationName: 'dv', Description: 'd', Tier: { Name: 'WebServer', Type: 'Standard', Version: '1.0' }, EnvironmentName: 'nova-1' }],
+    });
+    expect(xml).toContain('<Description>d</Description><Tier><Name>WebServer</Name><Type>Standard</Type><Version>1.0</Version></Tier><EnvironmentName>nova-1</EnvironmentName>');
+  });
+});
