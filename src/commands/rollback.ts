@@ -4,7 +4,8 @@
 import type { Ctx } from '../context.js';
 import { StateError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import { byAgeNewestFirst, envTimestamp, ENV_PREFIX, holderOfMain, isLive, mainCname } from '../deploy/environments.js';
+import { byAgeNewestFirst, envTimestamp, ENV_PREFIX, holderOfMain, isLive, mainCname, sameHost } from '../deploy/environments.js';
+import { birthCname } from '../deploy/remove.js';
 import { swapBack } from '../deploy/swap-back.js';
 import { deployOf, describeDeploy, lastSwapOf, ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
 import type { CommandResult } from './types.js';
@@ -22,14 +23,20 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
   // The previous one is the one that last handed the main CNAME to the current one: the
   // other party of the newest swap naming it. A newer environment that never served (a
   // failed deploy kept for inspection) is not a version users ever had.
-  const partner = lastSwapPartner(ledgerOf(history), current.EnvironmentName);
+  // A swap made outside Johanna (`eb swap`, the console) is not in the history; EB's own state
+  // still tells: the environment now at the current one's birth CNAME is the one it swapped
+  // with (every environment is born at <CNAME>-<its timestamp>, and a swap exchanges CNAMEs).
+  const { partner, byCname } = swapPartner(ctx, ledgerOf(history), current, others);
+  if (byCname) ctx.log.info(`the deploy history records no swap that gave ${current.EnvironmentName} ${main} (an eb swap or the console?); ${partner} sits at its birth CNAME ${birthCname(ctx, current.EnvironmentName)}, so it held ${main} before`);
   const previous = partner ? others.find((e) => e.EnvironmentName === partner && isLive(e)) : undefined;
   if (!previous) {
-    const gone = (partner && others.find((e) => e.EnvironmentName === partner)) || others[0];
+    const gone = partner ? others.find((e) => e.EnvironmentName === partner) : undefined;
     throw new StateError(
       gone
         ? `the previous environment ${gone.EnvironmentName} (${gone.VersionLabel ?? '?'}) is ${gone.Status}${gone.DateUpdated ? ` since ${gone.DateUpdated}` : ''}`
-        : `there is no previous environment to roll back to${partner ? ` (${partner} is gone)` : ''}`,
+        : partner
+          ? `there is no previous environment to roll back to (${partner} is gone)`
+          : `there is no previous environment to roll back to: neither the deploy history nor EB's CNAMEs say which environment held ${main} before ${current.EnvironmentName}`,
       'deploy a fix with create_nova instead',
     );
   }
@@ -66,6 +73,19 @@ export async function rollback(ctx: Ctx): Promise<CommandResult> {
 }
 
 /** The other party of the newest swap the history records naming `name`, on either side. */
+/**
+ * The environment `current` took the main CNAME from: the history's newest swap naming it,
+ * else (a swap made outside Johanna) the live one at `current`'s birth CNAME. `byCname` says
+ * which rule answered.
+ */
+export function swapPartner(ctx: Pick<Ctx, 'config' | 'region'>, ledger: Ledger, current: eb.Environment, others: eb.Environment[]): { partner?: string; byCname: boolean } {
+  const recorded = lastSwapPartner(ledger, current.EnvironmentName);
+  if (recorded) return { partner: recorded, byCname: false };
+  const born = birthCname(ctx, current.EnvironmentName);
+  const atBirth = born === undefined ? undefined : others.find((e) => isLive(e) && sameHost(e.CNAME, born));
+  return { partner: atBirth?.EnvironmentName, byCname: Boolean(atBirth) };
+}
+
 export function lastSwapPartner(ledger: Ledger, name: string): string | undefined {
   const s = lastSwapOf(ledger, name);
   return s ? (s.from === name ? s.to : s.from) : undefined;

@@ -14,7 +14,7 @@ import {
   pickSolutionStack,
 } from '../../src/deploy/environments.js';
 import { decide, KEEP_VERSIONS, versionsToPrune, type Traffic } from '../../src/deploy/cleanup.js';
-import { lastSwapPartner } from '../../src/commands/rollback.js';
+import { lastSwapPartner, swapPartner } from '../../src/commands/rollback.js';
 import { healthGate, madeByThisRun, swapVerified } from '../../src/deploy/blue-green.js';
 import { createApplicationVersion, terminateEnvironment } from '../../src/aws/eb.js';
 import { AwsCli, parseAwsCliVersion } from '../../src/aws/cli.js';
@@ -439,5 +439,24 @@ describe('lost answers: the swap is verified, never repeated; an environment we 
     expect(await madeByThisRun(cli([described, ours]).ctx, 'dv', 'nova-5', 'app-1')).toBe(true);
     expect(await madeByThisRun(cli([described, theirs]).ctx, 'dv', 'nova-5', 'app-1')).toBe(false);
     expect(await madeByThisRun(cli([described]).ctx, 'dv', 'nova-5', 'app-2')).toBe(false);
+  });
+});
+
+// Found by running the real EB CLI: after an `eb swap` (not in the history) rollback said "the
+// previous environment ... is Ready" and refused.
+describe("rollback's swapPartner: the history first, else EB's CNAMEs", () => {
+  const ctx = { config: { nova: { CNAME: 'dv-nova' } }, region: REGION } as any;
+  const live = env(`nova-${T0 + 100}`, 'dv-nova'); // holds the main CNAME since an eb swap
+  const before = env(`nova-${T0}`, `dv-nova-${T0 + 100}`); // now at the live one's birth CNAME
+  const other = env(`nova-${T0 - 100}`, `dv-nova-${T0 - 50}`);
+
+  it('with no swap recorded, the live environment at the current one\'s birth CNAME, and says so', () => {
+    expect(swapPartner(ctx, ledger(), live, [other, before])).toEqual({ partner: before.EnvironmentName, byCname: true });
+  });
+
+  it('the history wins when it names one; none at the birth CNAME (or only a terminated one) is none', () => {
+    expect(swapPartner(ctx, ledger(swap(other.EnvironmentName, live.EnvironmentName, '2025-10-09T08:00:00.000Z')), live, [other, before])).toEqual({ partner: other.EnvironmentName, byCname: false });
+    expect(swapPartner(ctx, ledger(), live, [other])).toEqual({ partner: undefined, byCname: false });
+    expect(swapPartner(ctx, ledger(), live, [{ ...before, Status: 'Terminated' }])).toEqual({ partner: undefined, byCname: false });
   });
 });
