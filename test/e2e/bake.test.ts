@@ -104,7 +104,7 @@ describe('the bake after a swap (issue 21)', () => {
     const failed = (await p.envs()).filter((e: any) => e.CNAME !== p.host && e.Status === 'Ready');
     expect(failed.length).toBeGreaterThanOrEqual(1);
     const h = await p.run(['history', '-n', '1']);
-    expect(h.stdout).toMatch(/create_nova\s+failed\s+exit 1.*rolled back by bake: minute \d: 5xx/);
+    expect(h.stdout).toMatch(/create_nova\s+failed\s+1\s.*rolled back by bake: .*minute \d: 5xx/);
     const s = await p.run(['status']);
     expect(s.stdout).toMatch(/last bake: rolled back by bake: /);
   });

@@ -99,7 +99,8 @@ describe('the cleanup waits for an old environment to drain', () => {
 
     const plain = await runOk(['-f', 'terminate_eb_old_environment', '--grace-minutes', '0']);
     const line = plain.stdout.split('\n').find((l) => l.includes(first))!;
-    expect(line, plain.stdout).toMatch(new RegExp(`^keep +${first}: .*grace period 0 min is over; still serving: [1-9]\\d* requests? on app/awseb-AWSEB-\\S+ in the last ${QUIET_MINUTES} min \\(`));
+    // The cleanup's decisions are a table: DECISION, ENVIRONMENT, ROLE, REASON (issue 22 item 3).
+    expect(line, plain.stdout).toMatch(new RegExp(`^keep +${first} +\\S+ +out of service since .*grace period 0 min is over; still serving: [1-9]\\d* requests? on app/awseb-AWSEB-\\S+ in the last ${QUIET_MINUTES} min \\(`));
 
     const j = await cleanup();
     expect(j.terminated).toEqual([]);

@@ -16,6 +16,8 @@ const PHASE = 'rpt';
 const CLIENTS = ['127.0.0.2', '127.0.0.3'];
 const LONG = 600_000; // create and a daily deploy; the shared 2-core machine can be slow
 /** Kept after the run (logs/ is ignored by git), for a person to look at. */
+/** A daily create_nova's steps (src/ui/steps.ts), its own cleanup last; no bake (the test phase's BAKE_MINUTES is 0). */
+const DAILY_STEPS = ['preflight', 'package', 'launch', 'ready', 'probe', 'swap', 'verify', 'DNS', 'cleanup'];
 const SCREENSHOT = path.join(ROOT, 'logs', `${PHASE}-report.png`);
 
 let ph: PhaseSandbox;
@@ -79,7 +81,7 @@ describe('the report of a daily deploy', () => {
     expect(all.slice(end + 1).map((c) => c.purpose)).toEqual(['history', 'report', 'report', 'report', 'report']);
     expect(lines.findIndex((l) => l.report === 'start')).toBe(lines.indexOf(all[end + 1]) - 1); // the mark before them
     const steps = lines.filter((l) => typeof l.step === 'string');
-    expect(steps.map((s) => s.step)).toEqual(['preflight', 'package', 'launch', 'ready', 'probe', 'swap', 'verify', 'DNS']);
+    expect(steps.map((s) => s.step)).toEqual(DAILY_STEPS);
     // Each bar is its step line: the name, the duration, and the calls and retries the run counted itself.
     expect(readSteps(html).map(({ step, ms, ok, calls: n, retries }) => ({ step, ms, ok, calls: n, retries }))).toEqual(steps.map((s) => ({ step: s.step, ms: s.ms, ok: s.ok, calls: s.calls, retries: s.retries })));
     const totals = readTotals(html);
@@ -137,7 +139,7 @@ describe('the report of a daily deploy', () => {
 
     const v = await visit<Page>(out, PAGE_FACTS, { screenshot: SCREENSHOT });
     expect(v.errors).toEqual([]);
-    expect(v.value.steps.map((s) => s.step)).toEqual(['preflight', 'package', 'launch', 'ready', 'probe', 'swap', 'verify', 'DNS']);
+    expect(v.value.steps.map((s) => s.step)).toEqual(DAILY_STEPS);
     expect(v.value.steps.every((s) => s.width >= 1)).toBe(true);
     expect(v.value.series.map((s) => s.environment).sort()).toEqual([first, d.newEnvironment].sort());
     expect(v.value.series.map((s) => s.points)).toEqual(series.map((s) => s.points.length));
