@@ -53,7 +53,7 @@ export function renderReport(r: ReportInput, redact: (s: string) => string): str
     `${r.record?.error ? ` — ${t(r.record.error)}` : ''}; started ${t(started)}, ${t((tot.wallMs / 1000).toFixed(1))} s in the run log.</p>`);
 
   parts.push('<h2>Steps</h2>');
-  parts.push(waterfallSvg(r.model.rows.map((x) => ({ label: redact(x.step), startMs: x.startMs, ms: x.ms, ok: x.ok, calls: x.calls, retries: x.retries, throttles: x.throttles })), 'Steps and their aws calls'));
+  parts.push(waterfallSvg(r.model.rows.map(({ step, ...bar }) => ({ ...bar, label: redact(step) })), 'Steps and their aws calls'));
   parts.push('<table id="totals"><tr><th>aws calls</th><th>mutating</th><th>retries</th><th>throttles</th><th>failed calls</th><th>calls outside steps</th><th>steps (s)</th><th>wall (s)</th></tr>');
   parts.push(
     `<tr><td class="n" data-total="calls">${tot.calls}</td><td class="n" data-total="mutating">${tot.mutating}</td><td class="n" data-total="retries">${tot.retries}</td>` +

@@ -4,6 +4,7 @@
 // against the log line by line.
 import type { RunLogRecord } from '../../aws/cli.js';
 import type { StepRecord } from '../steps.js';
+import type { WaterfallBar } from './svg.js';
 
 export interface ParsedRunLog {
   /** The first line: which aws CLI ran the calls. */
@@ -50,16 +51,8 @@ export function isRetry(c: Pick<RunLogRecord, 'attempt'>): boolean {
   return (c.attempt ?? 1) > 1;
 }
 
-export interface StepRow {
-  step: string;
-  /** ms from the run's start. */
-  startMs: number;
-  ms: number;
-  ok: boolean;
-  calls: number;
-  retries: number;
-  throttles: number;
-}
+/** A step of the run as the waterfall draws it (svg.ts WaterfallBar), named by its step. */
+export type StepRow = Omit<WaterfallBar, 'label'> & { step: string };
 
 export interface RunTotals {
   calls: number;
