@@ -93,16 +93,16 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
       const t = o.traffic?.get(name);
       // Kept for its traffic: until the ceiling, after which it goes anyway, saying why (issue 19 item 4).
       const ceiling = o.ceilingMinutes;
-      const held = (why: string, traffic?: Traffic): Decision =>
+      const keptForTraffic = (why: string, traffic?: Traffic): Decision =>
         ceiling !== undefined && minutes >= ceiling
           ? { environment: name, action: 'terminate', reason: `${why}; but out of service past nova.DRAIN_CEILING_MINUTES (${ceiling} min), so it goes anyway`, ceiling: true, ...(traffic ? { traffic } : {}) }
           : keep(`${why}; it stays (--force-drain removes it anyway)${ceiling !== undefined ? `, at most until ${ceiling} min out of service (nova.DRAIN_CEILING_MINUTES)` : ''}`, traffic);
-      if (!t) return held(`${graceOver}; its traffic was not read`);
-      if (t.problem || t.requests === undefined) return held(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}`, t);
+      if (!t) return keptForTraffic(`${graceOver}; its traffic was not read`);
+      if (t.problem || t.requests === undefined) return keptForTraffic(`${graceOver}; cannot tell whether it still serves: ${t.problem ?? 'no figures'}`, t);
       const background = o.backgroundPerMinute ?? 0;
-      if (t.requests > 0 && t.requests / t.windowMinutes > background) return held(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
+      if (t.requests > 0 && t.requests / t.windowMinutes > background) return keptForTraffic(`${graceOver}; still serving: ${describeTraffic(t)}`, t);
       if (t.requests > 0) return { environment: name, action: 'terminate', reason: `${graceOver}; drained: only background traffic, ${describeTraffic(t)} (at most nova.DRAIN_BACKGROUND_PER_MINUTE ${background} a minute)`, traffic: t };
-      if (t.measured === false) return held(`${graceOver}; never measured: CloudWatch lists no RequestCount for ${t.loadBalancer} in the past two weeks, so a quiet window proves nothing`, t);
+      if (t.measured === false) return keptForTraffic(`${graceOver}; never measured: CloudWatch lists no RequestCount for ${t.loadBalancer} in the past two weeks, so a quiet window proves nothing`, t);
       return { environment: name, action: 'terminate', reason: `${graceOver}; drained: ${describeTraffic(t)}`, traffic: t };
     });
 }
