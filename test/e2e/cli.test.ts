@@ -20,7 +20,8 @@ beforeAll(() => {
   tmp = tempDir('cli');
   marker = path.join(tmp, 'aws-called');
   bin = fakeAwsBin(tmp, marker);
-  env = cliEnv({ PATH: prependPath(bin) });
+  // The fake aws on PATH, not the run's aws CLI (npm test's fork server, the v2 pass's v2).
+  env = cliEnv({ PATH: prependPath(bin), JOHANNA_AWS_CLI: undefined });
   const good = sampleConfig();
   good.common.PHASE = PHASE;
   goodCfg = writeJson(path.join(tmp, 'good.json'), good);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsCli } from '../helpers/bench-phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { viaRouter } from '../helpers/cli.js';
 
@@ -68,7 +69,7 @@ describe('the EB emulator is as strict as EB (real aws CLI)', () => {
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   });
-  const aws = (...args: string[]) => execa('aws', [...args, '--output', 'json'], { env: env(), extendEnv: true, reject: false });
+  const aws = (...args: string[]) => execa(awsCli(), [...args, '--output', 'json'], { env: env(), extendEnv: true, reject: false });
   const ok = async (...args: string[]) => {
     const r = await aws(...args);
     if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);

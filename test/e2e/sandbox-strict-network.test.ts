@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { awsEnv } from '../helpers/bench-phase.js';
+import { awsCli, awsEnv } from '../helpers/bench-phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { until } from '../helpers/sandbox-phase.js';
 
@@ -36,7 +36,7 @@ interface Cli {
 }
 
 async function awsOn(endpoint: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli> {
-  const r = await execa('aws', [...args, '--output', 'json'], { env: { ...awsEnv(endpoint), ...env }, reject: false });
+  const r = await execa(awsCli(), [...args, '--output', 'json'], { env: { ...awsEnv(endpoint), ...env }, reject: false });
   return { code: r.exitCode ?? -1, json: r.stdout.trim() ? JSON.parse(r.stdout) : {}, stderr: r.stderr };
 }
 const aws = (args: string[]) => awsOn(sb.endpoint, args);

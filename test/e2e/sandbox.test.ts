@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsCli } from '../helpers/bench-phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { isEndpointUp, sandboxStatus, startSandbox, stopSandbox } from '../../sandbox/control.js';
 import { viaRouter } from '../helpers/cli.js';
@@ -48,7 +49,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('sandbox (real aws CLI against the local endpoint)', () => {
   let sandbox: Sandbox;
   let stateDir: string;
-  const aws = (...args: string[]) => execa('aws', args, { env: awsEnv(sandbox.endpoint), reject: false });
+  const aws = (...args: string[]) => execa(awsCli(), args, { env: awsEnv(sandbox.endpoint), reject: false });
   const eb = async (...args: string[]) => {
     const result = await aws('elasticbeanstalk', ...args);
     if (result.exitCode !== 0) throw new Error(`aws elasticbeanstalk ${args.join(' ')}: ${result.stderr}`);
@@ -265,8 +266,8 @@ describe('sandbox faults', () => {
     try {
       const env = awsEnv(sandbox.endpoint);
       const [beanstalk, ec2] = await Promise.all([
-        execa('aws', ['elasticbeanstalk', 'describe-applications'], { env, reject: false }),
-        execa('aws', ['ec2', 'describe-vpcs'], { env, reject: false }),
+        execa(awsCli(), ['elasticbeanstalk', 'describe-applications'], { env, reject: false }),
+        execa(awsCli(), ['ec2', 'describe-vpcs'], { env, reject: false }),
       ]);
       expect(beanstalk.stderr).toContain('An error occurred (Throttling) when calling the DescribeApplications operation');
       expect(ec2.stderr).toContain('RequestLimitExceeded');
@@ -288,18 +289,18 @@ describe('AWS rate limits (R90): on by default, per account and region', () => {
     const rates = async () => ((await (await fetch(`${sandbox.endpoint}/_sandbox/status`)).json()) as { rates: Record<string, { allowed: number; throttled: number }> }).rates;
     try {
       const env = awsEnv(sandbox.endpoint);
-      const once = await Promise.all(Array.from({ length: 10 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env, reject: false })));
+      const once = await Promise.all(Array.from({ length: 10 }, () => execa(awsCli(), ['elasticbeanstalk', 'describe-applications'], { env, reject: false })));
       const refused = once.filter((r) => r.exitCode !== 0);
       expect(refused.length, `all ${once.length} got through`).toBeGreaterThan(0);
       for (const r of refused) expect(r.stderr).toMatch(/An error occurred \(Throttling\) when calling the DescribeApplications operation( \(reached max retries: 0\))?: Rate exceeded/);
       expect((await rates()).elasticbeanstalk.throttled).toBe(refused.length);
       // The same burst with the CLI's standard retries (what Johanna runs): all get through, later.
       const retried = { ...env, AWS_MAX_ATTEMPTS: '8', AWS_RETRY_MODE: 'standard' };
-      const all = await Promise.all(Array.from({ length: 2 }, () => execa('aws', ['elasticbeanstalk', 'describe-applications'], { env: retried, reject: false })));
+      const all = await Promise.all(Array.from({ length: 2 }, () => execa(awsCli(), ['elasticbeanstalk', 'describe-applications'], { env: retried, reject: false })));
       expect(all.map((r) => r.exitCode), all.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
       expect((await rates()).elasticbeanstalk.throttled).toBeGreaterThan(refused.length);
       // Another service has buckets of its own: EC2 is not slowed by EB's empty bucket.
-      expect((await execa('aws', ['ec2', 'describe-vpcs'], { env, reject: false })).exitCode).toBe(0);
+      expect((await execa(awsCli(), ['ec2', 'describe-vpcs'], { env, reject: false })).exitCode).toBe(0);
     } finally {
       await sandbox.close();
       rmSync(stateDir, { recursive: true, force: true });

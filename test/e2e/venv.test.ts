@@ -78,12 +78,12 @@ afterAll(async () => {
 });
 
 async function run(args: string[]) {
-  const r = await execa(path.join(checkout, 'run'), args, { cwd: checkout, reject: false, stdin: 'ignore', timeout: 180_000, env: cliEnv() });
+  const r = await execa(path.join(checkout, 'run'), args, { cwd: checkout, reject: false, stdin: 'ignore', timeout: 180_000, env: cliEnv({ JOHANNA_AWS_CLI: undefined }), extendEnv: false });
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
 function setup(pathVar: string) {
-  const r = spawnSync(process.execPath, ['scripts/setup-python.mjs'], { cwd: checkout, env: { ...cliEnv(), PATH: pathVar }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['scripts/setup-python.mjs'], { cwd: checkout, env: cliEnv({ PATH: pathVar, JOHANNA_AWS_CLI: undefined }), encoding: 'utf8', timeout: 60_000 });
   return { exitCode: r.status, lines: r.stdout.split('\n').filter(Boolean) };
 }
 

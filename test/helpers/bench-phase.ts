@@ -43,6 +43,14 @@ export interface RunOutcome extends Omit<RunResult, 'exitCode'> {
   json?: any;
 }
 
+/**
+ * The aws CLI a test's own calls run: the one the run gives the tool (JOHANNA_AWS_CLI: in
+ * npm test, the v1 fork server's client, test/fixtures/aws-fork.ts), else `aws` on PATH.
+ */
+export function awsCli(): string {
+  return process.env.JOHANNA_AWS_CLI || 'aws';
+}
+
 export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
   return {
     ...process.env,

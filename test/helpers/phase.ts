@@ -5,13 +5,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 
-import { awsEnv, readRunLog, ROOT, RUN } from './bench-phase.js';
+import { awsCli, awsEnv, readRunLog, ROOT, RUN } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 
 /** The aws CLI against the sandbox; parsed JSON. */
 export async function awsJson<T = any>(endpoint: string, args: string[]): Promise<T> {
-  const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(endpoint) });
+  const r = await execa(awsCli(), [...args, '--output', 'json'], { env: awsEnv(endpoint) });
   return (r.stdout.trim() ? JSON.parse(r.stdout) : {}) as T;
 }
 

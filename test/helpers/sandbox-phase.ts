@@ -9,7 +9,7 @@ import type { SandboxDelays, StrictOptions } from '../../sandbox/options.js';
 import { httpGet } from '../../src/deploy/probe.js';
 import { run as runCli, type RunResult } from './cli.js';
 
-import { awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
+import { awsCli, awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
@@ -77,7 +77,7 @@ export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   o.edit?.(config);
   const configFile = write('env', config);
   const aws = async (args: string[]): Promise<any> => {
-    const r = await execa('aws', [...args, '--output', 'json'], { env: awsEnv(sandbox.endpoint), reject: false });
+    const r = await execa(awsCli(), [...args, '--output', 'json'], { env: awsEnv(sandbox.endpoint), reject: false });
     if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
     return r.stdout.trim() ? JSON.parse(r.stdout) : {};
   };
