@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsCli } from '../helpers/bench-phase.js';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { shapeProblems } from '../helpers/botocore-shape.js';
 
@@ -27,11 +28,14 @@ function cli(endpoint: () => string) {
     AWS_SECRET_ACCESS_KEY: 'sandbox',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_DEFAULT_REGION: 'ap-northeast-2',
-    AWS_MAX_ATTEMPTS: '1',
+    // Retried as a user's CLI retries: the sandbox throttles EB's Describe* as EB does (R90:
+    // about 2 a second, a burst of 15), and this file's calls come faster than that.
+    AWS_MAX_ATTEMPTS: '5',
+    AWS_RETRY_MODE: 'standard',
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   });
-  const aws = (...args: string[]) => execa('aws', [...args, '--output', 'json'], { env: env(), extendEnv: true, reject: false });
+  const aws = (...args: string[]) => execa(awsCli(), [...args, '--output', 'json'], { env: env(), extendEnv: true, reject: false });
   const ok = async (...args: string[]): Promise<any> => {
     const r = await aws(...args);
     if (r.exitCode !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);

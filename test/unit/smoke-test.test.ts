@@ -27,10 +27,15 @@ function ctxFor(nova: Record<string, unknown>, o: { dryRun?: boolean; signal?: A
   return { ctx, output: () => text };
 }
 
+/** Running: a zombie (killed, its parent gone, not yet reaped by init) is not. */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
