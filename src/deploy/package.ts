@@ -2,8 +2,8 @@
 // only what the instance runs (compiled dist/, package.json, Procfile, .ebextensions/):
 // EB's Node.js platform installs any dependencies itself from package.json, so we never
 // ship node_modules, sources, tests or local EB/git state.
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -106,8 +106,7 @@ export async function packageNova(i: PackageInput): Promise<PackageResult> {
     // Hashes before anything is written, so our own output cannot mark a tree dirty.
     const [gitHashJohanna, gitHashNova] = await Promise.all([gitHash(i.root), gitHash(source)]);
 
-    const dist = path.join(work, 'dist');
-    await compile(i.root, source, dist);
+    const dist = await compiledOnce(i.root, source, path.join(i.outDir, 'compiled'));
 
     const entries: Zippable = {};
     for (const f of await listFiles(dist)) entries[`dist/${f}`] = await readFile(path.join(dist, f));
@@ -151,6 +150,53 @@ async function clone(url: string, branch: string | undefined, dest: string): Pro
       'check nova.GIT_URL and nova.GIT_BRANCH, and that this machine can read the repository',
     );
   }
+}
+
+/** The folders a build's input never comes from: dependencies, VCS state, old output. */
+const NOT_INPUT = new Set(['node_modules', '.git', 'dist', '.elasticbeanstalk']);
+/** Compiled trees kept in <outDir>/compiled (.build/compiled): the newest, by use. */
+const COMPILED_KEPT = 10;
+
+/**
+ * Nova compiled, once per content: tsc type-checks all of @types/node on every run (~2.7 s
+ * of CPU, a daily deploy's largest local cost), and its output is a function of its input.
+ * The key hashes every file of the source (but NOT_INPUT: an app's own node_modules/@types
+ * are not hashed; Nova has none, see compile()), the TypeScript and @types/node versions and
+ * a version of compile()'s arguments; a tree is used only once complete
+ * (built aside, then renamed into place), so two runs at once never read half of one.
+ */
+async function compiledOnce(root: string, source: string, store: string): Promise<string> {
+  const hash = createHash('sha256').update('johanna-nova-build 1\0');
+  for (const pkg of ['typescript', '@types/node']) {
+    hash.update(`${pkg}@${(await readIfFile(path.join(root, 'node_modules', pkg, 'package.json')).then((b) => (b ? JSON.parse(Buffer.from(b).toString('utf8')).version : 'none')))}\0`);
+  }
+  for (const f of (await listFiles(source)).filter((f) => !NOT_INPUT.has(f.split('/')[0]))) {
+    hash.update(`${f}\0`).update(await readFile(path.join(source, f))).update('\0');
+  }
+  const tree = path.join(store, hash.digest('hex').slice(0, 32));
+  const now = new Date();
+  if ((await stat(tree).catch(() => undefined))?.isDirectory()) {
+    await utimes(tree, now, now); // kept by use, not by birth
+    return tree;
+  }
+  await mkdir(store, { recursive: true });
+  const aside = `${tree}.${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    await compile(root, source, aside);
+    // Another run may have finished the same tree first: then this copy goes.
+    await rename(aside, tree).catch(() => undefined);
+  } finally {
+    await rm(aside, { recursive: true, force: true });
+  }
+  await pruneCompiled(store);
+  return tree;
+}
+
+async function pruneCompiled(store: string): Promise<void> {
+  const trees = await Promise.all(
+    (await readdir(store, { withFileTypes: true })).filter((e) => e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name)).map(async (e) => ({ dir: path.join(store, e.name), used: (await stat(path.join(store, e.name))).mtimeMs })),
+  );
+  for (const t of trees.sort((a, b) => b.used - a.used).slice(COMPILED_KEPT)) await rm(t.dir, { recursive: true, force: true });
 }
 
 /**
