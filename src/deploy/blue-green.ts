@@ -234,7 +234,8 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   // so and the next second's is taken (createNewEnvironment): no call to ask first (issue 27).
   const now = new Date();
   const prefix = old ? `${nova.CNAME}-${Math.floor(now.getTime() / 1000)}` : nova.CNAME;
-  const dns = old ? { available: true } : await eb.checkDnsAvailability(ctx.call, prefix);
+  let dns = old ? { available: true } : await eb.checkDnsAvailability(ctx.call, prefix);
+  if (!dns.available && (await letGoOfMain(ctx, app, envs, main, deadline))) dns = await eb.checkDnsAvailability(ctx.call, prefix);
   if (!dns.available) {
     throw new StateError(
       `the CNAME prefix '${prefix}' (${cnameFor(ctx, prefix)}) is not available: another account or application in ${ctx.region} holds it`,
@@ -242,6 +243,31 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
     );
   }
   return { app, main, network, old, stack, now, holdSince, waitedSeconds };
+}
+
+/**
+ * EB keeps a terminating environment's CNAME until it is Terminated: right after a failed first
+ * deploy was removed, its own environment, not another account, holds the main CNAME. Waits,
+ * saying so, under the deploy's deadline, for that environment to be gone; true when it waited.
+ */
+async function letGoOfMain(ctx: Ctx, app: string, envs: eb.Environment[], main: string, deadline: number): Promise<boolean> {
+  const leaving = envs.find((e) => e.Status === 'Terminating' && sameHost(e.CNAME, main));
+  if (!leaving) return false;
+  const name = leaving.EnvironmentName;
+  ctx.log.info(`  ${name} is terminating and still holds ${main}, which EB lets go only once it is Terminated: waiting for that`);
+  await waitFor(ctx, {
+    what: `${name} to let go of ${main}`,
+    deadline,
+    intervalMs: pollMs(ctx),
+    backoff: 1.5,
+    maxIntervalMs: ctx.sandbox ? 4000 : 30_000,
+    hint: `nothing was created; run create_nova again once ${name} is Terminated`,
+    check: async () => {
+      const now = (await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' })).find((e) => e.EnvironmentName === name);
+      return !now || now.Status === 'Terminated' ? { done: true } : { state: `${name} is ${now.Status}` };
+    },
+  });
+  return true;
 }
 
 /**

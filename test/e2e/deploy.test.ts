@@ -43,7 +43,7 @@ describe('create_nova: the daily blue/green deploy', () => {
   beforeAll(async () => {
     p = await startPhase({
       phase: 'dep',
-      delays: { launchMs: 800, swapMs: 300, terminateMs: 500, launchTimeoutMs: 6000 },
+      delays: { launchMs: 800, swapMs: 300, terminateMs: 3000, launchTimeoutMs: 6000 },
       // The sandbox's default DNS TTL (5 s): the zero-downtime check is about it.
       strict: { launchHealthBlip: true, takenCnames: [HELD], dnsTtlMs: 5000 },
       // The first deploy on an older platform branch; the daily one must keep it.
@@ -76,6 +76,13 @@ describe('create_nova: the daily blue/green deploy', () => {
     expect(r.stderr).toMatch(new RegExp(`health check: http://${p.host.replace(/\./g, '\\.')}/echo/ answered \\d{3}`));
     expect(r.stderr).toMatch(new RegExp(`the last \\d+ log lines of i-[0-9a-f]+ \\(${name}\\):`));
     expect(r.stderr).not.toMatch(/holds \S+ after all; it stays/);
+    // Run again at once: EB keeps the main CNAME until the removed environment is Terminated
+    // (3 s here), so the CNAME is taken by our own environment, not another account's. The
+    // deploy waits for it to let go, saying so (a dry run too: it reads what a deploy reads).
+    const again = await p.run(['-f', '--dry-run', 'create_nova']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`${name} is terminating and still holds ${p.host}`);
+    expect(again.stderr).not.toMatch(/another account/);
     await until('the failed first environment to go', async () => ((await p.envs()).length === 0 ? true : undefined));
   });
 

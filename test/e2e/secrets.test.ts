@@ -137,7 +137,7 @@ describe('no secret field reaches stdout, stderr, the run log or the webhook', (
     expect(r.exitCode, r.stderr).toBe(1);
     const error = r.stderr.split('\n').find((l) => l.includes('error: aws elasticbeanstalk create-environment')) ?? '';
     // The settings went in a file (issue 20 item 19): the error quotes its name, not them.
-    expect(error).toMatch(/--option-settings file:\/\/\S+ .* failed \(exit \d+\): .*The key pair 'sec1-no-such-key' does not exist/);
+    expect(error, r.stderr).toMatch(/--option-settings file:\/\/\S+ .* failed \(exit \d+\): .*The key pair 'sec1-no-such-key' does not exist/);
     expect(error).not.toContain(VISIBLE);
     const message = JSON.parse(r.stdout).error.message as string;
     expect(message).toContain("The key pair 'sec1-no-such-key' does not exist");
