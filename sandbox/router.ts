@@ -53,8 +53,13 @@ export class DnsCache {
  * client whose cached answer names an environment that is going or gone gets what its load
  * balancer would give: 503 while it terminates, 502 once it is gone.
  */
+/** An Application Load Balancer's default connection idle timeout. */
+export const LB_IDLE_TIMEOUT_MS = 60_000;
+
 export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtlMs'> & Partial<Pick<StrictOptions, 'dnsIgnoreTtlClients'>>, metrics?: RequestMetrics): Server {
-  const agent = new Agent({ keepAlive: true });
+  // As a load balancer: it keeps its connections to the targets and closes one idle for its
+  // idle timeout (60 s, AWS's default; aws-rules.md R45). A target that closes first races it.
+  const agent = new Agent({ keepAlive: true, timeout: LB_IDLE_TIMEOUT_MS });
   const dns = new DnsCache(store, strict.dnsTtlMs, strict.dnsIgnoreTtlClients);
   return createServer((req, res) => {
     const host = String(req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();

@@ -149,10 +149,18 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** Longer than a load balancer's default idle timeout (60 s), so that the balancer closes idle connections, not we. */
+export const KEEP_ALIVE_MS = 65_000;
+
 export async function startServer(o: StartOptions = {}): Promise<Running> {
   const env = o.env ?? process.env;
   const handler = createHandler(readSettings(env), o.log);
-  const server = http.createServer(handler);
+  // The load balancer in front reuses its connections to us; if we close an idle one first,
+  // it may send a request down it as it closes and answer that request 502. AWS: make the
+  // application's idle timeout larger than the load balancer's (60 s by default; ELB user
+  // guide, "Edit attributes for your Application Load Balancer", Connection idle timeout).
+  // Node's default is 5 s. (aws-rules.md R45.)
+  const server = http.createServer({ keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 1000 }, handler);
   const host = o.host ?? (env.NOVA_BIND || '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

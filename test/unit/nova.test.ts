@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSettings, startServer, type Running } from '../../nova/src/app.js';
+import { LB_IDLE_TIMEOUT_MS } from '../../sandbox/router.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nova-test-'));
@@ -36,6 +37,14 @@ describe('nova in-process', () => {
   });
   afterAll(() => nova.close());
   afterEach(() => rmSync(noEcho, { force: true }));
+
+  // R45: the load balancer must close an idle connection before Nova does, or it may send a
+  // request down one Nova is closing and answer it 502. The sandbox's router is that balancer.
+  it('keeps idle connections longer than a load balancer does (60 s), the router included', () => {
+    expect(nova.server.keepAliveTimeout).toBeGreaterThan(60_000);
+    expect(nova.server.keepAliveTimeout).toBeGreaterThan(LB_IDLE_TIMEOUT_MS);
+    expect(nova.server.headersTimeout).toBeGreaterThan(nova.server.keepAliveTimeout);
+  });
 
   it('answers /echo/ with phase, version and host', async () => {
     const res = await fetch(`${nova.url}/echo/`);
