@@ -14,7 +14,7 @@ import { createSandbox, type Sandbox } from '../../sandbox/server.js';
 import { awsCli } from '../helpers/bench-phase.js';
 import { plainAws } from '../fixtures/aws-fork.js';
 
-const FORK = process.env.JOHANNA_AWS_CLI ?? '';
+const FORK = process.env.JOHANNA_TEST_AWS ?? '';
 const forked = FORK.includes('johanna-aws-fork-');
 
 describe.runIf(forked)('the aws CLI through the fork server answers as the aws process does', () => {

@@ -44,11 +44,13 @@ export interface RunOutcome extends Omit<RunResult, 'exitCode'> {
 }
 
 /**
- * The aws CLI a test's own calls run: the one the run gives the tool (JOHANNA_AWS_CLI: in
- * npm test, the v1 fork server's client, test/fixtures/aws-fork.ts), else `aws` on PATH.
+ * The aws CLI a test's own calls run (they name the sandbox by AWS_ENDPOINT_URL, which the
+ * aws CLI v2 of Debian, 2.9, does not read): in npm test the v1 fork server's client
+ * (JOHANNA_TEST_AWS, test/fixtures/aws-fork.ts), whichever CLI the project gives the tool;
+ * else `aws` on PATH.
  */
 export function awsCli(): string {
-  return process.env.JOHANNA_AWS_CLI || 'aws';
+  return process.env.JOHANNA_TEST_AWS || 'aws';
 }
 
 export function awsEnv(endpoint: string): NodeJS.ProcessEnv {
