@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS, optionsOf, type CommandSpec, type OptionSpec } from './commands/registry.js';
-import type { CommandOptions } from './commands/types.js';
+import { WATCH_DEFAULT_SECONDS, type CommandOptions } from './commands/types.js';
 import type { SandboxFlags } from './commands/sandbox.js';
 import type { GlobalOptions } from './context.js';
 import { UsageError } from './errors.js';
@@ -145,7 +145,8 @@ export function commandOptionsAfterName(argv: string[]): string[] {
 function checkNumbers(options: OptionSpec[], values: Record<string, unknown>): void {
   for (const o of options) {
     const v = values[attrName(o)];
-    if (!o.number || v === undefined) continue;
+    // `--watch` alone (an optional value, absent): the command's default.
+    if (!o.number || v === undefined || v === true) continue;
     const s = String(v);
     if (!/^\d+(\.\d+)?$/.test(s) || !o.number.ok(Number(s))) throw new UsageError(`${longFlag(o)} ${s}: expected ${o.number.what}`);
   }
@@ -260,6 +261,7 @@ export function commandOptions(o: ParsedOptions): CommandOptions {
     count: num(o.number),
     environment: typeof o.environment === 'string' ? o.environment : undefined,
     follow: Boolean(o.follow),
+    watchSeconds: o.watch === true ? WATCH_DEFAULT_SECONDS : num(o.watch),
     all: Boolean(o.all),
     report: o.report === true || typeof o.report === 'string' ? (o.report as string | true) : undefined,
     run: typeof o.run === 'string' ? o.run : undefined,

@@ -125,6 +125,13 @@ export const COMMANDS: CommandSpec[] = [
     name: 'status',
     summary: "show the phase: network resources, environments, which one is live, the lock (read-only)",
     changes: false,
+    options: [
+      {
+        flags: '--watch [seconds]',
+        description: 'redraw a compact live view every few seconds [5] until Ctrl-C (exit 0): live, held and old environments with req/s, 5xx share and P99, when each old one may go, the lock',
+        number: { ok: (n) => n >= 1 && n <= 3600, what: 'seconds from 1 to 3600' },
+      },
+    ],
     example: './run -e env.json status --json',
     load: async () => (await import('./status.js')).status,
   },

@@ -16,7 +16,8 @@ import { shortVersion } from '../aws/cli.js';
 import { describeTool, onPath } from '../venv.js';
 import { listInstanceProfileNames, listRoleNames } from '../aws/iam.js';
 import { callerAccount } from '../aws/sts.js';
-import type { CommandResult } from './types.js';
+import type { CommandOptions, CommandResult } from './types.js';
+import { UsageError } from '../errors.js';
 
 export interface EnvironmentStatus {
   name: string;
@@ -48,7 +49,11 @@ async function soft<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-export async function status(ctx: Ctx): Promise<CommandResult> {
+export async function status(ctx: Ctx, opts?: CommandOptions): Promise<CommandResult> {
+  if (opts?.watchSeconds !== undefined) {
+    if (ctx.json) throw new UsageError('--watch redraws a view until Ctrl-C; --json prints one document', 'drop one of them');
+    return (await import('./status-watch.js')).watchStatus(ctx, opts.watchSeconds);
+  }
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
   const iam = iamNames(ctx.phase);
   const call = ctx.call;

@@ -29,6 +29,8 @@ export interface CommandOptions {
   environment?: string;
   /** events --follow. */
   follow: boolean;
+  /** status --watch [seconds]: refresh every this many seconds until Ctrl-C. */
+  watchSeconds?: number;
   /** logs --all. */
   all: boolean;
   /** --report [FILE] on a changing command: write the run's HTML report (true: beside its run log). */
@@ -42,3 +44,6 @@ export interface CommandOptions {
 }
 
 export type CommandFn = (ctx: Ctx, opts: CommandOptions) => Promise<CommandResult>;
+
+/** status --watch without a number: every 5 s, two to four EB reads a refresh, far under EB's Describe* rate (R90). */
+export const WATCH_DEFAULT_SECONDS = 5;

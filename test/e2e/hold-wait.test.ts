@@ -148,6 +148,35 @@ describe('hold and promote, then wait your turn, on one phase in order', () => {
     expect(text).toMatch(new RegExp(`^\\s+held\\s+${held} .*held since ${s.held.since.replace(/\./g, '\\.')}`, 'm'));
   });
 
+  // Issue 22 item 9: a compact live view, redrawn until Ctrl-C, under load on the live one.
+  it('status --watch 1 redraws live and held with req/s, 5xx and P99 each second until Ctrl-C: exit 0', { timeout: LONG }, async () => {
+    const load = setInterval(() => void ph.get(ph.host).catch(() => undefined), 50);
+    const child = execa(RUN, ['-e', ph.configFile, 'status', '--watch', '1'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let stopped = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      out += String(d);
+      // The kill point: a third view has begun (two full ones before it), with requests counted.
+      if (!stopped && (out.match(/^phase \S+ at /gm) ?? []).length >= 3 && /^\s+live\s+\S+\s+Ready\/\S+\s+\S+\s+\d+(\.\d)?\s+\d+(\.\d+)?%\s+\d+ ms/m.test(out)) {
+        stopped = true;
+        process.kill(child.pid!, 'SIGINT');
+      }
+    });
+    const r = await child;
+    clearInterval(load);
+    expect(stopped, `${r.stdout}\n${r.stderr}`).toBe(true);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const views = String(r.stdout).split(/^(?=phase \S+ at )/m).filter((v) => v.startsWith('phase '));
+    expect(views.length).toBeGreaterThanOrEqual(3);
+    for (const v of views.slice(0, 2)) {
+      expect(v).toMatch(/every 1 s \(Ctrl-C to stop\)/);
+      expect(v).toMatch(/^\s+ROLE\s+ENVIRONMENT\s+STATE\s+VERSION\s+REQ\/S\s+5XX\s+P99\s+DRAIN$/m);
+      expect(v).toMatch(new RegExp(`^\\s+live\\s+${first}\\s+Ready/`, 'm'));
+      expect(v).toMatch(new RegExp(`^\\s+held\\s+${held}\\s+Ready/\\S+\\s+${heldLabel}`, 'm'));
+      expect(v).toMatch(/^\s+lock: free$/m);
+    }
+  });
+
   it('a second create_nova refuses, exit 1, naming the held environment and the two ways out', { timeout: LONG }, async () => {
     const before = (await ph.envs()).length;
     const r = await ph.run(['-f', '--json', 'create_nova']);
