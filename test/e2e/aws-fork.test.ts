@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
-import { awsCli } from '../helpers/bench-phase.js';
+import { awsCli, awsEnv } from '../helpers/bench-phase.js';
 import { plainAws } from '../fixtures/aws-fork.js';
 
 const FORK = process.env.JOHANNA_TEST_AWS ?? '';
@@ -21,19 +21,9 @@ describe.runIf(forked)('the aws CLI through the fork server answers as the aws p
   let sandbox: Sandbox;
   let dir: string;
   let plain = '';
-  const env = (extra: Record<string, string> = {}) => ({
-    AWS_ENDPOINT_URL: sandbox.endpoint,
-    AWS_ACCESS_KEY_ID: 'sandbox-admin',
-    AWS_SECRET_ACCESS_KEY: 'sandbox',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_DEFAULT_REGION: 'ap-northeast-2',
-    AWS_MAX_ATTEMPTS: '1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    PATH: process.env.PATH ?? '',
-    ...extra,
-  });
+  // The tests' usual environment (the account's administrator, the sandbox's endpoint), with
+  // no retries and no config files, so that both CLIs make exactly one attempt each.
+  const env = (extra: Record<string, string> = {}) => ({ ...awsEnv(sandbox.endpoint), AWS_MAX_ATTEMPTS: '1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...extra });
   /** One call through each; what each printed and how it ended. */
   async function both(args: string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}) {
     const run = (bin: string) => execa(bin, args, { env: env(opts.env), extendEnv: false, reject: false, input: opts.input ?? '', cwd: opts.cwd ?? dir });
