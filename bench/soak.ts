@@ -38,6 +38,12 @@ export interface SoakResult {
 }
 
 const DELAYS = { launchMs: 300, swapMs: 200, terminateMs: 300, launchTimeoutMs: 4000 };
+/**
+ * EB keeps events 6 weeks (R51); the soak's sandbox keeps them 30 s, so each day's events are
+ * gone before the next day's decisions, which must therefore come from the history and EB's
+ * state, as they do on a year-old phase.
+ */
+export const SOAK_EVENT_RETENTION_MS = 30_000;
 
 export async function runSoak(n: number, o: { log?: (msg: string) => void; phase?: string } = {}): Promise<SoakResult> {
   const log = o.log ?? (() => undefined);
@@ -45,7 +51,7 @@ export async function runSoak(n: number, o: { log?: (msg: string) => void; phase
   const p = await startPhase({
     phase: o.phase ?? 'soak',
     delays: DELAYS,
-    strict: { natDelayMs: 200, iamDelayMs: 200, eniLingerMs: 200, dnsTtlMs: 500 },
+    strict: { natDelayMs: 200, iamDelayMs: 200, eniLingerMs: 200, dnsTtlMs: 500, eventRetentionMs: SOAK_EVENT_RETENTION_MS },
     // The cleanup inside create_nova keeps everything (a long grace); the day's own cleanup
     // step, with grace 0, is the one whose removals are checked.
     edit: (c) => {
