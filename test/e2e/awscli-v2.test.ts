@@ -1,6 +1,6 @@
-// Issue 15, the aws CLI v2 as most users have it. The aws CLI of this pass (JOHANNA_AWS_CLI:
-// Debian's /usr/bin/aws, v2 2.9.19, in npm test's second pass, the only one that runs this
-// file; `aws` when run alone) runs a phase's whole lifecycle behind a recorder that logs every argv and the
+// Issue 15, the aws CLI v2 as most users have it. The aws CLI of this project (JOHANNA_AWS_CLI:
+// Debian's /usr/bin/aws, v2 2.9.19, in npm test's awscli-v2 project, the only one that runs
+// this file) runs a phase's whole lifecycle behind a recorder that logs every argv and the
 // environment it got, so this file proves that no call of a sandbox phase goes out without
 // --endpoint-url (v2 before 2.13 ignores AWS_ENDPOINT_URL and would call the real AWS).
 // Then v1 and v2 side by side against the same sandbox: the JSON of every read we parse,
