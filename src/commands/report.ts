@@ -107,8 +107,8 @@ async function historyRecordOf(ctx: Ctx, command: string, startMs: number): Prom
  * of its record) from each one's load balancer's RequestCount, period by period, from a
  * minute before the run to now (at most a quarter of an hour after it, and at most
  * MAX_DATAPOINTS periods). Bands: the DNS-TTL wait, and the quiet window the cleanup waits
- * for once the old environment's last request is seen. Markers: the swap call, the swap
- * verified.
+ * for once the old environment's last request is seen, and the bake (named by its verdict).
+ * Markers: the swap call, the swap verified, the bake's swap back.
  */
 async function trafficOf(ctx: Ctx, log: ParsedRunLog, model: RunModel, record: HistoryRecord | undefined, period: number): Promise<TrafficChart | undefined> {
   const envs = environmentsOf(log);
@@ -147,6 +147,10 @@ async function trafficOf(ctx: Ctx, log: ParsedRunLog, model: RunModel, record: H
   if (envs.swapped) markers.push({ label: 'swap call', at: envs.swapped.at });
   const verify = log.steps.find((s) => s.step === 'verify');
   if (verify?.ok) markers.push({ label: 'swap verified', at: at(verify.ts) + verify.ms });
+  // The bake (issue 21): its minutes as a band named by its verdict, and its swap back, if any.
+  const bake = log.steps.find((s) => s.step === 'bake');
+  if (bake) bands.push({ label: `bake${record?.bake ? `: ${record.bake}` : ''}`, from: at(bake.ts), to: at(bake.ts) + bake.ms });
+  if (record?.swappedBackAt) markers.push({ label: 'swapped back by the bake', at: at(record.swappedBackAt) });
   const oldName = record?.oldEnvironment ?? (envs.swapped ? [envs.swapped.source, envs.swapped.destination].find((n) => n !== (record?.newEnvironment ?? envs.created)) : undefined);
   const old = series.find((s) => s.data?.environment === oldName);
   const lastBusy = old?.points.filter((p) => p.v > 0).at(-1);
