@@ -4,6 +4,8 @@
 // fault and an alarm each swap back by themselves; no traffic is inconclusive; Ctrl-C during
 // the bake leaves the new version live. Six deploys in all: each case is one. A sandbox "minute" is its metrics period (2 s here), so a
 // bake of 5 minutes takes about 10 s.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad, type RunningLoad } from '../helpers/load.js';
@@ -107,6 +109,14 @@ describe('the bake after a swap (issue 21)', () => {
     expect(h.stdout).toMatch(/create_nova\s+failed\s+1\s.*rolled back by bake: .*minute \d: 5xx/);
     const s = await p.run(['status']);
     expect(s.stdout).toMatch(/last bake: rolled back by bake: /);
+    // The report of that run (issue 22 item 7) shows the bake as a band named by its verdict,
+    // and the bake's swap back as a marker.
+    const out = path.join(p.dir, 'bad5xx-report.html');
+    const rep = await p.run(['report', '--out', out]);
+    expect(rep.exitCode, rep.stderr).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/<g class="band" data-label="bake: rolled back"/);
+    expect(html).toMatch(/<g class="marker" data-label="swapped back by the bake"/);
   });
 
   it('a latency fault swaps back on p99', { timeout: LONG }, async () => {
@@ -141,6 +151,29 @@ describe('the bake after a swap (issue 21)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.bake.verdict).toBe('inconclusive');
     expect((await live()).version).toBe(out.versionLabel);
+  });
+
+  // Issue 21: promote swaps in too, so it bakes too; --no-bake is the run's exception, said as a warning.
+  it('promote bakes what it swaps in, under traffic; create_nova --no-bake swaps with no bake and says so', { timeout: LONG }, async () => {
+    const config = bakeConfig('promote');
+    const l = load();
+    const hold = await p.run(['-f', '--json', 'create_nova', '--hold'], { configFile: config });
+    expect(hold.exitCode, hold.stderr).toBe(0);
+    const held = JSON.parse(hold.stdout).newEnvironment as string;
+    expect(hold.stderr).not.toMatch(/bake minute/); // a hold swaps nothing: nothing to bake
+    const pr = await p.run(['-f', '--json', 'promote'], { configFile: config });
+    expect(pr.exitCode, pr.stderr).toBe(0);
+    expect(pr.stderr).toMatch(/bake minute 1\/5: \d+ requests/);
+    expect(pr.stderr).toMatch(/bake passed: 5 minutes, 0 bad/);
+    expect(JSON.parse(pr.stdout).bake).toMatchObject({ verdict: 'passed' });
+    expect((await live()).name).toBe(held);
+    const nb = await p.run(['-f', '--json', 'create_nova', '--no-bake'], { configFile: config });
+    const report = await l.stop();
+    expect(nb.exitCode, nb.stderr).toBe(0);
+    expect(nb.stderr).not.toMatch(/bake minute/);
+    expect(nb.stderr).toMatch(new RegExp(`warning: no bake \\(--no-bake\\): nothing watches \\S+ under traffic; \\./run (-e \\S+ )?rollback swaps back to ${held} while it lives`));
+    expect(JSON.parse(nb.stdout).bake).toMatchObject({ verdict: 'skipped' });
+    expect(report.non2xx + report.errors).toBe(0);
   });
 
   it('Ctrl-C during the bake leaves the new version live, with the rollback command', { timeout: LONG }, async () => {
