@@ -7,9 +7,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoad } from '../helpers/load.js';
-import { ownCalls, readRunLog, startPhase, type PhaseSandbox, until } from '../helpers/sandbox-phase.js';
+import { ownCalls, readRunLog, ROOT, RUN, startPhase, type PhaseSandbox, type RunResult, until } from '../helpers/sandbox-phase.js';
 import { waitingEbCalls, type RunLogRecord } from '../helpers/bench-phase.js';
 import { POLL_BUDGET_PER_MINUTE } from '../../src/time.js';
 
@@ -43,7 +44,7 @@ describe('create_nova: the daily blue/green deploy', () => {
   beforeAll(async () => {
     p = await startPhase({
       phase: 'dep',
-      delays: { launchMs: 800, swapMs: 300, terminateMs: 3000, launchTimeoutMs: 6000 },
+      delays: { launchMs: 800, swapMs: 300, terminateMs: 6000, launchTimeoutMs: 6000 },
       // The sandbox's default DNS TTL (5 s): the zero-downtime check is about it.
       strict: { launchHealthBlip: true, takenCnames: [HELD], dnsTtlMs: 5000 },
       // The first deploy on an older platform branch; the daily one must keep it.
@@ -68,21 +69,31 @@ describe('create_nova: the daily blue/green deploy', () => {
   it('a failed first deploy says what the health check and the logs say, then removes its environment from the main CNAME', { timeout: LONG }, async () => {
     const vpc = await p.run(['-f', 'create_vpc']);
     expect(vpc.exitCode, vpc.stderr).toBe(0);
-    const r = await p.run(['-f', '-e', noEchoConfig(), 'create_nova']);
-    expect(r.exitCode, r.stderr).toBe(1);
-    const name = /removing (nova-\d{10}) \(set nova\.KEEP_FAILED_ENVIRONMENT to keep a failed one for inspection\)/.exec(r.stderr)?.[1];
-    expect(name, r.stderr).toBeDefined();
+    // Once the failed deploy has asked EB to terminate its environment (EB keeps the main CNAME
+    // until it is Terminated, 6 s here), a second run starts at once, while the first is still
+    // finishing: it finds the CNAME taken by our own environment, not another account's, and
+    // waits for it to let go, saying so (a dry run: it reads what a deploy reads, and takes no lock).
+    const first = execa(RUN, ['-e', noEchoConfig(), '-f', 'create_nova'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    let seen = '';
+    let again: Promise<RunResult> | undefined;
+    first.stderr!.on('data', (d: Buffer) => {
+      seen += String(d);
+      // The kill point's twin: the terminate call has been made (its line comes after it).
+      if (!again && /^\S+ \S+ {3}terminating nova-\d{10}$/m.test(seen)) again = p.run(['-f', '--dry-run', 'create_nova']);
+    });
+    const r = await first;
+    const name = /removing (nova-\d{10}) \(set nova\.KEEP_FAILED_ENVIRONMENT to keep a failed one for inspection\)/.exec(String(r.stderr))?.[1];
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(name, String(r.stderr)).toBeDefined();
     expect(r.stderr).toMatch(/nothing served \S+ before this first deploy/);
     expect(r.stderr).toMatch(new RegExp(`health check: http://${p.host.replace(/\./g, '\\.')}/echo/ answered \\d{3}`));
     expect(r.stderr).toMatch(new RegExp(`the last \\d+ log lines of i-[0-9a-f]+ \\(${name}\\):`));
     expect(r.stderr).not.toMatch(/holds \S+ after all; it stays/);
-    // Run again at once: EB keeps the main CNAME until the removed environment is Terminated
-    // (3 s here), so the CNAME is taken by our own environment, not another account's. The
-    // deploy waits for it to let go, saying so (a dry run too: it reads what a deploy reads).
-    const again = await p.run(['-f', '--dry-run', 'create_nova']);
-    expect(again.exitCode, again.stderr).toBe(0);
-    expect(again.stderr).toContain(`${name} is terminating and still holds ${p.host}`);
-    expect(again.stderr).not.toMatch(/another account/);
+    expect(again, 'the second run started once the terminate was asked').toBeDefined();
+    const second = await again!;
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`${name} is terminating and still holds ${p.host}`);
+    expect(second.stderr).not.toMatch(/another account/);
     await until('the failed first environment to go', async () => ((await p.envs()).length === 0 ? true : undefined));
   });
 
