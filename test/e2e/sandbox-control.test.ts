@@ -44,7 +44,11 @@ async function run(args: string[], timeoutMs = 180_000) {
 
 /** A phase config of the copy whose sandbox section points at two free ports. */
 async function phaseOnFreePorts(phase: string): Promise<{ file: string; port: number; routerPort: number; endpoint: string }> {
-  const [port, routerPort] = [await freePort(), await freePort()];
+  // Two asks for a free port can get the same one (it was free both times): then the router
+  // would find the front on its port and the start would fail. Ask until they differ.
+  const port = await freePort();
+  let routerPort = await freePort();
+  while (routerPort === port) routerPort = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const file = path.join(checkout, `env.${phase}.json`);
   writeFileSync(file, JSON.stringify(sandboxPhaseConfig({ phase, endpoint, router: `127.0.0.1:${routerPort}` }), null, 2));
@@ -264,7 +268,8 @@ describe('nothing outlives a SIGKILLed sandbox', () => {
 
   it('sandbox stop --all finds what a SIGKILLed background sandbox left by its state folder', async () => {
     const e = await phaseOnFreePorts('sbe');
-    expect((await run(['-e', e.file, 'sandbox', 'start'])).exitCode).toBe(0);
+    const started = await run(['-e', e.file, 'sandbox', 'start']);
+    expect(started.exitCode, started.stderr).toBe(0);
     const s = await sandboxState(e.endpoint);
     const [moto] = childrenOf(s.motoPid);
     expect(moto).toBeDefined();
