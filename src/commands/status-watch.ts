@@ -8,7 +8,7 @@ import type { Ctx } from '../context.js';
 import * as eb from '../aws/eb.js';
 import { tagValue } from '../aws/tags.js';
 import { byAgeNewestFirst, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
-import { lockState, type LockState } from '../deploy/lock.js';
+import { describeLock, lockState, type LockState } from '../deploy/lock.js';
 import { ledgerOf, readHistoryOf, type Ledger } from '../deploy/history.js';
 import { table } from '../ui/table.js';
 import { pause } from '../time.js';
@@ -57,7 +57,6 @@ export function countdown(at: string, now = Date.now()): string {
 }
 
 export function watchLines(phase: string, main: string, rows: WatchRow[], lock: LockState, at: Date, seconds: number): string[] {
-  const lockText = lock.state === 'held' ? `held by ${lock.holder.holder} (${lock.holder.command}, since ${lock.holder.startedAt})` : lock.state === 'free' ? 'free' : lock.state;
   return [
     `phase ${phase} at ${at.toISOString().slice(11, 19)}Z, every ${seconds} s (Ctrl-C to stop); main CNAME ${main}`,
     ...(rows.length
@@ -76,7 +75,7 @@ export function watchLines(phase: string, main: string, rows: WatchRow[], lock: 
           '  ',
         )
       : ['  no environments']),
-    `  lock: ${lockText}`,
+    `  lock: ${describeLock(lock)}`,
   ];
 }
 

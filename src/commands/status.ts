@@ -8,7 +8,7 @@ import { iamNames } from '../infra/names.js';
 import { phaseResources } from '../infra/discover.js';
 import { NETWORK_ROLES } from '../infra/resources.js';
 import { byAgeNewestFirst, envTimestamp, heldEnvironments, holderOfMain, isLive, lostMainAt, mainCname, HELD_TAG } from '../deploy/environments.js';
-import { lockState, type LockState } from '../deploy/lock.js';
+import { describeLock, lockState, type LockState } from '../deploy/lock.js';
 import { birthCname, markedForRemoval } from '../deploy/remove.js';
 import { formatRecord, lastSwapOf, ledgerOf, readHistory, readHistoryOf, shortTime, type HistoryRecord } from '../deploy/history.js';
 import { table } from '../ui/table.js';
@@ -158,7 +158,7 @@ export async function status(ctx: Ctx, opts?: CommandOptions): Promise<CommandRe
       for (const line of table(['ROLE', 'ENVIRONMENT', 'STATE', 'VERSION', 'CNAME', 'GIT', 'AGE', 'REQUESTS', 'NOTE'], rows, '    ')) l.result(line);
     }
   }
-  l.result(`  lock: ${lockLine(lock)}`);
+  l.result(`  lock: ${describeLock(lock)}`);
   l.result(`  last run: ${history?.[0] ? formatRecord(history[0]) : 'none recorded'}`);
   // A bake in progress (issue 21): the deploy that holds the lock has already swapped in the
   // environment it made (made after it took the lock), so what it does now is the bake (or
@@ -217,22 +217,6 @@ function requestsOf(m: eb.ApplicationMetrics | undefined): EnvironmentStatus['re
   return { count: m.RequestCount, seconds: m.Duration ?? 10, status2xxPercent: m.StatusCodes?.Status2xx, status5xxPercent: m.StatusCodes?.Status5xx };
 }
 
-/** The same words the deploy uses when it meets that lock. */
-function lockLine(lock: LockState): string {
-  switch (lock.state) {
-    case 'free':
-      return 'free';
-    case 'held':
-      return `held by ${lock.holder.holder} (${lock.holder.command}, since ${lock.holder.startedAt})`;
-    case 'malformed':
-      return (
-        `MALFORMED: the item lacks a valid ${lock.lock.malformed.join(', ')} (${JSON.stringify(lock.lock.item)}); ` +
-        `it blocks every deploy of the phase. Clear it with: ${lock.clear}`
-      );
-    case 'unknown':
-      return `unknown: could not read it: ${lock.error}`;
-  }
-}
 
 function lockJson(lock: LockState): Record<string, unknown> | null {
   switch (lock.state) {

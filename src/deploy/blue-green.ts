@@ -245,6 +245,11 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   return { app, main, network, old, stack, now, holdSince, waitedSeconds };
 }
 
+/** How the preflight polls another environment to settle: from pollMs, growing 1.5x, up to 30 s (4 s in a sandbox). */
+function settlePolls(ctx: Ctx): { intervalMs: number; backoff: number; maxIntervalMs: number } {
+  return { intervalMs: pollMs(ctx), backoff: 1.5, maxIntervalMs: ctx.sandbox ? 4000 : 30_000 };
+}
+
 /**
  * EB keeps a terminating environment's CNAME until it is Terminated: right after a failed first
  * deploy was removed, its own environment, not another account, holds the main CNAME. Waits,
@@ -258,9 +263,7 @@ async function letGoOfMain(ctx: Ctx, app: string, envs: eb.Environment[], main: 
   await waitFor(ctx, {
     what: `${name} to let go of ${main}`,
     deadline,
-    intervalMs: pollMs(ctx),
-    backoff: 1.5,
-    maxIntervalMs: ctx.sandbox ? 4000 : 30_000,
+    ...settlePolls(ctx),
     hint: `nothing was created; run create_nova again once ${name} is Terminated`,
     check: async () => {
       const now = (await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' })).find((e) => e.EnvironmentName === name);
@@ -295,9 +298,7 @@ async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadl
   const settled = await waitFor<eb.Environment[]>(ctx, {
     what: `${names} to settle`,
     deadline: until,
-    intervalMs: pollMs(ctx),
-    backoff: 1.5,
-    maxIntervalMs: ctx.sandbox ? 4000 : 30_000,
+    ...settlePolls(ctx),
     hint: 'nothing was changed; run create_nova again later, or with a longer --wait',
     check: async () => {
       const now = await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' });

@@ -455,3 +455,20 @@ export async function release(ctx: Ctx, me: LockHolder): Promise<void> {
     ctx.log.warn(`could not release the deploy lock: ${(err as Error).message}`);
   }
 }
+
+/** The lock in the same words the deploy uses when it meets it (status, status --watch). */
+export function describeLock(lock: LockState): string {
+  switch (lock.state) {
+    case 'free':
+      return 'free';
+    case 'held':
+      return `held by ${lock.holder.holder} (${lock.holder.command}, since ${lock.holder.startedAt})`;
+    case 'malformed':
+      return (
+        `MALFORMED: the item lacks a valid ${lock.lock.malformed.join(', ')} (${JSON.stringify(lock.lock.item)}); ` +
+        `it blocks every deploy of the phase. Clear it with: ${lock.clear}`
+      );
+    case 'unknown':
+      return `unknown: could not read it: ${lock.error}`;
+  }
+}

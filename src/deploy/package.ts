@@ -94,7 +94,7 @@ export async function packageNova(i: PackageInput): Promise<PackageResult> {
       'set nova.AWS_ASG_MIN_VALUE and nova.AWS_ASG_MAX_VALUE to whole numbers with 1 <= min <= max',
     );
   }
-  // Everything transient (the clone, the compiled output) lives in one temp folder, so a
+  // A clone lives in a temp folder; the compiled output in .build/compiled (compiledOnce), so a
   // package run never touches nova/dist that a developer or a test may be using.
   const work = await mkdtemp(path.join(os.tmpdir(), 'johanna-package-'));
   try {
