@@ -328,11 +328,6 @@ export async function describeSecurityGroupsWhere(call: AwsCall, filters: string
   return r.SecurityGroups ?? [];
 }
 
-export async function describeSecurityGroupsByTag(call: AwsCall, key: string, value: string): Promise<SecurityGroup[]> {
-  const r = await call<{ SecurityGroups?: SecurityGroup[] }>(['ec2', 'describe-security-groups', '--filters', `Name=tag:${key},Values=${value}`]);
-  return r.SecurityGroups ?? [];
-}
-
 /**
  * `run-instances --dry-run` from a launch template: launches nothing; EC2 answers
  * DryRunOperation when the request would be allowed (the instance-profile check).

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Ctx } from '../context.js';
 import { AwsCliError, DeployError, InterruptedError, StateError, VerifyError } from '../errors.js';
 import * as eb from '../aws/eb.js';
-import * as ec2 from '../aws/ec2.js';
 import * as s3 from '../aws/s3.js';
 import { ownerTags, tagValue } from '../aws/tags.js';
 import { findPhaseNetwork, isOurs } from '../infra/discover.js';
@@ -159,7 +158,7 @@ export async function deployNova(ctx: Ctx, o: DeployOptions = {}): Promise<Deplo
     ...(pre.waitedSeconds !== undefined ? { waitedSeconds: pre.waitedSeconds } : {}),
   };
   if (ctx.dryRun) {
-    ctx.log.plan(`(then: wait for ${created.newName} Ready/Green, revoke its tcp 22 from 0.0.0.0/0, probe ${ctx.config.nova.HEALTH_CHECK_URL}${pre.holdSince ? ', and hold it there: no swap' : pre.old ? `, swap CNAMEs with ${pre.old.EnvironmentName}` : ''})`);
+    ctx.log.plan(`(then: wait for ${created.newName} Ready/Green, probe ${ctx.config.nova.HEALTH_CHECK_URL}${pre.holdSince ? ', and hold it there: no swap' : pre.old ? `, swap CNAMEs with ${pre.old.EnvironmentName}` : ''})`);
     return { ...base, elapsedSeconds: (Date.now() - started) / 1000, dryRun: true };
   }
   const live = await goLive(ctx, pre, created, deadline);
@@ -445,7 +444,6 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
   const left = () => Math.max(0, deadline - Date.now());
   let swapStarted = false;
   let swapped = false;
-  let revoke: Promise<Error | undefined> | undefined;
   try {
     // For the EB CLI passthrough on AWS; a sandbox phase has no EB CLI endpoint to give it,
     // and its many test phases would only fight over the one file. Inside the try, so a
@@ -457,19 +455,13 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
     const readyAt = Date.now();
     ctx.log.ok(`${c.newName} is Ready, Green, running ${c.versionLabel}`);
 
-    // 5. Close the SSH port EB opens to the world on the group it makes (as the original
-    // did). It has been open since launch, and it is not on the way to serving users, so it
-    // runs beside the probe and the swap instead of ahead of them; the deploy awaits it.
-    revoke = revokeWorldSsh(ctx, c.newName).then(
-      () => undefined,
-      (err: Error) => err,
-    );
+    // 5. (The original closed the SSH port EB opened to the world here. EB opens 22 only
+    // from SSHSourceRestriction, which settings.ts sets to the VPC, so it is never open to
+    // the world: no describe and no revoke, a call saved every day; issue 27, aws-rules R46.)
     // 6. Probe the new environment itself, then the operator's smoke test.
     const own = ready.CNAME ?? cnameFor(ctx, c.cnamePrefix);
     await ctx.steps.run('probe', () => checkBeforeSwap(ctx, c.newName, own, c.versionLabel, { probeMs: Math.min(60_000, left()), smokeMs: left() }));
     if (pre.holdSince) {
-      const revokeError = await revoke;
-      if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
       return { readyToServingMs: Date.now() - readyAt };
     }
 
@@ -493,8 +485,6 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
       const verify = await probeUntilServing(ctx, main, nova.HEALTH_CHECK_URL, c.versionLabel, { times: 1, deadlineMs: verifyMs, intervalMs: 200 });
       if (!verify.ok) throw new VerifyError(`${main} does not serve ${c.versionLabel} after the swap: ${verify.last}`);
       const serving = Date.now() - readyAt;
-      const revokeError = await revoke;
-      if (revokeError) ctx.log.warn(`could not close tcp 22 from 0.0.0.0/0 on ${c.newName}'s security group: ${revokeError.message}`);
       await waitUntilHolding(ctx, app, c.newName, main, verifyMs);
       return serving;
     });
@@ -510,7 +500,6 @@ async function goLive(ctx: Ctx, pre: Preflight, c: Created, deadline: number): P
       ...(firingBefore.length ? { alarmsFiringBeforeSwap: firingBefore } : {}),
     };
   } catch (err) {
-    await revoke; // never leave an aws call running behind us
     if (swapStarted && err instanceof InterruptedError) throw await interruptedAfterSwap(ctx, app, main, c.newName, c.versionLabel, old!.EnvironmentName, err);
     if (err instanceof DeployError) await showFailure(ctx, c.newName, cnameFor(ctx, c.cnamePrefix));
     if (!swapped && !swapStarted) await discardFailed(ctx, c.newName, old?.EnvironmentName, deadline);
@@ -615,7 +604,11 @@ export async function interruptedAfterSwap(ctx: Ctx, app: string, main: string, 
 }
 
 async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string, deadline: number): Promise<eb.Environment> {
-  let since = new Date(Date.now() - 60_000);
+  // One start for the whole wait, not the newest event seen: EB may make an event visible
+  // after a later-stamped one, and a start moved past it would never return it. The ids
+  // seen keep each event printed once; a launch has tens of events, far below a page's
+  // 1,000. It is also one poll, asked the same way each time (issue 27's count).
+  const since = new Date(Date.now() - 60_000);
   const seen = new Set<string>();
   let redPolls = 0;
   let noted = false;
@@ -635,8 +628,6 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
         const id = ev.EventDate + ev.Message;
         if (seen.has(id)) return false;
         seen.add(id);
-        const t = new Date(ev.EventDate);
-        if (t > since) since = t;
         return true;
       });
       for (const ev of fresh) ctx.log.info(`  EB ${ev.Severity ?? 'INFO'}: ${ev.Message}`);
@@ -658,18 +649,6 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
       return { state: verdict.wait };
     },
   });
-}
-
-async function revokeWorldSsh(ctx: Ctx, envName: string): Promise<void> {
-  const call = ctx.call;
-  for (const g of await ec2.describeSecurityGroupsByTag(call, 'elasticbeanstalk:environment-name', envName)) {
-    const open = (g.IpPermissions ?? []).some(
-      (p) => p.IpProtocol === 'tcp' && p.FromPort === 22 && p.ToPort === 22 && (p.IpRanges ?? []).some((x) => x.CidrIp === '0.0.0.0/0'),
-    );
-    if (!open) continue;
-    await ec2.revokeIngress(call, g.GroupId, [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }]);
-    ctx.log.ok(`closed tcp 22 from 0.0.0.0/0 on ${g.GroupId}, the group EB made for ${envName}`);
-  }
 }
 
 /** How long a failed deploy waits for EB to compile the new environment's log tail. */

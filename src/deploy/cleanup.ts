@@ -176,8 +176,12 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   // that cannot be read keeps every tagged one as held, and dates the others from EB's own state.
   const others = listed.filter((e) => e.EnvironmentName.startsWith(ENV_PREFIX) && e.Status !== 'Terminated' && !sameHost(e.CNAME, main)).map((e) => e.EnvironmentName);
   let ledger: Ledger | undefined = { swaps: [], holds: new Map() };
+  // An environment this run itself swapped off the main CNAME needs no history: that swap is
+  // its newest, and one that held the main CNAME is not held. So the daily deploy's cleanup,
+  // with only yesterday's environment beside the new one, makes no query (issue 27).
+  const swappedOffNow = new Set((o.swaps ?? []).map((s) => s.from));
   try {
-    if (others.length) ledger = ledgerOf(await readHistoryOf(ctx, others));
+    if (others.some((n) => !swappedOffNow.has(n))) ledger = ledgerOf(await readHistoryOf(ctx, others));
   } catch (err) {
     ctx.log.warn(`could not read the deploy history (${(err as Error).message}); every held-tagged environment is kept, and the others are dated from EB's own state`);
     ledger = undefined;

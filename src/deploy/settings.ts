@@ -45,9 +45,10 @@ export function novaOptionSettings(ctx: Pick<Ctx, 'config' | 'phase'>, i: Settin
     o('aws:elbv2:loadbalancer', 'ManagedSecurityGroup', i.publicSecurityGroupId),
     o('aws:autoscaling:launchconfiguration', 'EC2KeyName', common.AWS_KEY_PAIR_NAME),
     o('aws:autoscaling:launchconfiguration', 'IamInstanceProfile', i.instanceProfile),
-    // SSH only from inside the VPC from the start (EB's default is the world; the deploy
-    // still revokes that afterwards as a backstop), and IMDSv2 only, which also makes EB
-    // use launch templates, the only kind new accounts may create.
+    // SSH only from inside the VPC, from the start: EB's default is the world, and EB opens
+    // 22 on the group it makes only from this source (aws-rules R46), so nothing revokes it
+    // afterwards. IMDSv2 only, which also makes EB use launch templates, the only kind new
+    // accounts may create.
     o('aws:autoscaling:launchconfiguration', 'SSHSourceRestriction', `tcp, 22, 22, ${common.AWS_VPC_EB}`),
     o('aws:autoscaling:launchconfiguration', 'DisableIMDSv1', 'true'),
     o('aws:ec2:instances', 'InstanceTypes', nova.INSTANCE_TYPE),
