@@ -411,6 +411,8 @@ async function manyPhases(n: number): Promise<ManySample> {
       ebRequests: after.allowed + after.throttled - before.allowed - before.throttled,
     };
     log(`many phases: ${n} create_nova at once in ${sec(togetherMs)} s (one alone: ${sec(alone.wallMs)} s); ${sample.failed} failed; EB throttled ${sample.throttled} of ${sample.ebRequests}`);
+    // A failed phase says why: the figure alone cannot tell a throttle from a slow machine.
+    together.forEach((r, i) => r.exitCode !== 0 && log(`many phases: phase many${i + 1} exit ${r.exitCode}:\n${r.stderr.slice(-2000)}`));
     return sample;
   } finally {
     await p.close();
