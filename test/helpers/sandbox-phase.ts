@@ -9,7 +9,7 @@ import type { SandboxDelays, StrictOptions } from '../../sandbox/options.js';
 import { httpGet } from '../../src/deploy/probe.js';
 import { run as runCli, type RunResult } from './cli.js';
 
-import { awsCli, awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
+import { awsCli, awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_LAG_MS, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
@@ -62,7 +62,7 @@ export interface PhaseOptions {
  * test is not about them: the rules still hold (a NAT is pending, a role is invisible, a
  * client caches its answer), only for less time. A test about one sets it itself.
  */
-export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
+export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, metricsLagMs: TEST_METRICS_LAG_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
 
 export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   const phase = o.phase ?? 'e2e';
