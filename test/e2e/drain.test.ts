@@ -100,7 +100,7 @@ describe('the cleanup waits for an old environment to drain', () => {
     const plain = await runOk(['-f', 'terminate_eb_old_environment', '--grace-minutes', '0']);
     const line = plain.stdout.split('\n').find((l) => l.includes(first))!;
     // The cleanup's decisions are a table: DECISION, ENVIRONMENT, ROLE, REASON (issue 22 item 3).
-    expect(line, plain.stdout).toMatch(new RegExp(`^keep +${first} +\\S+ +out of service since .*grace period 0 min is over; still serving: [1-9]\\d* requests? on app/awseb-AWSEB-\\S+ in the last ${QUIET_MINUTES} min \\(`));
+    expect(line, plain.stdout).toMatch(new RegExp(`^keep +${first} +\\S+ +out of service since .*grace period 0 min is over; still serving: [1-9]\\d* requests? on app/awseb-AWSEB-\\S+ in the ${QUIET_MINUTES} min to \\S+Z \\(.*\\); the last 2 s are not yet delivered by CloudWatch`));
 
     const j = await cleanup();
     expect(j.terminated).toEqual([]);
