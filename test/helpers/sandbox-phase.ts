@@ -25,6 +25,13 @@ export interface PhaseSandbox {
   host: string;
   /** `./run -e <config> <args>` (the phase's config unless another is given); never rejects. */
   run(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; configFile?: string }): Promise<RunResult>;
+  /** `run`, which must exit 0: its stdout and stderr, or an error that gives its stderr. */
+  runOk(args: string[]): Promise<RunResult>;
+  /**
+   * RequestCount (Sum) of a load balancer over `seconds` ending `endAgo` seconds ago (default
+   * now), as the sandbox's CloudWatch has it now, through the real aws CLI.
+   */
+  requestCount(loadBalancer: string, seconds: number, endAgo?: number): Promise<number>;
   /** `./run -e <config> -f --json <args>`, timed, its JSON parsed: what the bench measures. */
   runJson(args: string[], configFile?: string): Promise<RunOutcome>;
   /** A copy of the config with changes, as a file of its own. */
@@ -97,6 +104,20 @@ export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
     config,
     host: config.common.HOST_NOVA,
     run,
+    runOk: async (args) => {
+      const r = await run(args);
+      if (r.exitCode !== 0) throw new Error(`./run ${args.join(' ')} exited ${r.exitCode}:\n${r.stderr}`);
+      return r;
+    },
+    requestCount: async (loadBalancer, seconds, endAgo = 0) => {
+      const end = new Date(Date.now() - endAgo * 1000);
+      const r = await aws([
+        'cloudwatch', 'get-metric-statistics', '--namespace', 'AWS/ApplicationELB', '--metric-name', 'RequestCount',
+        '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`, '--statistics', 'Sum', '--period', '60',
+        '--start-time', new Date(end.getTime() - seconds * 1000).toISOString(), '--end-time', end.toISOString(),
+      ]);
+      return (r.Datapoints ?? []).reduce((sum: number, p: any) => sum + (p.Sum ?? 0), 0);
+    },
     runJson: async (args, file = configFile) => {
       const startedAt = Date.now();
       const r = await run(['-f', '--json', ...args], { configFile: file, timeoutMs: 30 * 60_000 });
