@@ -65,6 +65,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(strict.loseResponses >= 0 && strict.loseResponses <= 1)) throw new Error(`loseResponses must be between 0 and 1, got ${strict.loseResponses}`);
   if (!(strict.rateScale > 0)) throw new Error(`rateScale must be more than 0, got ${strict.rateScale}`);
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
+  if (!(strict.metricsLagMs >= 0)) throw new Error(`metricsLagMs must be 0 or more, got ${strict.metricsLagMs}`);
   if (!(strict.eventRetentionMs > 0)) throw new Error(`eventRetentionMs must be more than 0, got ${strict.eventRetentionMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
@@ -85,7 +86,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   // Its URLs point at the front, whose address is known once it listens (below).
   const info = new EnvironmentInfo(store, { stateDir: options.stateDir, endpoint: () => endpoint });
-  const metrics = new RequestMetrics(store, motoClient, strict.metricsPeriodMs);
+  const metrics = new RequestMetrics(store, motoClient, strict.metricsPeriodMs, strict.metricsLagMs);
   lifecycle.stackPermissions = (environment) => gate.stackDenials(environment);
   const api = new ElasticBeanstalkApi(model, store, lifecycle, motoClient, info, iam, strict, metrics);
 

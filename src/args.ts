@@ -48,6 +48,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--taken-cnames <list>', description: 'CNAME prefixes held by another account (comma-separated)' },
   { flags: '--launch-health-blip', description: 'launches pass through Severe health before Ok' },
   { flags: '--metrics-period <s>', description: "how often each load balancer's RequestCount reaches CloudWatch [60; AWS: 60]", number: { ok: (n: number) => n > 0, what: 'seconds, more than 0' } },
+  { flags: '--metrics-lag <s>', description: "how long after its period a load balancer's datapoint becomes readable in CloudWatch [120; AWS: about 120]", number: { ok: (n: number) => n >= 0, what: 'seconds, 0 or more' } },
   { flags: '--dns-ignore-ttl <addresses>', description: "clients (127.0.0.x, comma-separated) that keep a CNAME's first answer forever, as a JVM caching DNS does" },
   { flags: '--policies <files>', description: "the caller's IAM policy files (comma-separated), or admin [the README's documented set]" },
   { flags: '--event-retention-minutes <m>', description: 'how long EB keeps events [60480; AWS: 6 weeks]', number: { ok: (n: number) => n > 0, what: 'minutes, more than 0' } },

@@ -2,8 +2,9 @@
 // hands to an environment's app, and this module publishes them as AWS does.
 // - To CloudWatch (moto), as the ALB's `AWS/ApplicationELB` RequestCount with the dimension
 //   LoadBalancer = `app/<name>/<id>`: one datapoint per period (--metrics-period, default
-//   60 s as on AWS), stamped with the period's start and sent once it is over, so the newest
-//   traffic shows late, as AWS's delivery lag makes it; and none for a period without
+//   60 s as on AWS), stamped with the period's start and readable only --metrics-lag after the
+//   period is over (default 120 s, AWS's delivery lag, R101; issue 19 item 3), so the newest
+//   traffic shows late, as on AWS; and none for a period without
 //   requests ("If there are no requests flowing through the load balancer ... the metric is
 //   not reported": https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
 //   Requests the load balancer answers itself without choosing a target (503 while
@@ -68,11 +69,14 @@ export class RequestMetrics {
   private periodStart = Date.now();
   private timer?: NodeJS.Timeout;
   private publishing: Promise<void> = Promise.resolve();
+  /** Periods over but not yet delivered (--metrics-lag): dropped if the sandbox stops first. */
+  private readonly delivering = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly store: EbStore,
     private readonly moto: Pick<MotoClient, 'query'>,
     private readonly periodMs: number,
+    private readonly lagMs = 0,
   ) {}
 
   start(): void {
@@ -85,6 +89,8 @@ export class RequestMetrics {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    for (const t of this.delivering) clearTimeout(t);
+    this.delivering.clear();
     await this.publishing;
   }
 
@@ -126,22 +132,39 @@ export class RequestMetrics {
     return metrics;
   }
 
-  /** The period just over: one RequestCount datapoint per load balancer that had requests. */
+  /**
+   * The period just over: one RequestCount datapoint per load balancer that had requests,
+   * delivered to CloudWatch `lagMs` later. The load balancer is named now: an environment
+   * terminated meanwhile still has its last minutes delivered, as an ALB's are on AWS.
+   */
   private async publish(): Promise<void> {
     const periodStart = this.periodStart;
     this.periodStart = Date.now();
     const counts = [...this.pending];
     this.pending.clear();
+    const due: { id: string; dimension: string; period: Period }[] = [];
     for (const [id, period] of counts) {
       const environment = this.store.byId(id);
       const arn = environment && loadBalancerArn(this.store.region, environment);
-      if (!arn || period.requests === 0) continue;
-      try {
-        await this.put(loadBalancerDimension(arn), period, new Date(periodStart));
-      } catch (error) {
-        console.error(`sandbox: could not publish the load balancer metrics for ${id}: ${(error as Error).message}`);
-      }
+      if (arn && period.requests > 0) due.push({ id, dimension: loadBalancerDimension(arn), period });
     }
+    if (!due.length) return;
+    const deliver = async () => {
+      for (const d of due) {
+        try {
+          await this.put(d.dimension, d.period, new Date(periodStart));
+        } catch (error) {
+          console.error(`sandbox: could not publish the load balancer metrics for ${d.id}: ${(error as Error).message}`);
+        }
+      }
+    };
+    if (this.lagMs <= 0) return deliver();
+    const timer = setTimeout(() => {
+      this.delivering.delete(timer);
+      this.publishing = this.publishing.then(deliver);
+    }, this.lagMs);
+    timer.unref();
+    this.delivering.add(timer);
   }
 
   /** PutMetricData to moto's CloudWatch, as the load balancer's own reporting does on AWS. */

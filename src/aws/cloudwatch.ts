@@ -8,11 +8,11 @@
 //   intervals; with no requests no datapoint is published, so no datapoint means zero;
 // - RequestCount's only meaningful statistic is Sum; its dimension `LoadBalancer` is the
 //   last part of the load balancer's ARN, `app/<name>/<id>`; health checks are not counted;
-// - a minute's datapoint is sent after that minute, so the newest one arrives late (a minute
-//   or more); get-metric-statistics rounds a StartTime under 15 days old down to the whole
-//   minute (CloudWatch API Reference, GetMetricStatistics), which only widens the window.
-// So a quiet window proves quiet only beyond the newest minute or two: keep it well above
-// that on AWS (nova.DRAIN_QUIET_MINUTES, default 5).
+// - a minute's datapoint is sent after that minute, so the newest one arrives late (about 2
+//   minutes, R101); get-metric-statistics rounds a StartTime under 15 days old down to the
+//   whole minute (CloudWatch API Reference, GetMetricStatistics), which only widens the window.
+// So the bake and the drain check ask only for windows CloudWatch has surely delivered
+// (src/deploy/metrics-timing.ts).
 import type { AwsCall } from './cli.js';
 
 export const ALB_NAMESPACE = 'AWS/ApplicationELB';

@@ -71,6 +71,7 @@ export interface SandboxFlags {
   takenCnames?: string;
   launchHealthBlip?: boolean;
   metricsPeriod?: string;
+  metricsLag?: string;
   backgroundTraffic?: string;
   dnsIgnoreTtl?: string;
   /** The caller's IAM policy files, comma-separated, or "admin". */
@@ -93,6 +94,7 @@ function strictFromFlags(opts: SandboxFlags) {
     takenCnames: opts.takenCnames?.split(',').map((c) => c.trim()).filter(Boolean),
     launchHealthBlip: opts.launchHealthBlip || undefined,
     metricsPeriodMs: ms(opts.metricsPeriod),
+    metricsLagMs: ms(opts.metricsLag),
     dnsIgnoreTtlClients: opts.dnsIgnoreTtl?.split(',').map((c) => c.trim()).filter(Boolean),
     policies: opts.policies === undefined ? undefined : policyFiles(opts.policies.split(','), process.cwd(), '--policies'),
     eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,

@@ -19,31 +19,19 @@ import * as eb from '../aws/eb.js';
 import { albDimension, albMinute, alarmStates, type AlbMinute } from '../aws/cloudwatch.js';
 import { pause } from '../time.js';
 import { swapBack } from './swap-back.js';
+import { metricsTiming, undeliveredMs, type MetricsTiming } from './metrics-timing.js';
 import type { BakeResult } from './bake-result.js';
 
 export type { BakeResult, BakeVerdict } from './bake-result.js';
 
-/** A minute on AWS; a sandbox's minute is its metrics period (--metrics-period), read from its status. */
-export async function bakeMinuteMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
-  if (!ctx.sandbox) return 60_000;
-  try {
-    const r = await fetch(`${ctx.sandbox.endpoint}/_sandbox/status`, { signal: AbortSignal.timeout(2000) });
-    const v = ((await r.json()) as { strict?: { metricsPeriodMs?: unknown } })?.strict?.metricsPeriodMs;
-    if (typeof v === 'number' && v > 0) return v;
-  } catch {
-    // fall through: AWS's minute is the safe side
-  }
-  return 60_000;
-}
-
 /**
- * How long after a minute ends its datapoints are surely in CloudWatch. AWS: ALB metrics are
- * sent a minute at a time and arrive a minute or more late (R101), so 2 minutes. The sandbox
- * sends each period's once it is over, stamped with its start: a period that starts within
- * the bake's minute is in by one period after the minute (plus a margin for the call).
+ * How long after a bake minute ends its datapoints are surely in CloudWatch: a period that
+ * starts within the minute ends up to one period after it, and is readable the delivery lag
+ * after that (metrics-timing.ts: AWS 1 + 2 minutes; a sandbox's --metrics-period and
+ * --metrics-lag), plus a margin for the call that sends it.
  */
-export function lagMs(ctx: Pick<Ctx, 'sandbox'>, minuteMs: number): number {
-  return ctx.sandbox ? minuteMs + Math.min(1000, minuteMs / 2) : 120_000;
+export function judgeAfterMs(t: MetricsTiming): number {
+  return undeliveredMs(t) + Math.min(1000, t.periodMs / 2);
 }
 
 export interface MinuteFigures {
@@ -141,12 +129,14 @@ function line(m: MinuteFigures, total: number): string {
 export async function bake(ctx: Ctx, b: BakeInput): Promise<BakeResult> {
   const nova = ctx.config.nova;
   const total = nova.BAKE_MINUTES;
-  const minuteMs = await bakeMinuteMs(ctx);
-  const lag = lagMs(ctx, minuteMs);
+  // A minute on AWS; a sandbox's minute is its metrics period (--metrics-period).
+  const timing = await metricsTiming(ctx);
+  const minuteMs = timing.periodMs;
+  const lag = judgeAfterMs(timing);
   const rollbackLine = `${b.newEnvironment} (${b.versionLabel}) stays live; ./run rollback swaps back to ${b.oldEnvironment}`;
   const thresholds = { maxPercent: nova.BAKE_MAX_5XX_PERCENT, maxP99Ms: nova.BAKE_MAX_P99_MS, minRequests: nova.BAKE_MIN_REQUESTS };
   ctx.log.step(
-    `bake: ${total} minute${total === 1 ? '' : 's'}${ctx.sandbox ? ` (a sandbox minute is its metrics period, ${minuteMs / 1000} s)` : ''} of ${b.newEnvironment} under traffic; a minute is bad at 5xx > ${thresholds.maxPercent}%, p99 > ${thresholds.maxP99Ms} ms (with at least ${thresholds.minRequests} requests), health Degraded/Severe${nova.BAKE_ALARMS.length ? ', or an alarm in ALARM' : ''}; ${nova.BAKE_FAILURE_LIMIT} bad minute${nova.BAKE_FAILURE_LIMIT === 1 ? '' : 's'} swap back to ${b.oldEnvironment}`,
+    `bake: ${total} minute${total === 1 ? '' : 's'}${ctx.sandbox ? ` (a sandbox minute is its metrics period, ${minuteMs / 1000} s)` : ''} of ${b.newEnvironment} under traffic, each judged ${lag / 1000} s after it ends, once CloudWatch surely has it; a minute is bad at 5xx > ${thresholds.maxPercent}%, p99 > ${thresholds.maxP99Ms} ms (with at least ${thresholds.minRequests} requests), health Degraded/Severe${nova.BAKE_ALARMS.length ? ', or an alarm in ALARM' : ''}; ${nova.BAKE_FAILURE_LIMIT} bad minute${nova.BAKE_FAILURE_LIMIT === 1 ? '' : 's'} swap back to ${b.oldEnvironment}`,
   );
   if (b.firingBefore.length) ctx.log.warn(`bake: ignoring alarm${b.firingBefore.length > 1 ? 's' : ''} ${b.firingBefore.join(', ')}: already in ALARM before the swap, so ${b.firingBefore.length > 1 ? 'they say' : 'it says'} nothing of the new version`);
   const loadBalancer = await newLoadBalancer(ctx, b.newEnvironment);

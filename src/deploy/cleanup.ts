@@ -11,6 +11,7 @@ import { dnsTtlMs, heldNames, readHeldTags, sameHost, ENV_PREFIX, holderOfMain, 
 import { fence } from './lock.js';
 import { ledgerOf, readHistoryOf, type Ledger, type Swap } from './history.js';
 import { removeMarked } from './remove.js';
+import { metricsTiming, undeliveredMs, type MetricsTiming } from './metrics-timing.js';
 import { table } from '../ui/table.js';
 
 /** The figures the traffic check decided on: requests on the load balancer in the window. */
@@ -22,6 +23,11 @@ export interface Traffic {
   windowMinutes: number;
   from: string;
   to: string;
+  /**
+   * The seconds after `to`, up to now, that CloudWatch may not have delivered yet (period +
+   * lag, metrics-timing.ts): left out of the window, unknown, never counted as quiet.
+   */
+  undeliveredSeconds?: number;
   /** Why the traffic could not be read (no load balancer, CloudWatch refused): the environment is kept. */
   problem?: string;
   /** false: no request in the window, and CloudWatch lists no RequestCount for it at all (never measured): kept. */
@@ -54,9 +60,15 @@ export interface DecideOptions {
   ceilingMinutes?: number;
 }
 
-/** `12 requests on app/awseb-AWSEB-x/1a2b in the last 5 min (14:02:10Z-14:07:10Z)`. */
+/**
+ * `12 requests on app/awseb-AWSEB-x/1a2b in the 5 min to 14:04:10Z (13:59:10Z-14:04:10Z); the
+ * last 180 s are not yet delivered by CloudWatch: unknown, not counted as quiet`.
+ */
 export function describeTraffic(t: Traffic): string {
-  const window = `in the last ${t.windowMinutes} min (${t.from.slice(11, 19)}Z-${t.to.slice(11, 19)}Z)`;
+  const range = `(${t.from.slice(11, 19)}Z-${t.to.slice(11, 19)}Z)`;
+  const window = t.undeliveredSeconds
+    ? `in the ${t.windowMinutes} min to ${t.to.slice(11, 19)}Z ${range}; the last ${t.undeliveredSeconds} s are not yet delivered by CloudWatch: unknown, not counted as quiet`
+    : `in the last ${t.windowMinutes} min ${range}`;
   return `${t.requests} request${t.requests === 1 ? '' : 's'} on ${t.loadBalancer} ${window}`;
 }
 
@@ -108,13 +120,23 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
 }
 
 /**
- * The traffic of one environment over the quiet window ending `now`: the load balancer EB
- * names for it, then CloudWatch's RequestCount of that load balancer. A failure to read
- * either is a figure too (`problem`), never a guess of zero.
+ * The traffic of one environment over the quiet window: the load balancer EB names for it,
+ * then CloudWatch's RequestCount of that load balancer. A failure to read either is a figure
+ * too (`problem`), never a guess of zero.
+ *
+ * The window is the `windowMinutes` that end where CloudWatch surely has every datapoint, at
+ * now − (period + lag) (metrics-timing.ts, aws-rules.md R101; issue 19 item 3): a datapoint
+ * comes after its minute and is readable a couple of minutes later ("about 2 minutes",
+ * Datadog's Cloud Metric Delay guide), so the newest minutes read as empty whether or not
+ * requests came. Counted as zero, they would let an environment whose clients still call it
+ * pass for quiet on minutes nobody has seen; left out, the quiet window is as long as
+ * configured, and only delivered minutes count in it. Traffic in the undelivered minutes alone
+ * is unknown either way; the output says so.
  */
-export async function readTraffic(ctx: Ctx, environmentName: string, windowMinutes: number, now: Date): Promise<Traffic> {
-  const from = new Date(now.getTime() - windowMinutes * 60_000);
-  const base = { windowMinutes, from: from.toISOString(), to: now.toISOString() };
+export async function readTraffic(ctx: Ctx, environmentName: string, windowMinutes: number, now: Date, timing: MetricsTiming): Promise<Traffic> {
+  const to = new Date(now.getTime() - undeliveredMs(timing));
+  const from = new Date(to.getTime() - windowMinutes * 60_000);
+  const base = { windowMinutes, from: from.toISOString(), to: to.toISOString(), ...(undeliveredMs(timing) ? { undeliveredSeconds: undeliveredMs(timing) / 1000 } : {}) };
   let names: string[];
   try {
     names = ((await eb.describeEnvironmentResources(ctx.call, environmentName)).LoadBalancers ?? []).map((l) => l.Name ?? '').filter(Boolean);
@@ -125,7 +147,7 @@ export async function readTraffic(ctx: Ctx, environmentName: string, windowMinut
   const loadBalancer = names.map(albDimension).find((d): d is string => Boolean(d));
   if (!loadBalancer) return { ...base, problem: `its load balancer ${names[0]} is not an Application Load Balancer, whose RequestCount this reads` };
   try {
-    const r = await albRequestCount(ctx.call, loadBalancer, from, now);
+    const r = await albRequestCount(ctx.call, loadBalancer, from, to);
     // Quiet, or never measured? Asked only when the window is empty.
     if (r.requests === 0 && !(await albRequestCountListed(ctx.call, loadBalancer))) return { ...base, loadBalancer, requests: 0, measured: false };
     return { ...base, loadBalancer, requests: r.requests };
@@ -169,7 +191,7 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [listed, ttl] = await Promise.all([eb.describeEnvironments(ctx.call, app), dnsTtlMs(ctx)]);
+  const [listed, ttl, timing] = await Promise.all([eb.describeEnvironments(ctx.call, app), dnsTtlMs(ctx), metricsTiming(ctx)]);
   const main = mainCname(ctx);
   // What happened to them comes from the deploy history, never from EB's events, which EB
   // forgets (issue 20 item 1): one query, and none when only the live one exists. A history
@@ -204,7 +226,7 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   const candidates = ageOnly.filter((d) => !held.has(d.environment));
   const traffic = new Map<string, Traffic>();
   if (!o.forceDrain) {
-    for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now));
+    for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now, timing));
   }
   const nova = ctx.config.nova;
   const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain, backgroundPerMinute: nova.DRAIN_BACKGROUND_PER_MINUTE, ceilingMinutes: nova.DRAIN_CEILING_MINUTES });

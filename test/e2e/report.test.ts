@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startPhase, until, type PhaseSandbox } from '../helpers/sandbox-phase.js';
 import { startLoad, type RunningLoad } from '../helpers/load.js';
+import { TEST_METRICS_LAG_MS, TEST_METRICS_PERIOD_MS } from '../helpers/bench-phase.js';
 import { visit } from '../helpers/chromium.js';
 import { readMarkers, readSeries, readSteps, readTotals } from '../helpers/svg-read.js';
 
@@ -102,9 +103,9 @@ describe('the report of a daily deploy', () => {
     const sent = await load!.stop();
     load = undefined;
     expect(sent.failures).toEqual([]);
-    // The sandbox publishes each 1 s period once it is over: wait until the last one is in.
+    // The sandbox delivers each 1 s period TEST_METRICS_LAG_MS after it is over: wait until the last one is in.
     const stoppedAt = Date.now();
-    await until('the load\'s last second to be published', async () => (Date.now() - stoppedAt > 2500 ? true : undefined));
+    await until('the load\'s last second to be published', async () => (Date.now() - stoppedAt > TEST_METRICS_PERIOD_MS + TEST_METRICS_LAG_MS + 1500 ? true : undefined));
 
     const out = path.join(ph.dir, 'report.html');
     const stamp = path.basename(runLog).slice(0, 16);

@@ -79,6 +79,12 @@ export interface PhaseConfigOptions {
 
 /** How often a test sandbox publishes each load balancer's RequestCount (AWS: 60 s). */
 export const TEST_METRICS_PERIOD_MS = 1000;
+/**
+ * How late a test sandbox delivers each period to CloudWatch (AWS: about 2 minutes, R101):
+ * one period, so the tool's waits for late datapoints (the bake, the drain check) are
+ * exercised without costing the tests AWS's minutes. test/e2e/drain.test.ts's lag case sets a longer one.
+ */
+export const TEST_METRICS_LAG_MS = 1000;
 
 /** env.sandbox.json made into one phase's config in a given sandbox. */
 export function sandboxPhaseConfig(o: PhaseConfigOptions): any {

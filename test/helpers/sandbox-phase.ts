@@ -9,7 +9,7 @@ import type { SandboxDelays, StrictOptions } from '../../sandbox/options.js';
 import { httpGet } from '../../src/deploy/probe.js';
 import { run as runCli, type RunResult } from './cli.js';
 
-import { awsCli, awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
+import { awsCli, awsEnv, readRunLog, ROOT, RUN, sandboxPhaseConfig, TEST_METRICS_LAG_MS, TEST_METRICS_PERIOD_MS, type RunOutcome } from './bench-phase.js';
 
 export { readRunLog, ROOT, RUN };
 export type { RunLogRecord as RunLogLine } from './bench-phase.js';
@@ -25,6 +25,13 @@ export interface PhaseSandbox {
   host: string;
   /** `./run -e <config> <args>` (the phase's config unless another is given); never rejects. */
   run(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; configFile?: string }): Promise<RunResult>;
+  /** `run`, which must exit 0: its stdout and stderr, or an error that gives its stderr. */
+  runOk(args: string[]): Promise<RunResult>;
+  /**
+   * RequestCount (Sum) of a load balancer over `seconds` ending `endAgo` seconds ago (default
+   * now), as the sandbox's CloudWatch has it now, through the real aws CLI.
+   */
+  requestCount(loadBalancer: string, seconds: number, endAgo?: number): Promise<number>;
   /** `./run -e <config> -f --json <args>`, timed, its JSON parsed: what the bench measures. */
   runJson(args: string[], configFile?: string): Promise<RunOutcome>;
   /** A copy of the config with changes, as a file of its own. */
@@ -62,7 +69,7 @@ export interface PhaseOptions {
  * test is not about them: the rules still hold (a NAT is pending, a role is invisible, a
  * client caches its answer), only for less time. A test about one sets it itself.
  */
-export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
+export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, metricsLagMs: TEST_METRICS_LAG_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
 
 export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   const phase = o.phase ?? 'e2e';
@@ -97,6 +104,20 @@ export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
     config,
     host: config.common.HOST_NOVA,
     run,
+    runOk: async (args) => {
+      const r = await run(args);
+      if (r.exitCode !== 0) throw new Error(`./run ${args.join(' ')} exited ${r.exitCode}:\n${r.stderr}`);
+      return r;
+    },
+    requestCount: async (loadBalancer, seconds, endAgo = 0) => {
+      const end = new Date(Date.now() - endAgo * 1000);
+      const r = await aws([
+        'cloudwatch', 'get-metric-statistics', '--namespace', 'AWS/ApplicationELB', '--metric-name', 'RequestCount',
+        '--dimensions', `Name=LoadBalancer,Value=${loadBalancer}`, '--statistics', 'Sum', '--period', '60',
+        '--start-time', new Date(end.getTime() - seconds * 1000).toISOString(), '--end-time', end.toISOString(),
+      ]);
+      return (r.Datapoints ?? []).reduce((sum: number, p: any) => sum + (p.Sum ?? 0), 0);
+    },
     runJson: async (args, file = configFile) => {
       const startedAt = Date.now();
       const r = await run(['-f', '--json', ...args], { configFile: file, timeoutMs: 30 * 60_000 });

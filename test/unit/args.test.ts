@@ -29,6 +29,12 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['sandbox', 'start', '--lose-responses', '2'])).toThrow(/fraction/);
   });
 
+  it("takes the sandbox's --metrics-lag in seconds, 0 or more (AWS: about 120, R101)", () => {
+    expect(parseArgs(['sandbox', 'start', '--metrics-lag', '8']).opts).toMatchObject({ metricsLag: '8' });
+    expect(parseArgs(['sandbox', 'start', '--metrics-lag', '0']).opts).toMatchObject({ metricsLag: '0' });
+    expect(() => parseArgs(['sandbox', 'start', '--metrics-lag', '-1'])).toThrow(/seconds, 0 or more/);
+  });
+
   it('no command is the usage; an unknown one is named', () => {
     expect(parseArgs(['-f']).kind).toBe('usage');
     expect(parseArgs(['deploy'])).toMatchObject({ kind: 'unknown', name: 'deploy' });

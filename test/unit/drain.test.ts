@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Environment } from '../../src/aws/eb.js';
 import { albDimension } from '../../src/aws/cloudwatch.js';
-import { decide, describeTraffic, type Traffic } from '../../src/deploy/cleanup.js';
+import { decide, describeTraffic, readTraffic, type Traffic } from '../../src/deploy/cleanup.js';
+import { AWS_METRICS_LAG_MS, AWS_METRICS_PERIOD_MS } from '../../src/deploy/metrics-timing.js';
+import type { Ctx } from '../../src/context.js';
 
 const REGION = 'ap-northeast-2';
 const MAIN = `dv-nova.${REGION}.elasticbeanstalk.com`;
@@ -103,6 +105,28 @@ describe('decide with the traffic check', () => {
     // Never the live one, a held one, or one inside the grace.
     const ds = decide([live, old], events, MAIN, 50, NOW, 60_000, { ceilingMinutes: 1, held: new Set([old.EnvironmentName]), traffic: new Map([[old.EnvironmentName, traffic(500)]]) });
     expect(ds.every((d) => d.action === 'keep')).toBe(true);
+  });
+
+  it('reads the quiet window ending where CloudWatch has delivered (period + lag before now), never the undelivered minutes as zero, and says so', async () => {
+    const calls: string[][] = [];
+    // CloudWatch as it is at NOW: requests came in the last 2 minutes, not yet delivered, so
+    // a window that reached NOW would find nothing there; the delivered minutes before had some.
+    const call = async (args: string[]) => {
+      calls.push(args);
+      if (args[1] === 'describe-environment-resources') return { EnvironmentResources: { LoadBalancers: [{ Name: `arn:aws:elasticloadbalancing:${REGION}:123456789012:loadbalancer/${LB}` }] } };
+      if (args[1] === 'get-metric-statistics') {
+        const end = Date.parse(args[args.indexOf('--end-time') + 1]);
+        return { Datapoints: end <= NOW.getTime() - 180_000 ? [{ Sum: 7 }] : [] };
+      }
+      throw new Error(`unexpected call ${args.join(' ')}`);
+    };
+    const t = await readTraffic({ call } as unknown as Ctx, old.EnvironmentName, 5, NOW, { periodMs: AWS_METRICS_PERIOD_MS, lagMs: AWS_METRICS_LAG_MS });
+    const q = calls.find((c) => c[1] === 'get-metric-statistics')!;
+    expect(q[q.indexOf('--end-time') + 1]).toBe(new Date(NOW.getTime() - 180_000).toISOString());
+    expect(q[q.indexOf('--start-time') + 1]).toBe(new Date(NOW.getTime() - 480_000).toISOString());
+    expect(t).toMatchObject({ requests: 7, windowMinutes: 5, undeliveredSeconds: 180, to: new Date(NOW.getTime() - 180_000).toISOString() });
+    expect(describeTraffic(t)).toMatch(/^7 requests on \S+ in the 5 min to \d\d:\d\d:\d\dZ \(.*\); the last 180 s are not yet delivered by CloudWatch: unknown, not counted as quiet$/);
+    expect(of(decide([live, old], events, MAIN, 50, NOW, 60_000, { traffic: new Map([[old.EnvironmentName, t]]) }), old).action).toBe('keep');
   });
 
   it('says one request in the singular', () => {

@@ -1,6 +1,6 @@
 // The sandbox's load balancer figures (issue 14 item 2): ApplicationMetrics of the last 10 s,
 // the ALB's ARN and CloudWatch dimension, and resolvers that ignore the DNS TTL.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MotoClient } from '../../sandbox/moto-client.js';
 import { APPLICATION_METRICS_WINDOW_S, loadBalancerArn, loadBalancerDimension, RequestMetrics } from '../../sandbox/eb/request-metrics.js';
 import { DnsCache } from '../../sandbox/router.js';
@@ -50,5 +50,53 @@ describe('DnsCache with clients that ignore the TTL', () => {
     [a.cname, b.cname] = [b.cname, a.cname];
     expect(dns.resolve('127.0.0.2', host, 6000)?.id).toBe('e-b');
     expect(dns.resolve('127.0.0.7', host, 600_000)?.id).toBe('e-a');
+  });
+});
+
+describe('RequestMetrics delivers each period late (--metrics-lag; AWS: about 2 minutes, R101)', () => {
+  it('a period is readable only the lag after it ends, stamped with its start; 0 delivers at once', async () => {
+    vi.useFakeTimers();
+    try {
+      for (const lag of [3000, 0]) {
+        const store = new EbStore('ap-northeast-2');
+        const e = env();
+        store.environments.push(e);
+        const puts: Record<string, string>[] = [];
+        const m = new RequestMetrics(store, { query: async (_s: string, _a: string, p: Record<string, string>) => (puts.push(p), '') } as never, 1000, lag);
+        const start = Date.now();
+        m.start();
+        m.record(e, 200, 5);
+        m.record(e, 200, 5);
+        await vi.advanceTimersByTimeAsync(1000 + lag - 1);
+        expect(puts, `lag ${lag}: not before`).toEqual([]);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(puts).toHaveLength(1);
+        expect(puts[0]['MetricData.member.1.MetricName']).toBe('RequestCount');
+        expect(puts[0]['MetricData.member.1.Value']).toBe('2');
+        expect(puts[0]['MetricData.member.1.Timestamp']).toBe(new Date(start).toISOString());
+        await m.close();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a period still in delivery when the sandbox stops is dropped, not sent after close', async () => {
+    vi.useFakeTimers();
+    try {
+      const store = new EbStore('ap-northeast-2');
+      const e = env();
+      store.environments.push(e);
+      const puts: unknown[] = [];
+      const m = new RequestMetrics(store, { query: async (_s: string, _a: string, p: unknown) => (puts.push(p), '') } as never, 1000, 5000);
+      m.start();
+      m.record(e, 200, 5);
+      await vi.advanceTimersByTimeAsync(1500);
+      await m.close();
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(puts).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
