@@ -92,10 +92,17 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 const text = (status: number, contentType: string, body: string): Answer => ({ status, headers: { 'content-type': contentType }, body: Buffer.from(body) });
 
+/**
+ * The header that carries --clock-skew to moto (sandbox/python/sitecustomize.py): CloudWatch
+ * reads a caller's times, and answers its own, in AWS's time (R103).
+ */
+const SKEW_HEADER = 'x-johanna-clock-skew-ms';
+
 /** One request to moto, its whole answer read (the front may still drop or rewrite it). */
-function askMoto(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent): Promise<Answer> {
+function askMoto(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent, skewMs = 0): Promise<Answer> {
   return new Promise((resolve) => {
-    const upstream = request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+    const headers = skewMs ? { ...req.headers, [SKEW_HEADER]: String(skewMs) } : req.headers;
+    const upstream = request({ host: '127.0.0.1', port: motoPort, method: req.method, path: req.url, headers, agent }, (answer) => {
       const chunks: Buffer[] = [];
       answer.on('data', (c: Buffer) => chunks.push(c));
       answer.on('end', () => {
@@ -169,12 +176,19 @@ export function createFront(options: FrontOptions): Front {
       const eb = await options.elasticBeanstalk(new URLSearchParams(body.toString('utf8')));
       return text(eb.status, 'text/xml', eb.body);
     }
-    const moto = await askMoto(req, body, options.motoPort, agent);
+    const moto = await askMoto(req, body, options.motoPort, agent, options.strict.clockSkewMs);
     noteIam(service, body, moto, options.iam);
     return iamRoleNotInProfile(service, body, moto) ?? moto;
   };
 
+  /**
+   * AWS's clock, --clock-skew ahead of this machine's: every answer's Date header says it
+   * (RFC 9110 §6.6.1: the time the answer was made, by the server's clock; R103).
+   */
+  const awsDate = () => new Date(Date.now() + (options.strict.clockSkewMs ?? 0)).toUTCString();
+
   const server = createServer((req, res) => {
+    res.setHeader('date', awsDate());
     if (req.url?.startsWith('/_sandbox/status')) {
       const body = JSON.stringify({ ...(options.status() as object), faults, rates: rates.counts });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -207,6 +221,8 @@ export function createFront(options: FrontOptions): Front {
           return;
         }
         if (req.method !== 'HEAD') a.headers['content-length'] = String(a.body.length);
+        // moto's own Date is this machine's time: AWS's replaces it.
+        for (const k of Object.keys(a.headers)) if (k.toLowerCase() === 'date') delete a.headers[k];
         res.writeHead(a.status, a.headers);
         res.end(req.method === 'HEAD' ? undefined : a.body);
       })

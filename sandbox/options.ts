@@ -68,6 +68,14 @@ export interface StrictOptions {
    * load balancer gets varies, and none reaches an internal one.
    */
   backgroundPerMinute: number;
+  /**
+   * How far AWS's clock is ahead of this machine's (--clock-skew, seconds; negative: behind).
+   * Every time AWS answers is shifted by it: EB's DateCreated, DateUpdated, EventDate,
+   * SampleTimestamp..., CloudWatch's datapoints, and every answer's HTTP Date header; every
+   * time a caller sends (describe-events --start-time, CloudWatch's StartTime/EndTime and
+   * Timestamps) is read in AWS's time (R103). 0 by default: a fault, like the others.
+   */
+  clockSkewMs: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -85,4 +93,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   eventRetentionMs: 42 * 24 * 3600 * 1000,
   rateScale: 1,
   backgroundPerMinute: 0,
+  clockSkewMs: 0,
 };

@@ -67,6 +67,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!(strict.metricsPeriodMs > 0)) throw new Error(`metricsPeriodMs must be more than 0, got ${strict.metricsPeriodMs}`);
   if (!(strict.metricsLagMs >= 0)) throw new Error(`metricsLagMs must be 0 or more, got ${strict.metricsLagMs}`);
   if (!(strict.eventRetentionMs > 0)) throw new Error(`eventRetentionMs must be more than 0, got ${strict.eventRetentionMs}`);
+  if (!Number.isFinite(strict.clockSkewMs)) throw new Error(`clockSkewMs must be a number, got ${strict.clockSkewMs}`);
   mkdirSync(options.stateDir, { recursive: true });
   const iam = new IamPropagation(strict.iamDelayMs);
   // Read before anything starts, so a bad policy file fails the start at once.

@@ -54,6 +54,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--event-retention-minutes <m>', description: 'how long EB keeps events [60480; AWS: 6 weeks]', number: { ok: (n: number) => n > 0, what: 'minutes, more than 0' } },
   { flags: '--rate-scale <x>', description: "multiply AWS's API rate limits (token buckets) by this [1: AWS's rates]; the limits stay on", number: { ok: (n: number) => n > 0, what: 'a number more than 0' } },
   { flags: '--background-traffic <n>', description: "requests a minute that scanners send to every environment's load balancer [0: none]", number: { ok: (n: number) => n >= 0, what: 'requests a minute, 0 or more' } },
+  { flags: '--clock-skew <s>', description: "how far AWS's clock is ahead of this machine's, in seconds (negative: behind) [0]", number: { ok: (n: number) => Number.isFinite(n), what: 'seconds, negative or not' } },
   { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 
@@ -149,7 +150,8 @@ function checkNumbers(options: OptionSpec[], values: Record<string, unknown>): v
     // `--watch` alone (an optional value, absent): the command's default.
     if (!o.number || v === undefined || v === true) continue;
     const s = String(v);
-    if (!/^\d+(\.\d+)?$/.test(s) || !o.number.ok(Number(s))) throw new UsageError(`${longFlag(o)} ${s}: expected ${o.number.what}`);
+    // A sign only where the option allows a negative (--clock-skew): its `ok` says.
+    if (!/^-?\d+(\.\d+)?$/.test(s) || !o.number.ok(Number(s))) throw new UsageError(`${longFlag(o)} ${s}: expected ${o.number.what}`);
   }
 }
 

@@ -137,6 +137,8 @@ export function buildCtx(i: BuildCtxInput): Ctx {
     bin: awsCliBin(env, config, i.configFile, i.root),
     endpoint: sandbox?.endpoint,
     version: i.exec ? parseAwsCliVersion(i.awsCliVersion ?? 'aws-cli/1.45.11') : undefined,
+    // A recording exec has no clock of AWS's to read: its answers are in this machine's time.
+    clockOffsetMs: i.exec ? 0 : undefined,
     signal: i.signal,
   });
   return {

@@ -136,8 +136,8 @@ export class ElasticBeanstalkApi {
       // An action EB does not serve (here: one of the model's we do not emulate) is the Query
       // API's common InvalidAction, 400 ("Common Errors", EB API reference; R52).
       if (!handler) throw new EbApiError('InvalidAction', `The action or operation requested is invalid. Verify that the action is typed correctly. (${action || 'no Action'} is not served by the sandbox)`);
-      const result = await handler(new QueryParams(form, requestId));
-      return { status: 200, body: successResponse(this.model, action, result, requestId) };
+      const result = await handler(new QueryParams(form, requestId, this.strict.clockSkewMs));
+      return { status: 200, body: successResponse(this.model, action, result, requestId, this.strict.clockSkewMs) };
     } catch (error) {
       if (error instanceof EbApiError) return { status: error.status, body: errorResponse(error.code, error.message, 'Sender', requestId) };
       throw error;

@@ -2,8 +2,12 @@ import { EbApiError } from './errors.js';
 
 /** Reads Query-protocol parameters: `Name`, `Name.member.N`, `Name.member.N.Field`. */
 export class QueryParams {
-  /** `requestId`: the id this request is answered with (ResponseMetadata), which its events carry. */
-  constructor(private readonly params: URLSearchParams, readonly requestId = '') {}
+  /**
+   * `requestId`: the id this request is answered with (ResponseMetadata), which its events carry.
+   * `skewMs`: how far AWS's clock is ahead of this machine's (--clock-skew, R103); a caller's
+   * times are in AWS's, the emulator's in this machine's.
+   */
+  constructor(private readonly params: URLSearchParams, readonly requestId = '', private readonly skewMs = 0) {}
 
   string(name: string): string | undefined {
     const value = this.params.get(name);
@@ -32,7 +36,7 @@ export class QueryParams {
     // botocore sends ISO 8601; a bare number is epoch seconds.
     const date = /^\d+(\.\d+)?$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
     if (Number.isNaN(date.getTime())) throw new EbApiError('InvalidParameterValue', `Invalid date for ${name}: ${value}`);
-    return date;
+    return new Date(date.getTime() - this.skewMs);
   }
 
   private indexes(prefix: string): number[] {

@@ -5,8 +5,8 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function scalar(shape: Shape, value: unknown): string {
-  if (shape.type === 'timestamp') return (value instanceof Date ? value : new Date(String(value))).toISOString();
+function scalar(shape: Shape, value: unknown, skewMs: number): string {
+  if (shape.type === 'timestamp') return new Date((value instanceof Date ? value : new Date(String(value))).getTime() + skewMs).toISOString();
   if (shape.type === 'boolean') return value ? 'true' : 'false';
   return escape(String(value));
 }
@@ -15,8 +15,10 @@ function scalar(shape: Shape, value: unknown): string {
  * Writes `value` as the Query protocol's XML for `shapeName`: structure members in model
  * order, lists as `<member>` items, maps as `<entry><key/><value/></entry>`. A key that the
  * shape does not have is a bug in the emulator, so it throws rather than being dropped.
+ * The emulator keeps this machine's time; every timestamp leaves in AWS's, `skewMs` ahead
+ * (--clock-skew, R103).
  */
-export function serializeShape(model: ServiceModel, shapeName: string, value: unknown): string {
+export function serializeShape(model: ServiceModel, shapeName: string, value: unknown, skewMs = 0): string {
   const shape = model.shapes[shapeName];
   if (!shape) throw new Error(`unknown shape ${shapeName}`);
   if (shape.type === 'structure') {
@@ -28,28 +30,28 @@ export function serializeShape(model: ServiceModel, shapeName: string, value: un
       .filter(([name]) => record[name] !== undefined)
       .map(([name, member]) => {
         const tag = member.locationName ?? name;
-        return `<${tag}>${serializeShape(model, member.shape, record[name])}</${tag}>`;
+        return `<${tag}>${serializeShape(model, member.shape, record[name], skewMs)}</${tag}>`;
       })
       .join('');
   }
   if (shape.type === 'list') {
     const tag = shape.member!.locationName ?? 'member';
-    return (value as unknown[]).map((item) => `<${tag}>${serializeShape(model, shape.member!.shape, item)}</${tag}>`).join('');
+    return (value as unknown[]).map((item) => `<${tag}>${serializeShape(model, shape.member!.shape, item, skewMs)}</${tag}>`).join('');
   }
   if (shape.type === 'map') {
     return Object.entries(value as Record<string, unknown>)
-      .map(([key, item]) => `<entry><key>${escape(key)}</key><value>${serializeShape(model, shape.value!.shape, item)}</value></entry>`)
+      .map(([key, item]) => `<entry><key>${escape(key)}</key><value>${serializeShape(model, shape.value!.shape, item, skewMs)}</value></entry>`)
       .join('');
   }
-  return scalar(shape, value);
+  return scalar(shape, value, skewMs);
 }
 
 /** `<XxxResponse><XxxResult>...</XxxResult><ResponseMetadata>...` as EB answers an action. */
-export function successResponse(model: ServiceModel, action: string, result: unknown, requestId: string = randomUUID()): string {
+export function successResponse(model: ServiceModel, action: string, result: unknown, requestId: string = randomUUID(), skewMs = 0): string {
   const operation = model.operations[action];
   const namespace = model.metadata.xmlNamespace;
   const output = operation.output
-    ? `<${operation.output.resultWrapper}>${serializeShape(model, operation.output.shape, result ?? {})}</${operation.output.resultWrapper}>`
+    ? `<${operation.output.resultWrapper}>${serializeShape(model, operation.output.shape, result ?? {}, skewMs)}</${operation.output.resultWrapper}>`
     : '';
   return `<${action}Response xmlns="${namespace}">${output}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }

@@ -84,3 +84,64 @@ if os.environ.get('JOHANNA_MOTO_FIXES') == '1':
             type(backend).get_metric_statistics = original
 
     _responses.CloudWatchResponse.get_metric_statistics = _response_get_metric_statistics
+
+    # --clock-skew (issue 19 item 6, aws-rules.md R103): AWS's clock is not the caller's. The
+    # front forwards the skew with each request it serves (x-johanna-clock-skew-ms); moto
+    # keeps its data in this machine's time, and what a caller sends or reads is in AWS's:
+    # the Timestamps put, the StartTime/EndTime asked for, the datapoints answered. The
+    # sandbox's own publisher (eb/request-metrics.ts) talks to moto directly, in local time.
+    import threading
+    from datetime import timedelta
+
+    _clock = threading.local()
+
+    def _skew():
+        return getattr(_clock, 'skew', None) or timedelta(0)
+
+    def _with_skew(method):
+        def wrapped(self, *args, **kwargs):
+            try:
+                ms = int(self.headers.get('x-johanna-clock-skew-ms') or 0)
+            except (TypeError, ValueError):
+                ms = 0
+            _clock.skew = timedelta(milliseconds=ms)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _clock.skew = None
+        return wrapped
+
+    for _name in ('put_metric_data', 'get_metric_statistics', 'get_metric_data'):
+        setattr(_responses.CloudWatchResponse, _name, _with_skew(getattr(_responses.CloudWatchResponse, _name)))
+
+    _backend_put = _models.CloudWatchBackend.put_metric_data
+
+    def _put_metric_data(self, namespace, metric_data, *args, **kwargs):
+        skew = _skew()
+        if skew:
+            metric_data = [dict(m, Timestamp=m['Timestamp'] - skew) if m.get('Timestamp') else m for m in metric_data]
+        return _backend_put(self, namespace, metric_data, *args, **kwargs)
+
+    _models.CloudWatchBackend.put_metric_data = _put_metric_data
+
+    _backend_stats = _models.CloudWatchBackend.get_metric_statistics
+
+    def _skewed_metric_statistics(self, namespace, metric_name, start_time, end_time, *args, **kwargs):
+        skew = _skew()
+        data = _backend_stats(self, namespace, metric_name, start_time - skew, end_time - skew, *args, **kwargs)
+        for s in data:
+            s.timestamp = s.timestamp + skew
+        return data
+
+    _models.CloudWatchBackend.get_metric_statistics = _skewed_metric_statistics
+
+    _backend_data = _models.CloudWatchBackend.get_metric_data
+
+    def _skewed_metric_data(self, queries, start_time, end_time, *args, **kwargs):
+        skew = _skew()
+        results = _backend_data(self, queries, start_time - skew, end_time - skew, *args, **kwargs)
+        for r in results:
+            r['timestamps'] = [t + skew for t in r.get('timestamps', [])]
+        return results
+
+    _models.CloudWatchBackend.get_metric_data = _skewed_metric_data

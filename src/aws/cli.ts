@@ -219,6 +219,11 @@ export interface CallOptions {
    * itself is dropped, never logged.
    */
   countRetries?: boolean;
+  /**
+   * Read AWS's clock from this call: run it with --debug and take the answer's Date header
+   * (AwsCli.clock; R103). The debug text itself is dropped, never logged.
+   */
+  measureClock?: boolean;
 }
 
 export interface RunLogRecord {
@@ -299,6 +304,8 @@ export interface AwsCliOptions {
   endpoint?: string;
   /** The CLI's version when it is already known (a unit test's recording exec); otherwise asked once. */
   version?: AwsCliVersion;
+  /** AWS's clock minus this machine's when it is already known (a unit test's recording exec); otherwise measured once. */
+  clockOffsetMs?: number;
 }
 
 /** What a sandbox endpoint must look like (the config's rule too): nothing but loopback. */
@@ -318,6 +325,8 @@ interface CallMeta {
   mutating: boolean;
   /** The call runs with --debug to count the CLI's own retries (CallOptions.countRetries). */
   countRetries?: boolean;
+  /** The call runs with --debug to read AWS's clock (CallOptions.measureClock). */
+  measureClock?: boolean;
   attempt: number;
   quiet?: boolean;
   purpose?: string;
@@ -341,6 +350,12 @@ export class AwsCli {
   private readonly signal?: AbortSignal;
   private readonly knownVersion?: AwsCliVersion;
   private versionAsked?: Promise<AwsCliVersion>;
+  /**
+   * AWS's clock minus this machine's, in ms: one figure a run, from the first answer's Date
+   * header read (measureClock). Unset until then.
+   */
+  private offsetMs?: number;
+  private clockAsked?: Promise<number>;
 
   constructor(opts: AwsCliOptions) {
     this.env = opts.env;
@@ -354,6 +369,34 @@ export class AwsCli {
     this.bin = opts.bin ?? 'aws';
     this.endpoint = opts.endpoint;
     this.knownVersion = opts.version;
+    this.offsetMs = opts.clockOffsetMs;
+  }
+
+  /**
+   * AWS's clock minus this machine's (ms), measured once a run (R103): every time the tool
+   * compares with an AWS timestamp, or sends one to AWS, is this machine's time plus it. It
+   * costs one `sts get-caller-identity`, which needs no permission ("No permissions are
+   * required to perform this operation", STS API reference), unless a call already read it.
+   * A measurement that fails is said once and counts as 0: the run goes on by its own clock.
+   */
+  clockOffset(): Promise<number> {
+    this.clockAsked ??= this.offsetMs !== undefined ? Promise.resolve(this.offsetMs) : this.askClock();
+    return this.clockAsked;
+  }
+
+  private async askClock(): Promise<number> {
+    try {
+      await this.aws(['sts', 'get-caller-identity'], { measureClock: true, purpose: 'clock', expectFailure: true });
+    } catch (err) {
+      this.log.warn(`could not read AWS's clock (${(err as Error).message.split('\n')[0]}); comparing AWS's timestamps with this machine's clock as it is`);
+    }
+    if (this.offsetMs === undefined) this.offsetMs = 0;
+    return this.offsetMs;
+  }
+
+  /** Now by AWS's clock, as far as measured (this machine's clock until clockOffset() resolved). */
+  awsNow(): Date {
+    return new Date(Date.now() + (this.offsetMs ?? 0));
   }
 
   /**
@@ -449,12 +492,14 @@ export class AwsCli {
       return {} as T;
     }
     // --debug before the plumbing, so every call still ends with the endpoint and v2's blob format.
-    const full = [...args, ...(opts.countRetries ? ['--debug'] : []), '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
+    const measureClock = opts.measureClock && this.offsetMs === undefined;
+    const debug = opts.countRetries || measureClock;
+    const full = [...args, ...(debug ? ['--debug'] : []), '--output', 'json', ...this.plumbing(await this.cliVersion(), true)];
     const attempts = opts.attempts ?? RETRY_ATTEMPTS;
     let waitMs = 0;
     const env = opts.once ? { ...this.env, AWS_MAX_ATTEMPTS: '1' } : this.env;
     for (let attempt = 1; ; attempt++) {
-      const r = await this.timed('aws', full, { env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs, countRetries: opts.countRetries });
+      const r = await this.timed('aws', full, { env, bin: this.bin }, { mutating, attempt, quiet: opts.expectFailure, purpose: opts.purpose, waitMs, countRetries: opts.countRetries, measureClock });
       if (r.exitCode === 0) {
         const text = r.stdout.trim();
         if (!text) return {} as T;
@@ -527,11 +572,16 @@ export class AwsCli {
       if (err instanceof AwsCliError) throw new AwsCliError([tool, ...shown], err.cliExitCode, message);
       throw err;
     }
-    const ms = Date.now() - started;
+    const ended = Date.now();
+    const ms = ended - started;
     let cliRetries: number | undefined;
-    if (meta.countRetries) {
+    if (meta.countRetries || meta.measureClock) {
       const debug = splitDebug(r.stderr);
-      cliRetries = debug.retries;
+      if (meta.countRetries) cliRetries = debug.retries;
+      if (meta.measureClock && this.offsetMs === undefined) {
+        this.offsetMs = clockOffsetOf(r.stderr, started, ended);
+        if (this.offsetMs !== undefined) this.log.debug(`AWS's clock is ${(this.offsetMs / 1000).toFixed(1)} s ${this.offsetMs < 0 ? 'behind' : 'ahead of'} this machine's (its Date header)`);
+      }
       r = { ...r, stderr: debug.rest };
     }
     this.log.debug(`$ ${tool} ${shown.map(quoteForDisplay).join(' ')}  (${(ms / 1000).toFixed(2)}s, exit ${r.exitCode})`);
@@ -569,6 +619,33 @@ export function splitDebug(stderr: string): { retries: number; rest: string } {
     if (DEBUG_LINE.test(l)) last = i;
   });
   return { retries, rest: lines.slice(last + 1).join('\n') };
+}
+
+/** botocore's "Response headers: {...}" debug line: the header's value, its own log time as written. */
+const RESPONSE_DATE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d),(\d{3}) - .*Response headers: .*['"]date['"]: ['"]([^'"]+)['"]/i;
+
+/**
+ * AWS's clock minus this machine's, in ms, from one call's --debug log: the last answer's
+ * Date header (RFC 9110 §6.6.1: when the server made the answer, to the second) against the
+ * moment botocore logged it, by this machine's clock. That log time is local time without
+ * a zone (Python's logging), read in this process's zone and trusted only inside the call
+ * [started, ended]; otherwise the call's midpoint stands in. The header drops the
+ * milliseconds, so the server's time is taken as the middle of its second: ±0.5 s, plus
+ * the network's one way. Undefined without a Date header.
+ */
+export function clockOffsetOf(stderr: string, started: number, ended: number): number | undefined {
+  let last: RegExpExecArray | undefined;
+  for (const line of stderr.split('\n')) {
+    const m = RESPONSE_DATE.exec(line);
+    if (m) last = m;
+  }
+  if (!last) return undefined;
+  const server = Date.parse(last[8]);
+  if (Number.isNaN(server)) return undefined;
+  const [y, mo, d, h, mi, sec, msec] = last.slice(1, 8).map(Number);
+  const logged = new Date(y, mo - 1, d, h, mi, sec, msec).getTime();
+  const received = logged >= started - 1000 && logged <= ended + 1000 ? logged : (started + ended) / 2;
+  return Math.round(server + 500 - received);
 }
 
 /** Quote an argument for display only (nothing is ever run through a shell). */

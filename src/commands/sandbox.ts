@@ -78,6 +78,7 @@ export interface SandboxFlags {
   policies?: string;
   eventRetentionMinutes?: string;
   rateScale?: string;
+  clockSkew?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -100,6 +101,7 @@ function strictFromFlags(opts: SandboxFlags) {
     eventRetentionMs: opts.eventRetentionMinutes === undefined ? undefined : Number(opts.eventRetentionMinutes) * 60_000,
     rateScale: opts.rateScale === undefined ? undefined : Number(opts.rateScale),
     backgroundPerMinute: opts.backgroundTraffic === undefined ? undefined : Number(opts.backgroundTraffic),
+    clockSkewMs: ms(opts.clockSkew),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

@@ -139,7 +139,7 @@ export async function bake(ctx: Ctx, b: BakeInput): Promise<BakeResult> {
     `bake: ${total} minute${total === 1 ? '' : 's'}${ctx.sandbox ? ` (a sandbox minute is its metrics period, ${minuteMs / 1000} s)` : ''} of ${b.newEnvironment} under traffic, each judged ${lag / 1000} s after it ends, once CloudWatch surely has it; a minute is bad at 5xx > ${thresholds.maxPercent}%, p99 > ${thresholds.maxP99Ms} ms (with at least ${thresholds.minRequests} requests), health Degraded/Severe${nova.BAKE_ALARMS.length ? ', or an alarm in ALARM' : ''}; ${nova.BAKE_FAILURE_LIMIT} bad minute${nova.BAKE_FAILURE_LIMIT === 1 ? '' : 's'} swap back to ${b.oldEnvironment}`,
   );
   if (b.firingBefore.length) ctx.log.warn(`bake: ignoring alarm${b.firingBefore.length > 1 ? 's' : ''} ${b.firingBefore.join(', ')}: already in ALARM before the swap, so ${b.firingBefore.length > 1 ? 'they say' : 'it says'} nothing of the new version`);
-  const loadBalancer = await newLoadBalancer(ctx, b.newEnvironment);
+  const [loadBalancer, awsOffsetMs] = await Promise.all([newLoadBalancer(ctx, b.newEnvironment), ctx.aws.clockOffset()]);
   const ignored = new Set(b.firingBefore);
   const minutes: MinuteFigures[] = [];
   const base = { minutes: total, ...(b.firingBefore.length ? { ignoredAlarms: b.firingBefore } : {}) };
@@ -157,7 +157,8 @@ export async function bake(ctx: Ctx, b: BakeInput): Promise<BakeResult> {
     let m: MinuteFigures;
     try {
       const [figures, envs, alarms] = await Promise.all([
-        albMinute(ctx.call, loadBalancer, new Date(from), new Date(to), Math.max(1, Math.round(minuteMs / 1000))),
+        // The minute after the swap by this machine's clock is that minute by AWS's in CloudWatch (R103).
+        albMinute(ctx.call, loadBalancer, new Date(from + awsOffsetMs), new Date(to + awsOffsetMs), Math.max(1, Math.round(minuteMs / 1000))),
         eb.describeEnvironments(ctx.call, b.app, { names: [b.newEnvironment], purpose: 'poll' }),
         alarmStates(ctx.call, nova.BAKE_ALARMS),
       ]);

@@ -178,10 +178,13 @@ async function preflight(ctx: Ctx, deadline: number, o: DeployOptions): Promise<
   const nova = ctx.config.nova;
   const main = mainCname(ctx);
   ctx.log.step('preflight: the phase network, the application\'s environments, the CNAMEs');
+  // AWS's clock is read here, beside the reads, once for the run: the stuck check below and
+  // the events of the launch compare with EB's timestamps (R103).
   const [found, listed, stacks] = await Promise.all([
     findPhaseNetwork(ctx),
     eb.describeEnvironments(ctx.call, app),
     eb.listSolutionStacks(ctx.call),
+    ctx.aws.clockOffset(),
   ]);
   // A dry run of `create` on a new phase has planned the network but not made it.
   const network = found ?? (ctx.dryRun ? DRY_RUN_NETWORK : undefined);
@@ -281,7 +284,7 @@ async function letGoOfMain(ctx: Ctx, app: string, envs: eb.Environment[], main: 
  */
 async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadline: number, waitMinutes: number | undefined): Promise<eb.Environment[]> {
   const timeout = ctx.config.nova.DEPLOY_TIMEOUT_MINUTES;
-  const first = busyEnvironments(envs, new Date(), timeout);
+  const first = busyEnvironments(envs, ctx.aws.awsNow(), timeout);
   if (!first.length) return envs;
   throwIfStuck(first, timeout);
   const names = first.map((b) => b.environment.EnvironmentName).join(', ');
@@ -301,7 +304,7 @@ async function waitYourTurn(ctx: Ctx, app: string, envs: eb.Environment[], deadl
     hint: 'nothing was changed; run create_nova again later, or with a longer --wait',
     check: async () => {
       const now = await eb.describeEnvironments(ctx.call, app, { purpose: 'poll' });
-      const busy = busyEnvironments(now, new Date(), timeout);
+      const busy = busyEnvironments(now, ctx.aws.awsNow(), timeout);
       throwIfStuck(busy, timeout);
       return busy.length ? { state: describeBusy(busy) } : { done: now };
     },
@@ -607,8 +610,11 @@ async function waitUntilReady(ctx: Ctx, app: string, name: string, label: string
   // One start for the whole wait, not the newest event seen: EB may make an event visible
   // after a later-stamped one, and a start moved past it would never return it. The ids
   // seen keep each event printed once; a launch has tens of events, far below a page's
-  // 1,000. It is also one poll, asked the same way each time (issue 27's count).
-  const since = new Date(Date.now() - 60_000);
+  // 1,000. It is also one poll, asked the same way each time (issue 27's count). EB's
+  // events are stamped by AWS's clock, and --start-time is read by it: a minute before now
+  // by AWS's clock, not this machine's (R103), or a clock ahead of AWS's misses the first.
+  await ctx.aws.clockOffset();
+  const since = new Date(ctx.aws.awsNow().getTime() - 60_000);
   const seen = new Set<string>();
   let redPolls = 0;
   let noted = false;

@@ -58,6 +58,8 @@ export interface DecideOptions {
   backgroundPerMinute?: number;
   /** nova.DRAIN_CEILING_MINUTES: out of service this long, it goes whatever its traffic says (`ceiling` set). */
   ceilingMinutes?: number;
+  /** AWS's clock minus this machine's (AwsCli.clockOffset): EB's DateUpdated is read in this machine's time. */
+  awsOffsetMs?: number;
 }
 
 /**
@@ -92,7 +94,7 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
       const spared = o.spare?.get(name);
       if (spared) return keep(spared);
       if (e.Status !== 'Ready') return keep(`is ${e.Status}, not Ready`);
-      const lost = lostMainAt(e, ledger);
+      const lost = lostMainAt(e, ledger, o.awsOffsetMs);
       if (!lost) return keep('cannot establish when it stopped serving the main CNAME');
       const minutes = (now.getTime() - lost.at.getTime()) / 60_000;
       const since = `out of service since ${lost.at.toISOString()} (${lost.source}), ${Math.floor(minutes)} min ago`;
@@ -191,7 +193,7 @@ export interface CleanupResult {
  */
 export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promise<CleanupResult> {
   const app = ctx.config.elasticbeanstalk.APPLICATION_NAME;
-  const [listed, ttl, timing] = await Promise.all([eb.describeEnvironments(ctx.call, app), dnsTtlMs(ctx), metricsTiming(ctx)]);
+  const [listed, ttl, timing, awsOffsetMs] = await Promise.all([eb.describeEnvironments(ctx.call, app), dnsTtlMs(ctx), metricsTiming(ctx), ctx.aws.clockOffset()]);
   const main = mainCname(ctx);
   // What happened to them comes from the deploy history, never from EB's events, which EB
   // forgets (issue 20 item 1): one query, and none when only the live one exists. A history
@@ -219,14 +221,17 @@ export async function cleanupOldEnvironments(ctx: Ctx, o: CleanupOptions): Promi
   // Those the age rules alone would remove (what --force-drain would take): only their tags
   // (held?) and traffic are read, three calls each, so a cleanup with nothing past the grace
   // costs nothing more. A held one is never removed; tags that cannot be read count as held.
-  const ageOnly = decide(envs, swaps, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true }).filter((d) => d.action === 'terminate');
+  const ageOnly = decide(envs, swaps, main, o.graceMinutes, now, ttl, { spare: o.spare, forceDrain: true, awsOffsetMs }).filter((d) => d.action === 'terminate');
   const heldTags = await readHeldTags(ctx, envs.filter((e) => ageOnly.some((d) => d.environment === e.EnvironmentName)), main, { unreadableIsHeld: true });
   const held = heldNames(envs, ledger && { ...ledger, swaps: swaps.swaps }, heldTags, main);
-  const base = { held, spare: o.spare };
+  const base = { held, spare: o.spare, awsOffsetMs };
   const candidates = ageOnly.filter((d) => !held.has(d.environment));
   const traffic = new Map<string, Traffic>();
   if (!o.forceDrain) {
-    for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, now, timing));
+    // CloudWatch's datapoints are stamped, and its window read, by AWS's clock (R103): the
+    // quiet window ends by AWS's clock, or a skew of minutes reads the wrong minutes.
+    const awsNow = new Date(now.getTime() + awsOffsetMs);
+    for (const c of candidates) traffic.set(c.environment, await readTraffic(ctx, c.environment, o.quietMinutes, awsNow, timing));
   }
   const nova = ctx.config.nova;
   const decisions = decide(envs, swaps, main, o.graceMinutes, now, ttl, { ...base, traffic, forceDrain: o.forceDrain, backgroundPerMinute: nova.DRAIN_BACKGROUND_PER_MINUTE, ceilingMinutes: nova.DRAIN_CEILING_MINUTES });

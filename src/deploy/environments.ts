@@ -48,13 +48,14 @@ export function byAgeNewestFirst(envs: Environment[]): Environment[] {
  * made by the deploy that replaced it) and EB's DateUpdated, so it is never earlier than
  * the last change EB made to it: the safe side for a grace period.
  */
-export function lostMainAt(env: Environment, ledger: Pick<Ledger, 'swaps'>): { at: Date; source: 'history' | 'cname timestamp' | 'EB DateUpdated' } | undefined {
+export function lostMainAt(env: Environment, ledger: Pick<Ledger, 'swaps'>, awsOffsetMs = 0): { at: Date; source: 'history' | 'cname timestamp' | 'EB DateUpdated' } | undefined {
   const swap = ledger.swaps.find((s) => s.from === env.EnvironmentName);
   if (swap) return { at: swap.at, source: 'history' };
   const m = /-(\d{9,11})\./.exec(env.CNAME ?? '');
   if (!m) return undefined;
   const fromCname = new Date(Number(m[1]) * 1000);
-  const updated = env.DateUpdated ? new Date(env.DateUpdated) : undefined;
+  // The swap's time and the CNAME's are this machine's; DateUpdated is AWS's, brought to ours (R103).
+  const updated = env.DateUpdated ? new Date(Date.parse(env.DateUpdated) - awsOffsetMs) : undefined;
   if (updated && !Number.isNaN(updated.getTime()) && updated > fromCname) return { at: updated, source: 'EB DateUpdated' };
   return { at: fromCname, source: 'cname timestamp' };
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AwsCli, buildAwsEnv, execaExec, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
+import { AwsCli, buildAwsEnv, clockOffsetOf, execaExec, CLI_MAX_ATTEMPTS, isMutating, parseAwsCliVersion, quoteForDisplay, RunLog, type ExecResult } from '../../src/aws/cli.js';
 import { parseConfig } from '../../src/config/load.js';
 import { awsCliBin, buildCtx } from '../../src/context.js';
 import { AwsCliError, InterruptedError, MissingToolError, UsageError } from '../../src/errors.js';
@@ -645,5 +645,61 @@ describe('a call sent once (issue 11: a resent swap would swap back)', () => {
     const { aws, exec } = setup([closed]);
     await expect(aws.aws(['elasticbeanstalk', 'swap-environment-cnames', '--source-environment-name', 'a', '--destination-environment-name', 'b'], { once: true })).rejects.toThrow(/Connection was closed/);
     expect(exec.calls).toHaveLength(1);
+  });
+});
+
+describe("AWS's clock (R103)", () => {
+  /** botocore's debug line, written at `at` by this machine's clock (local time, as Python's logging writes it). */
+  const headersLine = (at: Date, date: string) => {
+    const p = (n: number, w = 2) => String(n).padStart(w, '0');
+    const stamp = `${at.getFullYear()}-${p(at.getMonth() + 1)}-${p(at.getDate())} ${p(at.getHours())}:${p(at.getMinutes())}:${p(at.getSeconds())},${p(at.getMilliseconds(), 3)}`;
+    return `${stamp} - MainThread - botocore.parsers - DEBUG - Response headers: {'date': '${date}', 'server': 'Werkzeug/3.1.8', 'content-type': 'text/xml'}`;
+  };
+  const at = new Date('2026-12-03T20:28:23.127Z');
+
+  it("reads the last answer's Date header against the moment botocore logged it", () => {
+    // AWS is 5 min behind: its header says 20:23:22 (the second, so 20:23:22.5 taken) when it is 20:28:23.127 here.
+    const log = ['2026-12-03 20:28:22,900 - MainThread - awscli.clidriver - DEBUG - CLI version', headersLine(new Date(at.getTime() - 9000), 'Thu, 03 Dec 2026 20:00:00 GMT'), headersLine(at, 'Thu, 03 Dec 2026 20:23:22 GMT'), ''].join('\n');
+    expect(clockOffsetOf(log, at.getTime() - 700, at.getTime() + 100)).toBe(-300_627);
+    expect(clockOffsetOf(headersLine(at, 'Thu, 03 Dec 2026 20:33:24 GMT'), at.getTime() - 700, at.getTime() + 100)).toBe(301_373);
+  });
+
+  it('takes the call\'s midpoint when the log time is outside the call (another zone), and nothing without a Date', () => {
+    // The log says an hour before the call: read in the midpoint, 21:28:23.627, against 21:28:23.5.
+    const started = at.getTime() + 3_600_000;
+    expect(clockOffsetOf(headersLine(at, 'Thu, 03 Dec 2026 21:28:23 GMT'), started, started + 1000)).toBe(-127);
+    expect(clockOffsetOf("2026-12-03 20:28:23,127 - MainThread - botocore.parsers - DEBUG - Response headers: {'server': 'x'}", 0, 1)).toBeUndefined();
+    expect(clockOffsetOf('An error occurred (AccessDenied)', 0, 1)).toBeUndefined();
+  });
+
+  it('is measured once a run, by one sts get-caller-identity with --debug, whose debug text is dropped', async () => {
+    const ahead = 120_000;
+    const { aws, exec } = setup([
+      (call) => ({ exitCode: 0, stdout: '{"Account":"123456789012"}', stderr: headersLine(new Date(), new Date(Date.now() + ahead).toUTCString()) }),
+    ]);
+    const [a, b] = await Promise.all([aws.clockOffset(), aws.clockOffset()]);
+    expect(a).toBe(b);
+    expect(Math.abs(a - ahead)).toBeLessThanOrEqual(1000);
+    expect(exec.calls).toHaveLength(1);
+    expect(exec.calls[0].args.slice(0, 3)).toEqual(['sts', 'get-caller-identity', '--debug']);
+    expect(Math.abs(aws.awsNow().getTime() - (Date.now() + ahead))).toBeLessThanOrEqual(1100);
+  });
+
+  it("a call asked to measure (the lock's first put) reads it on the way: no sts call, and --debug only while unknown", async () => {
+    const behind = -300_000;
+    const answer = () => ({ exitCode: 0, stdout: '{}', stderr: headersLine(new Date(), new Date(Date.now() + behind).toUTCString()) });
+    const { aws, exec } = setup([answer, answer]);
+    const put = ['dynamodb', 'put-item', '--table-name', 't', '--item', '{}'];
+    await aws.aws(put, { measureClock: true });
+    expect(Math.abs((await aws.clockOffset()) - behind)).toBeLessThanOrEqual(1000);
+    await aws.aws(put, { measureClock: true });
+    expect(exec.calls.map((c) => c.args.includes('--debug'))).toEqual([true, false]);
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['dynamodb', 'dynamodb']);
+  });
+
+  it('a measurement that fails says so and counts as 0; the run goes on by its own clock', async () => {
+    const { aws, err } = setup([awsError('ExpiredToken', 'GetCallerIdentity')]);
+    await expect(aws.clockOffset()).resolves.toBe(0);
+    expect(err.text).toMatch(/could not read AWS's clock .*this machine's clock as it is/);
   });
 });
