@@ -117,7 +117,7 @@ describe('create_nova: the daily blue/green deploy', () => {
     const a = await p.get(p.host);
     expect(a.status).toBe(200);
     expect(JSON.parse(a.body)).toMatchObject({ echo: 'ok', phase: 'dep', version: nova.versionLabel, host: p.host });
-    // EB's world-open SSH on the group it made was closed.
+    // EB's group never opened SSH to the world: SSHSourceRestriction is the VPC (R46).
     const sgs = await p.aws(['ec2', 'describe-security-groups', '--filters', `Name=tag:elasticbeanstalk:environment-name,Values=${nova.newEnvironment}`]);
     expect(sgs.SecurityGroups).toHaveLength(1); // eb_public is the load balancer's: EB made no group for it
     const ssh = sgs.SecurityGroups[0].IpPermissions.filter((x: any) => x.FromPort === 22 && x.IpRanges.some((r: any) => r.CidrIp === '0.0.0.0/0'));
