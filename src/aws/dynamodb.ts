@@ -24,6 +24,12 @@ export interface TableSpec {
  * is fine: we wait for theirs like for our own.
  */
 export async function createTable(call: AwsCall, log: Pick<Logger, 'info'>, t: TableSpec): Promise<void> {
+  await askCreateTable(call, log, t);
+  await call(['dynamodb', 'wait', 'table-exists', '--table-name', t.name], { purpose: t.purpose });
+}
+
+/** Ask for the table without waiting for it: a write before it is ACTIVE says it is missing. */
+export async function askCreateTable(call: AwsCall, log: Pick<Logger, 'info'>, t: TableSpec): Promise<void> {
   log.info(`creating ${t.what} ${t.name} (DynamoDB, on-demand: no cost while idle)`);
   const keys = [t.partitionKey, ...(t.sortKey ? [t.sortKey] : [])];
   try {
@@ -40,7 +46,6 @@ export async function createTable(call: AwsCall, log: Pick<Logger, 'info'>, t: T
   } catch (err) {
     if (!(err instanceof AwsCliError && err.awsCode === 'ResourceInUseException')) throw err;
   }
-  await call(['dynamodb', 'wait', 'table-exists', '--table-name', t.name], { purpose: t.purpose });
 }
 
 /** Run a write; if the table does not exist yet (the first run in this account and region), make it and write again. */

@@ -9,20 +9,14 @@ import type { Ctx } from '../context.js';
 import { table } from '../ui/table.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
-import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable, type TableSpec } from '../aws/dynamodb.js';
+import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable } from '../aws/dynamodb.js';
+import { HISTORY_TABLE, HISTORY_TABLE_SPEC } from './tables.js';
 import { release, releaseAction, releaseWithRecord, takeRelease, type LockHolder } from './lock.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
-export const HISTORY_TABLE = 'johanna-history';
+export { HISTORY_TABLE };
 
-const TABLE: TableSpec = {
-  name: HISTORY_TABLE,
-  partitionKey: 'phase',
-  sortKey: 'time',
-  role: 'history-table',
-  what: 'the deploy-history table',
-  purpose: 'history',
-};
+const TABLE = HISTORY_TABLE_SPEC;
 /**
  * Ledger calls are bookkeeping, apart from the command's own work in the run log and counts;
  * quiet at -v when they fail, as the callers handle a missing table.

@@ -5,7 +5,8 @@
 // commands take no lock. Lock calls are marked purpose "lock" in the run log, apart from
 // the command's own work.
 import { readFileSync, readlinkSync } from 'node:fs';
-import { createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TableSpec, type TransactItem } from '../aws/dynamodb.js';
+import { askCreateTable, createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TransactItem } from '../aws/dynamodb.js';
+import { HISTORY_TABLE_SPEC, LOCK_TABLE, LOCK_TABLE_SPEC } from './tables.js';
 import type { AwsCall } from '../aws/cli.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { AwsCliError, LockedError, LockLostError, StateError } from '../errors.j
 import { quoteForDisplay } from '../aws/cli.js';
 import { pause, throwIfInterrupted } from '../time.js';
 
-export const LOCK_TABLE = 'johanna-locks';
+export { LOCK_TABLE };
 
 export interface LockHolder {
   phase: string;
@@ -52,6 +53,8 @@ export function isMalformed(l: LockItem | undefined): l is MalformedLock {
 }
 
 /** Lock calls are bookkeeping (purpose "lock" in the run log), and each failure is expected: the caller reads it. */
+/** The history table's creation, asked by the lock: bookkeeping, like the history's own calls. */
+const historyTableCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: 'history', expectFailure: true });
 const lockCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 
@@ -127,7 +130,6 @@ export async function lockState(ctx: Ctx, now = Date.now()): Promise<LockState> 
 }
 
 /** The lock table: one item a phase, shared by every phase of the account (no phase tag). */
-const LOCK_TABLE_SPEC: TableSpec = { name: LOCK_TABLE, partitionKey: 'phase', role: 'lock-table', what: 'the deploy-lock table', purpose: 'lock' };
 
 function describeHolder(h: LockHolder): string {
   return `${h.holder} (${h.command}, since ${h.startedAt}, expires ${new Date(h.expiresAt * 1000).toISOString()})`;
@@ -157,8 +159,10 @@ async function tryAcquire(ctx: Ctx, me: LockHolder, ttlSeconds: number): Promise
     if (isAwsCode(err, CONDITION_FAILED)) return heldBy(ctx, me);
     if (!isAwsCode(err, 'ResourceNotFoundException')) throw err;
     // The first run ever in this account and region: make the table, then try again, and
-    // a run that raced us to it may hold the lock by now.
-    await createTable(ctx.call, ctx.log, LOCK_TABLE_SPEC);
+    // a run that raced us to it may hold the lock by now. The history's table is missing
+    // too, then: it is asked for at once and not waited for, since the run's last write is
+    // minutes away and makes it itself if it is not there yet (withTable): two calls fewer.
+    await Promise.all([createTable(ctx.call, ctx.log, LOCK_TABLE_SPEC), askCreateTable(historyTableCall(ctx), ctx.log, HISTORY_TABLE_SPEC)]);
     try {
       old = await put();
     } catch (again) {

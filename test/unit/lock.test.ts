@@ -151,9 +151,11 @@ describe('withPhaseLock', () => {
   });
 
   it('no table yet (ResourceNotFound): creates it on demand, waits for it, then takes the lock', async () => {
-    const { ctx, exec, err } = setup([noTable(), ok('{"TableDescription":{}}'), ok(), ok(), ok()]);
+    const { ctx, exec, err } = setup([noTable(), ok('{"TableDescription":{}}'), ok('{"TableDescription":{}}'), ok(), ok(), ok()]);
     await withPhaseLock(ctx, async () => undefined);
-    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb create-table', 'dynamodb wait', 'dynamodb put-item', 'dynamodb delete-item']);
+    // The history's table is missing too in a new account: asked for at once, not waited for (issue 27).
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb create-table', 'dynamodb create-table', 'dynamodb wait', 'dynamodb put-item', 'dynamodb delete-item']);
+    expect(exec.calls[2].args.slice(0, 4)).toEqual(['dynamodb', 'create-table', '--table-name', HISTORY_TABLE]);
     expect(exec.calls[1].args).toEqual([
       'dynamodb', 'create-table', '--table-name', LOCK_TABLE,
       '--attribute-definitions', 'AttributeName=phase,AttributeType=S',
@@ -162,15 +164,16 @@ describe('withPhaseLock', () => {
       '--tags', 'Key=johanna:role,Value=lock-table',
       '--output', 'json', ...SANDBOX,
     ]);
-    expect(exec.calls[2].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE, '--output', 'json', ...SANDBOX]);
-    expect(exec.calls[3].args).toEqual(exec.calls[0].args);
+    expect(exec.calls[3].args).toEqual(['dynamodb', 'wait', 'table-exists', '--table-name', LOCK_TABLE, '--output', 'json', ...SANDBOX]);
+    expect(exec.calls[4].args).toEqual(exec.calls[0].args);
     expect(err.text).toContain(`creating the deploy-lock table ${LOCK_TABLE}`);
   });
 
   it('a table made by another run at the same moment (ResourceInUse) is fine', async () => {
-    const { ctx, exec } = setup([noTable(), awsError('ResourceInUseException', 'CreateTable', 'Table already exists'), ok(), ok(), ok()]);
+    const inUse = () => awsError('ResourceInUseException', 'CreateTable', 'Table already exists');
+    const { ctx, exec } = setup([noTable(), inUse(), inUse(), ok(), ok(), ok()]);
     await withPhaseLock(ctx, async () => undefined);
-    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb create-table', 'dynamodb wait', 'dynamodb put-item', 'dynamodb delete-item']);
+    expect(exec.calls.map(op)).toEqual(['dynamodb put-item', 'dynamodb create-table', 'dynamodb create-table', 'dynamodb wait', 'dynamodb put-item', 'dynamodb delete-item']);
   });
 
   // BUG (src/deploy/lock.ts, tryAcquire): after creating the table, the retried put is
@@ -180,6 +183,7 @@ describe('withPhaseLock', () => {
   it('the first two runs ever, racing: the one that loses after the table appears gets exit 3 too', async () => {
     const { ctx } = setup([
       noTable(),
+      awsError('ResourceInUseException', 'CreateTable', 'Table already exists'),
       awsError('ResourceInUseException', 'CreateTable', 'Table already exists'),
       ok(),
       conditionFailed(),
