@@ -35,6 +35,13 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['sandbox', 'start', '--metrics-lag', '-1'])).toThrow(/seconds, 0 or more/);
   });
 
+  it("takes the sandbox's --clock-skew in seconds, negative or not: the one option that may be negative (R103)", () => {
+    expect(parseArgs(['sandbox', 'start', '--clock-skew', '-300']).opts).toMatchObject({ clockSkew: '-300' });
+    expect(parseArgs(['sandbox', 'start', '--clock-skew=300']).opts).toMatchObject({ clockSkew: '300' });
+    expect(() => parseArgs(['sandbox', 'start', '--clock-skew', '5m'])).toThrow(/--clock-skew 5m: expected seconds, negative or not/);
+    expect(() => parseArgs(['sandbox', 'start', '--metrics-lag', '-5'])).toThrow(/seconds, 0 or more/);
+  });
+
   it('no command is the usage; an unknown one is named', () => {
     expect(parseArgs(['-f']).kind).toBe('usage');
     expect(parseArgs(['deploy'])).toMatchObject({ kind: 'unknown', name: 'deploy' });
