@@ -6,6 +6,7 @@ import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './options.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId, launchTemplateId } from './moto-fixes.js';
 import { Ec2Rules } from './ec2/rules.js';
+import { CreatingTables } from './dynamodb-tables.js';
 import { motoEc2 } from './ec2/query.js';
 
 export interface FrontOptions {
@@ -98,6 +99,14 @@ const text = (status: number, contentType: string, body: string): Answer => ({ s
  */
 const SKEW_HEADER = 'x-johanna-clock-skew-ms';
 
+function parseJson(body: Buffer): Record<string, any> {
+  try {
+    return JSON.parse(body.toString('utf8') || '{}') ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** One request to moto, its whole answer read (the front may still drop or rewrite it). */
 function askMoto(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent, skewMs = 0): Promise<Answer> {
   return new Promise((resolve) => {
@@ -147,6 +156,7 @@ async function answerEc2(req: IncomingMessage, body: Buffer, motoPort: number, a
 export function createFront(options: FrontOptions): Front {
   const agent = new Agent({ keepAlive: true });
   const rules = new Ec2Rules(options.strict.natDelayMs, options.iam);
+  const tables = new CreatingTables(options.strict.tableCreateMs ?? 0);
   const faults: FaultCounters = { throttled: 0, lost: 0 };
   const rates = new RateLimits(options.strict.rateScale ?? 1); // R90–R95: AWS's rate limits, always on
   /** One lost answer per call at most (the same invocation id on every attempt), so a call with three attempts always gets through. */
@@ -175,6 +185,14 @@ export function createFront(options: FrontOptions): Front {
     if (service === 'elasticbeanstalk') {
       const eb = await options.elasticBeanstalk(new URLSearchParams(body.toString('utf8')));
       return text(eb.status, 'text/xml', eb.body);
+    }
+    if (service === 'dynamodb') {
+      // A new table is CREATING for --table-create-delay, as on AWS (R63).
+      const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const request = parseJson(body);
+      const refused = tables.refuse(op, request);
+      if (refused) return refused;
+      return tables.observe(op, request, await askMoto(req, body, options.motoPort, agent, options.strict.clockSkewMs));
     }
     const moto = await askMoto(req, body, options.motoPort, agent, options.strict.clockSkewMs);
     noteIam(service, body, moto, options.iam);

@@ -76,6 +76,13 @@ export interface StrictOptions {
    * Timestamps) is read in AWS's time (R103). 0 by default: a fault, like the others.
    */
   clockSkewMs: number;
+  /**
+   * How long a new DynamoDB table stays CREATING (--table-create-delay, seconds; R63): its
+   * items can be neither read nor written until it is ACTIVE. AWS gives no figure; 5 s is a
+   * small on-demand table's usual few seconds (unconfirmed). Any delay at all makes the aws
+   * CLI's `dynamodb wait table-exists` sleep its 20 s poll once.
+   */
+  tableCreateMs: number;
 }
 
 export const STRICT_DEFAULTS: StrictOptions = {
@@ -94,4 +101,5 @@ export const STRICT_DEFAULTS: StrictOptions = {
   rateScale: 1,
   backgroundPerMinute: 0,
   clockSkewMs: 0,
+  tableCreateMs: 5000,
 };

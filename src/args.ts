@@ -55,6 +55,7 @@ export const SANDBOX_OPTIONS: OptionSpec[] = [
   { flags: '--rate-scale <x>', description: "multiply AWS's API rate limits (token buckets) by this [1: AWS's rates]; the limits stay on", number: { ok: (n: number) => n > 0, what: 'a number more than 0' } },
   { flags: '--background-traffic <n>', description: "requests a minute that scanners send to every environment's load balancer [0: none]", number: { ok: (n: number) => n >= 0, what: 'requests a minute, 0 or more' } },
   { flags: '--clock-skew <s>', description: "how far AWS's clock is ahead of this machine's, in seconds (negative: behind) [0]", number: { ok: (n: number) => Number.isFinite(n), what: 'seconds, negative or not' } },
+  { flags: '--table-create-delay <s>', description: 'how long a new DynamoDB table stays CREATING, its items unreadable and unwritable [5; AWS: a few seconds]', number: { ok: (n: number) => n >= 0, what: 'seconds, 0 or more' } },
   { flags: '--all', description: 'stop or status: every sandbox of this checkout' },
 ];
 

@@ -79,6 +79,7 @@ export interface SandboxFlags {
   eventRetentionMinutes?: string;
   rateScale?: string;
   clockSkew?: string;
+  tableCreateDelay?: string;
   /** `sandbox stop --all` (and `status --all`): every sandbox of this checkout. */
   all?: boolean;
 }
@@ -102,6 +103,7 @@ function strictFromFlags(opts: SandboxFlags) {
     rateScale: opts.rateScale === undefined ? undefined : Number(opts.rateScale),
     backgroundPerMinute: opts.backgroundTraffic === undefined ? undefined : Number(opts.backgroundTraffic),
     clockSkewMs: ms(opts.clockSkew),
+    tableCreateMs: ms(opts.tableCreateDelay),
   };
   return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
 }

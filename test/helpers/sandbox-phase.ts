@@ -67,9 +67,11 @@ export interface PhaseOptions {
 /**
  * The strict rules' delays in tests, shorter than the sandbox's defaults (3 s, 5 s) where a
  * test is not about them: the rules still hold (a NAT is pending, a role is invisible, a
- * client caches its answer), only for less time. A test about one sets it itself.
+ * client caches its answer), only for less time. A test about one sets it itself. A new
+ * DynamoDB table is ACTIVE at once here (R63 costs the CLI waiter's 20 s poll in every new
+ * sandbox); test/e2e/dynamodb-tables.test.ts is the test about it.
  */
-export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, metricsLagMs: TEST_METRICS_LAG_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000 };
+export const TEST_STRICT: Partial<StrictOptions> = { metricsPeriodMs: TEST_METRICS_PERIOD_MS, metricsLagMs: TEST_METRICS_LAG_MS, natDelayMs: 1000, iamDelayMs: 1000, eniLingerMs: 1000, dnsTtlMs: 2000, tableCreateMs: 0 };
 
 export async function startPhase(o: PhaseOptions = {}): Promise<PhaseSandbox> {
   const phase = o.phase ?? 'e2e';
