@@ -70,7 +70,11 @@ export async function gitHash(dir: string): Promise<string> {
   const head = await execa('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, reject: false });
   if (head.exitCode !== 0) return 'unknown';
   // `-- .` limits status to dir; untracked files count, since they would be compiled in.
-  const status = await execa('git', ['status', '--porcelain', '--', '.'], { cwd: dir, reject: false });
+  // --no-optional-locks: a plain `git status` refreshes the index under .git/index.lock,
+  // and a run killed meanwhile (a CI timeout, SIGKILL) leaves that lock behind, which then
+  // refuses the user's own commits ("Another git process seems to be running"). git's
+  // documentation asks background readers of a repository to pass it (git-status(1)).
+  const status = await execa('git', ['--no-optional-locks', 'status', '--porcelain', '--', '.'], { cwd: dir, reject: false });
   const dirty = status.exitCode !== 0 || status.stdout.trim() !== '';
   return head.stdout.trim() + (dirty ? '-dirty' : '');
 }

@@ -1,6 +1,6 @@
 // Packaging Nova: the real nova/ folder, a messy copy (to prove what stays out of the
 // zip), a local git repo for GIT_URL mode (file://, never the network), and gitHash.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,5 +204,21 @@ describe('gitHash', () => {
     } finally {
       rmSync(plain, { recursive: true, force: true });
     }
+  });
+
+  it("never writes the user's index: a run killed mid-read could leave .git/index.lock behind", async () => {
+    const repo = path.join(tmp, 'lock-repo');
+    mkdirSync(repo, { recursive: true });
+    writeFileSync(path.join(repo, 'a.txt'), 'a');
+    await git(repo, 'init', '-q', '-b', 'main');
+    await git(repo, 'add', '.');
+    await git(repo, 'commit', '-q', '-m', 'one');
+    // Same content, new stat data: a plain `git status` refreshes (rewrites) the index here.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(path.join(repo, 'a.txt'), later, later);
+    const index = path.join(repo, '.git', 'index');
+    const before = readFileSync(index);
+    expect((await gitHash(repo)).endsWith('-dirty')).toBe(false);
+    expect(readFileSync(index).equals(before)).toBe(true);
   });
 });
