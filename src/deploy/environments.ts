@@ -130,15 +130,30 @@ export const AWS_DNS_TTL_MS = 60_000;
  * AWS's figure when the sandbox does not say.
  */
 export async function dnsTtlMs(ctx: Pick<Ctx, 'sandbox'>): Promise<number> {
-  if (!ctx.sandbox) return AWS_DNS_TTL_MS;
-  try {
-    const r = await fetch(`${ctx.sandbox.endpoint}/_sandbox/status`, { signal: AbortSignal.timeout(2000) });
-    const v = ((await r.json()) as { strict?: { dnsTtlMs?: unknown } })?.strict?.dnsTtlMs;
-    if (typeof v === 'number' && v >= 0) return v;
-  } catch {
-    // fall through: AWS's figure is the safe side
+  const v = (await sandboxStrict(ctx)).dnsTtlMs;
+  return typeof v === 'number' && v >= 0 ? v : AWS_DNS_TTL_MS;
+}
+
+/**
+ * The sandbox's strict settings (`strict` of its `/_sandbox/status`), read once a run: the DNS
+ * TTL and the metrics timing both come from it, and they do not change while the sandbox
+ * runs. {} on AWS, or when the page cannot be read (not kept, so a later read may succeed):
+ * each caller then takes AWS's figure, the safe side.
+ */
+const strictReads = new WeakMap<object, Promise<Record<string, unknown>>>();
+export function sandboxStrict(ctx: Pick<Ctx, 'sandbox'>): Promise<Record<string, unknown>> {
+  const sandbox = ctx.sandbox;
+  if (!sandbox) return Promise.resolve({});
+  let read = strictReads.get(ctx);
+  if (!read) {
+    read = (async () => {
+      const r = await fetch(`${sandbox.endpoint}/_sandbox/status`, { signal: AbortSignal.timeout(2000) });
+      return ((await r.json()) as { strict?: Record<string, unknown> })?.strict ?? {};
+    })();
+    strictReads.set(ctx, read);
+    read.catch(() => strictReads.delete(ctx));
   }
-  return AWS_DNS_TTL_MS;
+  return read.catch(() => ({}));
 }
 
 // ---- hold and promote (issue 14 item 1) ---------------------------------------------------

@@ -10,6 +10,7 @@
 // https://docs.datadoghq.com/integrations/guide/cloud-metric-delay/; AWS publishes no figure).
 // In a sandbox: its --metrics-period and --metrics-lag, read from its status page.
 import type { Ctx } from '../context.js';
+import { sandboxStrict } from './environments.js';
 
 /** An ALB's metrics period on AWS. */
 export const AWS_METRICS_PERIOD_MS = 60_000;
@@ -28,18 +29,11 @@ export interface MetricsTiming {
  * /_sandbox/status). A figure the sandbox does not give is AWS's: the longer wait is the safe side.
  */
 export async function metricsTiming(ctx: Pick<Ctx, 'sandbox'>): Promise<MetricsTiming> {
-  const aws = { periodMs: AWS_METRICS_PERIOD_MS, lagMs: AWS_METRICS_LAG_MS };
-  if (!ctx.sandbox) return aws;
-  try {
-    const r = await fetch(`${ctx.sandbox.endpoint}/_sandbox/status`, { signal: AbortSignal.timeout(2000) });
-    const s = ((await r.json()) as { strict?: { metricsPeriodMs?: unknown; metricsLagMs?: unknown } })?.strict;
-    return {
-      periodMs: typeof s?.metricsPeriodMs === 'number' && s.metricsPeriodMs > 0 ? s.metricsPeriodMs : aws.periodMs,
-      lagMs: typeof s?.metricsLagMs === 'number' && s.metricsLagMs >= 0 ? s.metricsLagMs : aws.lagMs,
-    };
-  } catch {
-    return aws;
-  }
+  const s = await sandboxStrict(ctx);
+  return {
+    periodMs: typeof s.metricsPeriodMs === 'number' && s.metricsPeriodMs > 0 ? s.metricsPeriodMs : AWS_METRICS_PERIOD_MS,
+    lagMs: typeof s.metricsLagMs === 'number' && s.metricsLagMs >= 0 ? s.metricsLagMs : AWS_METRICS_LAG_MS,
+  };
 }
 
 /**
