@@ -10,18 +10,17 @@ import { table } from '../ui/table.js';
 import type { RunLogRecord } from '../aws/cli.js';
 import type { AwsCall } from '../aws/cli.js';
 import { cancellationReasons, fromItem, isMissingTable, putItem, queryAll, queryNewest, toItem, transactWrite, withTable } from '../aws/dynamodb.js';
-import { HISTORY_TABLE, HISTORY_TABLE_SPEC } from './tables.js';
+import { bookkeepingCall, HISTORY_TABLE, HISTORY_TABLE_SPEC } from './tables.js';
 import { release, releaseAction, releaseWithRecord, takeRelease, type LockHolder } from './lock.js';
 import { EXIT, InterruptedError, JohannaError, LockedError } from '../errors.js';
 
 export { HISTORY_TABLE };
 
-const TABLE = HISTORY_TABLE_SPEC;
 /**
  * Ledger calls are bookkeeping, apart from the command's own work in the run log and counts;
  * quiet at -v when they fail, as the callers handle a missing table.
  */
-const historyCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: TABLE.purpose, expectFailure: true });
+const historyCall = (ctx: Ctx): AwsCall => bookkeepingCall(ctx, HISTORY_TABLE_SPEC);
 
 export type Outcome = 'ok' | 'failed' | 'interrupted' | 'locked';
 
@@ -227,13 +226,13 @@ export function ciName(env: NodeJS.ProcessEnv): string | undefined {
 
 export async function appendRecord(ctx: Ctx, record: HistoryRecord): Promise<void> {
   // When the table is missing, withTable makes it and writes again.
-  await withTable(ctx.call, ctx.log, TABLE, () => putItem(historyCall(ctx), HISTORY_TABLE, toItem({ ...record })));
+  await withTable(ctx.call, ctx.log, HISTORY_TABLE_SPEC, () => putItem(historyCall(ctx), HISTORY_TABLE, toItem({ ...record })));
 }
 
 /** The phase's newest `limit` records, newest first; none when the table was never made. */
 export async function readHistory(ctx: Ctx, limit: number): Promise<HistoryRecord[]> {
   try {
-    const items = await queryNewest(historyCall(ctx), HISTORY_TABLE, { name: TABLE.partitionKey, value: ctx.phase }, limit);
+    const items = await queryNewest(historyCall(ctx), HISTORY_TABLE, { name: HISTORY_TABLE_SPEC.partitionKey, value: ctx.phase }, limit);
     return items.map((i) => fromItem(i) as unknown as HistoryRecord);
   } catch (err) {
     if (isMissingTable(err)) return [];
@@ -254,7 +253,7 @@ export async function readHistoryOf(ctx: Ctx, environments: string[]): Promise<H
   names.forEach((n, i) => (values[`:e${i}`] = { S: n }));
   const list = Object.keys(values).join(', ');
   try {
-    const items = await queryAll(historyCall(ctx), HISTORY_TABLE, { name: TABLE.partitionKey, value: ctx.phase }, {
+    const items = await queryAll(historyCall(ctx), HISTORY_TABLE, { name: HISTORY_TABLE_SPEC.partitionKey, value: ctx.phase }, {
       expression: `newEnvironment IN (${list}) OR oldEnvironment IN (${list})`,
       values,
     });
@@ -374,7 +373,7 @@ async function record(ctx: Ctx, r: { startedAt: Date; result?: Record<string, un
 async function releaseAndAppend(ctx: Ctx, lock: LockHolder, rec: HistoryRecord): Promise<void> {
   const call: AwsCall = (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
   try {
-    await withTable(ctx.call, ctx.log, TABLE, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
+    await withTable(ctx.call, ctx.log, HISTORY_TABLE_SPEC, () => transactWrite(call, [releaseAction(lock), { Put: { TableName: HISTORY_TABLE, Item: toItem({ ...rec }) } }]));
     ctx.log.debug('released the deploy lock and recorded the run in one write');
     return;
   } catch (err) {

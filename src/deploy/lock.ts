@@ -6,7 +6,7 @@
 // the command's own work.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { askCreateTable, createTable, deleteItem, getItem, putItem, toItem, updateItem, type Condition, type Item, type StoredItem, type TransactItem } from '../aws/dynamodb.js';
-import { HISTORY_TABLE_SPEC, LOCK_TABLE, LOCK_TABLE_SPEC } from './tables.js';
+import { bookkeepingCall, HISTORY_TABLE_SPEC, LOCK_TABLE, LOCK_TABLE_SPEC } from './tables.js';
 import type { AwsCall } from '../aws/cli.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,9 +53,7 @@ export function isMalformed(l: LockItem | undefined): l is MalformedLock {
 }
 
 /** Lock calls are bookkeeping (purpose "lock" in the run log), and each failure is expected: the caller reads it. */
-/** The history table's creation, asked by the lock: bookkeeping, like the history's own calls. */
-const historyTableCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: 'history', expectFailure: true });
-const lockCall = (ctx: Ctx): AwsCall => (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true });
+const lockCall = (ctx: Ctx): AwsCall => bookkeepingCall(ctx, LOCK_TABLE_SPEC);
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 
 const isAwsCode = (err: unknown, code: string) => err instanceof AwsCliError && err.awsCode === code;
@@ -129,8 +127,6 @@ export async function lockState(ctx: Ctx, now = Date.now()): Promise<LockState> 
   return lock.expiresAt * 1000 > now ? { state: 'held', holder: lock } : { state: 'free', expired: lock };
 }
 
-/** The lock table: one item a phase, shared by every phase of the account (no phase tag). */
-
 function describeHolder(h: LockHolder): string {
   return `${h.holder} (${h.command}, since ${h.startedAt}, expires ${new Date(h.expiresAt * 1000).toISOString()})`;
 }
@@ -146,8 +142,7 @@ async function tryAcquire(ctx: Ctx, me: LockHolder, ttlSeconds: number): Promise
     me.expiresAt = nowSeconds() + ttlSeconds;
     // The run's first call also reads AWS's clock from its answer's Date header (R103), so a
     // run that takes the lock needs no call of its own to learn it (issue 27).
-    const measuring: AwsCall = (args, o) => ctx.aws.aws(args, { ...o, purpose: 'lock', expectFailure: true, measureClock: true });
-    return putItem(measuring, LOCK_TABLE, item(me), {
+    return putItem(bookkeepingCall(ctx, LOCK_TABLE_SPEC, { measureClock: true }), LOCK_TABLE, item(me), {
       condition: { expression: 'attribute_not_exists(phase) OR expiresAt < :now', values: { ':now': { N: String(nowSeconds()) } } },
       returnOld: true,
     });
@@ -162,7 +157,7 @@ async function tryAcquire(ctx: Ctx, me: LockHolder, ttlSeconds: number): Promise
     // a run that raced us to it may hold the lock by now. The history's table is missing
     // too, then: it is asked for at once and not waited for, since the run's last write is
     // minutes away and makes it itself if it is not there yet (withTable): two calls fewer.
-    await Promise.all([createTable(ctx.call, ctx.log, LOCK_TABLE_SPEC), askCreateTable(historyTableCall(ctx), ctx.log, HISTORY_TABLE_SPEC)]);
+    await Promise.all([createTable(ctx.call, ctx.log, LOCK_TABLE_SPEC), askCreateTable(bookkeepingCall(ctx, HISTORY_TABLE_SPEC), ctx.log, HISTORY_TABLE_SPEC)]);
     try {
       old = await put();
     } catch (again) {
