@@ -9,8 +9,8 @@
 // --table-create-delay, answering DescribeTable with that status and refusing the rest.
 import { crc32 } from 'node:zlib';
 
-/** One answer as the front sends it (front.ts's Answer; not imported, which would make a cycle). */
-export interface Answer {
+/** A DynamoDB answer as the front sends it (the shape of front.ts's Answer, as Ec2Answer and DenialAnswer are). */
+export interface DynamoAnswer {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
@@ -21,6 +21,15 @@ const DATA_OPERATIONS = new Set([
   'GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan',
   'BatchGetItem', 'BatchWriteItem', 'TransactGetItems', 'TransactWriteItems',
 ]);
+
+/** A DynamoDB request's JSON body; {} for a CBOR or malformed one (its tables are then unknown). */
+export function dynamoRequest(body: Buffer): Record<string, any> {
+  try {
+    return JSON.parse(body.toString('utf8') || '{}') ?? {};
+  } catch {
+    return {};
+  }
+}
 
 /** The tables one request names: TableName, or the keys of RequestItems, or each transact item's. */
 export function tablesOf(op: string, body: Record<string, any>): string[] {
@@ -37,12 +46,12 @@ export function tablesOf(op: string, body: Record<string, any>): string[] {
  * against it and sends the request again on a mismatch (a second CreateTable would then
  * say the table exists).
  */
-function withBody(answer: Answer, body: Buffer): Answer {
+function withBody(answer: DynamoAnswer, body: Buffer): DynamoAnswer {
   const headers = Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k.toLowerCase() !== 'x-amz-crc32'));
   return { ...answer, headers: { ...headers, 'x-amz-crc32': String(crc32(body)) }, body };
 }
 
-const json = (status: number, body: unknown): Answer => withBody({ status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.alloc(0) }, Buffer.from(JSON.stringify(body)));
+const json = (status: number, body: unknown): DynamoAnswer => withBody({ status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.alloc(0) }, Buffer.from(JSON.stringify(body)));
 
 export class CreatingTables {
   /** Table name → when it becomes ACTIVE (ms). */
@@ -59,14 +68,14 @@ export class CreatingTables {
   }
 
   /** Before moto: a data operation on a table still CREATING is refused, as DynamoDB does. */
-  refuse(op: string, body: Record<string, any>): Answer | undefined {
+  refuse(op: string, body: Record<string, any>): DynamoAnswer | undefined {
     if (!DATA_OPERATIONS.has(op)) return undefined;
     if (!tablesOf(op, body).some((n) => this.creating(n))) return undefined;
     return json(400, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'Requested resource not found' });
   }
 
   /** After moto: a table it just made starts CREATING; DescribeTable says so until it is ACTIVE. */
-  observe(op: string, body: Record<string, any>, answer: Answer): Answer {
+  observe(op: string, body: Record<string, any>, answer: DynamoAnswer): DynamoAnswer {
     if (answer.status !== 200 || !(this.delayMs > 0)) return answer;
     const name = typeof body.TableName === 'string' ? body.TableName : undefined;
     if (!name) return answer;

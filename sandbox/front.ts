@@ -6,7 +6,7 @@ import type { IamPropagation } from './iam-propagation.js';
 import type { StrictOptions } from './options.js';
 import { deletedResourceParam, dropSubnetAssociations, forgetTags, keyPairId, launchTemplateId } from './moto-fixes.js';
 import { Ec2Rules } from './ec2/rules.js';
-import { CreatingTables } from './dynamodb-tables.js';
+import { CreatingTables, dynamoRequest } from './dynamodb-tables.js';
 import { motoEc2 } from './ec2/query.js';
 
 export interface FrontOptions {
@@ -99,14 +99,6 @@ const text = (status: number, contentType: string, body: string): Answer => ({ s
  */
 const SKEW_HEADER = 'x-johanna-clock-skew-ms';
 
-function parseJson(body: Buffer): Record<string, any> {
-  try {
-    return JSON.parse(body.toString('utf8') || '{}') ?? {};
-  } catch {
-    return {};
-  }
-}
-
 /** One request to moto, its whole answer read (the front may still drop or rewrite it). */
 function askMoto(req: IncomingMessage, body: Buffer, motoPort: number, agent: Agent, skewMs = 0): Promise<Answer> {
   return new Promise((resolve) => {
@@ -189,7 +181,7 @@ export function createFront(options: FrontOptions): Front {
     if (service === 'dynamodb') {
       // A new table is CREATING for --table-create-delay, as on AWS (R63).
       const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-      const request = parseJson(body);
+      const request = dynamoRequest(body);
       const refused = tables.refuse(op, request);
       if (refused) return refused;
       return tables.observe(op, request, await askMoto(req, body, options.motoPort, agent, options.strict.clockSkewMs));

@@ -4,6 +4,8 @@
 // where the tool's policies grant a service's actions on "*", the resource is "*".
 import type { IncomingHttpHeaders } from 'node:http';
 import { MotoError, type MotoClient } from '../moto-client.js';
+import { dynamoRequest } from '../dynamodb-tables.js';
+
 
 export interface Check {
   /** `service:Action`, as a policy names it. */
@@ -173,12 +175,8 @@ async function ec2Checks(form: URLSearchParams, where: Where, iam: IamLookups): 
  * transaction-apis-iam.html), with dynamodb:EnclosingOperation set. R32.
  */
 function dynamodbChecks(op: string, body: Buffer, where: Where): Check[] {
-  let request: any = {};
-  try {
-    request = JSON.parse(body.toString('utf8') || '{}');
-  } catch {
-    // a CBOR or malformed body: the table is unknown, so the check is on "*"
-  }
+  // A CBOR or malformed body names no table, so the check is on "*".
+  const request = dynamoRequest(body);
   const table = (name: string | undefined) => (name ? `arn:aws:dynamodb:${where.region}:${where.account}:table/${name}` : '*');
   if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
     const kinds: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem', Get: 'GetItem' };

@@ -221,7 +221,7 @@ export interface CallOptions {
   countRetries?: boolean;
   /**
    * Read AWS's clock from this call: run it with --debug and take the answer's Date header
-   * (AwsCli.clock; R103). The debug text itself is dropped, never logged.
+   * (AwsCli.clockOffset; R103). The debug text itself is dropped, never logged.
    */
   measureClock?: boolean;
 }

@@ -136,9 +136,10 @@ export function decide(envs: eb.Environment[], ledger: Pick<Ledger, 'swaps'>, ma
  * is unknown either way; the output says so.
  */
 export async function readTraffic(ctx: Ctx, environmentName: string, windowMinutes: number, now: Date, timing: MetricsTiming): Promise<Traffic> {
-  const to = new Date(now.getTime() - undeliveredMs(timing));
+  const undelivered = undeliveredMs(timing);
+  const to = new Date(now.getTime() - undelivered);
   const from = new Date(to.getTime() - windowMinutes * 60_000);
-  const base = { windowMinutes, from: from.toISOString(), to: to.toISOString(), ...(undeliveredMs(timing) ? { undeliveredSeconds: undeliveredMs(timing) / 1000 } : {}) };
+  const base = { windowMinutes, from: from.toISOString(), to: to.toISOString(), ...(undelivered ? { undeliveredSeconds: undelivered / 1000 } : {}) };
   let names: string[];
   try {
     names = ((await eb.describeEnvironmentResources(ctx.call, environmentName)).LoadBalancers ?? []).map((l) => l.Name ?? '').filter(Boolean);
