@@ -1,7 +1,8 @@
 // `npm run bench:calls`: issue 27's call counts, per command, in ONE sandbox with short NAT
 // and IAM delays (a fraction of the full bench's cost): create_vpc in a fresh account (it
 // makes the lock and history tables), create_vpc of a second phase in an account that has
-// them, a re-run on that complete phase, and its daily create_nova. Counted from each run
+// them, a re-run on that complete phase, its daily create_nova, and terminate_vpc of the
+// first phase. Counted from each run
 // log by issueCount (test/helpers/bench-phase.ts): a read repeated with the same arguments
 // is a poll and counts once.
 //
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     rows.push(rowOf('create_vpc (re-run, complete phase)', await p.runJson(['create_vpc'], b)));
     rowOf('create_nova (first)', await p.runJson(['create_nova'], b));
     rows.push(rowOf('create_nova (daily)', await p.runJson(['create_nova'], b)));
+    rows.push(rowOf('terminate_vpc (the fresh-account phase, no environments)', await p.runJson(['terminate_vpc'])));
   } finally {
     await p.close();
   }

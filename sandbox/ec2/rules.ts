@@ -1,4 +1,4 @@
-// The EC2 rules moto does not enforce and AWS does (aws-rules.md R1-R5, R7, R8, R17), each
+// The EC2 rules moto does not enforce and AWS does (aws-rules.md R1-R5, R7, R8, R17, R36), each
 // checked by the front before moto sees the request, against moto's own state: interfaces
 // are found with DescribeNetworkInterfaces however they were made (NAT gateways, EB's
 // load balancers and instances, or a user's create-network-interface).
@@ -57,6 +57,11 @@ export class Ec2Rules {
     if (action === 'RunInstances' && answer.status !== 200 && /<Code>NoSuchEntity<\/Code>/.test(answer.body)) {
       // moto: NoSuchEntity "Instance profile <name> not found"; AWS: InvalidParameterValue.
       return invalidProfile(form.get('IamInstanceProfile.Name') ?? form.get('IamInstanceProfile.Arn') ?? '');
+    }
+    const templateId = form.get('LaunchTemplateId');
+    if (action === 'DeleteLaunchTemplate' && templateId && answer.status !== 200 && /InvalidLaunchTemplateName\.NotFoundException/.test(answer.body)) {
+      // R36: moto answers a template id it does not know with the name's code.
+      return ec2Error('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${templateId}, does not exist.`);
     }
     if (answer.status !== 200) return answer;
     if (action === 'CreateNatGateway') {

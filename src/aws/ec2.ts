@@ -341,6 +341,7 @@ export function createLaunchTemplate(call: AwsCall, name: string, data: string, 
   return call(['ec2', 'create-launch-template', '--launch-template-name', name, '--launch-template-data', data, '--tag-specifications', tagSpec('launch-template', tags)], opts);
 }
 
-export function deleteLaunchTemplate(call: AwsCall, name: string, opts: CallOptions = {}): Promise<unknown> {
-  return call(['ec2', 'delete-launch-template', '--launch-template-name', name], opts);
+/** By id, as describe-tags names it (teardown). */
+export function deleteLaunchTemplate(call: AwsCall, id: string, opts: CallOptions = {}): Promise<unknown> {
+  return call(['ec2', 'delete-launch-template', '--launch-template-id', id], opts);
 }

@@ -145,28 +145,29 @@ function defaultRoute(rt: { Routes?: { DestinationCidrBlock?: string; GatewayId?
 
 /**
  * Everything create_vpc needs to know, in two rounds of parallel reads: the VPCs (ours by
- * tag, and any with the phase's CIDR, to catch a conflict) and the roles; then, only if
- * our VPC exists, the application, the key pair, subnets, route tables, security groups, NAT
- * gateways, internet gateways and Elastic IPs. Everything is read, never inferred: a route
- * proves nothing about what else exists, and duplicates must be seen to be removed.
+ * tag, and any with the phase's CIDR, to catch a conflict); then, only if our VPC exists,
+ * the roles, the application, the key pair, subnets, route tables, security groups, NAT
+ * gateways, internet gateways and Elastic IPs. Everything there is read, never inferred: a
+ * route proves nothing about what else exists, and duplicates must be seen to be removed.
+ *
+ * Without a VPC of ours the phase is new (or a killed run's first moments): the roles, the
+ * instance profile, the application and the key pair are not read but created
+ * optimistically, and a create that answers "already exists" finds out whose it is
+ * (resources.ts). A call saved on every new phase (issue 27). --dry-run reads the roles all
+ * the same, so that its plan shows what is really missing.
  */
 export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase): Promise<ExistingPhase> {
-  const [vpcs, roles] = await Promise.all([describeVpcs(call), roleDetails(call)]);
+  const [vpcs, earlyRoles] = await Promise.all([describeVpcs(call), ctx.dryRun ? roleDetails(call) : undefined]);
   const e = emptyPhase();
-  const mine = ourRoles(roles, d.iam, d.phase);
-  for (const key of IAM_ROLE_KEYS) if (mine[key]) e.roles[key] = existingRole(mine[key]!);
-  e.instanceProfileReady = Boolean(
-    mine.ec2?.InstanceProfileList?.some((p) => p.InstanceProfileName === d.iam.instanceProfile && p.Path === d.iam.path),
-  );
-
-  // Without a VPC of ours the application, like the key pair, is not read but created
-  // optimistically: create-application answers "already exists" for one a killed run made,
-  // which counts as there (aws/eb.ts createApplication). A call saved on every new phase (issue 27).
   const ours = ourVpcs(ctx, d, vpcs);
-  if (ours.length === 0) return e;
+  if (ours.length === 0) {
+    if (earlyRoles) readRoles(e, d, earlyRoles);
+    return e;
+  }
   const [vpcId, spareVpcs] = ours.length === 1 ? [ours[0].VpcId, []] : await keeperVpc(call, d, ours);
   const inVpc = [`Name=vpc-id,Values=${vpcId}`];
-  const [app, keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
+  const [roles, app, keyPairs, subnets, routeTables, groups, nats, igws, addresses] = await Promise.all([
+    earlyRoles ?? roleDetails(call),
     describeApplication(call, d.applicationName),
     describeKeyPairs(call, phaseFilters(d.phase, ROLE.keyPair)),
     describeSubnets(call, inVpc),
@@ -176,10 +177,20 @@ export async function discoverForCreate(ctx: Ctx, call: AwsCall, d: DesiredPhase
     describeInternetGateways(call, phaseFilters(d.phase, ROLE.internetGateway)),
     describeAddresses(call, phaseFilters(d.phase, ROLE.natEip)),
   ]);
+  readRoles(e, d, roles);
   const net = networkFrom(d.phase, vpcId, { keyPairs, subnets, routeTables, groups, nats, igws, addresses });
   net.spares.push(...spareVpcs.map((id) => ({ kind: 'vpc' as const, id })));
   e.application = Boolean(app);
   return { ...e, ...net };
+}
+
+/** Our roles and whether our instance profile holds the ec2 role; a role of our name that is not ours is a conflict. */
+function readRoles(e: ExistingPhase, d: DesiredPhase, roles: RoleDetail[]): void {
+  const mine = ourRoles(roles, d.iam, d.phase);
+  for (const key of IAM_ROLE_KEYS) if (mine[key]) e.roles[key] = existingRole(mine[key]!);
+  e.instanceProfileReady = Boolean(
+    mine.ec2?.InstanceProfileList?.some((p) => p.InstanceProfileName === d.iam.instanceProfile && p.Path === d.iam.path),
+  );
 }
 
 /** Every VPC of the account (one call: the CIDR check and our tags both need them). */

@@ -17,6 +17,8 @@ export const ROLE = {
   sgPublic: 'sg-eb-public',
   iamRole: 'iam-role',
   instanceProfile: 'instance-profile',
+  /** The launch template create_vpc's instance-profile check launches from (instance-profile.ts). */
+  profileCheck: 'profile-check',
 } as const;
 
 /** The original's Name tags. */

@@ -11,7 +11,7 @@ import { TAG_PHASE, ownerTags } from '../aws/tags.js';
 import type { Ctx } from '../context.js';
 import { AwsCliError, StateError } from '../errors.js';
 import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase } from './desired.js';
-import { isOurs, type ExistingPhase, type Spare } from './discover.js';
+import { isOurs, ourRoles, type ExistingPhase, type Spare } from './discover.js';
 import { IAM_ROLE_KEYS, NAME, ROLE, SUBNET_KEYS, type IamRoleKey, type SubnetKey } from './names.js';
 import type { AddTask, Del, PlanStep, StepKind, TeardownResult } from './types.js';
 import { deleteSpare } from './spares.js';
@@ -217,23 +217,33 @@ const iamRoles: ResourceKind = {
     }
   },
   deps: { policy: (key) => ['role:' + key] },
-  create: ({ call, d }) => ({
-    role: async (_s, arg) => {
-      const key = arg as IamRoleKey;
-      try {
-        await iam.createRole(call, d.iam.roles[key], d.iam.path, d.trust[key], ownerTags(d.phase, ROLE.iamRole));
+  create: ({ call, d }) => {
+    // A new phase creates its roles without reading IAM first (discover.ts): one already there
+    // is ours from a killed or retried run, or a conflict, which ourRoles names. One read
+    // serves all three roles.
+    let details: Promise<iam.RoleDetail[]> | undefined;
+    const adopt = async (): Promise<Outcome> => {
+      ourRoles(await (details ??= iam.roleDetails(call)), d.iam, d.phase);
+      return 'there';
+    };
+    return {
+      role: async (_s, arg) => {
+        const key = arg as IamRoleKey;
+        try {
+          await iam.createRole(call, d.iam.roles[key], d.iam.path, d.trust[key], ownerTags(d.phase, ROLE.iamRole));
+          return 'done';
+        } catch (err) {
+          if (isCode(err, 'EntityAlreadyExists')) return adopt();
+          throw err;
+        }
+      },
+      policy: async (_s, arg) => {
+        const key = arg as IamRoleKey;
+        await iam.putRolePolicy(call, d.iam.roles[key], d.iam.policies[key]!, d.inlinePolicies[key]!);
         return 'done';
-      } catch (err) {
-        if (isCode(err, 'EntityAlreadyExists')) return 'there';
-        throw err;
-      }
-    },
-    policy: async (_s, arg) => {
-      const key = arg as IamRoleKey;
-      await iam.putRolePolicy(call, d.iam.roles[key], d.iam.policies[key]!, d.inlinePolicies[key]!);
-      return 'done';
-    },
-  }),
+      },
+    };
+  },
   /** Each role's policies, then the role; the ec2 role once the instance profile lets go of it. */
   delete({ call, task, del, ourRoles }) {
     for (const [key, r] of ourRoles) {
@@ -267,8 +277,11 @@ const instanceProfile: ResourceKind = {
         await iam.createInstanceProfile(call, d.iam.instanceProfile, d.iam.path, ownerTags(d.phase, ROLE.instanceProfile));
         return 'done';
       } catch (err) {
-        if (isCode(err, 'EntityAlreadyExists')) return 'there'; // a killed run created it, the role was not in it yet
-        throw err;
+        if (!isCode(err, 'EntityAlreadyExists')) throw err;
+        // A killed run created it (the role was not in it yet), or it is not ours: our path says.
+        const path = (await iam.getInstanceProfile(call, d.iam.instanceProfile))?.Path;
+        if (path === undefined || path === d.iam.path) return 'there';
+        throw new StateError(`instance profile ${d.iam.instanceProfile} exists but is not phase ${d.phase}'s (path ${path})`, `rename or delete that instance profile; Johanna only uses one it created under ${d.iam.path}`);
       }
     },
     'instance-profile-role': async () => {
@@ -486,8 +499,11 @@ const natGateway: ResourceKind = {
     else if (e.natGateway.state !== 'available') p.add('nat-ready', `wait for NAT gateway ${e.natGateway.id} to be available`, 'fix');
   },
   deps: {
-    // After the VPC, so that no EIP of ours exists without a VPC to find it by.
-    eip: () => ['vpc'],
+    // After the VPC, so that no EIP of ours exists without a VPC to find it by; and after
+    // the roles, which a new phase creates without reading IAM first: a role of our name that
+    // is not ours is then found by its create, and stops the run before anything that costs
+    // money (this EIP, the NAT gateway after it) exists.
+    eip: () => ['vpc', ...IAM_ROLE_KEYS.map((k) => `role:${k}`)],
     // AWS fails a NAT gateway made before its VPC has an attached internet gateway (R1).
     nat: () => ['subnet:public_1', 'eip', 'igw-attach'],
     'nat-ready': () => ['nat'],
@@ -687,6 +703,23 @@ const securityGroups: ResourceKind = {
 };
 
 /** Duplicates of ours that a create retried after a lost answer made: deleted, never left behind. */
+/**
+ * The launch template create_vpc's instance-profile check launches from (instance-profile.ts):
+ * made by the check, kept with the phase, deleted here by its tags with the account's kinds
+ * (it is not in the VPC).
+ */
+const profileCheck: ResourceKind = {
+  name: "the instance-profile check's launch template",
+  gone: ['InvalidLaunchTemplateId.NotFound'],
+  check() {},
+  create: () => ({}),
+  delete({ call, task, del, ids }) {
+    for (const id of ids(ROLE.profileCheck)) {
+      task(`profile-check:${id}`, [], () => del(`launch template ${id} (the instance-profile check's)`, (o) => ec2.deleteLaunchTemplate(call, id, o)));
+    }
+  },
+};
+
 const spares: ResourceKind = {
   name: 'spares',
   check(_d, e, p) {
@@ -701,7 +734,7 @@ const spares: ResourceKind = {
   }),
 };
 
-export const RESOURCES: readonly ResourceKind[] = [keyPair, iamRoles, instanceProfile, ebApplication, vpc, subnets, internetGateway, natGateway, routeTables, securityGroups, spares];
+export const RESOURCES: readonly ResourceKind[] = [keyPair, iamRoles, instanceProfile, ebApplication, vpc, subnets, internetGateway, natGateway, routeTables, securityGroups, profileCheck, spares];
 
 // The lists other modules need, derived from the table so that a new kind is one entry.
 
@@ -721,6 +754,6 @@ export function refsFrom(e: ExistingPhase): Refs {
  * (from the NAT gateway on) only while a VPC of the phase exists, after EB's instances in it.
  */
 export const DELETE_ORDER = {
-  account: [ebApplication, instanceProfile, iamRoles, keyPair],
+  account: [ebApplication, instanceProfile, iamRoles, keyPair, profileCheck],
   network: [natGateway, securityGroups, routeTables, subnets, internetGateway, vpc],
 } as const;

@@ -1,4 +1,4 @@
-// Every network and IAM rule of the strict sandbox (aws-rules.md R1-R8, R17), proven
+// Every network and IAM rule of the strict sandbox (aws-rules.md R1-R8, R17, R36), proven
 // through the real aws CLI: AWS's error code and message, and the state transitions.
 // One sandbox for the file, with short delays, so each transition can be watched.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -189,6 +189,14 @@ describe('R5 and R7', () => {
     );
     expect(await refused([...route, '--gateway-id', 'nat-0aaaaaaaaaaaaaaa0'])).toContain(
       "(InvalidGatewayID.NotFound) when calling the CreateRoute operation: The gateway ID 'nat-0aaaaaaaaaaaaaaa0' does not exist",
+    );
+  });
+
+  it('R36: deleting a launch template id AWS does not know: InvalidLaunchTemplateId.NotFound (moto: the name code)', async () => {
+    const made = (await ok(['ec2', 'create-launch-template', '--launch-template-name', 'r36-check', '--launch-template-data', '{"InstanceType":"t3.micro"}'])).LaunchTemplate.LaunchTemplateId;
+    await ok(['ec2', 'delete-launch-template', '--launch-template-id', made]);
+    expect(await refused(['ec2', 'delete-launch-template', '--launch-template-id', made])).toContain(
+      `(InvalidLaunchTemplateId.NotFound) when calling the DeleteLaunchTemplate operation: The specified launch template, with template ID ${made}, does not exist.`,
     );
   });
 

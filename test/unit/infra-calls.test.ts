@@ -59,17 +59,41 @@ describe('create_vpc discovery', () => {
     const err = await createVpc(ctxWith(exec)).catch((e) => e);
     expect(err).toBeInstanceOf(StateError);
     expect(err.message).toMatch(/10\.210\.0\.0\/16 already exists and is not phase dv's: vpc-foreign/);
-    // The application is read only once a VPC of ours exists (issue 27).
-    expect(calls.map((c) => c[1]).sort()).toEqual(['describe-vpcs', 'get-account-authorization-details']);
+    // The roles and the application are read only once a VPC of ours exists (issue 27).
+    expect(calls.map((c) => c[1])).toEqual(['describe-vpcs']);
   });
 
-  it('a role with our name outside our path is a conflict', async () => {
-    const { exec } = recorder([
+  it('a role with our name outside our path is a conflict, found by its create on a new phase; nothing that costs money is made', async () => {
+    const ec2Role = (a: string[]) => a.includes('johanna-dv-eb-ec2-role');
+    // Everything not scripted fails as an unexpected call; the VPC and an Elastic IP would succeed.
+    const { exec, calls } = recorder([
       ['ec2 describe-vpcs', { Vpcs: [] }],
+      ['iam create-role', { error: 'EntityAlreadyExists' }, ec2Role],
+      ['iam create-role', { Role: {} }],
       ['iam get-account-authorization-details', { RoleDetailList: [{ RoleName: 'johanna-dv-eb-ec2-role', Path: '/', Arn: 'arn:aws:iam::1:role/x' }] }],
-      ['elasticbeanstalk describe-applications', { Applications: [] }],
+      ['ec2 create-vpc', { Vpc: { VpcId: 'vpc-1' } }],
+      ['ec2 allocate-address', { AllocationId: 'eipalloc-1' }],
     ]);
     await expect(createVpc(ctxWith(exec))).rejects.toThrow(/IAM role johanna-dv-eb-ec2-role exists but is not phase dv's/);
+    const ops = calls.map((c) => c[1]);
+    expect(ops).toContain('create-vpc');
+    // IAM was not read before the creates, only once a create said "already exists".
+    expect(ops.indexOf('get-account-authorization-details')).toBeGreaterThan(ops.indexOf('create-role'));
+    expect(ops).not.toContain('allocate-address');
+    expect(ops).not.toContain('create-nat-gateway');
+    expect(calls.some((c) => c[1] === 'put-role-policy' && ec2Role(c))).toBe(false);
+  });
+
+  it('an instance profile with our name outside our path is a conflict: our role is not added to it', async () => {
+    const { exec, calls } = recorder([
+      ['ec2 describe-vpcs', { Vpcs: [] }],
+      ['iam create-role', { Role: {} }],
+      ['iam put-role-policy', {}],
+      ['iam create-instance-profile', { error: 'EntityAlreadyExists' }],
+      ['iam get-instance-profile', { InstanceProfile: { InstanceProfileName: 'johanna-dv-eb-ec2-role', Path: '/', Roles: [] } }],
+    ]);
+    await expect(createVpc(ctxWith(exec))).rejects.toThrow(/instance profile johanna-dv-eb-ec2-role exists but is not phase dv's \(path \/\)/);
+    expect(calls.map((c) => c[1])).not.toContain('add-role-to-instance-profile');
   });
 
   it('--dry-run on an empty account: reads run, every create is only printed', async () => {

@@ -260,6 +260,7 @@ describe('the side lists come from the resource table (issue 24: a new kind is o
       [
         'InvalidVpcID.NotFound', 'InvalidSubnetID.NotFound', 'InvalidGroup.NotFound', 'InvalidRouteTableID.NotFound', 'InvalidNatGatewayID.NotFound', 'NatGatewayNotFound',
         'InvalidAllocationID.NotFound', 'InvalidInternetGatewayID.NotFound', 'InvalidKeyPair.NotFound', 'Gateway.NotAttached', 'InvalidPermission.NotFound', 'InvalidAssociationID.NotFound', 'NoSuchEntity',
+        'InvalidLaunchTemplateId.NotFound',
       ].sort(),
     );
     const e = {
