@@ -196,21 +196,23 @@ describe('every statement of examples/iam-policy.json earns its place: removed i
     expect((await p.aws(['ec2', 'describe-vpcs', '--filters', 'Name=tag:johanna:phase,Values=iam'])).Vpcs).toEqual([]);
   });
 
-  it('without ReadRoles: create_vpc cannot read the roles it compares (iam:GetAccountAuthorizationDetails)', { timeout: LONG }, async () => {
-    withoutStatement('ReadRoles');
-    refused(await p.run(['-f', 'create_vpc']), 'iam:GetAccountAuthorizationDetails');
-  });
-
-  it('without PhaseRoles: create_vpc cannot make the roles; with the statement back, the re-run completes the phase, no duplicate', { timeout: LONG }, async () => {
+  it('without PhaseRoles: create_vpc cannot make the roles, and makes nothing that costs money; with the statement back, the re-run completes the phase, no duplicate', { timeout: LONG }, async () => {
     withoutStatement('PhaseRoles');
     const r = await p.run(['-f', 'create_vpc']);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::123456789012:role\/johanna\/iam\//);
     expect(r.stderr).toContain('to allow it, grant: {"Effect":"Allow","Action":"iam:CreateRole","Resource":"arn:aws:iam::123456789012:role/johanna/iam/');
+    // The Elastic IP (and the NAT gateway after it) waits for the role creates (issue 27).
+    expect((await p.aws(['ec2', 'describe-addresses', '--filters', 'Name=tag:johanna:phase,Values=iam'])).Addresses).toEqual([]);
     restore();
     const again = await p.run(['-f', 'create_vpc']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect((await p.aws(['ec2', 'describe-vpcs', '--filters', 'Name=tag:johanna:phase,Values=iam'])).Vpcs).toHaveLength(1);
+  });
+
+  it('without ReadRoles: a new phase needs no IAM read (above), but a re-run cannot compare the roles (iam:GetAccountAuthorizationDetails)', { timeout: LONG }, async () => {
+    withoutStatement('ReadRoles');
+    refused(await p.run(['-f', 'create_vpc']), 'iam:GetAccountAuthorizationDetails');
   });
 
   it('without DeployHistory: history cannot read the deploy history (dynamodb:Query)', { timeout: LONG }, async () => {
