@@ -6,7 +6,11 @@
 // log by issueCount (test/helpers/bench-phase.ts): a read repeated with the same arguments
 // is a poll and counts once.
 //
-//   node dist/bench/calls.js [--list]     (--list: every counted call of each command)
+//   node dist/bench/calls.js [--list] [--nat-ms N]
+//     --list: every counted call of each command
+//     --nat-ms: how long a new NAT gateway stays pending (default 500; AWS takes minutes, and
+//       then create_vpc's wall time is how soon its NAT gateway is asked for, plus that wait,
+//       plus what the run still has to do after it)
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { issueCount, readRunLog, type IssueCount, type RunLogRecord, type RunOutcome } from '../test/helpers/bench-phase.js';
@@ -30,8 +34,10 @@ function rowOf(name: string, r: RunOutcome): Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { list: { type: 'boolean' } } });
-  const p = await startPhase({ phase: 'callsa', delays: DELAYS, strict: STRICT });
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { list: { type: 'boolean' }, 'nat-ms': { type: 'string' } } });
+  const natDelayMs = values['nat-ms'] === undefined ? STRICT.natDelayMs : Number(values['nat-ms']);
+  if (!Number.isInteger(natDelayMs) || natDelayMs < 0) throw new Error(`--nat-ms: a whole number of milliseconds, not ${values['nat-ms']}`);
+  const p = await startPhase({ phase: 'callsa', delays: DELAYS, strict: { ...STRICT, natDelayMs } });
   const rows: Row[] = [];
   try {
     rows.push(rowOf('create_vpc (fresh account: makes the lock and history tables)', await p.runJson(['create_vpc'])));

@@ -7,7 +7,6 @@ import type { AwsCall } from '../aws/ec2.js';
 import { applyPlan, type ApplyOutcome } from '../infra/apply.js';
 import type { DesiredPhase } from '../infra/desired.js';
 import type { Spare } from '../infra/discover.js';
-import { waitInstanceProfileUsable } from '../infra/instance-profile.js';
 import type { CreatePlan } from '../infra/plan.js';
 import { kindsToSweep, sweepSpares } from '../infra/spares.js';
 import { desiredPhase } from '../infra/desired.js';
@@ -39,7 +38,7 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
   }
 
   const out = todo.length === 0 ? undefined : await ctx.steps.run('apply', () => applyPlan(ctx, call, d, existing, plan, deadline));
-  if (out) await ctx.steps.run('settle', () => afterApply(ctx, call, d, plan, out, deadline));
+  if (out) await ctx.steps.run('settle', () => afterApply(ctx, call, d, plan, out));
   const refs = out?.refs ?? {
     vpc: existing.vpcId,
     subnets: existing.subnets,
@@ -73,11 +72,11 @@ export async function createVpc(ctx: Ctx): Promise<CommandResult> {
 }
 
 /**
- * What a create leaves to check once it is done: the duplicates a retried create made
- * (found by our tags, deleted; looked for only after a retry), and a new instance profile, which EC2 and EB cannot use
- * until IAM has propagated it (so create_nova does not launch into that window).
+ * What a create leaves to check once it is done: the duplicates a retried create made (found
+ * by our tags, deleted; looked for only after a retry). A new instance profile's wait until
+ * EC2 can use it (so create_nova does not launch into IAM's window) is a step of the apply.
  */
-async function afterApply(ctx: Ctx, call: AwsCall, d: DesiredPhase, plan: CreatePlan, out: ApplyOutcome, deadline: Deadline): Promise<void> {
+async function afterApply(ctx: Ctx, call: AwsCall, d: DesiredPhase, plan: CreatePlan, out: ApplyOutcome): Promise<void> {
   const ran = new Set(plan.steps.map((s) => s.id));
   const created = new Set<Spare['kind']>();
   if (ran.has('vpc') && out.refs.vpc) created.add('vpc');
@@ -89,9 +88,5 @@ async function afterApply(ctx: Ctx, call: AwsCall, d: DesiredPhase, plan: Create
     out.done.push(...(await sweepSpares(ctx, call, d, out.refs, kinds)));
   } catch (err) {
     out.failed.push({ step: 'delete the duplicates of a retried create', error: (err as Error).message });
-  }
-  const subnet = out.refs.subnets.private_1;
-  if ((ran.has('instance-profile') || ran.has('instance-profile-role')) && subnet && out.failed.length === 0) {
-    await waitInstanceProfileUsable(ctx, call, d.iam.instanceProfile, subnet, deadline);
   }
 }

@@ -27,9 +27,7 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
   const refs = refsFrom(e);
   const out: ApplyOutcome = { done: [], alreadyThere: [], failed: [], refs };
   const scope = { ctx, call, d, e, refs, deadline };
-  const creates = RESOURCES.map((r) => ({ kind: r, steps: r.create(scope) }));
-  const steps: Record<string, StepFn> = Object.assign({}, ...creates.map((c) => c.steps));
-  const fillsIn: Record<string, boolean> = Object.assign({}, ...creates.map((c) => Object.fromEntries(Object.keys(c.steps).map((id) => [id, Boolean(c.kind.fillsIn)]))));
+  const steps: Record<string, StepFn> = Object.assign({}, ...RESOURCES.map((r) => r.create(scope)));
   const action = (s: PlanStep): (() => Promise<Outcome>) => {
     const found = forStep(steps, s.id);
     if (!found) throw new Error(`no action for plan step ${s.id}`);
@@ -37,11 +35,10 @@ export async function applyPlan(ctx: Ctx, call: ec2.AwsCall, d: DesiredPhase, e:
     return () => fn(s, arg);
   };
 
-  // The VPC chain is the longest path: its calls go first in the queue, IAM and the rest fill in.
-  const rank = (id: string) => (id === 'vpc' ? 0 : forStep(fillsIn, id)?.[0] ? 2 : 1);
-  const ordered = [...plan.steps].sort((a, b) => rank(a.id) - rank(b.id));
+  // runGraph starts, and serves the calls of, the longest chain first (the VPC's, to the NAT
+  // gateway's route); IAM, the key pair and the application fill in around it.
   const failures = await runGraph(
-    ordered.map((s) => {
+    plan.steps.map((s) => {
       const run = action(s);
       return {
         id: s.id,

@@ -14,6 +14,7 @@ import { desiredIngress, extraPermissions, missingPermissions, type DesiredPhase
 import { isOurs, ourRoles, type ExistingPhase, type Spare } from './discover.js';
 import { IAM_ROLE_KEYS, NAME, ROLE, SUBNET_KEYS, type IamRoleKey, type SubnetKey } from './names.js';
 import type { AddTask, Del, PlanStep, StepKind, TeardownResult } from './types.js';
+import { waitInstanceProfileUsable } from './instance-profile.js';
 import { deleteSpare } from './spares.js';
 import { pollMs, waitFor, waitUntil, type Deadline } from '../time.js';
 
@@ -80,11 +81,6 @@ export interface ResourceKind {
   gone?: string[];
   /** What discovery found of it that later steps read (the ids a create would have given). */
   refs?(e: ExistingPhase): Partial<Refs>;
-  /**
-   * Its steps fill in around the VPC chain (the longest path, queued first) instead of
-   * competing with it: IAM, the key pair and the application need nothing of the network.
-   */
-  fillsIn?: boolean;
   check(d: DesiredPhase, e: ExistingPhase, p: PlanBuilder): void;
   /**
    * What each of its steps needs first, by step id or by the id's prefix before ':' (given
@@ -171,7 +167,6 @@ const keyPair: ResourceKind = {
   name: 'key pair',
   roles: [ROLE.keyPair],
   gone: ['InvalidKeyPair.NotFound'],
-  fillsIn: true,
   check(d, e, p) {
     if (e.keyPairId) p.have(`key pair ${d.keyPair.name}`);
     else p.add('key-pair', `key pair ${d.keyPair.name}`);
@@ -203,7 +198,6 @@ const keyPair: ResourceKind = {
 const iamRoles: ResourceKind = {
   name: 'IAM roles and their inline policies',
   gone: ['NoSuchEntity'],
-  fillsIn: true,
   check(d, e, p) {
     for (const key of IAM_ROLE_KEYS) {
       const name = d.iam.roles[key];
@@ -261,17 +255,27 @@ const iamRoles: ResourceKind = {
 const instanceProfile: ResourceKind = {
   name: 'instance profile',
   gone: ['NoSuchEntity'],
-  fillsIn: true,
   check(d, e, p) {
     if (e.instanceProfileReady) {
       p.have(`instance profile ${d.iam.instanceProfile}`);
     } else {
       p.add('instance-profile', `instance profile ${d.iam.instanceProfile}`);
       p.add('instance-profile-role', `role ${d.iam.roles.ec2} in instance profile ${d.iam.instanceProfile}`);
+      // A new profile is not usable by EC2 at once (R8): wait for it within the graph, beside
+      // the NAT gateway's wait, not after everything else.
+      p.add('profile-usable', `wait for EC2 to see instance profile ${d.iam.instanceProfile}`, 'lookup');
     }
   },
-  deps: { 'instance-profile-role': () => ['instance-profile', 'role:ec2'] },
-  create: ({ call, d }) => ({
+  deps: {
+    'instance-profile-role': () => ['instance-profile', 'role:ec2'],
+    // The check's dry run launches into our private subnet.
+    'profile-usable': () => ['instance-profile-role', 'subnet:private_1'],
+  },
+  create: ({ ctx, call, d, refs, deadline }) => ({
+    'profile-usable': async () => {
+      await waitInstanceProfileUsable(ctx, call, d.iam.instanceProfile, need(refs.subnets.private_1, 'subnet eb_private_1'), deadline);
+      return 'done';
+    },
     'instance-profile': async () => {
       try {
         await iam.createInstanceProfile(call, d.iam.instanceProfile, d.iam.path, ownerTags(d.phase, ROLE.instanceProfile));
@@ -322,7 +326,6 @@ const instanceProfile: ResourceKind = {
 
 const ebApplication: ResourceKind = {
   name: 'EB application',
-  fillsIn: true,
   check(d, e, p) {
     if (e.application) p.have(`EB application ${d.applicationName}`);
     else p.add('eb-application', `EB application ${d.applicationName}`);

@@ -81,6 +81,9 @@ describe('planCreate', () => {
     expect(deps['rules:public'].sort()).toEqual(['sg:private', 'sg:public']);
     expect(deps['policy:service']).toEqual(['role:service']);
     expect(deps['instance-profile-role'].sort()).toEqual(['instance-profile', 'role:ec2']);
+    // The wait until EC2 sees the new profile is a step of the graph, beside the NAT's wait.
+    expect(deps['profile-usable'].sort()).toEqual(['instance-profile-role', 'subnet:private_1']);
+    expect(plan.steps.find((s) => s.id === 'profile-usable')?.kind).toBe('lookup');
     // The private subnets use the VPC's main route table: no association for them.
     expect(plan.steps.some((s) => s.id === 'assoc:private_1')).toBe(false);
   });
@@ -146,7 +149,7 @@ describe('planCreate', () => {
   it('an instance profile without its role is completed', () => {
     const e = complete();
     e.instanceProfileReady = false;
-    expect(ids(e)).toEqual(['instance-profile', 'instance-profile-role']);
+    expect(ids(e)).toEqual(['instance-profile', 'instance-profile-role', 'profile-usable']);
   });
 
   it('without a VPC of ours, the key pair is imported (optimistically) and the whole network planned', () => {
