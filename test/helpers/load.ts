@@ -89,6 +89,8 @@ interface Answer {
   version?: string;
   status?: number;
   error?: 'error' | 'timeout';
+  /** A failure's cause: the socket error's code, or a non-2xx answer's body (cut). */
+  detail?: string;
   ms: number;
 }
 
@@ -157,7 +159,7 @@ export function summarize(answers: Answer[], clients: string[], started: number,
     failures: answers
       .filter((a) => !a.version)
       .slice(0, 10)
-      .map((a) => ({ atMs: a.at, client: a.client, what: a.error ?? `HTTP ${a.status}` })),
+      .map((a) => ({ atMs: a.at, client: a.client, what: (a.error ?? `HTTP ${a.status}`) + (a.detail ? `: ${a.detail}` : '') })),
   };
 }
 
@@ -187,7 +189,7 @@ export function startLoad(o: LoadOptions): RunningLoad {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (chunk) => (body += chunk));
-          res.on('error', () => done({ error: 'error' }));
+          res.on('error', (err: NodeJS.ErrnoException) => done({ error: 'error', detail: err.code ?? err.message }));
           res.on('end', () => {
             let version: string | undefined;
             if (res.statusCode === 200) {
@@ -197,7 +199,7 @@ export function startLoad(o: LoadOptions): RunningLoad {
                 version = '?';
               }
             }
-            done({ status: res.statusCode, version });
+            done({ status: res.statusCode, version, ...(version ? {} : { detail: body.slice(0, 200) }) });
           });
         },
       );
@@ -205,7 +207,7 @@ export function startLoad(o: LoadOptions): RunningLoad {
         req.destroy();
         done({ error: 'timeout' });
       });
-      req.on('error', () => done({ error: 'error' }));
+      req.on('error', (err: NodeJS.ErrnoException) => done({ error: 'error', detail: err.code ?? err.message }));
       req.end();
     });
 
