@@ -61,7 +61,7 @@ export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtl
   // idle timeout (60 s, AWS's default; aws-rules.md R45). A target that closes first races it.
   const agent = new Agent({ keepAlive: true, timeout: LB_IDLE_TIMEOUT_MS });
   const dns = new DnsCache(store, strict.dnsTtlMs, strict.dnsIgnoreTtlClients);
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const host = String(req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const client = req.socket.remoteAddress ?? '?';
     const environment = dns.resolve(client, host);
@@ -101,6 +101,12 @@ export function createRouter(store: EbStore, strict: Pick<StrictOptions, 'dnsTtl
     });
     req.pipe(upstream);
   });
+  // The client side has the same idle timeout (R45), not Node's 5 s: a client's keep-alive
+  // socket idle for 5 s was closed by the router just as the client sent on it, an
+  // ECONNRESET no load balancer of AWS's gives (seen in bake.test on a loaded machine).
+  server.keepAliveTimeout = LB_IDLE_TIMEOUT_MS;
+  server.headersTimeout = LB_IDLE_TIMEOUT_MS + 1000;
+  return server;
 }
 
 /**
