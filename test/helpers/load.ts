@@ -163,6 +163,11 @@ export function summarize(answers: Answer[], clients: string[], started: number,
   };
 }
 
+/** A zero-failure assertion's message: the first few failed requests, with their causes. */
+export function failedRequests(r: LoadReport): string {
+  return `failed requests (the first few): ${JSON.stringify(r.failures)}`;
+}
+
 export function startLoad(o: LoadOptions): RunningLoad {
   const [hostname, portText] = o.router.split(':');
   if (!(LOOPBACK.test(hostname) || hostname === 'localhost') || !/^\d+$/.test(portText ?? '')) throw new Error(`load only goes to loopback, not ${o.router}`);

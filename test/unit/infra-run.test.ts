@@ -22,12 +22,22 @@ describe('chainLengths', () => {
   });
 });
 
+/** Steps that each make one call through a one-slot boundedCall; `served` is the calls' order, and the step named `failing` fails. */
+function oneSlot(failing?: string) {
+  const served: string[] = [];
+  const aws = async (args: string[]) => {
+    served.push(args[0]);
+    if (args[0] === failing) throw new Error('no');
+    return {};
+  };
+  const call = boundedCall({ aws: { aws } } as unknown as Ctx, 1);
+  const step = (id: string, deps: string[] = []): Task => ({ id, deps, run: async () => void (await call([id])) });
+  return { served, step };
+}
+
 describe('runGraph with boundedCall', () => {
   it('with one slot, the chain runs through before the steps nothing waits on, though they were listed first', async () => {
-    const served: string[] = [];
-    const ctx = { aws: { aws: async (args: string[]) => (served.push(args[0]), {}) } } as unknown as Ctx;
-    const call = boundedCall(ctx, 1);
-    const step = (id: string, deps: string[] = []): Task => ({ id, deps, run: async () => void (await call([id])) });
+    const { served, step } = oneSlot();
     const failures = await runGraph([step('key'), step('app'), step('c1'), step('c2', ['c1']), step('c3', ['c2']), step('c4', ['c3'])]);
     expect(failures).toEqual([]);
     // In the order given, with a first-come queue: key, app, c1, c2, c3, c4. The chain's last
@@ -36,18 +46,7 @@ describe('runGraph with boundedCall', () => {
   });
 
   it('equals are served first come, and a failed step blocks only what waits on it', async () => {
-    const served: string[] = [];
-    const ctx = {
-      aws: {
-        aws: async (args: string[]) => {
-          served.push(args[0]);
-          if (args[0] === 'bad') throw new Error('no');
-          return {};
-        },
-      },
-    } as unknown as Ctx;
-    const call = boundedCall(ctx, 1);
-    const step = (id: string, deps: string[] = []): Task => ({ id, deps, run: async () => void (await call([id])) });
+    const { served, step } = oneSlot('bad');
     const failures = await runGraph([step('a'), step('bad'), step('b'), step('after-bad', ['bad'])]);
     expect(served).toEqual(['bad', 'a', 'b']);
     expect(failures.map((f) => f.id)).toEqual(['bad', 'after-bad']);
