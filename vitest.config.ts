@@ -11,6 +11,7 @@
 // With the aws CLI cheap, an e2e file spends most of its time waiting on the sandbox's
 // delays, so four files run at once on CI's two cores, the v2 files among them.
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/fixtures/sequencer.js';
 
 export const AWS_CLI_V2 = process.env.JOHANNA_TEST_AWS_CLI_V2 || '/usr/bin/aws';
 export const SECOND_PASS_FILES = ['test/e2e/awscli-v2.test.ts', 'test/e2e/passthrough.test.ts'];
@@ -24,6 +25,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
+    // Longest files first, from a CI run's durations (test/fixtures/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         extends: true,
