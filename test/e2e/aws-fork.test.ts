@@ -1,8 +1,9 @@
-// npm test gives the tool the aws CLI v1 through a fork server (test/fixtures/aws-fork.ts):
-// the installed CLI, imported once, each call in a fresh fork. Every other e2e test trusts
-// that this is the aws CLI as a user runs it. Here the two are compared call by call, in
-// one sandbox: the same stdout, stderr and exit code for answers, AWS errors, usage errors,
-// files named relative to the working folder, the environment, and Ctrl-C.
+// npm test gives the tool the aws CLI through a fork server (test/fixtures/aws-fork.ts): the
+// installed CLI, imported once, each call in a fresh fork. Every other e2e test trusts that
+// this is the aws CLI as a user runs it. Here the two are compared call by call, in one
+// sandbox: the same stdout, stderr and exit code for answers, AWS errors, usage errors, files
+// named relative to the working folder, the environment, and Ctrl-C. It runs in both
+// projects: v1 (`aws` on PATH) and awscli-v2 (Debian's v2, JOHANNA_TEST_PLAIN_AWS_CLI).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,10 +12,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from '../../sandbox/server.js';
-import { awsCli, awsEnv } from '../helpers/bench-phase.js';
+import { awsEnv } from '../helpers/bench-phase.js';
 import { plainAws } from '../fixtures/aws-fork.js';
 
-const FORK = process.env.JOHANNA_TEST_AWS ?? '';
+const FORK = process.env.JOHANNA_AWS_CLI ?? '';
 const forked = FORK.includes('johanna-aws-fork-');
 
 describe.runIf(forked)('the aws CLI through the fork server answers as the aws process does', () => {
@@ -26,14 +27,17 @@ describe.runIf(forked)('the aws CLI through the fork server answers as the aws p
   const env = (extra: Record<string, string> = {}) => ({ ...awsEnv(sandbox.endpoint), AWS_MAX_ATTEMPTS: '1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...extra });
   /** One call through each; what each printed and how it ended. */
   async function both(args: string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}) {
-    const run = (bin: string) => execa(bin, args, { env: env(opts.env), extendEnv: false, reject: false, input: opts.input ?? '', cwd: opts.cwd ?? dir });
-    const [p, f] = [await run(plain), await run(awsCli())];
+    // --endpoint-url, not only AWS_ENDPOINT_URL: v2 before 2.13 ignores that variable and
+    // would call AWS itself.
+    const argv = args[0] === '--version' ? args : [...args, '--endpoint-url', sandbox.endpoint];
+    const run = (bin: string) => execa(bin, argv, { env: env(opts.env), extendEnv: false, reject: false, input: opts.input ?? '', cwd: opts.cwd ?? dir });
+    const [p, f] = [await run(plain), await run(FORK)];
     const view = (r: typeof p) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr.replace(/request id: [0-9a-f-]+/gi, 'request id: X') });
     return { plain: view(p), fork: view(f) };
   }
 
   beforeAll(async () => {
-    plain = (await plainAws()) ?? '';
+    plain = process.env.JOHANNA_TEST_PLAIN_AWS_CLI || ((await plainAws()) ?? '');
     expect(plain).toMatch(/\/aws$/);
     dir = mkdtempSync(join(tmpdir(), 'aws-fork-'));
     sandbox = await createSandbox({ port: 0, routerPort: 0, stateDir: join(dir, 'sandbox'), strict: { iamDelayMs: 0 } });
@@ -86,9 +90,9 @@ describe.runIf(forked)('the aws CLI through the fork server answers as the aws p
     await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
     try {
       const endpoint = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
-      for (const bin of [plain, awsCli()]) {
+      for (const bin of [plain, FORK]) {
         const inFlight = new Promise<void>((resolve) => (arrived = resolve));
-        const p = execa(bin, ['ec2', 'describe-vpcs'], { env: env({ AWS_ENDPOINT_URL: endpoint }), extendEnv: false, reject: false, timeout: 30_000 });
+        const p = execa(bin, ['ec2', 'describe-vpcs', '--endpoint-url', endpoint], { env: env({ AWS_ENDPOINT_URL: endpoint }), extendEnv: false, reject: false, timeout: 30_000 });
         await inFlight;
         p.kill('SIGINT');
         const r = await p;
