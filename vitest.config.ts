@@ -52,7 +52,7 @@ export default defineConfig({
           include: SECOND_PASS_FILES,
           // Fails the project at once, naming the fix, when there is no v2 to run.
           globalSetup: ['test/fixtures/awscli-v2-setup.ts'],
-          env: { JOHANNA_AWS_CLI: AWS_CLI_V2_TOOL, JOHANNA_TEST_PLAIN_AWS_CLI: AWS_CLI_V2 },
+          env: { JOHANNA_AWS_CLI: AWS_CLI_V2_TOOL, JOHANNA_TEST_PLAIN_AWS_CLI: AWS_CLI_V2, JOHANNA_TEST_PROJECT: 'awscli-v2' },
         },
       },
     ],

@@ -102,6 +102,10 @@ beforeAll(async () => {
   ph = await startPhase({
     phase: PHASE,
     delays: { launchMs: 500, swapMs: 200, terminateMs: 300 },
+    // The SIGINT case's kill point is the wait for the DNS TTL (below). With the default 5 s,
+    // a CI run at load 12 spent most of it verifying the swap before the wait began, and the
+    // signal landed after the run had ended (exit 0). 15 s leaves the signal 10 s or more.
+    strict: { dnsTtlMs: 15_000 },
     edit: (c) => {
       c.notify = { SLACK_WEBHOOK_URL: hook.url(HOOK_PATH) };
       // The app gets the webhook too, so the URL really goes into create-environment's

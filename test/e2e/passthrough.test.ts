@@ -23,7 +23,9 @@ import {
   type Server,
 } from '../helpers/cli.js';
 
-const PHASE = 'pt';
+// Its own phase in each project: both projects run this file, and may run it at once, and a
+// run log of one must not land among the other's (logs/<phase>/).
+const PHASE = process.env.JOHANNA_TEST_PROJECT === 'awscli-v2' ? 'pt2' : 'pt';
 const LOGS = path.join(ROOT, 'logs', PHASE);
 const NOVA = path.join(ROOT, 'nova');
 const SECRET = 'pt-Secret-Value-0123456789abcdef';
